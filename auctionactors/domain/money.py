@@ -1,0 +1,46 @@
+"""Exact money: amounts are integer cents (USD per metric ton), never floats.
+
+Clients send decimal strings ("2.25", "-1.75") or JSON numbers; both are parsed exactly through
+`Decimal`, and anything finer than a cent is refused rather than rounded.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from auctionactors.errors import DomainError
+
+Cents = int
+
+DEFAULT_TICK: Cents = 25
+
+
+def parse_amount(value: str | int | float, field: str = "amount") -> Cents:
+    """Parse a decimal amount in USD into cents; refuse what is not an exact number of cents."""
+    if isinstance(value, bool):
+        raise DomainError("invalid", f"{field} must be a decimal number")
+    try:
+        dec = Decimal(value) if not isinstance(value, float) else Decimal(repr(value))
+    except (InvalidOperation, ValueError):
+        raise DomainError("invalid", f"{field} must be a decimal number") from None
+    if not dec.is_finite():
+        raise DomainError("invalid", f"{field} must be a decimal number")
+    cents = dec * 100
+    if cents != cents.to_integral_value():
+        raise DomainError("invalid", f"{field} must have at most two decimals")
+    if abs(cents) > 10**15:
+        raise DomainError("invalid", f"{field} is out of range")
+    return int(cents)
+
+
+def format_amount(cents: Cents) -> str:
+    """Cents as the protocol's decimal string with two decimals: 225 -> "2.25", -175 -> "-1.75"."""
+    sign = "-" if cents < 0 else ""
+    whole, frac = divmod(abs(cents), 100)
+    return f"{sign}{whole}.{frac:02d}"
+
+
+def check_tick(cents: Cents, tick: Cents, field: str = "amount") -> None:
+    """Refuse an amount that is not an exact multiple of the auction's price tick."""
+    if cents % tick != 0:
+        raise DomainError("invalid", f"{field} must be a multiple of {format_amount(tick)}")

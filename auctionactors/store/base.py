@@ -1,0 +1,174 @@
+"""The `EventStore` and `Accounts` protocols every storage backend implements.
+
+The store knows streams of opaque event payloads, not auction rules: an event is its stable type
+name and its encoded bytes (see `codec.py`). Nothing here is specific to SQLite, so that a
+PostgreSQL backend shared by several nodes can implement the same protocol later; for that an
+append already carries an optional ``writer_token`` (a lease's fencing token), which single-node
+backends accept and ignore.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import Protocol
+
+import msgspec
+
+# Re-exported: accounts speak of roles too, and the domain owns their definition.
+from auctionactors.domain.parties import ROLES as ROLES
+from auctionactors.domain.parties import Role as Role
+
+GENESIS_HASH = b"\x00" * 32
+
+
+class NewEvent(msgspec.Struct, frozen=True):
+    """An event about to be appended: its stable type name and its encoded payload."""
+
+    type: str
+    data: bytes
+
+
+class StoredEvent(msgspec.Struct, frozen=True):
+    """An event as the store holds it.
+
+    ``seq`` is gapless per stream from 1; ``position`` is global across streams and increases in
+    commit order; ``hash`` chains this event to the previous one of its stream (see `chain_hash`).
+    """
+
+    stream_id: str
+    seq: int
+    position: int
+    type: str
+    data: bytes
+    hash: bytes
+
+
+class AppendResult(msgspec.Struct, frozen=True):
+    """Where an append landed: the stream's new highest ``seq`` and the last global position."""
+
+    last_seq: int
+    last_position: int
+
+
+class StreamInfo(msgspec.Struct, frozen=True):
+    stream_id: str
+    highest_seq: int
+
+
+class Damage(msgspec.Struct, frozen=True):
+    """One problem found by `EventStore.check`: which stream, at which seq, and what."""
+
+    stream_id: str
+    seq: int
+    problem: str
+
+
+def chain_hash(prev_hash: bytes, stream_id: str, seq: int, type_: str, data: bytes) -> bytes:
+    """The hash chain link: sha256 over the previous hash and this event's identity and content.
+
+    Editing, deleting, inserting or reordering any event of a stream changes every hash after it,
+    so `EventStore.check` detects it. Length prefixes keep field boundaries unambiguous.
+    """
+    h = hashlib.sha256(prev_hash)
+    for part in (stream_id.encode(), str(seq).encode(), type_.encode(), data):
+        h.update(len(part).to_bytes(8, "big"))
+        h.update(part)
+    return h.digest()
+
+
+class EventStore(Protocol):
+    """Append-only streams with optimistic concurrency, gapless ``seq`` and a global position."""
+
+    async def append(
+        self,
+        stream_id: str,
+        expected_seq: int,
+        events: Sequence[NewEvent],
+        *,
+        writer_token: int | None = None,
+    ) -> AppendResult:
+        """Append ``events`` atomically after ``expected_seq`` (0 for a new stream).
+
+        Returns only once the events are durable. Raises `ConcurrencyError` when the stream's
+        highest seq is not ``expected_seq`` (nothing is written), `StorageUnavailable` when the
+        storage fails (nothing is written). An empty ``events`` is a `ValueError`.
+        """
+        ...
+
+    async def read_stream(
+        self,
+        stream_id: str,
+        *,
+        from_seq: int = 1,
+        to_seq: int | None = None,
+        limit: int | None = None,
+    ) -> list[StoredEvent]:
+        """Events of one stream with ``from_seq <= seq <= to_seq``, in seq order, at most
+        ``limit`` (``limit=0`` gives none). An unknown stream gives an empty list."""
+        ...
+
+    async def read_all(
+        self, *, from_position: int = 1, limit: int | None = None
+    ) -> list[StoredEvent]:
+        """Events of every stream from a global position on, in position order."""
+        ...
+
+    async def highest_seq(self, stream_id: str) -> int:
+        """The stream's highest seq; 0 for an unknown stream."""
+        ...
+
+    async def streams(self) -> list[StreamInfo]:
+        """Every stream with its highest seq, ordered by stream id."""
+        ...
+
+    async def check(self) -> list[Damage]:
+        """Check every stream: gapless seqs from 1 and an intact hash chain. Empty = healthy."""
+        ...
+
+    async def close(self) -> None:
+        """Finish pending appends and release the storage."""
+        ...
+
+
+class Principal(msgspec.Struct, frozen=True):
+    """Who a token belongs to: the user and their company (the unit of visibility)."""
+
+    user_id: str
+    user_name: str
+    company_id: str
+    company_name: str
+    role: Role
+
+
+class NewUser(msgspec.Struct, frozen=True):
+    """What `Accounts.add_user` returns. The token is shown once; only its hash is stored."""
+
+    company_id: str
+    user_id: str
+    token: str
+
+
+class Company(msgspec.Struct, frozen=True):
+    company_id: str
+    name: str
+    role: Role
+
+
+class Accounts(Protocol):
+    """Companies, users and their bearer tokens (stored hashed)."""
+
+    async def add_user(self, company_name: str, role: Role, user_name: str) -> NewUser:
+        """Create the user (and the company if its name is new) and a fresh token.
+
+        Raises `UsageError` if the company exists with another role.
+        """
+        ...
+
+    async def authenticate(self, token: str) -> Principal | None:
+        """The token's owner, or None for an unknown or revoked token."""
+        ...
+
+    async def company(self, company_id: str) -> Company | None: ...
+
+    async def companies(self) -> list[Company]: ...
