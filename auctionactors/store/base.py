@@ -15,6 +15,8 @@ from typing import Protocol
 
 import msgspec
 
+from auctionactors.errors import StorageUnavailable, StoreError
+
 # Re-exported: accounts speak of roles too, and the domain owns their definition.
 from auctionactors.domain.parties import ROLES as ROLES
 from auctionactors.domain.parties import Role as Role
@@ -75,6 +77,16 @@ def chain_hash(prev_hash: bytes, stream_id: str, seq: int, type_: str, data: byt
         h.update(len(part).to_bytes(8, "big"))
         h.update(part)
     return h.digest()
+
+
+def storage_failure(exc: BaseException) -> StoreError:
+    """How a failed write reaches its caller: store errors as they are, anything else (an I/O
+    error, a full disk, a fault injected by a test) as `StorageUnavailable` caused by it."""
+    if isinstance(exc, StoreError):
+        return exc
+    failure = StorageUnavailable(f"storage failed, nothing written: {exc}")
+    failure.__cause__ = exc
+    return failure
 
 
 class EventStore(Protocol):

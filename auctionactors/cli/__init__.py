@@ -1,0 +1,103 @@
+"""The command line (PROTOCOL.md, "Command line"): ``main(argv) -> exit status``.
+
+Exit status: 0 success, 1 the check or command failed, 2 usage error (one clear line on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+
+from auctionactors.cli import commands
+from auctionactors.domain.parties import ROLES
+from auctionactors.errors import AuctionActorsError, UsageError
+
+DEFAULT_DB = "auctionactors.db"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _db_default() -> str:
+    return os.environ.get("AUCTIONACTORS_DB") or DEFAULT_DB
+
+
+def _add_db(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--db",
+        default=None,
+        help="the SQLite database (default: $AUCTIONACTORS_DB, else ./auctionactors.db)",
+    )
+
+
+def _add_json(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="auctionactors", description="Event-sourced bunker auctions.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    serve = sub.add_parser("serve", help="run the supervisor daemon")
+    _add_db(serve)
+
+    user = sub.add_parser("user", help="manage users")
+    user_sub = user.add_subparsers(dest="user_command", required=True, parser_class=_Parser)
+    add = user_sub.add_parser("add", help="add a user (and its company if new); prints a token")
+    add.add_argument("--company", required=True)
+    add.add_argument("--role", required=True, choices=ROLES)
+    add.add_argument("--name", required=True)
+    _add_db(add)
+
+    auctions = sub.add_parser("auctions", help="list auctions with status, seq and deadlines")
+    _add_db(auctions)
+    _add_json(auctions)
+
+    events = sub.add_parser("events", help="the audit log of one auction")
+    events.add_argument("auction_id")
+    events.add_argument("--follow", action="store_true", help="keep printing new events")
+    _add_db(events)
+    _add_json(events)
+
+    replay = sub.add_parser("replay", help="rebuild an auction offline from its events")
+    replay.add_argument("auction_id")
+    replay.add_argument("--until-seq", type=_positive, default=None)
+    _add_db(replay)
+    _add_json(replay)
+
+    verify = sub.add_parser("verify", help="check every stream: gapless, decodable, hash chain")
+    _add_db(verify)
+    _add_json(verify)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = build_parser().parse_args(args_list)
+        if getattr(args, "db", "x") is None:
+            args.db = _db_default()
+        return asyncio.run(commands.run(args))
+    except UsageError as exc:
+        print(f"auctionactors: error: {exc}", file=sys.stderr)
+        return 2
+    except AuctionActorsError as exc:
+        print(f"auctionactors: failed: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

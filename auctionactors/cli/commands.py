@@ -1,0 +1,238 @@
+"""The subcommands. Each returns an exit status; bad input raises `UsageError` (exit 2)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from auctionactors.domain.present import event_entry, state_document
+from auctionactors.domain.state import AuctionState
+from auctionactors.domain.timestamps import format_instant
+from auctionactors.errors import CorruptionError, UsageError
+from auctionactors.runtime.clock import SystemClock
+from auctionactors.runtime.replay import ReplayFailed, rebuild
+from auctionactors.runtime.supervisor import Supervisor
+from auctionactors.store.codec import decode_event
+from auctionactors.store.sqlite import SqliteEventStore
+
+FOLLOW_POLL_S = 0.5
+
+
+async def run(args: argparse.Namespace) -> int:
+    handler = {
+        "serve": serve,
+        "user": user_add,
+        "auctions": auctions,
+        "events": events,
+        "replay": replay,
+        "verify": verify,
+    }[args.command]
+    return await handler(args)
+
+
+@asynccontextmanager
+async def open_store(path: str, *, create: bool = False) -> AsyncIterator[SqliteEventStore]:
+    """Open the database; a read-only command refuses a path that does not exist rather than
+    creating an empty database there."""
+    _check_db_path(path, create)
+    store = await SqliteEventStore.open(path)
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+def _check_db_path(path: str, create: bool) -> None:
+    if not create and not os.path.exists(path):
+        raise UsageError(f"no database at {path} (use --db or $AUCTIONACTORS_DB)")
+    if os.path.isdir(path):
+        raise UsageError(f"{path} is a directory, not a database")
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, separators=(",", ":")), flush=True)
+
+
+def _time(t: int | None) -> str:
+    return format_instant(t) if t is not None else "-"
+
+
+def _absolute(path: str) -> str:
+    return os.path.abspath(path)
+
+
+async def serve(args: argparse.Namespace) -> int:
+    """The supervisor daemon: brings up every auction's deadlines, runs until SIGTERM/SIGINT,
+    then drains the mailboxes and closes the store."""
+    async with open_store(args.db, create=True) as store:
+        supervisor = Supervisor(store, SystemClock())
+        count = await supervisor.start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        print(
+            f"auctionactors: supervising {count} auctions; store {_absolute(args.db)}",
+            flush=True,
+        )
+        await stop.wait()
+        print("auctionactors: stopping (draining mailboxes)", flush=True)
+        await supervisor.stop()
+    print("auctionactors: stopped", flush=True)
+    return 0
+
+
+async def user_add(args: argparse.Namespace) -> int:
+    for field in ("company", "name"):
+        if not getattr(args, field).strip():
+            raise UsageError(f"--{field} must not be empty")
+    async with open_store(args.db, create=True) as store:
+        user = await store.add_user(args.company.strip(), args.role, args.name.strip())
+    _print_json({"company_id": user.company_id, "user_id": user.user_id, "token": user.token})
+    return 0
+
+
+async def _load(store: SqliteEventStore, auction_id: str, until: int | None) -> AuctionState:
+    state = await rebuild(store, auction_id, until_seq=until)
+    if state is None:
+        raise UsageError(f"no auction {auction_id} in the database")
+    return state
+
+
+async def auctions(args: argparse.Namespace) -> int:
+    async with open_store(args.db) as store:
+        rows: list[dict[str, Any]] = []
+        for info in await store.streams():
+            try:
+                state = await _load(store, info.stream_id, None)
+            except ReplayFailed as exc:
+                rows.append(
+                    {
+                        "auction_id": info.stream_id,
+                        "seq": info.highest_seq,
+                        "status": "unreadable",
+                        "error": str(exc),
+                    }
+                )
+                continue
+            rows.append(
+                {
+                    "auction_id": state.auction_id,
+                    "status": state.status,
+                    "seq": state.seq,
+                    "port": state.terms.port,
+                    "buyer": state.terms.buyer.name,
+                    "scheduled_start": _time(state.terms.scheduled_start),
+                    "closes_at": _time(state.closes_at),
+                    "decision_closes_at": _time(state.decision_closes_at),
+                }
+            )
+    if args.json:
+        _print_json(rows)
+        return 0
+    print(f"{'AUCTION':<16} {'STATUS':<10} {'SEQ':>6}  {'START':<27} {'CLOSES':<27} DECISION")
+    for r in rows:
+        print(
+            f"{r['auction_id']:<16} {r['status']:<10} {r['seq']:>6}  "
+            f"{r.get('scheduled_start', '-'):<27} {r.get('closes_at', '-'):<27} "
+            f"{r.get('decision_closes_at', r.get('error', '-'))}"
+        )
+    return 0
+
+
+def _print_event(entry: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        _print_json(entry)
+        return
+    by = entry["by"]
+    who = (
+        "clock"
+        if by is None
+        else by["user_id"] + (f" (admin {by['admin_id']})" if by["admin_id"] else "")
+    )
+    data = json.dumps(entry["data"], separators=(",", ":"))
+    print(f"{entry['seq']:>6}  {entry['at']}  {entry['type']:<26} {who:<24} {data}", flush=True)
+
+
+async def events(args: argparse.Namespace) -> int:
+    async with open_store(args.db) as store:
+        if await store.highest_seq(args.auction_id) == 0:
+            raise UsageError(f"no auction {args.auction_id} in the database")
+        after = 0
+        while True:
+            for record in await store.read_stream(args.auction_id, from_seq=after + 1):
+                try:
+                    entry = event_entry(record.seq, decode_event(record))
+                except CorruptionError as exc:
+                    print(f"seq {record.seq}: {exc}", file=sys.stderr)
+                    return 1
+                _print_event(entry, args.json)
+                after = record.seq
+            if not args.follow:
+                return 0
+            await asyncio.sleep(FOLLOW_POLL_S)
+
+
+async def replay(args: argparse.Namespace) -> int:
+    async with open_store(args.db) as store:
+        try:
+            state = await _load(store, args.auction_id, args.until_seq)
+        except ReplayFailed as exc:
+            print(f"seq {exc.seq}: {exc.error}", file=sys.stderr)
+            if args.json:
+                _print_json(
+                    {"auction_id": args.auction_id, "failed_seq": exc.seq, "error": exc.error}
+                )
+            return 1
+    doc = state_document(state)
+    if args.json:
+        _print_json(doc)
+        return 0
+    print(f"auction {state.auction_id}  status {state.status}  seq {state.seq}")
+    print(f"  port {state.terms.port}  buyer {state.terms.buyer.name}")
+    print(
+        f"  start {_time(state.terms.scheduled_start)}  closes {_time(state.closes_at)}"
+        f"  decision until {_time(state.decision_closes_at)}"
+    )
+    for product_id, product in state.products.items():
+        print(f"  {product_id}: {product.vessel.name} {product.fuel} {product.quantity_mt} MT")
+        for rank, bid in enumerate(state.ranked(product_id), start=1):
+            amount = doc["bids"][bid.bid_id]["amount"]
+            print(f"    {rank}. {amount:>10}  {bid.supplier_id}  {bid.bid_id}")
+    if state.winning_bid_ids is not None:
+        print(f"  winning: {', '.join(state.winning_bid_ids)}  total {doc['winning_total']}")
+    return 0
+
+
+async def verify(args: argparse.Namespace) -> int:
+    async with open_store(args.db) as store:
+        problems = [
+            {"stream_id": d.stream_id, "seq": d.seq, "problem": d.problem}
+            for d in await store.check()
+        ]
+        streams = await store.streams()
+        checked = 0
+        for info in streams:
+            for record in await store.read_stream(info.stream_id):
+                checked += 1
+                try:
+                    decode_event(record)
+                except CorruptionError as exc:
+                    problems.append(
+                        {"stream_id": info.stream_id, "seq": record.seq, "problem": str(exc)}
+                    )
+    if args.json:
+        _print_json({"streams": len(streams), "events": checked, "problems": problems})
+    else:
+        for p in problems:
+            print(f"DAMAGED {p['stream_id']} seq {p['seq']}: {p['problem']}")
+        verdict = "damaged" if problems else "ok"
+        print(f"{verdict}: {len(streams)} streams, {checked} events, {len(problems)} problems")
+    return 1 if problems else 0

@@ -1,0 +1,87 @@
+"""The bounded mailbox of one auction: commands and queries in arrival order, plus a wake-up
+flag for the deadline timer that never counts against the bound (a deadline is never dropped)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+
+from auctionactors.domain.commands import AnyCommand
+from auctionactors.domain.state import AuctionState
+from auctionactors.errors import Unavailable
+
+
+class Reply(msgspec.Struct, frozen=True):
+    """A command's answer once its events are durable: the auction's seq after them and the
+    command-specific fields (``bid_ids``, ``auction_id``, …)."""
+
+    seq: int
+    fields: dict[str, Any]
+
+
+class Ask(msgspec.Struct):
+    command: AnyCommand
+    future: asyncio.Future[Reply]
+
+
+class Query(msgspec.Struct):
+    """Run ``fn`` on the state inside the actor, between two commands: a read consistent with
+    ``seq`` (used e.g. to register a subscriber without a gap or a duplicate)."""
+
+    fn: Callable[[AuctionState | None], Any]
+    future: asyncio.Future[Any]
+
+
+Message = Ask | Query
+
+
+class Mailbox:
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._items: deque[Message] = deque()
+        self._tick = False
+        self._wakeup = asyncio.Event()
+        # Set exactly while the owner waits on an empty mailbox: what `quiesce()` waits for.
+        self.idle = asyncio.Event()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def put(self, message: Message) -> None:
+        if len(self._items) >= self.capacity:
+            raise Unavailable("the auction is overloaded; retry later")
+        self._items.append(message)
+        self.idle.clear()
+        self._wakeup.set()
+
+    def put_tick(self) -> None:
+        self._tick = True
+        self.idle.clear()
+        self._wakeup.set()
+
+    async def get(self) -> Message | None:
+        """The next message, or None for a deadline tick. Ticks go first: deadlines are acted on
+        before the commands behind them."""
+        while not self._items and not self._tick:
+            self._wakeup.clear()
+            self.idle.set()
+            await self._wakeup.wait()
+        self.idle.clear()
+        if self._tick:
+            self._tick = False
+            return None
+        return self._items.popleft()
+
+    def has_work(self) -> bool:
+        return bool(self._items) or self._tick
+
+    def drain(self) -> list[Message]:
+        """Take every queued message (to answer them all when the actor cannot)."""
+        items = list(self._items)
+        self._items.clear()
+        self._tick = False
+        return items

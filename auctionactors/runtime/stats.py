@@ -1,0 +1,19 @@
+"""Counters the runtime keeps for operators (`status`, `/metrics`)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+
+class RuntimeStats:
+    """Plain counters, updated by actors and the supervisor on the event loop (no locking)."""
+
+    def __init__(self) -> None:
+        self.commands: Counter[tuple[str, str]] = Counter()
+        self.restarts = 0
+        self.quarantines = 0
+        self.passivations = 0
+        self.storage_failures = 0
+
+    def count_command(self, name: str, outcome: str) -> None:
+        self.commands[(name, outcome)] += 1

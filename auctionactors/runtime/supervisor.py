@@ -1,0 +1,264 @@
+"""The supervisor: one actor task per live auction, restarted by replay when it crashes.
+
+Each auction has a *cell* that outlives its actor: the mailbox (so commands queued behind a
+crash are handled by the restarted actor), the restart history and the status operators see.
+A cell whose actor crashes too often in a short time is **quarantined**: its commands are
+answered `unavailable` until an operator revives it. A final auction's actor is passivated once
+idle and reloaded on its next message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections import deque
+from collections.abc import Callable
+from typing import Literal, TypeVar
+
+import msgspec
+
+from auctionactors.domain.commands import AnyCommand, CreateAuction
+from auctionactors.domain.parties import Caller
+from auctionactors.domain.state import AuctionState
+from auctionactors.domain.terms import AuctionTerms
+from auctionactors.domain.timestamps import SECOND
+from auctionactors.errors import DomainError, Unavailable
+from auctionactors.runtime.actor import AuctionActor, Subscriber, resolve
+from auctionactors.runtime.clock import Clock
+from auctionactors.runtime.mailbox import Ask, Mailbox, Query, Reply
+from auctionactors.runtime.replay import rebuild
+from auctionactors.runtime.stats import RuntimeStats
+from auctionactors.store.base import EventStore
+
+log = logging.getLogger(__name__)
+
+CellStatus = Literal["starting", "live", "restarting", "quarantined"]
+T = TypeVar("T")
+
+
+class SupervisorConfig(msgspec.Struct, frozen=True, kw_only=True):
+    mailbox_capacity: int = 1000
+    ask_timeout_s: float = 10.0
+    # Quarantine after this many crashes within the window (measured on the injected clock).
+    max_restarts: int = 5
+    restart_window_s: float = 60.0
+    # Exponential backoff between restarts: base * 2**(n-1), at most max (real time).
+    backoff_base_s: float = 0.05
+    backoff_max_s: float = 5.0
+    drain_timeout_s: float = 10.0
+
+
+class CellInfo(msgspec.Struct, frozen=True):
+    """What operators see of one auction's actor."""
+
+    auction_id: str
+    status: CellStatus
+    restarts: int
+    mailbox: int
+    last_error: str | None
+
+
+class _Cell:
+    def __init__(self, auction_id: str, capacity: int, *, new: bool) -> None:
+        self.auction_id = auction_id
+        self.mailbox = Mailbox(capacity)
+        self.status: CellStatus = "starting"
+        self.new = new
+        self.crash_times: deque[int] = deque()
+        self.restarts = 0
+        self.last_error: str | None = None
+        self.task: asyncio.Task[None] | None = None
+        self.actor: AuctionActor | None = None
+
+    def info(self) -> CellInfo:
+        return CellInfo(
+            self.auction_id, self.status, self.restarts, len(self.mailbox), self.last_error
+        )
+
+
+class Supervisor:
+    def __init__(
+        self,
+        store: EventStore,
+        clock: Clock,
+        *,
+        config: SupervisorConfig | None = None,
+        subscribers: list[Subscriber] | None = None,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.config = config or SupervisorConfig()
+        self.subscribers: list[Subscriber] = subscribers if subscribers is not None else []
+        self.stats = RuntimeStats()
+        self._cells: dict[str, _Cell] = {}
+        self._closing = False
+
+    # --- life of the supervisor ---------------------------------------------------------------
+
+    async def start(self) -> int:
+        """Bring up an actor for every stored auction so that each one's next deadline is armed
+        (a deadline passed while down is acted on at once). Final auctions passivate again as
+        soon as they are loaded. Returns the number of auctions looked at."""
+        infos = await self.store.streams()
+        for info in infos:
+            self._spawn(info.stream_id, new=False)
+        return len(infos)
+
+    async def quiesce(self) -> None:
+        """Wait until every mailbox is empty and every actor waits for work: the point at which
+        tests look at the results (never sleeps)."""
+        while True:
+            busy = [c for c in list(self._cells.values()) if not c.mailbox.idle.is_set()]
+            if not busy:
+                return
+            await asyncio.gather(*(c.mailbox.idle.wait() for c in busy))
+
+    async def stop(self) -> None:
+        """Graceful shutdown: stop intake, let the actors drain their mailboxes, stop them."""
+        self._closing = True
+        try:
+            await asyncio.wait_for(self.quiesce(), self.config.drain_timeout_s)
+        except TimeoutError:
+            log.warning("shutdown: mailboxes not drained in time")
+        cells = list(self._cells.values())
+        for cell in cells:
+            if cell.task is not None:
+                cell.task.cancel()
+        for cell in cells:
+            if cell.task is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await cell.task
+            for message in cell.mailbox.drain():
+                resolve(message.future, error=Unavailable("the server is shutting down"))
+        self._cells.clear()
+
+    # --- asking ---------------------------------------------------------------------------------
+
+    async def create_auction(self, caller: Caller, terms: AuctionTerms) -> Reply:
+        """Create an auction under a fresh id (ids are made here, never in the domain)."""
+        auction_id = f"a-{secrets.token_hex(6)}"
+        self._spawn(auction_id, new=True)
+        return await self.ask(
+            auction_id, CreateAuction(by=caller, auction_id=auction_id, terms=terms)
+        )
+
+    async def ask(self, auction_id: str, command: AnyCommand) -> Reply:
+        """Send a command and wait for its reply, which comes only once its events are durable.
+        Raises `DomainError` (a refusal), `Unavailable` or `ActorCrashed`."""
+        future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
+        return await self._send(auction_id, Ask(command, future), future)
+
+    async def query(self, auction_id: str, fn: Callable[[AuctionState | None], T]) -> T:
+        """Run ``fn`` on the auction's state inside its actor, between two commands."""
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        return await self._send(auction_id, Query(fn, future), future)
+
+    async def _send(self, auction_id: str, message: Ask | Query, future: asyncio.Future[T]) -> T:
+        if self._closing:
+            raise Unavailable("the server is shutting down")
+        cell = self._cells.get(auction_id) or self._spawn(auction_id, new=False)
+        if cell.status == "quarantined":
+            raise Unavailable(f"auction {auction_id} is quarantined: {cell.last_error}")
+        cell.mailbox.put(message)
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), self.config.ask_timeout_s)
+        except TimeoutError:
+            future.cancel()  # if still queued, the actor skips it: no effect without an answer
+            raise Unavailable(f"auction {auction_id} did not answer in time") from None
+
+    # --- operators ------------------------------------------------------------------------------
+
+    def cells(self) -> list[CellInfo]:
+        return [c.info() for c in self._cells.values()]
+
+    def cell(self, auction_id: str) -> CellInfo | None:
+        cell = self._cells.get(auction_id)
+        return cell.info() if cell is not None else None
+
+    def revive(self, auction_id: str) -> CellInfo:
+        """Restart a quarantined auction by replaying its events."""
+        cell = self._cells.get(auction_id)
+        if cell is None or cell.status != "quarantined":
+            raise DomainError("invalid", f"auction {auction_id} is not quarantined")
+        cell.crash_times.clear()
+        cell.status = "starting"
+        cell.mailbox.idle.clear()
+        cell.task = asyncio.get_running_loop().create_task(self._run(cell))
+        return cell.info()
+
+    # --- the cells ------------------------------------------------------------------------------
+
+    def _spawn(self, auction_id: str, *, new: bool) -> _Cell:
+        cell = _Cell(auction_id, self.config.mailbox_capacity, new=new)
+        self._cells[auction_id] = cell
+        cell.task = asyncio.get_running_loop().create_task(
+            self._run(cell), name=f"auction-{auction_id}"
+        )
+        return cell
+
+    async def _run(self, cell: _Cell) -> None:
+        while True:
+            try:
+                state = await rebuild(self.store, cell.auction_id)
+                if state is None and not cell.new:
+                    self._forget(cell, DomainError("not_found", "auction not found"))
+                    return
+                cell.new = False
+                cell.status = "live"
+                cell.actor = AuctionActor(
+                    cell.auction_id,
+                    state,
+                    store=self.store,
+                    clock=self.clock,
+                    mailbox=cell.mailbox,
+                    subscribers=self.subscribers,
+                    stats=self.stats,
+                )
+                await cell.actor.run()
+                # Final and idle: passivate. No await between the actor's last look at its
+                # mailbox and leaving the registry, so no message can slip in between.
+                self.stats.passivations += 1
+                self._forget(cell, None)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if not await self._after_crash(cell, exc):
+                    return
+
+    async def _after_crash(self, cell: _Cell, exc: Exception) -> bool:
+        """Record a crash; back off and return True to restart, or quarantine and return False."""
+        now = self.clock.now()
+        cell.last_error = f"{type(exc).__name__}: {exc}"
+        cell.restarts += 1
+        self.stats.restarts += 1
+        cell.crash_times.append(now)
+        window = round(self.config.restart_window_s * SECOND)
+        while cell.crash_times and cell.crash_times[0] < now - window:
+            cell.crash_times.popleft()
+        if len(cell.crash_times) > self.config.max_restarts:
+            log.error("%s quarantined after %d crashes: %s", cell.auction_id, cell.restarts, exc)
+            cell.status = "quarantined"
+            self.stats.quarantines += 1
+            for message in cell.mailbox.drain():
+                resolve(message.future, error=Unavailable(f"quarantined: {cell.last_error}"))
+            cell.mailbox.idle.set()
+            return False
+        log.warning("%s crashed (%s); restarting by replay", cell.auction_id, cell.last_error)
+        cell.status = "restarting"
+        n = len(cell.crash_times)
+        delay = min(self.config.backoff_max_s, self.config.backoff_base_s * 2 ** (n - 1))
+        await asyncio.sleep(delay)
+        return True
+
+    def _forget(self, cell: _Cell, error: BaseException | None) -> None:
+        if self._cells.get(cell.auction_id) is cell:
+            del self._cells[cell.auction_id]
+        # A passivating actor leaves only with an empty mailbox, so ``error`` is None only when
+        # there is nothing to answer; never leave a caller waiting all the same.
+        left = error or Unavailable(f"auction {cell.auction_id} was passivated; retry")
+        for message in cell.mailbox.drain():
+            resolve(message.future, error=left)
+        cell.mailbox.idle.set()

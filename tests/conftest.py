@@ -1,0 +1,1 @@
+"""Shared test fixtures. Every test has a timeout (pyproject: ``timeout``)."""
