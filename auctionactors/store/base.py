@@ -15,11 +15,10 @@ from typing import Protocol
 
 import msgspec
 
-from auctionactors.errors import StorageUnavailable, StoreError
-
 # Re-exported: accounts speak of roles too, and the domain owns their definition.
 from auctionactors.domain.parties import ROLES as ROLES
 from auctionactors.domain.parties import Role as Role
+from auctionactors.errors import StorageUnavailable, StoreError
 
 GENESIS_HASH = b"\x00" * 32
 

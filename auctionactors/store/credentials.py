@@ -1,0 +1,52 @@
+"""Bearer tokens and account ids, shared by every `Accounts` backend.
+
+A token is 256 random bits, so a plain sha256 of it is as strong as a slow salted hash: an attacker
+with the database cannot brute-force it. Storing only the hash means a leaked database (or a
+backup) grants no access.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from auctionactors.errors import UsageError
+from auctionactors.store.base import ROLES, Role
+
+
+def new_token() -> str:
+    """A fresh bearer token, shown to its owner once and never stored."""
+    return secrets.token_urlsafe(32)
+
+
+def token_hash(token: str) -> bytes:
+    """What the store keeps instead of the token (see the module docstring for why sha256)."""
+    return hashlib.sha256(token.encode()).digest()
+
+
+def new_company_id() -> str:
+    return f"c-{secrets.token_hex(8)}"
+
+
+def new_user_id() -> str:
+    return f"u-{secrets.token_hex(8)}"
+
+
+def check_new_user(company_name: str, role: str, user_name: str) -> Role:
+    """Validate `Accounts.add_user` input the same way in every backend; returns the role."""
+    if not company_name.strip():
+        raise UsageError("company name must not be empty")
+    if not user_name.strip():
+        raise UsageError("user name must not be empty")
+    for known in ROLES:
+        if role == known:
+            return known
+    raise UsageError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
+
+
+def role_clash(company_name: str, existing: str, wanted: str) -> UsageError:
+    """The error for adding a user to an existing company under a different role."""
+    return UsageError(
+        f"company {company_name!r} already exists as {existing}, not {wanted}; "
+        "a company has one role"
+    )

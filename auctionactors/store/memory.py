@@ -1,0 +1,203 @@
+"""An in-memory `EventStore` and `Accounts`, for tests and for trying things out.
+
+It keeps the exact semantics of the SQLite store (stale appends refused, gapless seqs, global
+positions in commit order, the same hash chain and `check`), so a test that passes against it
+says something about production. It also lets a test make storage fail on purpose, which a real
+disk only does at the worst moment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+
+from auctionactors.errors import ConcurrencyError, StoreError
+from auctionactors.store.base import (
+    GENESIS_HASH,
+    AppendResult,
+    Company,
+    Damage,
+    NewEvent,
+    NewUser,
+    Principal,
+    Role,
+    StoredEvent,
+    StreamInfo,
+    chain_hash,
+    storage_failure,
+)
+from auctionactors.store.credentials import (
+    check_new_user,
+    new_company_id,
+    new_token,
+    new_user_id,
+    role_clash,
+    token_hash,
+)
+from auctionactors.store.integrity import check_events
+
+AppendHook = Callable[[str, int, Sequence[NewEvent]], None]
+
+
+class MemoryEventStore:
+    """Event streams and accounts held in dicts; nothing survives the process.
+
+    Fault injection for tests of the layers above:
+
+    * ``fail_next_append``: set it to an exception and the next append writes nothing and raises
+      `StorageUnavailable` (or the exception itself if it is a `StoreError`); it then resets.
+    * ``before_append``: a hook called with ``(stream_id, expected_seq, events)`` before each
+      append is applied; whatever it raises is treated the same way, so a test can fail every
+      append of one stream, or the third append, and so on.
+    """
+
+    def __init__(self) -> None:
+        self._streams: dict[str, list[StoredEvent]] = {}
+        self._all: list[StoredEvent] = []
+        self._closed = False
+        self.fail_next_append: BaseException | None = None
+        self.before_append: AppendHook | None = None
+        self._companies: dict[str, Company] = {}
+        self._users: dict[str, tuple[str, str]] = {}  # user_id -> (name, company_id)
+        self._tokens: dict[bytes, tuple[str, bool]] = {}  # token hash -> (user_id, revoked)
+
+    async def append(
+        self,
+        stream_id: str,
+        expected_seq: int,
+        events: Sequence[NewEvent],
+        *,
+        writer_token: int | None = None,
+    ) -> AppendResult:
+        """See `EventStore.append`. Yields to the loop first, as a real store's I/O would."""
+        if not events:
+            raise ValueError("append needs at least one event")
+        if expected_seq < 0:
+            raise ValueError("expected_seq must be >= 0")
+        self._ensure_open()
+        await asyncio.sleep(0)
+        self._ensure_open()
+        fault, self.fail_next_append = self.fail_next_append, None
+        if fault is not None:
+            raise storage_failure(fault)
+        if self.before_append is not None:
+            try:
+                self.before_append(stream_id, expected_seq, events)
+            except Exception as exc:
+                raise storage_failure(exc) from exc
+        stream = self._streams.get(stream_id, [])
+        if len(stream) != expected_seq:
+            raise ConcurrencyError(
+                f"stream {stream_id!r} is at seq {len(stream)}, not {expected_seq}"
+            )
+        prev_hash = stream[-1].hash if stream else GENESIS_HASH
+        new: list[StoredEvent] = []
+        position = len(self._all)
+        for seq, event in enumerate(events, expected_seq + 1):
+            position += 1
+            prev_hash = chain_hash(prev_hash, stream_id, seq, event.type, event.data)
+            new.append(StoredEvent(stream_id, seq, position, event.type, event.data, prev_hash))
+        self._streams.setdefault(stream_id, []).extend(new)
+        self._all.extend(new)
+        return AppendResult(last_seq=new[-1].seq, last_position=new[-1].position)
+
+    async def read_stream(
+        self,
+        stream_id: str,
+        *,
+        from_seq: int = 1,
+        to_seq: int | None = None,
+        limit: int | None = None,
+    ) -> list[StoredEvent]:
+        """See `EventStore.read_stream`."""
+        self._ensure_open()
+        if limit is not None and limit < 0:
+            raise ValueError("limit must be >= 0")
+        stream = self._streams.get(stream_id, [])
+        start = max(from_seq, 1) - 1
+        stop = len(stream) if to_seq is None else max(min(to_seq, len(stream)), start)
+        if limit is not None:
+            stop = min(stop, start + limit)
+        return stream[start:stop]
+
+    async def read_all(
+        self, *, from_position: int = 1, limit: int | None = None
+    ) -> list[StoredEvent]:
+        """See `EventStore.read_all`. Positions are dense here, so a slice is exact."""
+        self._ensure_open()
+        if limit is not None and limit < 0:
+            raise ValueError("limit must be >= 0")
+        start = max(from_position, 1) - 1
+        stop = len(self._all) if limit is None else start + limit
+        return self._all[start:stop]
+
+    async def highest_seq(self, stream_id: str) -> int:
+        self._ensure_open()
+        return len(self._streams.get(stream_id, ()))
+
+    async def streams(self) -> list[StreamInfo]:
+        self._ensure_open()
+        return [StreamInfo(sid, len(evs)) for sid, evs in sorted(self._streams.items())]
+
+    async def check(self) -> list[Damage]:
+        """See `EventStore.check`; the same rules as SQLite (`integrity.check_events`)."""
+        self._ensure_open()
+        return check_events(
+            (e.stream_id, e.seq, e.position, e.type, e.data, e.hash)
+            for _, stream in sorted(self._streams.items())
+            for e in stream
+        )
+
+    async def close(self) -> None:
+        """Appends here complete synchronously, so there is nothing pending to finish."""
+        self._closed = True
+
+    def _ensure_open(self) -> None:
+        if self._closed:
+            raise StoreError("event store is closed")
+
+    # -- Accounts --------------------------------------------------------------------------------
+
+    async def add_user(self, company_name: str, role: Role, user_name: str) -> NewUser:
+        """See `Accounts.add_user`. Only the token's hash is kept, as in SQLite."""
+        self._ensure_open()
+        role = check_new_user(company_name, role, user_name)
+        company = next((c for c in self._companies.values() if c.name == company_name), None)
+        if company is None:
+            company = Company(new_company_id(), company_name, role)
+            self._companies[company.company_id] = company
+        elif company.role != role:
+            raise role_clash(company_name, company.role, role)
+        user_id = new_user_id()
+        self._users[user_id] = (user_name, company.company_id)
+        token = new_token()
+        self._tokens[token_hash(token)] = (user_id, False)
+        return NewUser(company.company_id, user_id, token)
+
+    async def authenticate(self, token: str) -> Principal | None:
+        self._ensure_open()
+        found = self._tokens.get(token_hash(token))
+        if found is None or found[1]:
+            return None
+        user_name, company_id = self._users[found[0]]
+        company = self._companies[company_id]
+        return Principal(found[0], user_name, company_id, company.name, company.role)
+
+    async def revoke_token(self, token: str) -> bool:
+        """Revoke a token (e.g. a leaked one); True if it existed and was active."""
+        self._ensure_open()
+        key = token_hash(token)
+        found = self._tokens.get(key)
+        if found is None or found[1]:
+            return False
+        self._tokens[key] = (found[0], True)
+        return True
+
+    async def company(self, company_id: str) -> Company | None:
+        self._ensure_open()
+        return self._companies.get(company_id)
+
+    async def companies(self) -> list[Company]:
+        """Every company, ordered by name (as SQLite returns them)."""
+        self._ensure_open()
+        return sorted(self._companies.values(), key=lambda c: c.name)

@@ -1,0 +1,85 @@
+"""Accounts in SQLite: plain synchronous functions that `SqliteEventStore` runs on a connection's
+thread. Writes go through the writer connection, so they queue with event batches and never
+contend with them for the write lock.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+
+from auctionactors.store.base import Company, NewUser, Principal, Role
+from auctionactors.store.credentials import (
+    check_new_user,
+    new_company_id,
+    new_token,
+    new_user_id,
+    role_clash,
+    token_hash,
+)
+
+SELECT_PRINCIPAL = """
+    SELECT u.id, u.name, c.id, c.name, c.role
+    FROM tokens t JOIN users u ON u.id = t.user_id JOIN companies c ON c.id = u.company_id
+    WHERE t.hash = ? AND t.revoked = 0
+"""
+
+
+def add_user(conn: sqlite3.Connection, company_name: str, role: Role, user_name: str) -> NewUser:
+    """Create the user (and its company if new) and a token, in one transaction."""
+    role = check_new_user(company_name, role, user_name)
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        row = conn.execute(
+            "SELECT id, role FROM companies WHERE name = ?", (company_name,)
+        ).fetchone()
+        if row is None:
+            company_id = new_company_id()
+            conn.execute(
+                "INSERT INTO companies (id, name, role) VALUES (?, ?, ?)",
+                (company_id, company_name, role),
+            )
+        elif row[1] != role:
+            raise role_clash(company_name, row[1], role)
+        else:
+            company_id = row[0]
+        user_id = new_user_id()
+        conn.execute(
+            "INSERT INTO users (id, company_id, name) VALUES (?, ?, ?)",
+            (user_id, company_id, user_name),
+        )
+        token = new_token()
+        conn.execute(
+            "INSERT INTO tokens (hash, user_id, created_at, revoked) VALUES (?, ?, ?, 0)",
+            (token_hash(token), user_id, datetime.now(UTC).isoformat()),
+        )
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return NewUser(company_id, user_id, token)
+
+
+def authenticate(conn: sqlite3.Connection, token: str) -> Principal | None:
+    row = conn.execute(SELECT_PRINCIPAL, (token_hash(token),)).fetchone()
+    return None if row is None else Principal(*row)
+
+
+def revoke_token(conn: sqlite3.Connection, token: str) -> bool:
+    cursor = conn.execute(
+        "UPDATE tokens SET revoked = 1 WHERE hash = ? AND revoked = 0", (token_hash(token),)
+    )
+    return cursor.rowcount == 1
+
+
+def company(conn: sqlite3.Connection, company_id: str) -> Company | None:
+    row = conn.execute(
+        "SELECT id, name, role FROM companies WHERE id = ?", (company_id,)
+    ).fetchone()
+    return None if row is None else Company(*row)
+
+
+def companies(conn: sqlite3.Connection) -> list[Company]:
+    rows = conn.execute("SELECT id, name, role FROM companies ORDER BY name").fetchall()
+    return [Company(*row) for row in rows]

@@ -1,0 +1,184 @@
+"""The SQLite write path: a whole batch of appends in one transaction, one commit, one fsync.
+
+`BatchWriter` is plain synchronous `sqlite3` code. `SqliteEventStore` runs each `write` call on
+the writer connection's own thread, in one hop, with everything that queued up while the previous
+batch was being committed; so the cost of an fsync is shared by every append waiting for it
+(group commit), and the event loop never blocks on the disk.
+
+To avoid a SELECT per append, the writer caches each stream's head (highest seq, last hash). The
+cache is only ever touched on the writer thread, one batch at a time. It can go stale only when
+another process writes to the same file; then the stale append collides with the
+``UNIQUE (stream_id, seq)`` constraint, and the batch is retried one append per transaction with
+fresh heads, so only the truly stale appends fail.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import deque
+from collections.abc import Sequence
+from contextlib import suppress
+from dataclasses import dataclass, field
+
+from auctionactors.errors import ConcurrencyError, StoreError
+from auctionactors.store.base import (
+    GENESIS_HASH,
+    AppendResult,
+    NewEvent,
+    chain_hash,
+    storage_failure,
+)
+
+INSERT_EVENT = "INSERT INTO events (stream_id, seq, type, data, hash) VALUES (?, ?, ?, ?, ?)"
+SELECT_HEAD = "SELECT seq, hash FROM events WHERE stream_id = ? ORDER BY seq DESC LIMIT 1"
+
+# What the writer needs of one queued append: (stream_id, expected_seq, events, ...); the rest
+# of the tuple (the caller's future) belongs to the event loop and is not touched here.
+Request = tuple[str, int, Sequence[NewEvent], object]
+Outcome = AppendResult | StoreError
+Head = tuple[int, bytes]
+
+
+@dataclass
+class WriterStats:
+    """What the writer did, for tests (does group commit batch?) and for operators."""
+
+    commits: int = 0
+    appends: int = 0
+    events: int = 0
+    failed_batches: int = 0
+    fallbacks: int = 0
+    max_batch: int = 0
+    batch_sizes: deque[int] = field(default_factory=lambda: deque(maxlen=1000))
+
+
+class BatchWriter:
+    """Writes batches of appends on the writer connection; every method runs on its thread."""
+
+    def __init__(self, max_cached_streams: int = 200_000) -> None:
+        self.heads: dict[str, Head] = {}
+        self.max_cached_streams = max_cached_streams
+        self.stats = WriterStats()
+
+    def write(
+        self,
+        conn: sqlite3.Connection,
+        requests: Sequence[Request],
+        fault: BaseException | None = None,
+    ) -> list[Outcome]:
+        """One outcome per request, in order. Never raises for storage trouble.
+
+        ``fault``, if given, is raised inside the transaction just before COMMIT, so that tests
+        exercise the real rollback path (an `sqlite3.IntegrityError` exercises the fallback).
+        """
+        try:
+            return self._transaction(conn, requests, fault)
+        except sqlite3.IntegrityError:
+            self._forget(requests)
+            self.stats.fallbacks += 1
+            if len(requests) == 1:
+                return [_stale(requests[0], "another writer took its seq")]
+            return [self._alone(conn, request) for request in requests]
+
+    def _alone(self, conn: sqlite3.Connection, request: Request) -> Outcome:
+        try:
+            return self._transaction(conn, [request], None)[0]
+        except sqlite3.IntegrityError:
+            self._forget([request])
+            return _stale(request, "another writer took its seq")
+
+    def _transaction(
+        self, conn: sqlite3.Connection, requests: Sequence[Request], fault: BaseException | None
+    ) -> list[Outcome]:
+        """Stage, insert and commit ``requests``; re-raise only an IntegrityError (rolled back)."""
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            planned: list[StoreError | int] = []
+            staged: dict[str, Head] = {}
+            rows: list[tuple[str, int, str, bytes, bytes]] = []
+            for request in requests:
+                planned.append(self._stage(conn, request, staged, rows))
+            last_position = 0
+            if rows:
+                conn.executemany(INSERT_EVENT, rows)
+                last_position = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
+            if fault is not None:
+                raise fault
+            conn.execute("COMMIT")
+        except sqlite3.IntegrityError:
+            _rollback(conn)
+            raise
+        except Exception as exc:
+            _rollback(conn)
+            self._forget(requests)
+            self.stats.failed_batches += 1
+            return [storage_failure(exc) for _ in requests]
+        self.stats.commits += 1
+        self._remember(staged)
+        first_position = last_position - len(rows) + 1
+        results: list[Outcome] = []
+        for (_, _, events, _), outcome in zip(requests, planned, strict=True):
+            if isinstance(outcome, StoreError):
+                results.append(outcome)
+                continue
+            results.append(AppendResult(rows[outcome - 1][1], first_position + outcome - 1))
+            self.stats.appends += 1
+            self.stats.events += len(events)
+        self.stats.batch_sizes.append(len(requests))
+        self.stats.max_batch = max(self.stats.max_batch, len(requests))
+        return results
+
+    def _stage(
+        self,
+        conn: sqlite3.Connection,
+        request: Request,
+        staged: dict[str, Head],
+        rows: list[tuple[str, int, str, bytes, bytes]],
+    ) -> StoreError | int:
+        """Chain one request's events after its stream's head; the end index in ``rows``."""
+        stream_id, expected_seq, events, _ = request
+        head = staged.get(stream_id)
+        if head is None:
+            head = self.heads.get(stream_id)
+            if head is None or head[0] != expected_seq:
+                # Unknown, or maybe stale because another process wrote: ask the database,
+                # which we hold the write lock on, so the answer is authoritative.
+                head = self._load_head(conn, stream_id)
+        seq, prev_hash = head
+        if seq != expected_seq:
+            return _stale(request, f"it is at seq {seq}")
+        for event in events:
+            seq += 1
+            prev_hash = chain_hash(prev_hash, stream_id, seq, event.type, event.data)
+            rows.append((stream_id, seq, event.type, event.data, prev_hash))
+        staged[stream_id] = (seq, prev_hash)
+        return len(rows)
+
+    def _load_head(self, conn: sqlite3.Connection, stream_id: str) -> Head:
+        row = conn.execute(SELECT_HEAD, (stream_id,)).fetchone()
+        head: Head = (0, GENESIS_HASH) if row is None else (row[0], row[1])
+        self.heads[stream_id] = head
+        return head
+
+    def _remember(self, staged: dict[str, Head]) -> None:
+        heads = self.heads
+        heads.update(staged)
+        while len(heads) > self.max_cached_streams:  # oldest first; a reload is one SELECT
+            del heads[next(iter(heads))]
+
+    def _forget(self, requests: Sequence[Request]) -> None:
+        for request in requests:
+            self.heads.pop(request[0], None)
+
+
+def _stale(request: Request, why: str) -> ConcurrencyError:
+    return ConcurrencyError(
+        f"stale append to stream {request[0]!r} at expected seq {request[1]}: {why}"
+    )
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    """Roll back if a transaction is open; SQLite rolls back by itself on some I/O errors."""
+    if conn.in_transaction:
+        with suppress(sqlite3.Error):  # if broken, the next BEGIN will tell its callers
+            conn.execute("ROLLBACK")

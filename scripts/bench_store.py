@@ -1,0 +1,323 @@
+"""Storage benchmark: durable appends with and without group commit, reads, and a peer library.
+
+Run ``.venv/bin/python scripts/bench_store.py`` (about a minute) or with ``--quick`` (seconds).
+Everything runs on real SQLite files in a temporary directory, and every figure is printed next
+to a baseline measured in the same run, because absolute numbers only describe this machine.
+
+Sections are plain functions that add `Figure`s to one results dict; to add one (say, replay of
+a 100k-event stream through decode + fold, or end to end through the actors), write a function
+with the same signature and call it from `main`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from auctionactors.store.base import NewEvent, chain_hash
+from auctionactors.store.sqlite import SqliteEventStore
+
+# A bid as the domain encodes it is about this size.
+PAYLOAD = (b'{"type":"bid_placed","bidder":"c-5f1e0c2ab3d44e10","price":"612.25"' + b" " * 140)[
+    :200
+]
+EVENT = NewEvent("bid_placed", PAYLOAD)
+
+
+@dataclass
+class Figure:
+    """One measured figure: a rate (per second) and, for appends, ack latency percentiles."""
+
+    section: str
+    name: str
+    rate: float
+    unit: str
+    p50_ms: float | None = None
+    p99_ms: float | None = None
+    note: str = ""
+
+
+@dataclass
+class Config:
+    """How much work each section does; ``--quick`` shrinks everything."""
+
+    baseline_events: int = 10_000
+    appenders: dict[int, int] = field(  # concurrent appenders -> appends each
+        default_factory=lambda: {1: 10_000, 10: 3000, 100: 1500, 1000: 200}
+    )
+    read_stream_events: int = 100_000
+    es_saves: int = 10_000
+    es_rebuild_events: int = 10_000
+
+    @classmethod
+    def quick(cls) -> Config:
+        return cls(400, {1: 400, 10: 100, 100: 40, 1000: 8}, 20_000, 300, 2000)
+
+
+Results = dict[str, Figure]
+Section = Callable[[Results, Path, Config], Awaitable[None]]
+
+
+def percentile(samples: list[float], q: int) -> float:
+    return (
+        statistics.quantiles(samples, n=100, method="inclusive")[q - 1]
+        if len(samples) > 1
+        else samples[0]
+    )
+
+
+async def run_appenders(
+    store: SqliteEventStore, appenders: int, each: int
+) -> tuple[float, list[float]]:
+    """``appenders`` tasks, each appending one event at a time to its own stream.
+
+    Returns events/s and each append's ack latency (call to return), in seconds.
+    """
+    latencies: list[float] = []
+    clock = time.perf_counter
+
+    async def appender(i: int) -> None:
+        stream_id = f"auction-{i:05}"
+        for seq in range(each):
+            start = clock()
+            await store.append(stream_id, seq, [EVENT])
+            latencies.append(clock() - start)
+
+    start = clock()
+    await asyncio.gather(*(appender(i) for i in range(appenders)))
+    return appenders * each / (clock() - start), latencies
+
+
+async def measure_appends(
+    results: Results, key: str, name: str, path: Path, appenders: int, each: int, **open_args: bool
+) -> None:
+    async with await SqliteEventStore.open(path, **open_args) as store:
+        rate, latencies = await run_appenders(store, appenders, each)
+        stats = store.stats
+    batch = stats.appends / max(stats.commits, 1)
+    results[key] = Figure(
+        "appends",
+        name,
+        rate,
+        "events/s",
+        percentile(latencies, 50) * 1000,
+        percentile(latencies, 99) * 1000,
+        f"{stats.commits} commits, {batch:.1f} appends/commit",
+    )
+
+
+async def section_appends(results: Results, workdir: Path, cfg: Config) -> None:
+    """Durable appends: one commit per event (baseline) vs group commit at rising concurrency."""
+    await measure_appends(results, "warm-up", "warm-up", workdir / "warmup.db", 10, 50)
+    del results["warm-up"]
+    await measure_appends(
+        results,
+        "baseline",
+        "1 event per commit (group_commit=False), 1 appender",
+        workdir / "baseline.db",
+        1,
+        cfg.baseline_events,
+        group_commit=False,
+    )
+    for appenders, each in cfg.appenders.items():
+        await measure_appends(
+            results,
+            f"group@{appenders}",
+            f"group commit, {appenders} concurrent appenders",
+            workdir / f"group{appenders}.db",
+            appenders,
+            each,
+        )
+    await measure_appends(
+        results,
+        "group@100-nosync",
+        "group commit, 100 appenders, durable=False (reference)",
+        workdir / "nosync.db",
+        100,
+        cfg.appenders[100],
+        durable=False,
+    )
+
+
+async def section_bare_sqlite(results: Results, workdir: Path, cfg: Config) -> None:
+    """The ceiling: sqlite3 alone, same rows and hashes, 100 rows per durable commit, no asyncio."""
+    conn = sqlite3.connect(workdir / "bare.db", isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute(
+        "CREATE TABLE events (position INTEGER PRIMARY KEY AUTOINCREMENT, stream_id TEXT NOT NULL,"
+        " seq INTEGER NOT NULL, type TEXT NOT NULL, data BLOB NOT NULL, hash BLOB NOT NULL,"
+        " UNIQUE (stream_id, seq))"
+    )
+    batches = max(1, 100 * cfg.appenders[100] // 100)
+    heads = {f"s{i}": b"\0" * 32 for i in range(100)}
+    start = time.perf_counter()
+    for seq in range(1, batches + 1):
+        rows = []
+        for stream_id, prev in heads.items():
+            heads[stream_id] = h = chain_hash(prev, stream_id, seq, EVENT.type, EVENT.data)
+            rows.append((stream_id, seq, EVENT.type, EVENT.data, h))
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany(
+            "INSERT INTO events (stream_id, seq, type, data, hash) VALUES (?,?,?,?,?)", rows
+        )
+        conn.execute("COMMIT")
+    rate = batches * 100 / (time.perf_counter() - start)
+    conn.close()
+    results["bare"] = Figure(
+        "appends", "bare sqlite3, 100 events per commit (ceiling)", rate, "events/s"
+    )
+
+
+async def section_reads(results: Results, workdir: Path, cfg: Config) -> None:
+    """read_stream of one long stream: what a replay pays before decoding (best of 3)."""
+    n = cfg.read_stream_events
+    async with await SqliteEventStore.open(workdir / "reads.db", durable=False) as store:
+        for seq in range(0, n, 1000):
+            await store.append("long", seq, [EVENT] * min(1000, n - seq))
+        best = float("inf")
+        for _ in range(3):
+            start = time.perf_counter()
+            events = await store.read_stream("long")
+            best = min(best, time.perf_counter() - start)
+        assert len(events) == n
+    results["read_stream"] = Figure(
+        "reads",
+        f"read_stream of a {n}-event stream",
+        n / best,
+        "events/s",
+        note=f"{best * 1000:.0f} ms",
+    )
+
+
+async def section_eventsourcing(results: Results, workdir: Path, cfg: Config) -> None:
+    """The peer: the `eventsourcing` library on SQLite (its own WAL file, default sync = FULL)."""
+    try:
+        from eventsourcing.application import Application
+        from eventsourcing.domain import Aggregate, event
+    except ImportError:
+        print(
+            "eventsourcing not installed (pip install -e '.[bench]'); skipping the peer",
+            file=sys.stderr,
+        )
+        return
+
+    class Auction(Aggregate):  # type: ignore[misc]
+        @event("Opened")
+        def __init__(self, name: str) -> None:
+            self.name = name
+            self.bids = 0
+
+        @event("BidPlaced")
+        def place_bid(self, price: str) -> None:
+            self.bids += 1
+            self.price = price
+
+    env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(workdir / "es.db")}
+    app = Application(env=env)
+    auction = Auction("saves")
+    app.save(auction)
+    start = time.perf_counter()
+    for i in range(cfg.es_saves):
+        auction.place_bid(f"{600 + i % 100}.25")
+        app.save(auction)
+    rate = cfg.es_saves / (time.perf_counter() - start)
+    results["es_saves"] = Figure(
+        "peer", "eventsourcing: 1 event per save, 1 writer", rate, "saves/s"
+    )
+
+    n = cfg.es_rebuild_events
+    long = Auction("rebuild")
+    for i in range(n - 1):
+        long.place_bid(f"{600 + i % 100}.25")
+        if i % 1000 == 999:
+            app.save(long)
+    app.save(long)
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        rebuilt = app.repository.get(long.id)
+        best = min(best, time.perf_counter() - start)
+    assert rebuilt.bids == n - 1
+    results["es_rebuild"] = Figure(
+        "peer",
+        f"eventsourcing: rebuild a {n}-event aggregate",
+        n / best,
+        "events/s",
+        note=f"{best * 1000:.0f} ms",
+    )
+    app.close()
+
+
+def print_table(results: Results) -> None:
+    print()
+    print(f"{'':2}{'figure':<62}{'rate':>12} {'unit':<10}{'p50 ms':>8}{'p99 ms':>8}  note")
+    section = ""
+    for fig in results.values():
+        if fig.section != section:
+            section = fig.section
+            print(f"-- {section}")
+        p50 = f"{fig.p50_ms:8.2f}" if fig.p50_ms is not None else " " * 8
+        p99 = f"{fig.p99_ms:8.2f}" if fig.p99_ms is not None else " " * 8
+        print(f"  {fig.name:<62}{fig.rate:>12,.0f} {fig.unit:<10}{p50}{p99}  {fig.note}")
+    print()
+    print("ratios")
+    for label, top, bottom in (
+        ("group commit @100 / one commit per event (target >= 10x)", "group@100", "baseline"),
+        ("group commit @1000 / one commit per event", "group@1000", "baseline"),
+        ("group commit @100 / bare sqlite3 ceiling", "group@100", "bare"),
+        ("durable group @100 / non-durable group @100", "group@100", "group@100-nosync"),
+        ("group commit @100 / eventsourcing saves", "group@100", "es_saves"),
+        (
+            "read_stream / eventsourcing rebuild (store read vs read+fold)",
+            "read_stream",
+            "es_rebuild",
+        ),
+    ):
+        if top in results and bottom in results:
+            print(f"  {label:<72}{results[top].rate / results[bottom].rate:>8.1f}x")
+
+
+SECTIONS: list[Section] = [
+    section_appends,
+    section_bare_sqlite,
+    section_reads,
+    section_eventsourcing,
+]
+
+
+def run(cfg: Config, sections: list[Section] = SECTIONS) -> Results:
+    """Run ``sections`` in order, each on a fresh event loop, in one temporary directory."""
+    results: Results = {}
+    with tempfile.TemporaryDirectory(prefix="bench-store-") as tmp:
+        for section in sections:
+            started = time.perf_counter()
+            asyncio.run(section(results, Path(tmp), cfg))
+            took = time.perf_counter() - started
+            print(f"  {section.__name__} done in {took:.1f} s", flush=True)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a few seconds' run")
+    args = parser.parse_args(argv)
+    cfg = Config.quick() if args.quick else Config()
+    print(
+        f"SQLite {sqlite3.sqlite_version}, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs"
+    )
+    print_table(run(cfg))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,306 @@
+"""What only the SQLite store has: a file that outlives the process, migrations, pragmas, group
+commit, and other processes that may write to the same file."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Iterator
+from contextlib import closing, contextmanager
+from pathlib import Path
+
+import pytest
+
+from auctionactors.errors import ConcurrencyError, CorruptionError, StorageUnavailable, StoreError
+from auctionactors.store import migrations
+from auctionactors.store.base import GENESIS_HASH, AppendResult, Damage, NewEvent, chain_hash
+from auctionactors.store.sqlite import SqliteEventStore
+from auctionactors.store.sqlite_writer import BatchWriter
+
+
+def evs(*payloads: str) -> list[NewEvent]:
+    return [NewEvent("happened", p.encode()) for p in payloads]
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "events.db"
+
+
+@pytest.fixture
+async def store(db_path: Path) -> AsyncIterator[SqliteEventStore]:
+    opened = await SqliteEventStore.open(db_path)
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+@contextmanager
+def raw(path: Path) -> Iterator[sqlite3.Connection]:
+    """A plain connection to the same file, playing "another process" or "an attacker"."""
+    with closing(sqlite3.connect(path, isolation_level=None)) as conn:
+        yield conn
+
+
+def count_events(path: Path) -> int:
+    with raw(path) as conn:
+        return int(conn.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+
+
+# -- persistence and schema -----------------------------------------------------------------------
+
+
+async def test_reopen_keeps_everything_and_continues_the_chain(db_path: Path) -> None:
+    async with await SqliteEventStore.open(db_path) as first:
+        await first.append("s", 0, evs("1", "2"))
+        await first.append("t", 0, evs("x"))
+        user = await first.add_user("Shipco", "buyer", "Bo")
+        before = await first.read_all()
+    async with await SqliteEventStore.open(db_path) as second:
+        assert await second.read_all() == before
+        assert await second.highest_seq("s") == 2
+        with pytest.raises(ConcurrencyError):
+            await second.append("s", 1, evs("stale"))
+        result = await second.append("s", 2, evs("3"))
+        assert result.last_seq == 3
+        assert result.last_position > before[-1].position
+        assert await second.check() == []
+        principal = await second.authenticate(user.token)
+        assert principal is not None
+        assert principal.company_name == "Shipco"
+        prev = GENESIS_HASH
+        for event in await second.read_stream("s"):
+            prev = chain_hash(prev, "s", event.seq, event.type, event.data)
+            assert event.hash == prev
+
+
+async def test_old_schema_is_migrated_on_open(db_path: Path) -> None:
+    with raw(db_path) as conn:
+        assert migrations.migrate(conn, target=1) == 1
+        h = chain_hash(GENESIS_HASH, "s", 1, "happened", b"old")
+        conn.execute(
+            "INSERT INTO events (stream_id, seq, type, data, hash) VALUES (?, 1, ?, ?, ?)",
+            ("s", "happened", b"old", h),
+        )
+        assert migrations.schema_version(conn) == 1
+    async with await SqliteEventStore.open(db_path) as store:
+        assert (await store.pragmas())["user_version"] == migrations.LATEST_VERSION
+        assert [e.data for e in await store.read_stream("s")] == [b"old"]
+        await store.append("s", 1, evs("new"))
+        new = await store.add_user("Shipco", "buyer", "Bo")  # the tables of migration 2
+        assert await store.authenticate(new.token) is not None
+        assert await store.check() == []
+
+
+async def test_newer_schema_is_refused(db_path: Path) -> None:
+    with raw(db_path) as conn:
+        migrations.migrate(conn)
+        conn.execute(f"PRAGMA user_version = {migrations.LATEST_VERSION + 1}")
+    with pytest.raises(StoreError, match="newer"):
+        await SqliteEventStore.open(db_path)
+
+
+def test_a_failing_migration_leaves_the_old_schema(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with raw(db_path) as conn:
+        migrations.migrate(conn)
+        broken = (
+            migrations.LATEST_VERSION + 1,
+            ("CREATE TABLE fine (x)", "CREATE TABLE events (x)"),
+        )
+        monkeypatch.setattr(migrations, "MIGRATIONS", [*migrations.MIGRATIONS, broken])
+        with pytest.raises(sqlite3.OperationalError):
+            migrations.migrate(conn, target=broken[0])
+        assert migrations.schema_version(conn) == migrations.LATEST_VERSION
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert "fine" not in tables
+
+
+async def test_wal_and_durable_sync_are_set(store: SqliteEventStore, db_path: Path) -> None:
+    pragmas = await store.pragmas()
+    assert pragmas["journal_mode"] == "wal"
+    assert pragmas["synchronous"] == 2  # FULL: the WAL is fsynced at every commit
+    assert pragmas["busy_timeout"] == 5000
+    async with await SqliteEventStore.open(db_path, durable=False) as fast:
+        assert (await fast.pragmas())["synchronous"] == 1  # NORMAL
+
+
+async def test_open_refuses_what_is_not_a_file(tmp_path: Path) -> None:
+    with pytest.raises(StoreError):
+        await SqliteEventStore.open(":memory:")
+    with pytest.raises(StorageUnavailable):
+        await SqliteEventStore.open(tmp_path / "no-such-dir" / "events.db")
+
+
+@pytest.fixture
+def garbage_file(db_path: Path) -> Path:
+    db_path.write_bytes(b"this is not SQLite" * 1000)
+    return db_path
+
+
+async def test_a_file_that_is_not_a_database_is_corruption(garbage_file: Path) -> None:
+    with pytest.raises(CorruptionError):
+        await SqliteEventStore.open(garbage_file)
+
+
+# -- tampering --------------------------------------------------------------------------------
+
+
+async def test_check_finds_an_edited_event(store: SqliteEventStore, db_path: Path) -> None:
+    await store.append("s", 0, evs("1", "2", "3", "4"))
+    with raw(db_path) as conn:
+        conn.execute("UPDATE events SET data = ? WHERE stream_id = 's' AND seq = 2", (b"20",))
+    damage = await store.check()
+    assert [(d.stream_id, d.seq) for d in damage] == [("s", 2)]
+    assert "hash" in damage[0].problem
+
+
+async def test_check_finds_a_deleted_event(store: SqliteEventStore, db_path: Path) -> None:
+    await store.append("s", 0, evs("1", "2", "3", "4"))
+    await store.append("other", 0, evs("fine"))
+    with raw(db_path) as conn:
+        conn.execute("DELETE FROM events WHERE stream_id = 's' AND seq = 3")
+    damage = await store.check()
+    assert Damage("s", 3, "gap: expected seq 3, found 4") in damage
+    assert {d.stream_id for d in damage} == {"s"}
+
+
+async def test_check_finds_swapped_events(store: SqliteEventStore, db_path: Path) -> None:
+    await store.append("s", 0, evs("1", "2", "3", "4"))
+    with raw(db_path) as conn:
+        rows = dict(conn.execute("SELECT seq, data FROM events WHERE stream_id = 's'").fetchall())
+        conn.execute("BEGIN")
+        conn.execute("UPDATE events SET data = ? WHERE stream_id = 's' AND seq = 2", (rows[3],))
+        conn.execute("UPDATE events SET data = ? WHERE stream_id = 's' AND seq = 3", (rows[2],))
+        conn.execute("COMMIT")
+    assert [(d.stream_id, d.seq) for d in await store.check()] == [("s", 2), ("s", 3)]
+
+
+# -- group commit -----------------------------------------------------------------------------
+
+
+async def test_group_commit_batches_concurrent_appends(store: SqliteEventStore) -> None:
+    results = await asyncio.gather(*(store.append(f"s{i}", 0, evs("x")) for i in range(200)))
+    assert len({r.last_position for r in results}) == 200
+    assert store.stats.appends == 200
+    assert store.stats.commits <= 5  # in practice 1: all 200 queue before the writer wakes
+    assert store.stats.max_batch >= 40
+
+
+async def test_without_group_commit_each_append_commits(db_path: Path) -> None:
+    async with await SqliteEventStore.open(db_path, group_commit=False) as store:
+        await asyncio.gather(*(store.append(f"s{i}", 0, evs("x")) for i in range(50)))
+        assert store.stats.commits == 50
+        assert store.stats.max_batch == 1
+
+
+async def test_stale_append_in_a_batch_fails_alone(store: SqliteEventStore) -> None:
+    await store.append("s", 0, evs("1"))
+    outcomes = await asyncio.gather(
+        store.append("a", 0, evs("a1")),
+        store.append("s", 0, evs("stale")),
+        store.append("s", 1, evs("2")),
+        store.append("s", 2, evs("3")),
+        return_exceptions=True,
+    )
+    assert isinstance(outcomes[1], ConcurrencyError)
+    assert [o.last_seq for o in outcomes if isinstance(o, AppendResult)] == [1, 2, 3]
+    assert [e.data for e in await store.read_stream("s")] == [b"1", b"2", b"3"]
+
+
+async def test_close_finishes_pending_appends(db_path: Path) -> None:
+    store = await SqliteEventStore.open(db_path)
+    # gather starts the appends in order, so all of them are queued when close() begins
+    *results, _ = await asyncio.gather(
+        *(store.append(f"s{i}", 0, evs("x")) for i in range(20)), store.close()
+    )
+    assert all(isinstance(r, AppendResult) and r.last_seq == 1 for r in results)
+    assert count_events(db_path) == 20
+
+
+# -- failures and other writers -------------------------------------------------------------
+
+
+async def test_injected_failure_fails_the_batch_and_writes_nothing(
+    store: SqliteEventStore, db_path: Path
+) -> None:
+    await store.append("s", 0, evs("1"))
+    store.fail_next_append = sqlite3.OperationalError("disk I/O error")
+    outcomes = await asyncio.gather(
+        store.append("s", 1, evs("2", "3")),
+        *(store.append(f"t{i}", 0, evs("x")) for i in range(5)),
+        return_exceptions=True,
+    )
+    assert all(isinstance(o, StorageUnavailable) for o in outcomes)
+    assert count_events(db_path) == 1
+    assert store.stats.failed_batches == 1
+    assert (await store.append("s", 1, evs("2", "3"))).last_seq == 3
+    assert (await store.append("t0", 0, evs("x"))).last_seq == 1
+    assert await store.check() == []
+
+
+async def test_locked_database_is_unavailable_then_recovers(db_path: Path) -> None:
+    async with await SqliteEventStore.open(db_path, busy_timeout=0.05) as store:
+        await store.append("s", 0, evs("1"))
+        with raw(db_path) as other:
+            other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+            with pytest.raises(StorageUnavailable, match="locked"):
+                await store.append("s", 1, evs("2"))
+            other.execute("ROLLBACK")
+        assert (await store.append("s", 1, evs("2"))).last_seq == 2
+        assert count_events(db_path) == 2
+
+
+async def test_a_batch_that_collides_is_retried_one_by_one(store: SqliteEventStore) -> None:
+    store.fail_next_append = sqlite3.IntegrityError("UNIQUE constraint failed")
+    results = await asyncio.gather(*(store.append(f"s{i}", 0, evs("x")) for i in range(5)))
+    assert [r.last_seq for r in results] == [1] * 5
+    assert store.stats.fallbacks == 1
+    assert await store.check() == []
+
+
+async def test_another_writer_makes_only_the_stale_append_fail(
+    store: SqliteEventStore, db_path: Path
+) -> None:
+    await store.append("s", 0, evs("1"))  # the writer now caches the head of "s" at seq 1
+    with raw(db_path) as other:
+        prev = other.execute("SELECT hash FROM events WHERE stream_id = 's'").fetchone()[0]
+        other.execute(
+            "INSERT INTO events (stream_id, seq, type, data, hash) VALUES ('s', 2, ?, ?, ?)",
+            ("happened", b"theirs", chain_hash(prev, "s", 2, "happened", b"theirs")),
+        )
+    stale, fresh = await asyncio.gather(
+        store.append("s", 1, evs("ours")),
+        store.append("t", 0, evs("t1")),
+        return_exceptions=True,
+    )
+    assert isinstance(stale, ConcurrencyError)
+    assert isinstance(fresh, AppendResult)
+    assert fresh.last_seq == 1
+    # the writer re-reads the head, so a caller who knows about the other write can continue
+    assert (await store.append("s", 2, evs("3"))).last_seq == 3
+    assert [e.data for e in await store.read_stream("s")] == [b"1", b"theirs", b"3"]
+    assert await store.check() == []
+
+
+def test_a_full_disk_fails_the_whole_batch_and_the_writer_recovers(db_path: Path) -> None:
+    """A real SQLITE_FULL (the file may not grow) on the writer's own code, without the loop."""
+    with raw(db_path) as conn:
+        conn.execute("PRAGMA journal_mode = WAL")
+        migrations.migrate(conn)
+        writer = BatchWriter()
+        assert isinstance(writer.write(conn, [("s", 0, evs("1"), None)])[0], AppendResult)
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+        conn.execute(f"PRAGMA max_page_count = {pages}")
+        big = [NewEvent("blob", b"x" * 100_000)]
+        outcomes = writer.write(conn, [("s", 1, big, None), ("t", 0, big, None)])
+        assert all(isinstance(o, StorageUnavailable) for o in outcomes)
+        assert "full" in str(outcomes[0])
+        assert not conn.in_transaction
+        assert conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 1
+        assert writer.heads == {}  # forgotten: reloaded from the file next time
+        conn.execute(f"PRAGMA max_page_count = {pages * 100}")
+        outcomes = writer.write(conn, [("s", 1, big, None), ("t", 0, big, None)])
+        assert [o.last_seq for o in outcomes if isinstance(o, AppendResult)] == [2, 1]
