@@ -23,7 +23,19 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import msgspec
+
+from auctionactors.domain.commands import BidRequest, CreateAuction, PlaceBids
+from auctionactors.domain.decide import decide
+from auctionactors.domain.parties import Caller, Party
+from auctionactors.domain.state import evolve
+from auctionactors.domain.terms import AuctionTerms, ProductSpec, Vessel
+from auctionactors.domain.timestamps import SECOND
+from auctionactors.runtime.clock import SystemClock
+from auctionactors.runtime.replay import rebuild
+from auctionactors.runtime.supervisor import Supervisor
 from auctionactors.store.base import NewEvent, chain_hash
+from auctionactors.store.codec import decode_event, encode_event
 from auctionactors.store.sqlite import SqliteEventStore
 
 # A bid as the domain encodes it is about this size.
@@ -57,10 +69,16 @@ class Config:
     read_stream_events: int = 100_000
     es_saves: int = 10_000
     es_rebuild_events: int = 10_000
+    replay_events: int = 100_000
+    actor_runs: dict[int, int] = field(  # concurrent auctions -> bids each
+        default_factory=lambda: {1: 3000, 10: 1000, 100: 200, 1000: 30}
+    )
 
     @classmethod
     def quick(cls) -> Config:
-        return cls(400, {1: 400, 10: 100, 100: 40, 1000: 8}, 20_000, 300, 2000)
+        return cls(
+            400, {1: 400, 10: 100, 100: 40, 1000: 8}, 20_000, 300, 2000, 10_000, {1: 200, 100: 10}
+        )
 
 
 Results = dict[str, Figure]
@@ -258,6 +276,130 @@ async def section_eventsourcing(results: Results, workdir: Path, cfg: Config) ->
     app.close()
 
 
+ADMIN = Caller("u-admin", "c-admin", "admin")
+SUPPLIERS = [Caller(f"u-s{i}", f"c-s{i}", "supplier") for i in range(1, 4)]
+
+
+def bench_terms(now: int) -> AuctionTerms:
+    """An auction that starts at once (an admin's start 'now') and stays open for a day."""
+    return AuctionTerms(
+        port="Rotterdam",
+        buyer=Party("c-buyer", "Buyer Co"),
+        suppliers=tuple(Party(c.company_id, f"Supplier {c.company_id}") for c in SUPPLIERS),
+        scheduled_start=now,
+        duration_s=86_400,
+        products=(
+            ProductSpec(
+                vessel=Vessel("MV Aurora", "9300001"),
+                fuel="VLSFO 0.5%",
+                quantity_mt=1500,
+                eta=now + 86_400 * SECOND,
+            ),
+        ),
+    )
+
+
+def bid_command(i: int) -> PlaceBids:
+    """The i-th bid of a stream: suppliers take turns, prices on the tick grid."""
+    return PlaceBids(
+        by=SUPPLIERS[i % len(SUPPLIERS)],
+        bids=(BidRequest(product_id="p1", amount=60_000 - (i % 2000) * 25),),
+    )
+
+
+async def section_replay(results: Results, workdir: Path, cfg: Config) -> None:
+    """Replay of one long auction: read + decode + fold (what a restart does), and decode + fold
+    alone, for a stream of real domain events written through the actor."""
+    n = cfg.replay_events
+    clock = SystemClock()
+    async with await SqliteEventStore.open(workdir / "replay.db", durable=False) as store:
+        now = clock.now()
+        create = CreateAuction(by=ADMIN, auction_id="a-long", terms=bench_terms(now))
+        opening = decide(None, create, now)
+        state = None
+        for event in opening:
+            state = evolve(state, event)
+        assert state is not None
+        pending = [encode_event(e) for e in opening]
+        seq = 0
+        i = 0
+        while state.seq < n:
+            for event in decide(state, bid_command(i), now + i):
+                state = evolve(state, event)
+                pending.append(encode_event(event))
+            i += 1
+            if len(pending) >= 5000 or state.seq >= n:
+                await store.append("a-long", seq, pending)
+                seq += len(pending)
+                pending = []
+        total = state.seq
+        best_rebuild = best_fold = float("inf")
+        for _ in range(3):
+            start = time.perf_counter()
+            rebuilt = await rebuild(store, "a-long")
+            best_rebuild = min(best_rebuild, time.perf_counter() - start)
+            stored = await store.read_stream("a-long")
+            start = time.perf_counter()
+            folded = None
+            for record in stored:
+                folded = evolve(folded, decode_event(record))
+            best_fold = min(best_fold, time.perf_counter() - start)
+        assert rebuilt is not None and folded is not None
+        assert msgspec.msgpack.encode(rebuilt) == msgspec.msgpack.encode(state)
+    results["replay"] = Figure(
+        "replay",
+        f"rebuild a {total}-event auction: read + decode + fold",
+        total / best_rebuild,
+        "events/s",
+        note=f"{best_rebuild * 1000:.0f} ms (target < 500 ms for 100k)",
+    )
+    results["fold"] = Figure(
+        "replay",
+        f"decode + fold only, {total} events",
+        total / best_fold,
+        "events/s",
+        note=f"{best_fold * 1000:.0f} ms",
+    )
+
+
+async def bid_client(
+    supervisor: Supervisor, auction_id: str, bids: int, latencies: list[float]
+) -> None:
+    """One client of one auction: ``bids`` bids, each sent once the previous one is acked."""
+    for i in range(bids):
+        start = time.perf_counter()
+        await supervisor.ask(auction_id, bid_command(i))
+        latencies.append(time.perf_counter() - start)
+
+
+async def section_actors(results: Results, workdir: Path, cfg: Config) -> None:
+    """End to end through the actors: decide, durable group-committed append, fold, reply. Each
+    auction has one client sending bids one after another (waiting for each ok)."""
+    for auctions, each in cfg.actor_runs.items():
+        async with await SqliteEventStore.open(workdir / f"actors-{auctions}.db") as store:
+            supervisor = Supervisor(store, SystemClock())
+            await supervisor.start()
+            now = SystemClock().now()
+            ids = [
+                (await supervisor.create_auction(ADMIN, bench_terms(now))).fields["auction_id"]
+                for _ in range(auctions)
+            ]
+            latencies: list[float] = []
+
+            start = time.perf_counter()
+            await asyncio.gather(*(bid_client(supervisor, a, each, latencies) for a in ids))
+            rate = auctions * each / (time.perf_counter() - start)
+            await supervisor.stop()
+        results[f"actors@{auctions}"] = Figure(
+            "actors",
+            f"bids through actors, {auctions} concurrent auctions",
+            rate,
+            "cmds/s",
+            percentile(latencies, 50) * 1000,
+            percentile(latencies, 99) * 1000,
+        )
+
+
 def print_table(results: Results) -> None:
     print()
     print(f"{'':2}{'figure':<62}{'rate':>12} {'unit':<10}{'p50 ms':>8}{'p99 ms':>8}  note")
@@ -277,6 +419,12 @@ def print_table(results: Results) -> None:
         ("group commit @100 / bare sqlite3 ceiling", "group@100", "bare"),
         ("durable group @100 / non-durable group @100", "group@100", "group@100-nosync"),
         ("group commit @100 / eventsourcing saves", "group@100", "es_saves"),
+        ("actors @100 / eventsourcing saves (target >= 4x)", "actors@100", "es_saves"),
+        (
+            "replay (read+decode+fold) / eventsourcing rebuild (target >= 5x)",
+            "replay",
+            "es_rebuild",
+        ),
         (
             "read_stream / eventsourcing rebuild (store read vs read+fold)",
             "read_stream",
@@ -292,6 +440,8 @@ SECTIONS: list[Section] = [
     section_bare_sqlite,
     section_reads,
     section_eventsourcing,
+    section_replay,
+    section_actors,
 ]
 
 
