@@ -38,7 +38,7 @@ from auctionactors.domain.events import (
 from auctionactors.domain.money import check_tick
 from auctionactors.domain.parties import By, Caller
 from auctionactors.domain.state import AuctionState, Bid
-from auctionactors.domain.terms import AuctionTerms, Status, number_products
+from auctionactors.domain.terms import FINAL_STATUSES, AuctionTerms, Status, number_products
 from auctionactors.domain.timestamps import Instant, seconds
 from auctionactors.errors import TOO_LATE_MESSAGE, DomainError
 
@@ -85,6 +85,21 @@ def due_events(state: AuctionState, now: Instant) -> list[Event]:
     if status == "decision" and decision_closes_at is not None and now >= decision_closes_at:
         events.append(AuctionExpired(at=now, by=None))
     return events
+
+
+def clock_status(state: AuctionState, now: Instant) -> Status:
+    """The status at ``now`` by the stored deadlines, even if the timer has not fired yet: every
+    command checks it, so no command races a timer (a buyer cannot select or cancel an auction
+    that has expired, nor edit one that has started)."""
+    status = state.status
+    for event in due_events(state, now):
+        if isinstance(event, AuctionStarted):
+            status = "open"
+        elif isinstance(event, AuctionEnded):
+            status = "decision"
+        elif isinstance(event, AuctionExpired):
+            status = "expired"
+    return status
 
 
 # --- access -------------------------------------------------------------------------------
@@ -189,9 +204,10 @@ def _create(cmd: CreateAuction, now: Instant) -> list[Event]:
 
 def _update(state: AuctionState, cmd: UpdateAuction, now: Instant) -> list[Event]:
     _require_buyer_or_admin(state, cmd.by)
-    if state.status not in ("draft", "pending"):
+    status = clock_status(state, now)
+    if status not in ("draft", "pending"):
         raise DomainError(
-            "wrong_status", f"an auction can be edited in draft or pending, not {state.status}"
+            "wrong_status", f"an auction can be edited in draft or pending, not {status}"
         )
     changes = cmd.changes
     terms = changes.apply(state.terms)
@@ -228,18 +244,18 @@ def _start(state: AuctionState, cmd: StartAuction, now: Instant) -> list[Event]:
     if cmd.by.role != "admin":
         _require_buyer_or_admin(state, cmd.by)
         raise DomainError("forbidden", "only an admin may start an auction by hand")
-    if state.status != "pending":
-        raise DomainError(
-            "wrong_status", f"only a pending auction can be started, not {state.status}"
-        )
+    status = clock_status(state, now)  # past its start, the clock has opened it: no extra time
+    if status != "pending":
+        raise DomainError("wrong_status", f"only a pending auction can be started, not {status}")
     closes_at = now + seconds(state.terms.duration_s)
     return [AuctionStarted(at=now, by=By.of(cmd.by), closes_at=closes_at)]
 
 
 def _cancel(state: AuctionState, cmd: CancelAuction, now: Instant) -> list[Event]:
     _require_buyer_or_admin(state, cmd.by)
-    if state.is_final:
-        raise DomainError("wrong_status", f"the auction is already {state.status}")
+    status = clock_status(state, now)
+    if status in FINAL_STATUSES:
+        raise DomainError("wrong_status", f"the auction is already {status}")
     return [AuctionCanceled(at=now, by=By.of(cmd.by))]
 
 
@@ -247,14 +263,12 @@ def _cancel(state: AuctionState, cmd: CancelAuction, now: Instant) -> list[Event
 
 
 def _check_bidding_open(state: AuctionState, now: Instant) -> None:
-    if state.status == "open" and state.closes_at is not None and now >= state.closes_at:
+    # By the clock: open past closes_at (or pending past start + duration) is in decision.
+    status = clock_status(state, now)
+    if status == "decision":
         raise DomainError("too_late", TOO_LATE_MESSAGE)
-    if state.status == "decision":
-        raise DomainError("too_late", TOO_LATE_MESSAGE)
-    if state.status not in ("pending", "open"):
-        raise DomainError(
-            "wrong_status", f"bids are not accepted when the auction is {state.status}"
-        )
+    if status not in ("pending", "open"):
+        raise DomainError("wrong_status", f"bids are not accepted when the auction is {status}")
 
 
 def _validate_bid(state: AuctionState, req: BidRequest, traded: bool) -> None:
@@ -369,10 +383,13 @@ def _select(state: AuctionState, cmd: SelectSolution, now: Instant) -> list[Even
     caller = cmd.by
     _require_buyer_or_admin(state, caller)
     allowed: tuple[str, ...] = ("decision", "expired") if caller.role == "admin" else ("decision",)
-    if state.status not in allowed:
-        raise DomainError(
-            "wrong_status", f"a solution cannot be selected when the auction is {state.status}"
-        )
+    # Both the recorded status (never close an auction whose end is not recorded yet) and the
+    # clock's (a buyer cannot select once decision_closes_at has passed).
+    for status in (state.status, clock_status(state, now)):
+        if status not in allowed:
+            raise DomainError(
+                "wrong_status", f"a solution cannot be selected when the auction is {status}"
+            )
     if not cmd.bid_ids:
         raise DomainError("invalid", "bid_ids must not be empty")
     chosen: list[Bid] = []

@@ -1,0 +1,374 @@
+"""Property tests: random sequences of valid and invalid commands (bids on and off the tick grid,
+revokes, clock ticks at random times, reschedules, manual starts, cancels, selections of random
+bid ids) from a few suppliers and strangers, run through `decide` and `evolve` as an actor would,
+keeping the events of accepted commands. After every command the live state must satisfy the
+invariants, and folding the kept events from scratch must give the live state byte for byte."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import msgspec
+from hypothesis import event as note_event
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from auctionactors.domain.commands import (
+    AnyCommand,
+    BidRequest,
+    CancelAuction,
+    PlaceBids,
+    RevokeBid,
+    SelectSolution,
+    StartAuction,
+    UpdateAuction,
+)
+from auctionactors.domain.decide import decide, result_of
+from auctionactors.domain.events import (
+    AnyEvent,
+    AuctionStarted,
+    AuctionUpdated,
+    BidPlaced,
+    DurationExtended,
+    Event,
+)
+from auctionactors.domain.parties import Caller
+from auctionactors.domain.state import AuctionState, evolve
+from auctionactors.domain.terms import FINAL_STATUSES, AuctionChanges
+from auctionactors.domain.timestamps import SECOND, Instant
+from auctionactors.errors import DomainError
+from tests.domain.scenario import (
+    ADMIN,
+    AID,
+    BUYER,
+    OUTSIDER,
+    S1,
+    S2,
+    S3,
+    TICK,
+    create,
+    encode,
+    fold_events,
+    make_terms,
+)
+
+# Short times so that random runs go through every phase: 60 s of bidding, a 20 s window.
+DURATION_S, DECISION_S, WINDOW_S = 60, 60, 20
+TERMS = make_terms(
+    products=2, duration_s=DURATION_S, decision_duration_s=DECISION_S, soft_close_s=WINDOW_S
+)
+assert TERMS.scheduled_start is not None
+CREATED = TERMS.scheduled_start - 5 * SECOND
+
+ALLOWED_MOVES = {
+    ("draft", "pending"),
+    ("pending", "draft"),
+    ("pending", "open"),
+    ("open", "decision"),
+    ("decision", "expired"),
+    ("decision", "closed"),
+    ("expired", "closed"),
+    *((s, "canceled") for s in ("draft", "pending", "open", "decision")),
+}
+
+
+@dataclass(frozen=True)
+class Step:
+    kind: str
+    delta: int
+    caller: Caller = S1
+    items: tuple[tuple[str, int | None], ...] = ()
+    picks: tuple[int, ...] = ()
+    live_only: bool = False  # select among the live bids only
+    offset: int | None = None
+
+
+# Mostly small steps of time (bidding lasts 60 s), sometimes a jump over several deadlines.
+DELTAS = st.one_of(
+    st.sampled_from([SECOND, 2 * SECOND, 0, 1, 3 * SECOND, 5 * SECOND]),
+    st.sampled_from([SECOND, 2 * SECOND, 0, 1, 3 * SECOND, 5 * SECOND]),
+    st.sampled_from([SECOND, 2 * SECOND, 0, 1, 3 * SECOND, 5 * SECOND]),
+    st.sampled_from([10 * SECOND, 19 * SECOND, 21 * SECOND, 45 * SECOND, 200 * SECOND]),
+)
+SUPPLIERS = st.sampled_from([S1, S2, S3])
+BIDDERS = st.sampled_from([S1, S1, S2, S2, S3, S3, OUTSIDER, BUYER])
+PRODUCTS = st.sampled_from(["p1", "p1", "p2", "p2", "p9"])
+ON_GRID = st.integers(1, 24).map(lambda k: k * 25)
+AMOUNTS = st.one_of(
+    ON_GRID,
+    st.integers(-1, 0).map(lambda k: k * 25),  # on the grid but not > 0
+    st.integers(-50, 700),  # mostly off the grid
+    st.none(),
+)
+DESKS = st.sampled_from([BUYER, BUYER, ADMIN, S1, OUTSIDER])
+
+ANY_BID = st.builds(
+    Step,
+    kind=st.just("bid"),
+    delta=DELTAS,
+    caller=BIDDERS,
+    items=st.lists(st.tuples(PRODUCTS, AMOUNTS), max_size=3).map(tuple),
+)
+GOOD_BID = st.builds(
+    Step,
+    kind=st.just("bid"),
+    delta=DELTAS,
+    caller=SUPPLIERS,
+    items=st.tuples(st.tuples(st.sampled_from(["p1", "p2"]), ON_GRID)),
+)
+REVOKE = st.builds(
+    Step,
+    kind=st.just("revoke"),
+    delta=DELTAS,
+    caller=BIDDERS,
+    items=st.sampled_from(["p1", "p2", "p9"]).map(lambda p: ((p, None),)),
+)
+SELECT_LEADERS = st.builds(
+    Step, kind=st.just("select_leaders"), delta=DELTAS, caller=st.sampled_from([BUYER, ADMIN])
+)
+GOOD_REVOKE = st.builds(
+    Step,
+    kind=st.just("revoke"),
+    delta=DELTAS,
+    caller=SUPPLIERS,
+    items=st.sampled_from(["p1", "p2"]).map(lambda p: ((p, None),)),
+)
+CLOCK = st.builds(Step, kind=st.just("tick"), delta=DELTAS)
+SELECT = st.builds(
+    Step,
+    kind=st.just("select"),
+    delta=DELTAS,
+    caller=DESKS,
+    picks=st.lists(st.integers(0, 50), max_size=3).map(tuple),
+    live_only=st.sampled_from([True, False]),
+)
+START = st.builds(Step, kind=st.just("start"), delta=DELTAS, caller=st.sampled_from([ADMIN, BUYER]))
+RESCHEDULE = st.builds(
+    Step,
+    kind=st.just("update"),
+    delta=DELTAS,
+    caller=st.sampled_from([BUYER, ADMIN]),
+    offset=st.one_of(st.none(), st.sampled_from([-SECOND, 0, 10 * SECOND, 45 * SECOND])),
+)
+# Cancels are rare (one in five of these steps), or most runs would end early.
+CANCEL = st.builds(
+    Step, kind=st.sampled_from(["cancel", *["tick"] * 4]), delta=DELTAS, caller=DESKS
+)
+# Weighted by repetition (`one_of` would give each distinct strategy the same weight).
+STEP_KINDS = (
+    [ANY_BID] * 4
+    + [GOOD_BID] * 8
+    + [REVOKE, GOOD_REVOKE]
+    + [CLOCK] * 3
+    + [SELECT] * 2
+    + [SELECT_LEADERS] * 2
+)
+STEPS = st.sampled_from([*STEP_KINDS, START, RESCHEDULE, CANCEL]).flatmap(lambda kind: kind)
+
+
+def command_for(step: Step, state: AuctionState, now: Instant) -> AnyCommand:
+    if step.kind == "bid":
+        bids = tuple(BidRequest(product_id=p, amount=a) for p, a in step.items)
+        return PlaceBids(by=step.caller, bids=bids)
+    if step.kind == "revoke":
+        return RevokeBid(by=step.caller, product_id=step.items[0][0])
+    if step.kind == "select":
+        if step.live_only:
+            known = [b for by_supplier in state.live.values() for b in by_supplier.values()]
+        else:
+            known = [*state.bids, f"{AID}:999"]
+        if not known:
+            known = [f"{AID}:1"]
+        return SelectSolution(
+            by=step.caller, bid_ids=tuple(known[i % len(known)] for i in step.picks)
+        )
+    if step.kind == "select_leaders":
+        leaders = [ranked[0].bid_id for p in state.products if (ranked := state.ranked(p))]
+        return SelectSolution(by=step.caller, bid_ids=tuple(leaders))
+    if step.kind == "start":
+        return StartAuction(by=step.caller)
+    if step.kind == "update":
+        start = None if step.offset is None else now + step.offset
+        return UpdateAuction(by=step.caller, changes=AuctionChanges(scheduled_start=start))
+    if step.kind == "cancel":
+        return CancelAuction(by=step.caller)
+    return TICK
+
+
+@dataclass
+class Model:
+    """What the rules say the ranking is, kept from the accepted commands alone."""
+
+    # product -> supplier -> (amount, time entered, order received)
+    live: dict[str, dict[str, tuple[int, Instant, int]]] = field(
+        default_factory=lambda: {"p1": {}, "p2": {}}
+    )
+    received: int = 0
+
+    def ranking(self, product_id: str) -> list[tuple[str, int]]:
+        entries = sorted(self.live[product_id].items(), key=lambda item: item[1])
+        return [(supplier, amount) for supplier, (amount, _, _) in entries]
+
+
+def bidding_deadline(state: AuctionState) -> Instant | None:
+    """When bidding ends by the stored deadlines (None: no start scheduled)."""
+    if state.status == "open":
+        return state.closes_at
+    if state.status == "pending" and state.terms.scheduled_start is not None:
+        return state.terms.scheduled_start + DURATION_S * SECOND
+    return None
+
+
+def check_command(
+    before: AuctionState,
+    state_after: AuctionState,
+    command: AnyCommand,
+    events: list[Event],
+    now: Instant,
+) -> None:
+    """Properties of one accepted command's events."""
+    if isinstance(command, PlaceBids):
+        # Accepted only while bidding is possible by the clock, never after closes_at.
+        deadline = bidding_deadline(before)
+        assert before.status in ("pending", "open")
+        assert deadline is not None and now < deadline
+        placed = [e for e in events if isinstance(e, BidPlaced)]
+        assert len(placed) == len(command.bids)
+        assert result_of(command, events)["bid_ids"] == [e.bid_id for e in placed]
+        extensions = [e for e in events if isinstance(e, DurationExtended)]
+        assert len(extensions) <= 1
+        if extensions:
+            # The extension comes last and sets closes_at = now + window, inside the window only.
+            assert events[-1] is extensions[0]
+            assert before.status == "open" and before.closes_at is not None
+            assert before.closes_at - now <= WINDOW_S * SECOND
+            assert extensions[0].closes_at == now + WINDOW_S * SECOND > before.closes_at
+        else:
+            assert len(events) == len(placed)
+    if isinstance(command, SelectSolution):
+        assert state_after.status == "closed"
+        assert before.status == "decision" or (
+            before.status == "expired" and command.by.role == "admin"
+        )
+        assert all(before.bids[b].active for b in command.bid_ids)
+    if isinstance(command, CancelAuction):
+        assert before.status not in FINAL_STATUSES
+        assert [type(e).__name__ for e in events] == ["AuctionCanceled"]
+
+
+def check_state(state: AuctionState, kept: list[Event], model: Model) -> None:
+    """Invariants of the live state after every command."""
+    # (d) seqs and bid ids: the state's seq counts the events; a bid's id is its event's seq.
+    assert state.seq == len(kept)
+    placed_ids = []
+    for seq, event in enumerate(kept, start=1):
+        if isinstance(event, BidPlaced):
+            assert event.bid_id == f"{AID}:{seq}"
+            assert state.bids[event.bid_id].seq == seq
+            placed_ids.append(event.bid_id)
+    assert list(state.bids) == placed_ids  # history: every bid, in order
+    # (c) one live bid per supplier per product, and `live` agrees with the active flags.
+    live_ids = []
+    for product_id, by_supplier in state.live.items():
+        for supplier_id, bid_id in by_supplier.items():
+            bid = state.bids[bid_id]
+            assert (bid.product_id, bid.supplier_id, bid.active) == (product_id, supplier_id, True)
+            live_ids.append(bid_id)
+    active = [b.bid_id for b in state.bids.values() if b.active]
+    assert sorted(active) == sorted(live_ids)
+    pairs = [(b.product_id, b.supplier_id) for b in state.bids.values() if b.active]
+    assert len(pairs) == len(set(pairs))
+    assert set(state.bidders) == {b.supplier_id for b in state.bids.values()}
+    # (b) rankings sorted by (amount, original time entered), and as the rules say.
+    for product_id in state.products:
+        ranked = state.ranked(product_id)
+        keys = [(b.amount or 0, b.original_time_entered) for b in ranked]
+        assert keys == sorted(keys)
+        if state.status in ("draft", "pending"):
+            assert ranked == []
+        else:
+            assert [(b.supplier_id, b.amount) for b in ranked] == model.ranking(product_id)
+
+
+def run(steps: list[Step], *, replay_each_step: bool = False) -> tuple[AuctionState, list[Event]]:
+    """Run the steps as an actor would; with ``replay_each_step``, the state is rebuilt from the
+    kept events before every command, as after a crash."""
+    now = CREATED
+    kept = decide(None, create(BUYER, TERMS), now)
+    state = fold_events(kept)
+    assert state is not None
+    model = Model()
+    for step in steps:
+        now += step.delta
+        if replay_each_step:
+            replayed = fold_events(kept)
+            assert replayed is not None and encode(replayed) == encode(state)
+            state = replayed
+        command = command_for(step, state, now)
+        frozen = encode(state)
+        before = msgspec.msgpack.decode(frozen, type=AuctionState)
+        try:
+            events = decide(state, command, now)
+        except DomainError as exc:
+            assert encode(state) == frozen  # a refusal changes nothing
+            note_event(f"refused {step.kind}: {exc.code}")
+            continue
+        note_event(f"accepted {step.kind}")
+        assert encode(state) == frozen  # decide never mutates
+        for event in events:
+            status, closes_at = state.status, state.closes_at
+            state = evolve(state, event)
+            kept.append(event)
+            # (e) the status only moves along the lifecycle; closes_at never decreases.
+            if state.status != status:
+                assert (status, state.status) in ALLOWED_MOVES, (status, state.status)
+            if closes_at is not None:
+                assert state.closes_at is not None and state.closes_at >= closes_at
+            if isinstance(event, AuctionStarted) and event.by is None:
+                # The clock's start: closes_at from the scheduled start, never now + duration.
+                assert state.terms.scheduled_start is not None
+                assert event.closes_at == state.terms.scheduled_start + DURATION_S * SECOND
+            if isinstance(event, AuctionUpdated):
+                assert status in ("draft", "pending")
+        check_command(before, state, command, events, now)
+        if isinstance(command, PlaceBids):
+            for req in command.bids:
+                model.received += 1
+                model.live[req.product_id][command.by.company_id] = (
+                    req.amount or 0,
+                    now,
+                    model.received,
+                )
+        if isinstance(command, RevokeBid):
+            del model.live[command.product_id][command.by.company_id]
+        check_state(state, kept, model)
+    return state, kept
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(STEPS, min_size=10, max_size=60))
+def test_random_command_sequences_keep_the_invariants_and_replay_exactly(steps: list[Step]) -> None:
+    state, kept = run(steps)
+    note_event(f"final status {state.status}")
+    note_event(f"bids placed: {min(len(state.bids), 10)}{'+' if len(state.bids) >= 10 else ''}")
+    if any(isinstance(e, DurationExtended) for e in kept):
+        note_event("extended")
+    # (a) Replaying the kept events from scratch gives the live state, byte for byte, also
+    # after a round trip through the stored (JSON) form.
+    assert encode(fold_events(kept)) == encode(state)
+    wire = msgspec.json.encode(kept)
+    decoded = msgspec.json.decode(wire, type=list[AnyEvent])
+    assert decoded == kept
+    assert encode(fold_events(decoded)) == encode(state)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(STEPS, min_size=10, max_size=60))
+def test_a_state_rebuilt_before_every_command_decides_exactly_as_the_live_one(
+    steps: list[Step],
+) -> None:
+    """A crash before any command: the replayed state gives the same events (ids included)."""
+    live_state, live_events = run(steps)
+    replayed_state, replayed_events = run(steps, replay_each_step=True)
+    assert replayed_events == live_events
+    assert encode(replayed_state) == encode(live_state)
