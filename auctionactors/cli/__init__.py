@@ -20,7 +20,9 @@ DEFAULT_DB = "auctionactors.db"
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(f"{self.prog}: {message}")
+        # main() prints "auctionactors: error: ..."; name the subcommand, not the program twice.
+        where = self.prog.removeprefix("auctionactors").strip()
+        raise UsageError(f"{where}: {message}" if where else message)
 
 
 def _db_default() -> str:
@@ -101,3 +103,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except SystemExit as exc:  # argparse's --help (and --version): keep main() -> int
+        return exc.code if isinstance(exc.code, int) else 0

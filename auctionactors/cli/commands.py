@@ -15,6 +15,7 @@ from typing import Any
 from auctionactors.domain.present import event_entry, state_document
 from auctionactors.domain.state import AuctionState
 from auctionactors.domain.timestamps import format_instant
+from auctionactors.domain.views import product_label
 from auctionactors.errors import CorruptionError, UsageError
 from auctionactors.runtime.clock import SystemClock
 from auctionactors.runtime.replay import ReplayFailed, rebuild
@@ -50,6 +51,9 @@ async def open_store(path: str, *, create: bool = False) -> AsyncIterator[Sqlite
 
 
 def _check_db_path(path: str, create: bool) -> None:
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise UsageError(f"no folder {folder} for the database {path}")
     if not create and not os.path.exists(path):
         raise UsageError(f"no database at {path} (use --db or $AUCTIONACTORS_DB)")
     if os.path.isdir(path):
@@ -62,6 +66,11 @@ def _print_json(value: Any) -> None:
 
 def _time(t: int | None) -> str:
     return format_instant(t) if t is not None else "-"
+
+
+def _instant(t: int | None) -> str | None:
+    """An instant for JSON output: RFC 3339, or null when not set (as in the protocol's view)."""
+    return format_instant(t) if t is not None else None
 
 
 def _absolute(path: str) -> str:
@@ -129,9 +138,9 @@ async def auctions(args: argparse.Namespace) -> int:
                     "seq": state.seq,
                     "port": state.terms.port,
                     "buyer": state.terms.buyer.name,
-                    "scheduled_start": _time(state.terms.scheduled_start),
-                    "closes_at": _time(state.closes_at),
-                    "decision_closes_at": _time(state.decision_closes_at),
+                    "scheduled_start": _instant(state.terms.scheduled_start),
+                    "closes_at": _instant(state.closes_at),
+                    "decision_closes_at": _instant(state.decision_closes_at),
                 }
             )
     if args.json:
@@ -139,10 +148,11 @@ async def auctions(args: argparse.Namespace) -> int:
         return 0
     print(f"{'AUCTION':<16} {'STATUS':<10} {'SEQ':>6}  {'START':<27} {'CLOSES':<27} DECISION")
     for r in rows:
+        start, closes = r.get("scheduled_start") or "-", r.get("closes_at") or "-"
+        last = r["error"] if "error" in r else r["decision_closes_at"] or "-"
         print(
             f"{r['auction_id']:<16} {r['status']:<10} {r['seq']:>6}  "
-            f"{r.get('scheduled_start', '-'):<27} {r.get('closes_at', '-'):<27} "
-            f"{r.get('decision_closes_at', r.get('error', '-'))}"
+            f"{start:<27} {closes:<27} {last}"
         )
     return 0
 
@@ -202,7 +212,7 @@ async def replay(args: argparse.Namespace) -> int:
         f"  decision until {_time(state.decision_closes_at)}"
     )
     for product_id, product in state.products.items():
-        print(f"  {product_id}: {product.vessel.name} {product.fuel} {product.quantity_mt} MT")
+        print(f"  {product_id}: {product_label(product)} {product.quantity_mt} MT")
         for rank, bid in enumerate(state.ranked(product_id), start=1):
             amount = doc["bids"][bid.bid_id]["amount"]
             print(f"    {rank}. {amount:>10}  {bid.supplier_id}  {bid.bid_id}")

@@ -39,7 +39,7 @@ def to_public(value: Any, key: str | None = None) -> Any:
     """Convert builtins (from `msgspec.to_builtins`) to the protocol's notation, recursively."""
     if isinstance(value, dict):
         return {k: to_public(v, k) for k, v in value.items()}
-    if isinstance(value, list):
+    if isinstance(value, list | tuple):
         return [to_public(v, key) for v in value]
     if isinstance(value, int) and not isinstance(value, bool):
         if key in MONEY_FIELDS:

@@ -75,11 +75,13 @@ class ManualClock:
         """Move time forward by ``seconds`` and fire what fell due."""
         self.set(self._now + round(seconds * SECOND))
 
-    def set(self, t: Instant) -> None:
+    def set(self, t: Instant, *, fire_timers: bool = True) -> None:
+        """Move time to ``t``. ``fire_timers=False`` leaves due timers pending, as when a
+        timer runs late: the next `set`/`advance` fires them."""
         if t < self._now:
             raise ValueError("a manual clock never goes back")
         self._now = t
-        while self._timers and self._timers[0][0] <= t:
+        while fire_timers and self._timers and self._timers[0][0] <= t:
             _, _, timer = heapq.heappop(self._timers)
             if not timer.cancelled:
                 timer.callback()
