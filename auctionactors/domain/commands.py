@@ -3,10 +3,13 @@ events or a refusal. Commands are not stored; only the events they cause are."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 import msgspec
 
+from auctionactors.domain.events import Barge, Rsvp
 from auctionactors.domain.money import Cents
-from auctionactors.domain.parties import Caller
+from auctionactors.domain.parties import Caller, Party
 from auctionactors.domain.terms import AuctionChanges, AuctionTerms
 
 
@@ -56,12 +59,55 @@ class RevokeBid(Command, frozen=True, kw_only=True, tag="revoke_bid"):
     product_id: str
 
 
-class SelectSolution(Command, frozen=True, kw_only=True, tag="select_solution"):
-    """Pick the winning bids (one per product at most) and close the auction."""
+SolutionName = Literal["best_overall", "best_single_supplier"]
 
-    bid_ids: tuple[str, ...]
+
+class SelectSolution(Command, frozen=True, kw_only=True, tag="select_solution"):
+    """Pick the winning bids (one per product at most) and close the auction: either by
+    ``bid_ids`` (a custom solution, checked here) or by ``solution`` name."""
+
+    bid_ids: tuple[str, ...] = ()
+    solution: SolutionName | None = None
     comment: str | None = None
     port_agent: str | None = None
+
+
+class SubmitBarge(Command, frozen=True, kw_only=True, tag="submit_barge"):
+    barge: Barge
+
+
+class UnsubmitBarge(Command, frozen=True, kw_only=True, tag="unsubmit_barge"):
+    imo: str
+
+
+class ApproveBarge(Command, frozen=True, kw_only=True, tag="approve_barge"):
+    imo: str
+    supplier_id: str
+
+
+class RejectBarge(Command, frozen=True, kw_only=True, tag="reject_barge"):
+    imo: str
+    supplier_id: str
+
+
+class PostComment(Command, frozen=True, kw_only=True, tag="post_comment"):
+    text: str
+
+
+class DeleteComment(Command, frozen=True, kw_only=True, tag="delete_comment"):
+    comment_id: str
+
+
+class GiveRsvp(Command, frozen=True, kw_only=True, tag="rsvp"):
+    response: Rsvp
+
+
+class InviteObserver(Command, frozen=True, kw_only=True, tag="invite_observer"):
+    observer: Party
+
+
+class UninviteObserver(Command, frozen=True, kw_only=True, tag="uninvite_observer"):
+    company_id: str
 
 
 class CheckDeadlines(msgspec.Struct, frozen=True, tag="check_deadlines"):
@@ -76,5 +122,14 @@ AnyCommand = (
     | PlaceBids
     | RevokeBid
     | SelectSolution
+    | SubmitBarge
+    | UnsubmitBarge
+    | ApproveBarge
+    | RejectBarge
+    | PostComment
+    | DeleteComment
+    | GiveRsvp
+    | InviteObserver
+    | UninviteObserver
     | CheckDeadlines
 )

@@ -7,12 +7,16 @@ from the stream and the event's ``seq``, so every replay produces the same ids.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import msgspec
 
 from auctionactors.domain.money import Cents
-from auctionactors.domain.parties import By
+from auctionactors.domain.parties import By, Party
 from auctionactors.domain.terms import AuctionChanges, AuctionTerms, Product, Status
 from auctionactors.domain.timestamps import Instant
+
+Rsvp = Literal["yes", "no", "maybe"]
 
 
 class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
@@ -25,6 +29,9 @@ class AuctionCreated(Event, frozen=True, kw_only=True, tag="auction_created"):
     terms: AuctionTerms
     products: tuple[Product, ...]
     status: Status
+    # Stable aliases ("Supplier 1".."N") for anonymous bidding, assigned once, stored here so
+    # that every replay shows the same ones.
+    aliases: dict[str, str] = {}
 
 
 class AuctionUpdated(Event, frozen=True, kw_only=True, tag="auction_updated"):
@@ -34,6 +41,7 @@ class AuctionUpdated(Event, frozen=True, kw_only=True, tag="auction_updated"):
     changes: AuctionChanges
     products: tuple[Product, ...] | None = None
     status: Status
+    aliases: dict[str, str] = {}  # for suppliers added by this edit
 
 
 class AuctionStarted(Event, frozen=True, kw_only=True, tag="auction_started"):
@@ -51,6 +59,22 @@ class BidPlaced(Event, frozen=True, kw_only=True, tag="bid_placed"):
     traded: bool = False
     is_auto: bool = False
     original_time_entered: Instant
+
+
+class AutoBidPlaced(BidPlaced, frozen=True, kw_only=True, tag="auto_bid_placed"):
+    """A bid with a floor (``min_amount``): its visible ``amount`` drops by itself, down to the
+    floor, as competitors bid (see `book.settle`)."""
+
+
+class AutoBidTriggered(Event, frozen=True, kw_only=True, tag="auto_bid_triggered"):
+    """An auto-bid re-entered at a lower visible amount: a new bid (``bid_id``) that replaces
+    ``replaces`` and keeps its original time entered, floor, split flag and comment."""
+
+    bid_id: str
+    product_id: str
+    supplier_id: str
+    amount: Cents
+    replaces: str
 
 
 class BidsRevoked(Event, frozen=True, kw_only=True, tag="bids_revoked"):
@@ -90,11 +114,62 @@ class AuctionClosed(Event, frozen=True, kw_only=True, tag="auction_closed"):
     pass
 
 
+class Barge(msgspec.Struct, frozen=True):
+    name: str
+    imo: str
+
+
+class BargeSubmitted(Event, frozen=True, kw_only=True, tag="barge_submitted"):
+    supplier_id: str
+    barge: Barge
+
+
+class BargeUnsubmitted(Event, frozen=True, kw_only=True, tag="barge_unsubmitted"):
+    supplier_id: str
+    imo: str
+
+
+class BargeApproved(Event, frozen=True, kw_only=True, tag="barge_approved"):
+    supplier_id: str
+    imo: str
+
+
+class BargeRejected(Event, frozen=True, kw_only=True, tag="barge_rejected"):
+    supplier_id: str
+    imo: str
+
+
+class CommentPosted(Event, frozen=True, kw_only=True, tag="comment_posted"):
+    comment_id: str
+    supplier_id: str
+    text: str
+
+
+class CommentDeleted(Event, frozen=True, kw_only=True, tag="comment_deleted"):
+    comment_id: str
+    supplier_id: str
+
+
+class RsvpGiven(Event, frozen=True, kw_only=True, tag="rsvp_given"):
+    supplier_id: str
+    response: Rsvp
+
+
+class ObserverInvited(Event, frozen=True, kw_only=True, tag="observer_invited"):
+    observer: Party
+
+
+class ObserverUninvited(Event, frozen=True, kw_only=True, tag="observer_uninvited"):
+    company_id: str
+
+
 AnyEvent = (
     AuctionCreated
     | AuctionUpdated
     | AuctionStarted
     | BidPlaced
+    | AutoBidPlaced
+    | AutoBidTriggered
     | BidsRevoked
     | DurationExtended
     | AuctionEnded
@@ -102,6 +177,15 @@ AnyEvent = (
     | AuctionCanceled
     | WinningSolutionSelected
     | AuctionClosed
+    | BargeSubmitted
+    | BargeUnsubmitted
+    | BargeApproved
+    | BargeRejected
+    | CommentPosted
+    | CommentDeleted
+    | RsvpGiven
+    | ObserverInvited
+    | ObserverUninvited
 )
 
 EVENT_TYPES: tuple[type[Event], ...] = (
@@ -109,6 +193,8 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     AuctionUpdated,
     AuctionStarted,
     BidPlaced,
+    AutoBidPlaced,
+    AutoBidTriggered,
     BidsRevoked,
     DurationExtended,
     AuctionEnded,
@@ -116,6 +202,15 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     AuctionCanceled,
     WinningSolutionSelected,
     AuctionClosed,
+    BargeSubmitted,
+    BargeUnsubmitted,
+    BargeApproved,
+    BargeRejected,
+    CommentPosted,
+    CommentDeleted,
+    RsvpGiven,
+    ObserverInvited,
+    ObserverUninvited,
 )
 
 

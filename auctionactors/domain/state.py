@@ -9,6 +9,8 @@ actor applies events only after they are durable, and `decide` never mutates.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import msgspec
 
 from auctionactors.domain.events import (
@@ -19,13 +21,25 @@ from auctionactors.domain.events import (
     AuctionExpired,
     AuctionStarted,
     AuctionUpdated,
+    AutoBidTriggered,
+    Barge,
+    BargeApproved,
+    BargeRejected,
+    BargeSubmitted,
+    BargeUnsubmitted,
     BidPlaced,
     BidsRevoked,
+    CommentDeleted,
+    CommentPosted,
     DurationExtended,
     Event,
+    ObserverInvited,
+    ObserverUninvited,
+    RsvpGiven,
     WinningSolutionSelected,
 )
 from auctionactors.domain.money import Cents
+from auctionactors.domain.parties import Party
 from auctionactors.domain.terms import FINAL_STATUSES, AuctionTerms, Product, Status
 from auctionactors.domain.timestamps import Instant, seconds
 
@@ -53,6 +67,28 @@ class Bid(msgspec.Struct, kw_only=True):
         return (self.amount, self.original_time_entered, self.seq)
 
 
+BargeStatus = Literal["submitted", "approved", "rejected"]
+
+
+class BargeRecord(msgspec.Struct, kw_only=True):
+    supplier_id: str
+    barge: Barge
+    status: BargeStatus
+    at: Instant
+
+
+class CommentRecord(msgspec.Struct, kw_only=True):
+    comment_id: str
+    supplier_id: str
+    text: str
+    at: Instant
+    deleted: bool = False
+
+
+def barge_key(supplier_id: str, imo: str) -> str:
+    return f"{supplier_id}|{imo}"
+
+
 class AuctionState(msgspec.Struct, kw_only=True):
     auction_id: str
     seq: int = 0
@@ -70,6 +106,12 @@ class AuctionState(msgspec.Struct, kw_only=True):
     live: dict[str, dict[str, str]] = msgspec.field(default_factory=dict)
     # Suppliers that have ever bid (revoked bids count): the soft close's "first bid" rule.
     bidders: dict[str, bool] = msgspec.field(default_factory=dict)
+    aliases: dict[str, str] = msgspec.field(default_factory=dict)
+    # "supplier_id|imo" -> the barge and the buyer's verdict on it for that supplier.
+    barges: dict[str, BargeRecord] = msgspec.field(default_factory=dict)
+    comments: dict[str, CommentRecord] = msgspec.field(default_factory=dict)
+    rsvp: dict[str, str] = msgspec.field(default_factory=dict)
+    observers: dict[str, Party] = msgspec.field(default_factory=dict)
     winning_bid_ids: tuple[str, ...] | None = None
     winning_total: Cents | None = None
     selection_comment: str | None = None
@@ -92,6 +134,19 @@ class AuctionState(msgspec.Struct, kw_only=True):
             (b for b in self.live_bids(product_id) if b.amount is not None),
             key=Bid.rank_key,
         )
+
+    def is_supplier(self, company_id: str) -> bool:
+        return any(s.id == company_id for s in self.terms.suppliers)
+
+    def supplier_name(self, company_id: str) -> str:
+        for s in self.terms.suppliers:
+            if s.id == company_id:
+                return s.name
+        return company_id
+
+    def live_book(self, product_id: str) -> dict[str, Bid]:
+        """supplier_id -> live bid, for one product."""
+        return {s: self.bids[b] for s, b in self.live.get(product_id, {}).items()}
 
     def leader(self, product_id: str) -> str | None:
         ranked = self.ranked(product_id)
@@ -125,12 +180,15 @@ def evolve(state: AuctionState | None, event: Event) -> AuctionState:
             products={p.product_id: p for p in event.products},
             created_at=event.at,
             port_agent=event.terms.port_agent,
+            aliases=dict(event.aliases),
         )
     if state is None:
         raise ReplayError(f"{type(event).__name__} before auction_created")
     state.seq += 1
-    if isinstance(event, BidPlaced):
+    if isinstance(event, BidPlaced):  # and AutoBidPlaced
         _apply_bid(state, event)
+    elif isinstance(event, AutoBidTriggered):
+        _apply_trigger(state, event)
     elif isinstance(event, BidsRevoked):
         live = state.live.get(event.product_id, {})
         for bid_id in event.bid_ids:
@@ -164,6 +222,30 @@ def evolve(state: AuctionState | None, event: Event) -> AuctionState:
             state.products = {p.product_id: p for p in event.products}
         state.port_agent = state.terms.port_agent
         state.status = event.status
+        state.aliases.update(event.aliases)
+    elif isinstance(event, BargeSubmitted):
+        key = barge_key(event.supplier_id, event.barge.imo)
+        state.barges[key] = BargeRecord(
+            supplier_id=event.supplier_id, barge=event.barge, status="submitted", at=event.at
+        )
+    elif isinstance(event, BargeUnsubmitted):
+        state.barges.pop(barge_key(event.supplier_id, event.imo), None)
+    elif isinstance(event, BargeApproved | BargeRejected):
+        record = state.barges[barge_key(event.supplier_id, event.imo)]
+        record.status = "approved" if isinstance(event, BargeApproved) else "rejected"
+        record.at = event.at
+    elif isinstance(event, CommentPosted):
+        state.comments[event.comment_id] = CommentRecord(
+            comment_id=event.comment_id, supplier_id=event.supplier_id, text=event.text, at=event.at
+        )
+    elif isinstance(event, CommentDeleted):
+        state.comments[event.comment_id].deleted = True
+    elif isinstance(event, RsvpGiven):
+        state.rsvp[event.supplier_id] = event.response
+    elif isinstance(event, ObserverInvited):
+        state.observers[event.observer.id] = event.observer
+    elif isinstance(event, ObserverUninvited):
+        state.observers.pop(event.company_id, None)
     else:
         raise ReplayError(f"unknown event {type(event).__name__}")
     return state
@@ -192,6 +274,21 @@ def _apply_bid(state: AuctionState, event: BidPlaced) -> None:
     )
     live[event.supplier_id] = event.bid_id
     state.bidders[event.supplier_id] = True
+    state.rsvp[event.supplier_id] = "yes"  # placing a bid answers the invitation
+
+
+def _apply_trigger(state: AuctionState, event: AutoBidTriggered) -> None:
+    old = state.bids[event.replaces]
+    old.active = False
+    state.bids[event.bid_id] = msgspec.structs.replace(
+        old,
+        bid_id=event.bid_id,
+        seq=state.seq,
+        amount=event.amount,
+        placed_at=event.at,
+        active=True,
+    )
+    state.live[event.product_id][event.supplier_id] = event.bid_id
 
 
 def fold(events: list[Event], state: AuctionState | None = None) -> AuctionState | None:

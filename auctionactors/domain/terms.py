@@ -24,6 +24,9 @@ class Vessel(msgspec.Struct, frozen=True):
     imo: str
 
 
+Month = str  # "YYYY-MM"
+
+
 class ProductSpec(msgspec.Struct, frozen=True, kw_only=True):
     """One spot product as the buyer asks for it: a vessel and a fuel, a quantity, ETA/ETD."""
 
@@ -35,14 +38,66 @@ class ProductSpec(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Product(msgspec.Struct, frozen=True, kw_only=True):
-    """A product with the id the auction gave it (``p1``, ``p2``… in the order listed)."""
+    """A product with the id the auction gave it (``p1``, ``p2``… in the order listed).
+
+    A term auction has one product: its fuel over a month range, ``quantity_mt`` being the
+    whole quantity (per month times months); it has no vessel and no ETA."""
 
     product_id: str
-    vessel: Vessel
+    vessel: Vessel | None
     fuel: str
     quantity_mt: int
-    eta: Instant
+    eta: Instant | None
     etd: Instant | None = None
+    quantity_mt_per_month: int | None = None
+    start_month: Month | None = None
+    end_month: Month | None = None
+    fuel_index: str | None = None
+
+
+def month_count(start: Month, end: Month) -> int:
+    """Months from ``start`` to ``end`` inclusive ("2027-01".."2027-03" is 3); ValueError if
+    either is not ``YYYY-MM``."""
+    (sy, sm), (ey, em) = (_month(start), _month(end))
+    return (ey - sy) * 12 + (em - sm) + 1
+
+
+def _month(text: Month) -> tuple[int, int]:
+    year, sep, month = text.partition("-")
+    if not sep or len(year) != 4 or len(month) != 2 or not (year + month).isdigit():
+        raise ValueError(f"not a YYYY-MM month: {text!r}")
+    if not 1 <= int(month) <= 12:
+        raise ValueError(f"not a YYYY-MM month: {text!r}")
+    return int(year), int(month)
+
+
+def term_product(terms: AuctionTerms) -> Product:
+    """The single product of a term auction."""
+    assert terms.fuel is not None and terms.quantity_mt_per_month is not None
+    assert terms.start_month is not None and terms.end_month is not None
+    months = month_count(terms.start_month, terms.end_month)
+    return Product(
+        product_id="p1",
+        vessel=None,
+        fuel=terms.fuel,
+        quantity_mt=terms.quantity_mt_per_month * months,
+        eta=None,
+        quantity_mt_per_month=terms.quantity_mt_per_month,
+        start_month=terms.start_month,
+        end_month=terms.end_month,
+        fuel_index=terms.fuel_index,
+    )
+
+
+def products_of(terms: AuctionTerms) -> tuple[Product, ...]:
+    """The auction's products with their ids; deterministic, so replay gives the same ids."""
+    if terms.kind == "spot":
+        return number_products(terms.products)
+    if terms.fuel is None or terms.quantity_mt_per_month is None:
+        return ()
+    if terms.start_month is None or terms.end_month is None:
+        return ()
+    return (term_product(terms),)
 
 
 def number_products(specs: tuple[ProductSpec, ...]) -> tuple[Product, ...]:
@@ -80,6 +135,16 @@ class AuctionTerms(msgspec.Struct, frozen=True, kw_only=True):
     additional_information: str | None = None
     port_agent: str | None = None
     products: tuple[ProductSpec, ...] = ()
+    # Term auctions (forward_fixed, formula_related): one fuel over a month range.
+    fuel: str | None = None
+    quantity_mt_per_month: int | None = None
+    start_month: Month | None = None
+    end_month: Month | None = None
+    fuel_index: str | None = None
+
+    @property
+    def is_term(self) -> bool:
+        return self.kind != "spot"
 
 
 class AuctionChanges(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
@@ -100,6 +165,24 @@ class AuctionChanges(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=Tr
     additional_information: str | msgspec.UnsetType | None = msgspec.UNSET
     port_agent: str | msgspec.UnsetType | None = msgspec.UNSET
     products: tuple[ProductSpec, ...] | msgspec.UnsetType = msgspec.UNSET
+    fuel: str | msgspec.UnsetType | None = msgspec.UNSET
+    quantity_mt_per_month: int | msgspec.UnsetType | None = msgspec.UNSET
+    start_month: Month | msgspec.UnsetType | None = msgspec.UNSET
+    end_month: Month | msgspec.UnsetType | None = msgspec.UNSET
+    fuel_index: str | msgspec.UnsetType | None = msgspec.UNSET
+
+    def changes_products(self) -> bool:
+        return any(
+            getattr(self, name) is not msgspec.UNSET
+            for name in (
+                "products",
+                "fuel",
+                "quantity_mt_per_month",
+                "start_month",
+                "end_month",
+                "fuel_index",
+            )
+        )
 
     def apply(self, terms: AuctionTerms) -> AuctionTerms:
         """The terms with these changes made."""

@@ -1,0 +1,185 @@
+"""Events filtered for a receiver, exactly as its view is (see `views.py`).
+
+A receiver gets every ``seq`` of an auction it may see: an event it may not see at all arrives as
+``{seq, type: "redacted"}`` so that gaps stay detectable. A supplier never learns a competitor's
+identity, floor, comment or traded flag from an event; ``by`` is null on a competitor's event.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from auctionactors.domain.events import (
+    AuctionCreated,
+    AuctionUpdated,
+    AutoBidTriggered,
+    BargeApproved,
+    BargeRejected,
+    BargeSubmitted,
+    BargeUnsubmitted,
+    BidPlaced,
+    BidsRevoked,
+    CommentDeleted,
+    CommentPosted,
+    Event,
+    ObserverInvited,
+    ObserverUninvited,
+    RsvpGiven,
+)
+from auctionactors.domain.present import event_entry
+from auctionactors.domain.state import AuctionState
+from auctionactors.domain.views import Viewer, audience, can_see
+
+_SUPPLIER_PRIVATE = (
+    BargeSubmitted,
+    BargeUnsubmitted,
+    BargeApproved,
+    BargeRejected,
+    CommentPosted,
+    CommentDeleted,
+    RsvpGiven,
+)
+_TERMS_HIDDEN_FROM_SUPPLIERS = ("suppliers", "buyer_reference")
+
+
+def redacted(seq: int) -> dict[str, Any]:
+    return {"seq": seq, "type": "redacted"}
+
+
+def filter_event(
+    state: AuctionState, viewer: Viewer, seq: int, event: Event
+) -> dict[str, Any] | None:
+    """The event as ``viewer`` may see it (in protocol notation), a redacted placeholder, or
+    None when the viewer may not see the auction at all. ``state`` is the auction's current
+    state (for names, aliases and who may see what), not the state at ``seq``."""
+    if not can_see(state, viewer):
+        return None
+    kind = audience(state, viewer)
+    entry = event_entry(seq, event)
+    if kind == "admin":
+        return entry
+    supplier_id: str | None = getattr(event, "supplier_id", None)
+    if isinstance(event, ObserverInvited | ObserverUninvited):
+        return redacted(seq)
+    if entry["by"] is not None:
+        entry["by"]["admin_id"] = None  # only admins see who acted on behalf of whom
+    if kind == "supplier":
+        return _for_supplier(viewer.company_id, supplier_id, event, entry)
+    return _for_buyer(state, kind, supplier_id, event, entry)
+
+
+def _for_supplier(
+    me: str, supplier_id: str | None, event: Event, entry: dict[str, Any]
+) -> dict[str, Any]:
+    data = entry["data"]
+    if isinstance(event, AuctionCreated | AuctionUpdated):
+        terms = data.get("terms") if isinstance(event, AuctionCreated) else data.get("changes")
+        for key in _TERMS_HIDDEN_FROM_SUPPLIERS:
+            if terms is not None and key in terms:
+                terms.pop(key)
+        data.pop("aliases", None)
+        return entry
+    if supplier_id is None or supplier_id == me:
+        return entry
+    if isinstance(event, _SUPPLIER_PRIVATE):
+        return redacted(entry["seq"])
+    entry["by"] = None
+    if isinstance(event, BidPlaced | AutoBidTriggered):
+        entry["data"] = {
+            "bid_id": data["bid_id"],
+            "product_id": data["product_id"],
+            "amount": data["amount"],
+            "is_auto": not isinstance(event, BidPlaced) or event.is_auto,
+            "supplier": None,
+        }
+    elif isinstance(event, BidsRevoked):
+        entry["data"] = {"product_id": data["product_id"], "bid_ids": data["bid_ids"]}
+    else:  # pragma: no cover - every supplier event type is handled above
+        return redacted(entry["seq"])
+    return entry
+
+
+def _for_buyer(
+    state: AuctionState,
+    kind: str,
+    supplier_id: str | None,
+    event: Event,
+    entry: dict[str, Any],
+) -> dict[str, Any]:
+    data = entry["data"]
+    anonymous = state.terms.anonymous_bidding
+    if kind == "observer" and isinstance(event, CommentPosted | CommentDeleted):
+        return redacted(entry["seq"])
+    if anonymous and isinstance(event, RsvpGiven):
+        return redacted(entry["seq"])
+    data.pop("min_amount", None)
+    if kind == "observer":
+        data.pop("comment", None)
+        if isinstance(event, AuctionCreated | AuctionUpdated):
+            return _observer_terms(state, entry)
+    if isinstance(event, AuctionCreated | AuctionUpdated) and anonymous:
+        data.pop("aliases", None)
+    if supplier_id is not None:
+        if anonymous:
+            alias = state.aliases.get(supplier_id, "Supplier")
+            data["supplier_id"] = alias
+            entry["by"] = None
+        data["supplier"] = {
+            "id": data["supplier_id"],
+            "name": data["supplier_id"] if anonymous else state.supplier_name(supplier_id),
+        }
+    if isinstance(event, BidPlaced):
+        data["is_auto"] = event.is_auto
+    return entry
+
+
+def _observer_terms(state: AuctionState, entry: dict[str, Any]) -> dict[str, Any]:
+    """Auction facts for an observer: no buyer identity, no vessel names, no free text."""
+    data = entry["data"]
+    entry["by"] = None
+    names: dict[str, str] = {}
+    for key in ("terms", "changes"):
+        terms = data.get(key)
+        if terms is None:
+            continue
+        if "buyer" in terms:
+            terms["buyer"] = {"id": None, "name": "Buyer"}
+        for text in ("po", "buyer_reference", "additional_information"):
+            terms.pop(text, None)
+        for product in terms.get("products") or []:
+            _hide_vessel(product, names)
+    for product in data.get("products") or []:
+        _hide_vessel(product, names)
+    if state.terms.anonymous_bidding:
+        data.pop("aliases", None)
+        for key in ("terms", "changes"):
+            terms = data.get(key)
+            if terms is not None and "suppliers" in terms:
+                terms["suppliers"] = [
+                    {"id": state.aliases.get(s["id"], "Supplier"), "name": None}
+                    for s in terms["suppliers"]
+                ]
+    return entry
+
+
+def _hide_vessel(product: dict[str, Any], names: dict[str, str]) -> None:
+    vessel = product.get("vessel")
+    if vessel is None:
+        return
+    imo = vessel.get("imo")
+    name = names.setdefault(imo, f"Vessel {len(names) + 1}")
+    product["vessel"] = {"name": name, "imo": None}
+
+
+def filter_events(
+    state: AuctionState, viewer: Viewer, first_seq: int, events: list[Event]
+) -> list[dict[str, Any]] | None:
+    """A batch of consecutive events (from ``first_seq``) for ``viewer``."""
+    if not can_see(state, viewer):
+        return None
+    out: list[dict[str, Any]] = []
+    for i, event in enumerate(events):
+        entry = filter_event(state, viewer, first_seq + i, event)
+        assert entry is not None
+        out.append(entry)
+    return out

@@ -1,0 +1,319 @@
+"""Role views: what each company may see of an auction, computed from the state, never edited.
+
+* buyer, admin: every live bid with its supplier (an alias ``Supplier N`` for the buyer when
+  bidding is anonymous), comments, traded flags, all history, solutions, barges and comments,
+  RSVPs (hidden from the buyer when anonymous); the admin also sees floors and real names.
+* supplier X: every live amount, anonymised (no supplier, floor, comment; traded always false),
+  except X's own bids which are complete; X's own history, barges, comments and RSVP;
+  ``is_leading`` per product and X's status line.
+* observer: the buyer's view with the buyer and the vessels anonymised, and no comments.
+* anyone else, and anyone but the buyer and admins for a draft: nothing (``None``).
+
+The output is in the protocol's notation (`present.to_public`): amounts as decimal strings,
+instants as RFC 3339. `events.py`' filtering for the same receivers lives in `redaction.py`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from auctionactors.domain.parties import Role
+from auctionactors.domain.present import to_public
+from auctionactors.domain.solutions import Solution, Solutions, compute, solution_of
+from auctionactors.domain.state import AuctionState, Bid
+from auctionactors.domain.terms import Product
+
+
+class Viewer(msgspec.Struct, frozen=True):
+    """A receiver: a company and its role (all users of a company see the same)."""
+
+    company_id: str
+    role: Role
+
+
+def can_see(state: AuctionState, viewer: Viewer) -> bool:
+    if viewer.role == "admin" or viewer.company_id == state.terms.buyer.id:
+        return True
+    if state.status == "draft":
+        return False
+    if viewer.role == "supplier":
+        return state.is_supplier(viewer.company_id)
+    if viewer.role == "observer":
+        return viewer.company_id in state.observers
+    return False
+
+
+def audience(state: AuctionState, viewer: Viewer) -> str:
+    """The kind of view a viewer gets: admin, buyer, observer or supplier; raises if none."""
+    if viewer.role == "admin":
+        return "admin"
+    if viewer.company_id == state.terms.buyer.id:
+        return "buyer"
+    if viewer.role == "observer":
+        return "observer"
+    return "supplier"
+
+
+class _Namer:
+    """How a supplier is named to a receiver."""
+
+    def __init__(self, state: AuctionState, kind: str) -> None:
+        self.state = state
+        self.anonymous = state.terms.anonymous_bidding and kind in ("buyer", "observer")
+
+    def party(self, supplier_id: str) -> dict[str, Any]:
+        if self.anonymous:
+            alias = self.state.aliases.get(supplier_id, "Supplier")
+            return {"id": alias, "name": alias}
+        return {"id": supplier_id, "name": self.state.supplier_name(supplier_id)}
+
+
+def view(
+    state: AuctionState, viewer: Viewer, now: int, solutions: Solutions | None = None
+) -> dict[str, Any] | None:
+    """The receiver's whole view, or None when it may not see the auction at all.
+
+    ``solutions`` may be passed in when computing many views of one state (fan-out): they are
+    the same for every receiver, only their presentation differs."""
+    if not can_see(state, viewer):
+        return None
+    kind = audience(state, viewer)
+    sols = solutions if solutions is not None else compute(state)
+    namer = _Namer(state, kind)
+    me = viewer.company_id if kind == "supplier" else None
+    vessel_names = _vessel_aliases(state) if kind == "observer" else None
+    terms = state.terms
+    doc: dict[str, Any] = {
+        "auction_id": state.auction_id,
+        "kind": terms.kind,
+        "status": state.status,
+        "port": terms.port,
+        "buyer": {"id": None, "name": "Buyer"}
+        if kind == "observer"
+        else {"id": terms.buyer.id, "name": terms.buyer.name},
+        "scheduled_start": terms.scheduled_start,
+        "closes_at": state.closes_at,
+        "decision_closes_at": state.decision_closes_at,
+        "server_time": now,
+        "seq": state.seq,
+        "duration_s": terms.duration_s,
+        "decision_duration_s": terms.decision_duration_s,
+        "soft_close_s": terms.soft_close_s,
+        "tick": terms.tick,
+        "anonymous_bidding": terms.anonymous_bidding,
+        "traded_bids_allowed": terms.traded_bids_allowed,
+        "port_agent": state.port_agent,
+        "products": [
+            _product(state, p, kind, me, namer, vessel_names) for p in state.products.values()
+        ],
+        "solutions": _solutions(state, sols, kind, namer),
+        "barges": _barges(state, me, namer),
+        "comments": [] if kind == "observer" else _comments(state, me, namer),
+    }
+    if kind != "observer":
+        doc["po"] = terms.po
+        doc["buyer_reference"] = terms.buyer_reference if kind != "supplier" else None
+        doc["additional_information"] = terms.additional_information
+    if kind in ("buyer", "admin"):
+        doc["suppliers"] = [namer.party(s.id) for s in terms.suppliers]
+        if kind == "admin" or not terms.anonymous_bidding:
+            doc["rsvp"] = [
+                {"supplier": namer.party(s), "response": r} for s, r in state.rsvp.items()
+            ]
+    if kind == "admin":
+        doc["observers"] = [{"id": o.id, "name": o.name} for o in state.observers.values()]
+        doc["aliases"] = dict(state.aliases)
+    if me is not None:
+        doc["status_line"] = status_line(state, me, sols)
+        doc["rsvp"] = state.rsvp.get(me)
+    public: dict[str, Any] = to_public(doc)
+    return public
+
+
+def _vessel_aliases(state: AuctionState) -> dict[str, str]:
+    names: dict[str, str] = {}
+    for p in state.products.values():
+        if p.vessel is not None and p.vessel.imo not in names:
+            names[p.vessel.imo] = f"Vessel {len(names) + 1}"
+    return names
+
+
+def _product(
+    state: AuctionState,
+    product: Product,
+    kind: str,
+    me: str | None,
+    namer: _Namer,
+    vessel_names: dict[str, str] | None,
+) -> dict[str, Any]:
+    vessel: dict[str, Any] | None = None
+    if product.vessel is not None:
+        vessel = {"name": product.vessel.name, "imo": product.vessel.imo}
+        if vessel_names is not None:
+            vessel = {"name": vessel_names[product.vessel.imo], "imo": None}
+    ranked = state.ranked(product.product_id)
+    doc: dict[str, Any] = {
+        "product_id": product.product_id,
+        "vessel": vessel,
+        "fuel": product.fuel,
+        "quantity_mt": product.quantity_mt,
+        "eta": product.eta,
+        "etd": product.etd,
+        "bids": [_bid(b, kind, me, namer) for b in ranked],
+        "history": _history(state, product.product_id, kind, me, namer),
+    }
+    if product.quantity_mt_per_month is not None:
+        doc["quantity_mt_per_month"] = product.quantity_mt_per_month
+        doc["start_month"] = product.start_month
+        doc["end_month"] = product.end_month
+        doc["fuel_index"] = product.fuel_index
+    if me is not None:
+        doc["is_leading"] = bool(ranked) and ranked[0].supplier_id == me
+    return doc
+
+
+def _bid(bid: Bid, kind: str, me: str | None, namer: _Namer) -> dict[str, Any]:
+    own = me is not None and bid.supplier_id == me
+    if me is not None and not own:
+        return {
+            "bid_id": bid.bid_id,
+            "amount": bid.amount,
+            "supplier": None,
+            "is_auto": bid.is_auto,
+            "traded": False,
+            "original_time_entered": bid.original_time_entered,
+        }
+    doc: dict[str, Any] = {
+        "bid_id": bid.bid_id,
+        "amount": bid.amount,
+        "supplier": namer.party(bid.supplier_id),
+        "is_auto": bid.is_auto,
+        "traded": bid.traded,
+        "original_time_entered": bid.original_time_entered,
+        "allow_split": bid.allow_split,
+    }
+    if kind in ("admin", "supplier"):
+        doc["min_amount"] = bid.min_amount
+    if kind != "observer":
+        doc["comment"] = bid.comment
+    return doc
+
+
+def _history(
+    state: AuctionState, product_id: str, kind: str, me: str | None, namer: _Namer
+) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for bid in state.bids.values():
+        if bid.product_id != product_id or (me is not None and bid.supplier_id != me):
+            continue
+        entry: dict[str, Any] = {
+            "bid_id": bid.bid_id,
+            "amount": bid.amount,
+            "active": bid.active,
+            "is_auto": bid.is_auto,
+            "placed_at": bid.placed_at,
+        }
+        if me is None:
+            entry["supplier"] = namer.party(bid.supplier_id)
+            entry["traded"] = bid.traded
+        if kind in ("admin", "supplier"):
+            entry["min_amount"] = bid.min_amount
+        out.append(entry)
+    return out
+
+
+def _solution_doc(sol: Solution | None) -> dict[str, Any] | None:
+    if sol is None:
+        return None
+    return {"bid_ids": list(sol.bid_ids), "valid": sol.valid, "total_price": sol.total_price}
+
+
+def _solutions(state: AuctionState, sols: Solutions, kind: str, namer: _Namer) -> dict[str, Any]:
+    winning = None
+    if state.winning_bid_ids is not None:
+        winning = _solution_doc(solution_of(state, (state.bids[b] for b in state.winning_bid_ids)))
+    doc: dict[str, Any] = {
+        "best_overall": _solution_doc(sols.best_overall),
+        "best_single_supplier": _solution_doc(sols.best_single_supplier),
+        "winning": winning,
+    }
+    if kind in ("buyer", "admin", "observer"):
+        doc["by_supplier"] = [
+            {"supplier": namer.party(s), **(_solution_doc(sol) or {})}
+            for s, sol in sols.by_supplier.items()
+        ]
+    return doc
+
+
+def _barges(state: AuctionState, me: str | None, namer: _Namer) -> list[dict[str, Any]]:
+    return [
+        {
+            "supplier": namer.party(r.supplier_id),
+            "barge": {"name": r.barge.name, "imo": r.barge.imo},
+            "status": r.status,
+        }
+        for r in state.barges.values()
+        if me is None or r.supplier_id == me
+    ]
+
+
+def _comments(state: AuctionState, me: str | None, namer: _Namer) -> list[dict[str, Any]]:
+    return [
+        {
+            "comment_id": c.comment_id,
+            "supplier": namer.party(c.supplier_id),
+            "text": c.text,
+            "at": c.at,
+        }
+        for c in state.comments.values()
+        if not c.deleted and (me is None or c.supplier_id == me)
+    ]
+
+
+def product_label(product: Product) -> str:
+    if product.vessel is not None:
+        return f"{product.vessel.name} {product.fuel}"
+    return f"{product.fuel} {product.start_month}..{product.end_month}"
+
+
+def status_line(state: AuctionState, supplier_id: str, sols: Solutions) -> str:
+    """The supplier's one-line summary of where it stands (DOMAIN.md, Solutions)."""
+    if state.status == "closed" and state.winning_bid_ids is not None:
+        won = [
+            state.bids[b].product_id
+            for b in state.winning_bid_ids
+            if state.bids[b].supplier_id == supplier_id
+        ]
+        if won and len(won) == len(state.products):
+            return "You won the entire auction"
+        if won:
+            labels = ", ".join(product_label(state.products[p]) for p in won)
+            return f"You won bids for {labels} in this auction"
+        return "Regretfully, you were unsuccessful in this auction. Thank you for quoting"
+    if state.status == "expired":
+        return "No offer was selected"
+    if state.status == "canceled":
+        return "The auction was canceled"
+    mine = [b for p in state.products for b in state.live_bids(p) if b.supplier_id == supplier_id]
+    if not mine:
+        return "You have not bid on this auction"
+    if state.status in ("draft", "pending"):
+        return "Your bids will be ranked when the auction starts"
+    if len(mine) < len(state.products):
+        return "You only have a partial offer for this auction"
+    best = sols.best_overall
+    if best is not None and all(state.bids[b].supplier_id == supplier_id for b in best.bid_ids):
+        return "You have the best overall offer for this auction"
+    own = sols.by_supplier.get(supplier_id)
+    single = sols.best_single_supplier
+    if (
+        len(state.products) > 1
+        and own is not None
+        and single is not None
+        and own.valid
+        and own.total_price == single.total_price
+    ):
+        return "Your bid matches the best single-supplier offer, but was not the first"
+    return "Your bid is not the best offer"
