@@ -16,8 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+import msgspec
+
+from auctionactors.domain.events import AutoBidTriggered, Event
 from auctionactors.domain.money import Cents
-from auctionactors.domain.state import Bid
+from auctionactors.domain.state import AuctionState, Bid
+from auctionactors.domain.timestamps import Instant
 
 
 def ranked(bids: Iterable[Bid]) -> list[Bid]:
@@ -51,3 +55,37 @@ def settle(live: Mapping[str, Bid], tick: Cents) -> list[tuple[Bid, Cents]]:
             changes.append((bid, target))
     changes.sort(key=lambda change: (change[1], change[0].original_time_entered, change[0].seq))
     return changes
+
+
+def bid_id_for(auction_id: str, seq: int) -> str:
+    """A bid's id: its auction and the seq of the event that placed it. Stable across replays."""
+    return f"{auction_id}:{seq}"
+
+
+def triggered_events(
+    state: AuctionState, books: dict[str, dict[str, Bid]], first_seq: int, now: Instant
+) -> list[Event]:
+    """Settle the given books (product -> supplier -> live bid, as they stand after the
+    command) and return one `auto_bid_triggered` event per auto-bid whose visible amount drops,
+    numbered from ``first_seq``. The books are updated with the re-entered bids, so the caller
+    can read the ranking after the command."""
+    events: list[Event] = []
+    for product_id, book in books.items():
+        for bid, amount in settle(book, state.terms.tick):
+            seq = first_seq + len(events)
+            new_id = bid_id_for(state.auction_id, seq)
+            events.append(
+                AutoBidTriggered(
+                    at=now,
+                    by=None,
+                    bid_id=new_id,
+                    product_id=product_id,
+                    supplier_id=bid.supplier_id,
+                    amount=amount,
+                    replaces=bid.bid_id,
+                )
+            )
+            book[bid.supplier_id] = msgspec.structs.replace(
+                bid, bid_id=new_id, seq=seq, amount=amount, placed_at=now
+            )
+    return events

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from auctionactors.domain.access import Viewer, audience, can_see
 from auctionactors.domain.events import (
     AuctionCreated,
     AuctionUpdated,
@@ -28,7 +29,6 @@ from auctionactors.domain.events import (
 )
 from auctionactors.domain.present import event_entry
 from auctionactors.domain.state import AuctionState
-from auctionactors.domain.views import Viewer, audience, can_see
 
 _SUPPLIER_PRIVATE = (
     BargeSubmitted,

@@ -17,43 +17,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
-
-from auctionactors.domain.parties import Role
+from auctionactors.domain.access import Viewer, audience, can_see
 from auctionactors.domain.present import to_public
 from auctionactors.domain.solutions import Solution, Solutions, compute, solution_of
 from auctionactors.domain.state import AuctionState, Bid
 from auctionactors.domain.terms import Product
 
-
-class Viewer(msgspec.Struct, frozen=True):
-    """A receiver: a company and its role (all users of a company see the same)."""
-
-    company_id: str
-    role: Role
-
-
-def can_see(state: AuctionState, viewer: Viewer) -> bool:
-    if viewer.role == "admin" or viewer.company_id == state.terms.buyer.id:
-        return True
-    if state.status == "draft":
-        return False
-    if viewer.role == "supplier":
-        return state.is_supplier(viewer.company_id)
-    if viewer.role == "observer":
-        return viewer.company_id in state.observers
-    return False
-
-
-def audience(state: AuctionState, viewer: Viewer) -> str:
-    """The kind of view a viewer gets: admin, buyer, observer or supplier; raises if none."""
-    if viewer.role == "admin":
-        return "admin"
-    if viewer.company_id == state.terms.buyer.id:
-        return "buyer"
-    if viewer.role == "observer":
-        return "observer"
-    return "supplier"
+__all__ = ["Viewer", "can_see", "product_label", "status_line", "view"]
 
 
 class _Namer:

@@ -1,0 +1,248 @@
+"""The lifecycle: create, edit, start, end, expire, cancel.
+
+``draft → pending → open → decision → closed | expired``, and ``canceled`` from any non-final
+status. Every deadline is an absolute instant stored in an event; `due_events` turns the ones that
+have passed into events, so a deadline missed while the system was down is acted on at once and
+never moves (no extra time).
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from auctionactors.domain.access import require_admin, require_buyer_or_admin
+from auctionactors.domain.book import triggered_events
+from auctionactors.domain.commands import CancelAuction, CreateAuction, StartAuction, UpdateAuction
+from auctionactors.domain.events import (
+    AuctionCanceled,
+    AuctionCreated,
+    AuctionEnded,
+    AuctionExpired,
+    AuctionStarted,
+    AuctionUpdated,
+    Event,
+)
+from auctionactors.domain.parties import By, Caller
+from auctionactors.domain.state import AuctionState
+from auctionactors.domain.terms import (
+    FINAL_STATUSES,
+    AuctionTerms,
+    Status,
+    month_count,
+    products_of,
+)
+from auctionactors.domain.timestamps import Instant, seconds
+from auctionactors.errors import DomainError
+
+
+def start_events(
+    state: AuctionState, closes_at: Instant, now: Instant, by: By | None, seq: int
+) -> list[Event]:
+    """The auction opens (its `auction_started` at ``seq``): bids placed while pending are
+    ranked now, and every auto-bid settles."""
+    events: list[Event] = [AuctionStarted(at=now, by=by, closes_at=closes_at)]
+    books = {p: state.live_book(p) for p in state.products if state.live.get(p)}
+    events += triggered_events(state, books, seq + 1, now)
+    return events
+
+
+def due_events(state: AuctionState, now: Instant) -> list[Event]:
+    """Every clock transition due at ``now``, from the stored deadlines."""
+    events: list[Event] = []
+    status: Status = state.status
+    closes_at = state.closes_at
+    decision_closes_at = state.decision_closes_at
+    start = state.terms.scheduled_start
+    if status == "pending" and start is not None and now >= start:
+        closes_at = start + seconds(state.terms.duration_s)
+        events += start_events(state, closes_at, now, None, state.seq + 1)
+        status = "open"
+    if status == "open" and closes_at is not None and now >= closes_at:
+        decision_closes_at = closes_at + seconds(state.terms.decision_duration_s)
+        events.append(AuctionEnded(at=now, by=None, decision_closes_at=decision_closes_at))
+        status = "decision"
+    if status == "decision" and decision_closes_at is not None and now >= decision_closes_at:
+        events.append(AuctionExpired(at=now, by=None))
+    return events
+
+
+def clock_status(state: AuctionState, now: Instant) -> Status:
+    """The status at ``now`` by the stored deadlines, even if the timer has not fired yet: every
+    command checks it, so no command races a timer (a buyer cannot select or cancel an auction
+    that has expired, nor edit one that has started)."""
+    status = state.status
+    for event in due_events(state, now):
+        if isinstance(event, AuctionStarted):
+            status = "open"
+        elif isinstance(event, AuctionEnded):
+            status = "decision"
+        elif isinstance(event, AuctionExpired):
+            status = "expired"
+    return status
+
+
+def validate_terms(terms: AuctionTerms, scheduled: bool) -> None:
+    if not terms.port.strip():
+        raise DomainError("invalid", "port must not be empty")
+    if terms.duration_s <= 0 or terms.decision_duration_s <= 0:
+        raise DomainError("invalid", "durations must be positive")
+    if terms.soft_close_s < 0:
+        raise DomainError("invalid", "soft_close_s must not be negative")
+    if terms.tick <= 0:
+        raise DomainError("invalid", "tick must be positive")
+    ids = [s.id for s in terms.suppliers]
+    if len(set(ids)) != len(ids):
+        raise DomainError("invalid", "a supplier is listed twice")
+    if terms.buyer.id in ids:
+        raise DomainError("invalid", "the buyer cannot be a supplier")
+    if terms.is_term:
+        _validate_term_fields(terms, scheduled)
+    else:
+        _validate_spot_products(terms)
+    if scheduled:
+        if not terms.suppliers:
+            raise DomainError("invalid", "a scheduled auction needs at least one supplier")
+        if not products_of(terms):
+            raise DomainError("invalid", "a scheduled auction needs at least one product")
+
+
+def _validate_spot_products(terms: AuctionTerms) -> None:
+    for i, p in enumerate(terms.products, start=1):
+        if not p.vessel.name.strip() or not p.vessel.imo.strip():
+            raise DomainError("invalid", f"product {i}: vessel name and IMO are required")
+        if not p.fuel.strip():
+            raise DomainError("invalid", f"product {i}: fuel is required")
+        if p.quantity_mt <= 0:
+            raise DomainError("invalid", f"product {i}: quantity_mt must be greater than 0")
+        if p.etd is not None and p.etd < p.eta:
+            raise DomainError("invalid", f"product {i}: etd must not be before eta")
+
+
+def _validate_term_fields(terms: AuctionTerms, scheduled: bool) -> None:
+    if terms.products:
+        raise DomainError("invalid", "a term auction has a fuel and months, not products")
+    if terms.fuel is not None and not terms.fuel.strip():
+        raise DomainError("invalid", "fuel must not be empty")
+    if terms.quantity_mt_per_month is not None and terms.quantity_mt_per_month <= 0:
+        raise DomainError("invalid", "quantity_mt_per_month must be greater than 0")
+    if terms.start_month is not None and terms.end_month is not None:
+        try:
+            months = month_count(terms.start_month, terms.end_month)
+        except ValueError as exc:
+            raise DomainError("invalid", str(exc)) from None
+        if months < 1:
+            raise DomainError("invalid", "end_month must not be before start_month")
+    if scheduled:
+        missing = [
+            name
+            for name in ("fuel", "quantity_mt_per_month", "start_month", "end_month")
+            if getattr(terms, name) is None
+        ]
+        if terms.kind == "formula_related" and not terms.fuel_index:
+            missing.append("fuel_index")
+        if missing:
+            raise DomainError("invalid", f"a scheduled term auction needs {', '.join(missing)}")
+
+
+def _check_start(terms: AuctionTerms, caller: Caller, now: Instant) -> bool:
+    """Validate a (new) scheduled start; True when an admin's start in the past means 'now'."""
+    start = terms.scheduled_start
+    if start is None or start > now:
+        return False
+    if caller.role != "admin" and start < now:
+        raise DomainError("invalid", "scheduled_start must not be in the past")
+    return caller.role == "admin"
+
+
+def _aliases(existing: dict[str, str], terms: AuctionTerms) -> dict[str, str]:
+    """Aliases for suppliers that have none yet, numbered on from the highest given."""
+    new: dict[str, str] = {}
+    n = len(existing)
+    for supplier in terms.suppliers:
+        if supplier.id not in existing:
+            n += 1
+            new[supplier.id] = f"Supplier {n}"
+    return new
+
+
+def create(cmd: CreateAuction, now: Instant) -> list[Event]:
+    caller, terms = cmd.by, cmd.terms
+    if caller.role not in ("buyer", "admin"):
+        raise DomainError("forbidden", "only a buyer or an admin may create an auction")
+    if caller.role == "buyer" and terms.buyer.id != caller.company_id:
+        raise DomainError("forbidden", "a buyer creates auctions for its own company only")
+    scheduled = terms.scheduled_start is not None
+    validate_terms(terms, scheduled)
+    start_now = _check_start(terms, caller, now)
+    by = By.of(caller)
+    events: list[Event] = [
+        AuctionCreated(
+            at=now,
+            by=by,
+            auction_id=cmd.auction_id,
+            terms=terms,
+            products=products_of(terms),
+            status="pending" if scheduled else "draft",
+            aliases=_aliases({}, terms),
+        )
+    ]
+    if start_now:
+        events.append(AuctionStarted(at=now, by=by, closes_at=now + seconds(terms.duration_s)))
+    return events
+
+
+def update(state: AuctionState, cmd: UpdateAuction, now: Instant) -> list[Event]:
+    require_buyer_or_admin(state, cmd.by)
+    status = clock_status(state, now)
+    if status not in ("draft", "pending"):
+        raise DomainError(
+            "wrong_status", f"an auction can be edited in draft or pending, not {status}"
+        )
+    changes = cmd.changes
+    terms = changes.apply(state.terms)
+    scheduled = terms.scheduled_start is not None
+    validate_terms(terms, scheduled)
+    if state.bids:
+        if changes.changes_products():
+            raise DomainError("invalid", "products cannot change once bids were placed")
+        if changes.tick is not msgspec.UNSET:
+            raise DomainError("invalid", "the tick cannot change once bids were placed")
+        if not scheduled:
+            raise DomainError("invalid", "an auction with bids cannot go back to draft")
+    kept = {s.id for s in terms.suppliers}
+    for supplier_id in state.bidders:
+        if supplier_id not in kept:
+            raise DomainError("invalid", f"supplier {supplier_id} has bid and cannot be removed")
+    start_now = changes.scheduled_start is not msgspec.UNSET and _check_start(terms, cmd.by, now)
+    by = By.of(cmd.by)
+    events: list[Event] = [
+        AuctionUpdated(
+            at=now,
+            by=by,
+            changes=changes,
+            products=products_of(terms) if changes.changes_products() else None,
+            status="pending" if scheduled else "draft",
+            aliases=_aliases(state.aliases, terms),
+        )
+    ]
+    if start_now:
+        closes_at = now + seconds(terms.duration_s)
+        events += start_events(state, closes_at, now, by, state.seq + 2)
+    return events
+
+
+def start(state: AuctionState, cmd: StartAuction, now: Instant) -> list[Event]:
+    require_admin(state, cmd.by, "start an auction by hand")
+    status = clock_status(state, now)  # past its start, the clock has opened it: no extra time
+    if status != "pending":
+        raise DomainError("wrong_status", f"only a pending auction can be started, not {status}")
+    closes_at = now + seconds(state.terms.duration_s)
+    return start_events(state, closes_at, now, By.of(cmd.by), state.seq + 1)
+
+
+def cancel(state: AuctionState, cmd: CancelAuction, now: Instant) -> list[Event]:
+    require_buyer_or_admin(state, cmd.by)
+    status = clock_status(state, now)
+    if status in FINAL_STATUSES:
+        raise DomainError("wrong_status", f"the auction is already {status}")
+    return [AuctionCanceled(at=now, by=By.of(cmd.by))]
