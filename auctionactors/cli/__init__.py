@@ -82,6 +82,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_db(replay)
     _add_json(replay)
 
+    demo = sub.add_parser("demo", help="a fresh store with live auctions and simulated bidders")
+    demo.add_argument("--db", default=None, help="where to create the demo store (fresh)")
+    demo.add_argument("--duration", type=_positive, default=120, help="bidding time, seconds")
+    demo.add_argument(
+        "--think", type=float, default=4.0, help="the bots' longest pause between bids, seconds"
+    )
+
     verify = sub.add_parser("verify", help="check every stream: gapless, decodable, hash chain")
     _add_db(verify)
     _add_json(verify)
@@ -92,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     try:
         args = build_parser().parse_args(args_list)
-        if getattr(args, "db", "x") is None:
+        if getattr(args, "db", "x") is None and args.command != "demo":
             args.db = _db_default()
         return asyncio.run(commands.run(args))
     except UsageError as exc:

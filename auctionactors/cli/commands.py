@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from auctionactors.cli.demo import demo
 from auctionactors.domain.present import event_entry, state_document
 from auctionactors.domain.state import AuctionState
 from auctionactors.domain.timestamps import format_instant
@@ -34,16 +35,18 @@ async def run(args: argparse.Namespace) -> int:
         "events": events,
         "replay": replay,
         "verify": verify,
+        "demo": demo,
     }[args.command]
     return await handler(args)
 
 
 @asynccontextmanager
 async def open_store(path: str, *, create: bool = False) -> AsyncIterator[SqliteEventStore]:
-    """Open the database; a read-only command refuses a path that does not exist rather than
-    creating an empty database there."""
+    """Open the database; a read-only command (``create=False``) refuses a path that does not
+    exist rather than creating an empty database there, and opens the store read-only: it never
+    migrates the file, works on one it may not write, and leaves the write lock to ``serve``."""
     _check_db_path(path, create)
-    store = await SqliteEventStore.open(path)
+    store = await SqliteEventStore.open(path, read_only=not create)
     try:
         yield store
     finally:

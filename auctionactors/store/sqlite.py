@@ -4,6 +4,11 @@ Two connections, each with its own thread (aiosqlite's model): the *writer* take
 batched by a single writer task (group commit, see `sqlite_writer`); the *reader* serves reads,
 which WAL lets run while a batch is being committed, so a replay never waits for the disk.
 
+``read_only=True`` opens only the reader, through a ``mode=ro`` URI: no migration, no writer task,
+no write lock, so an inspecting command can run beside a ``serve`` daemon (or on a file it may
+not write) and leaves the database as it found it. Each read is its own read transaction, so a
+read-only store still sees what other processes commit later.
+
 Durability: with ``durable=True`` (the default) the writer uses ``synchronous=FULL``, so the WAL is
 fsynced at every commit and `append` returns only once its events survive a power cut. This is the
 only module that imports aiosqlite.
@@ -17,6 +22,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from functools import partial
 from itertools import starmap
+from pathlib import Path
 from typing import Any, Self, TypeVar, cast
 
 import aiosqlite
@@ -35,7 +41,7 @@ from auctionactors.store.base import (
     StreamInfo,
 )
 from auctionactors.store.integrity import check_events
-from auctionactors.store.migrations import migrate
+from auctionactors.store.migrations import LATEST_VERSION, migrate, schema_version
 from auctionactors.store.sqlite_writer import BatchWriter, Request, WriterStats
 
 T = TypeVar("T")
@@ -53,6 +59,7 @@ SELECT_FOR_CHECK = (
     "SELECT stream_id, seq, position, type, data, hash FROM events ORDER BY stream_id, seq"
 )
 MAX_INT64 = 2**63 - 1
+READ_ONLY_MESSAGE = "the store is open read-only"
 
 
 async def _on_thread(conn: aiosqlite.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
@@ -70,23 +77,26 @@ async def _on_thread(conn: aiosqlite.Connection, fn: Callable[[sqlite3.Connectio
 class SqliteEventStore:
     """Event streams and accounts in one SQLite file; open with `SqliteEventStore.open`.
 
-    ``stats`` counts commits and batch sizes (group commit at work); ``fail_next_append`` makes the
-    next write batch fail inside its transaction, just before COMMIT, for fault-injection tests.
+    ``read_only`` is True when it was opened without a writer: appends and account changes then
+    raise `StoreError`. ``stats`` counts commits and batch sizes (group commit at work);
+    ``fail_next_append`` makes the next write batch fail inside its transaction, just before
+    COMMIT, for fault-injection tests.
     """
 
     def __init__(
         self,
         path: str,
-        writer: aiosqlite.Connection,
+        writer: aiosqlite.Connection | None,
         reader: aiosqlite.Connection,
         *,
         durable: bool,
         group_commit: bool,
     ) -> None:
-        """Use `open`; this only wires up already configured connections."""
+        """Use `open`; this only wires up already configured connections (no writer: read-only)."""
         self.path = path
         self.durable = durable
         self.group_commit = group_commit
+        self.read_only = writer is None
         self.fail_next_append: BaseException | None = None
         self._writer = writer
         self._reader = reader
@@ -95,7 +105,11 @@ class SqliteEventStore:
         self._wakeup = asyncio.Event()
         self._closing = False
         self._closed = False
-        self._writer_task = asyncio.create_task(self._run_writer(), name=f"sqlite-writer {path}")
+        self._writer_task: asyncio.Task[None] | None = None
+        if writer is not None:
+            self._writer_task = asyncio.create_task(
+                self._run_writer(), name=f"sqlite-writer {path}"
+            )
 
     @classmethod
     async def open(
@@ -105,11 +119,15 @@ class SqliteEventStore:
         durable: bool = True,
         group_commit: bool = True,
         busy_timeout: float = 5.0,
+        read_only: bool = False,
     ) -> Self:
         """Open (creating or migrating) the database at ``path``.
 
-        ``durable=False`` (``synchronous=NORMAL``: a commit may be lost on power failure) and
-        ``group_commit=False`` (one transaction per append) exist for benchmark comparisons.
+        ``read_only=True`` opens an existing database with one read-only connection and changes
+        nothing: no file is created, no migration runs, and a schema older or newer than this
+        code raises `StoreError` instead. ``durable=False`` (``synchronous=NORMAL``: a commit may
+        be lost on power failure) and ``group_commit=False`` (one transaction per append) exist
+        for benchmark comparisons.
         ``busy_timeout`` is how long a statement waits for another process's lock before the
         operation fails with `StorageUnavailable`.
         """
@@ -117,6 +135,16 @@ class SqliteEventStore:
         if path in ("", ":memory:") or path.startswith("file:"):
             raise StoreError("SqliteEventStore needs a file path (its two connections share it)")
         busy_ms = max(0, int(busy_timeout * 1000))
+        if read_only:
+            reader = await _connect(_read_only_uri(path), uri=True)
+            try:
+                await _on_thread(
+                    reader, partial(_setup_reader, busy_ms=busy_ms, check_version=True)
+                )
+            except BaseException:
+                await reader.close()
+                raise
+            return cls(path, None, reader, durable=durable, group_commit=group_commit)
         writer = await _connect(path)
         try:
             await _on_thread(writer, partial(_setup_writer, durable=durable, busy_ms=busy_ms))
@@ -156,6 +184,8 @@ class SqliteEventStore:
 
         If the caller is cancelled while waiting, the append may still be committed.
         """
+        if self._writer_task is None:
+            raise StoreError(READ_ONLY_MESSAGE)
         if not events:
             raise ValueError("append needs at least one event")
         if expected_seq < 0:
@@ -198,7 +228,7 @@ class SqliteEventStore:
     async def _write(self, batch: list[Request], fault: BaseException | None) -> None:
         try:
             outcomes = await _on_thread(
-                self._writer, partial(self._batch_writer.write, requests=batch, fault=fault)
+                self._writable(), partial(self._batch_writer.write, requests=batch, fault=fault)
             )
         except Exception as exc:  # the connection itself is gone, or a bug: fail, keep running
             for request in batch:
@@ -272,27 +302,29 @@ class SqliteEventStore:
         return await self._read(lambda conn: check_events(conn.execute(SELECT_FOR_CHECK)))
 
     async def pragmas(self) -> dict[str, object]:
-        """The writer connection's settings that durability depends on, for tests and operators."""
+        """The writer connection's settings that durability depends on, for tests and operators
+        (the reader's, when the store is read-only)."""
 
         def read(conn: sqlite3.Connection) -> dict[str, object]:
             names = ("journal_mode", "synchronous", "busy_timeout", "user_version")
             return {name: conn.execute(f"PRAGMA {name}").fetchone()[0] for name in names}
 
-        return await self._run(self._writer, read)
+        return await self._run(self._writer or self._reader, read)
 
     # -- accounts --------------------------------------------------------------------------------
 
     async def add_user(self, company_name: str, role: Role, user_name: str) -> NewUser:
         """See `Accounts.add_user`; only the token's sha256 is stored."""
         fn = partial(sqlite_accounts.add_user, company_name=company_name, role=role)
-        return await self._run(self._writer, partial(fn, user_name=user_name))
+        return await self._run(self._writable(), partial(fn, user_name=user_name))
 
     async def authenticate(self, token: str) -> Principal | None:
         return await self._read(partial(sqlite_accounts.authenticate, token=token))
 
     async def revoke_token(self, token: str) -> bool:
         """Revoke a token (e.g. a leaked one); True if it existed and was active."""
-        return await self._run(self._writer, partial(sqlite_accounts.revoke_token, token=token))
+        writer = self._writable()
+        return await self._run(writer, partial(sqlite_accounts.revoke_token, token=token))
 
     async def company(self, company_id: str) -> Company | None:
         return await self._read(partial(sqlite_accounts.company, company_id=company_id))
@@ -303,19 +335,27 @@ class SqliteEventStore:
     # -- lifecycle -------------------------------------------------------------------------------
 
     async def close(self) -> None:
-        """Finish every pending append, then close both connections. Idempotent."""
+        """Finish every pending append, then close both connections (a read-only store has only
+        the reader). Idempotent."""
         if self._closed:
             return
         self._closing = True
         self._wakeup.set()
         try:
-            await self._writer_task
+            if self._writer_task is not None:
+                await self._writer_task
         finally:
             self._closed = True
             try:
-                await self._writer.close()
+                if self._writer is not None:
+                    await self._writer.close()
             finally:
                 await self._reader.close()
+
+    def _writable(self) -> aiosqlite.Connection:
+        if self._writer is None:
+            raise StoreError(READ_ONLY_MESSAGE)
+        return self._writer
 
     async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         return await self._run(self._reader, fn)
@@ -348,18 +388,26 @@ def _settle(request: Request, outcome: AppendResult | BaseException) -> None:
         future.set_result(outcome)
 
 
-async def _connect(path: str) -> aiosqlite.Connection:
+async def _connect(path: str, *, uri: bool = False) -> aiosqlite.Connection:
     try:
         # Probe with plain sqlite3 first: when aiosqlite's own connect fails, it leaves its
         # thread to report to an event loop that may be closed by then (aiosqlite 0.22).
-        await asyncio.to_thread(_probe, path)
-        return await aiosqlite.connect(path, isolation_level=None)
+        await asyncio.to_thread(_probe, path, uri)
+        return await aiosqlite.connect(path, isolation_level=None, uri=uri)
     except sqlite3.Error as exc:
         raise StorageUnavailable(f"cannot open {path}: {exc}") from exc
 
 
-def _probe(path: str) -> None:
-    sqlite3.connect(path).close()
+def _probe(path: str, uri: bool) -> None:
+    sqlite3.connect(path, uri=uri).close()
+
+
+def _read_only_uri(path: str) -> str:
+    """``file:///...?mode=ro``, percent-encoded (a ``?``, ``#`` or ``%`` in the name stays a name).
+
+    Not ``immutable=1``: that would hide what other processes commit from here on.
+    """
+    return Path(path).absolute().as_uri() + "?mode=ro"
 
 
 def _setup_writer(conn: sqlite3.Connection, *, durable: bool, busy_ms: int) -> None:
@@ -375,9 +423,22 @@ def _setup_writer(conn: sqlite3.Connection, *, durable: bool, busy_ms: int) -> N
         raise _storage_error(exc) from exc
 
 
-def _setup_reader(conn: sqlite3.Connection, *, busy_ms: int) -> None:
+def _setup_reader(conn: sqlite3.Connection, *, busy_ms: int, check_version: bool = False) -> None:
+    """``check_version``: refuse a schema this code does not match, since there is no writer to
+    migrate it (a read-only store must leave the file as it is)."""
     try:
         conn.execute(f"PRAGMA busy_timeout = {busy_ms}")
         conn.execute("PRAGMA query_only = ON")
+        version = schema_version(conn) if check_version else LATEST_VERSION
     except sqlite3.Error as exc:
         raise _storage_error(exc) from exc
+    if version < LATEST_VERSION:
+        raise StoreError(
+            f"database schema version {version} needs migration; run `auctionactors serve` "
+            f"once to migrate it to version {LATEST_VERSION}"
+        )
+    if version > LATEST_VERSION:
+        raise StoreError(
+            f"database schema version {version} is newer than this program knows "
+            f"({LATEST_VERSION}); upgrade auctionactors to open it"
+        )

@@ -7,6 +7,7 @@ Exit status: 0 success, 1 the check or command failed, 2 usage error with one li
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import re
 import sqlite3
@@ -17,6 +18,7 @@ import pytest
 
 from auctionactors.cli import main
 from auctionactors.domain.commands import RevokeBid
+from auctionactors.store import migrations
 from auctionactors.store.base import NewEvent
 from auctionactors.store.sqlite import SqliteEventStore
 
@@ -500,6 +502,72 @@ def test_verify_finds_a_deleted_event(capsys: pytest.CaptureFixture[str], seeded
     code, _, err = run(capsys, "replay", seeded.decided, "--db", db(seeded))
     assert code == 1
     assert one_line(err).startswith("seq 5: missing event")
+
+
+# --- read commands open the database read-only -------------------------------------------------
+
+READ_COMMANDS = [["auctions"], ["events", "a-1"], ["replay", "a-1"], ["verify"]]
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_read_commands_change_no_byte_of_the_database(
+    capsys: pytest.CaptureFixture[str], seeded: Seeded
+) -> None:
+    before = digest(seeded.path)
+    for argv in (["auctions"], ["events", seeded.decided], ["replay", seeded.decided], ["verify"]):
+        assert run(capsys, *argv, "--db", db(seeded))[0] == 0, argv
+    assert digest(seeded.path) == before
+
+
+def test_read_commands_work_while_a_writer_holds_the_write_lock(
+    capsys: pytest.CaptureFixture[str], seeded: Seeded
+) -> None:
+    """As beside a running ``serve``, caught in the middle of a batch: nothing waits for the lock,
+    and what is read is the last commit."""
+    conn = sqlite3.connect(seeded.path, isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("DELETE FROM events WHERE stream_id = ?", (seeded.decided,))
+        code, out, err = run(capsys, "verify", "--db", db(seeded))
+        assert (code, out, err) == (0, "ok: 3 streams, 13 events, 0 problems\n", "")
+        code, out, _ = run(capsys, "auctions", "--json", "--db", db(seeded))
+        assert code == 0
+        assert len(json.loads(out)) == 3
+        code, out, _ = run(capsys, "events", seeded.decided, "--json", "--db", db(seeded))
+        assert code == 0
+        assert len(json_lines(out)) == 9
+        assert run(capsys, "replay", seeded.decided, "--db", db(seeded))[0] == 0
+    finally:
+        conn.execute("ROLLBACK")
+        conn.close()
+
+
+@pytest.mark.parametrize("argv", READ_COMMANDS)
+def test_read_commands_refuse_an_old_schema_and_leave_it_alone(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, argv: list[str]
+) -> None:
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        assert migrations.migrate(conn, target=1) == 1
+    finally:
+        conn.close()
+    before = digest(path)
+    code, out, err = run(capsys, *argv, "--db", str(path))
+    assert (code, out) == (1, "")
+    assert one_line(err) == (
+        "auctionactors: failed: database schema version 1 needs migration; "
+        f"run `auctionactors serve` once to migrate it to version {migrations.LATEST_VERSION}"
+    )
+    assert digest(path) == before
+    conn = sqlite3.connect(path)
+    try:
+        assert migrations.schema_version(conn) == 1
+    finally:
+        conn.close()
 
 
 # --- usage errors and the database's location -------------------------------------------------

@@ -4,6 +4,7 @@ commit, and other processes that may write to the same file."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from contextlib import closing, contextmanager
@@ -143,6 +144,164 @@ def garbage_file(db_path: Path) -> Path:
 async def test_a_file_that_is_not_a_database_is_corruption(garbage_file: Path) -> None:
     with pytest.raises(CorruptionError):
         await SqliteEventStore.open(garbage_file)
+
+
+# -- read-only ------------------------------------------------------------------------------------
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def names(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+def wal(path: Path) -> Path:
+    return path.with_name(path.name + "-wal")
+
+
+async def written(path: Path) -> tuple[list[bytes], str]:
+    """A database left by a normal store (closed, so checkpointed): its events and a token."""
+    async with await SqliteEventStore.open(path) as store:
+        await store.append("s", 0, evs("1", "2"))
+        await store.append("t", 0, evs("x"))
+        user = await store.add_user("Shipco", "buyer", "Bo")
+        data = [e.data for e in await store.read_all()]
+    return data, user.token
+
+
+def v1_database(path: Path) -> None:
+    """A database of schema version 1 (before accounts) holding one event."""
+    with raw(path) as conn:
+        assert migrations.migrate(conn, target=1) == 1
+        conn.execute(
+            "INSERT INTO events (stream_id, seq, type, data, hash) VALUES ('s', 1, ?, ?, ?)",
+            ("happened", b"old", chain_hash(GENESIS_HASH, "s", 1, "happened", b"old")),
+        )
+
+
+async def test_read_only_store_reads_everything_and_changes_nothing(db_path: Path) -> None:
+    data, token = await written(db_path)
+    before = digest(db_path)
+    async with await SqliteEventStore.open(db_path, read_only=True) as store:
+        assert store.read_only
+        assert [e.data for e in await store.read_all()] == data
+        assert [e.data for e in await store.read_stream("s", from_seq=2)] == [b"2"]
+        assert await store.highest_seq("s") == 2
+        assert [(i.stream_id, i.highest_seq) for i in await store.streams()] == [("s", 2), ("t", 1)]
+        assert await store.check() == []
+        principal = await store.authenticate(token)
+        assert principal is not None
+        assert await store.company(principal.company_id) == (await store.companies())[0]
+        assert (await store.pragmas())["journal_mode"] == "wal"
+        with pytest.raises(StoreError, match=r"^the store is open read-only$"):
+            await store.append("s", 2, evs("3"))
+        with pytest.raises(StoreError, match="read-only"):
+            await store.add_user("Shipco", "buyer", "Al")
+        with pytest.raises(StoreError, match="read-only"):
+            await store.revoke_token(token)
+    await store.close()  # idempotent
+    assert digest(db_path) == before
+    # SQLite's read-only WAL reader may create the -wal (and -shm) file, but writes nothing to it.
+    assert not wal(db_path).exists() or wal(db_path).stat().st_size == 0
+    assert count_events(db_path) == 3
+    with raw(db_path) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM users").fetchone()[0] == 1
+
+
+async def test_read_only_connection_is_opened_read_only(db_path: Path) -> None:
+    """Not only ``query_only`` (which a statement could switch off): the ``mode=ro`` URI. Running
+    as root ignores file permissions, so the proof is that SQLite itself refuses the write."""
+    await written(db_path)
+    async with await SqliteEventStore.open(db_path, read_only=True) as store:
+
+        def sneak_a_write(conn: sqlite3.Connection) -> None:
+            conn.execute("PRAGMA query_only = OFF")
+            conn.execute("CREATE TABLE sneaky (x)")
+
+        with pytest.raises(StorageUnavailable, match="readonly database"):
+            await store._read(sneak_a_write)
+    assert count_events(db_path) == 3
+
+
+async def test_read_only_open_creates_no_database(tmp_path: Path) -> None:
+    path = tmp_path / "missing.db"
+    with pytest.raises(StorageUnavailable):
+        await SqliteEventStore.open(path, read_only=True)
+    assert names(tmp_path) == []
+
+
+async def test_read_only_open_of_a_name_that_looks_like_a_uri(tmp_path: Path) -> None:
+    path = tmp_path / "odd ?mode=rwc#x %41.db"
+    await written(path)
+    async with await SqliteEventStore.open(path, read_only=True) as store:
+        assert await store.highest_seq("s") == 2
+    assert [name for name in names(tmp_path) if not name.startswith(path.name)] == []
+
+
+async def test_read_only_refuses_an_old_schema_and_does_not_migrate_it(db_path: Path) -> None:
+    v1_database(db_path)
+    before = digest(db_path)
+    with pytest.raises(
+        StoreError, match=r"schema version 1 needs migration; run `auctionactors serve` once"
+    ):
+        await SqliteEventStore.open(db_path, read_only=True)
+    assert digest(db_path) == before
+    with raw(db_path) as conn:
+        assert migrations.schema_version(conn) == 1
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert "companies" not in tables
+
+
+async def test_read_only_refuses_a_newer_schema(db_path: Path) -> None:
+    with raw(db_path) as conn:
+        migrations.migrate(conn)
+        conn.execute(f"PRAGMA user_version = {migrations.LATEST_VERSION + 1}")
+    with pytest.raises(StoreError, match="newer than this program"):
+        await SqliteEventStore.open(db_path, read_only=True)
+
+
+async def test_read_only_open_of_a_file_that_is_not_a_database(garbage_file: Path) -> None:
+    with pytest.raises(CorruptionError):
+        await SqliteEventStore.open(garbage_file, read_only=True)
+
+
+async def test_read_only_store_opens_and_reads_while_another_writer_holds_the_lock(
+    db_path: Path,
+) -> None:
+    await written(db_path)
+    with raw(db_path) as other:
+        other.execute("BEGIN IMMEDIATE")  # a `serve` daemon in the middle of a batch
+        other.execute("DELETE FROM events")
+        async with await SqliteEventStore.open(db_path, busy_timeout=0.05, read_only=True) as ro:
+            assert await ro.highest_seq("s") == 2  # the last commit, not the open transaction
+            assert await ro.check() == []
+        other.execute("ROLLBACK")
+
+
+async def test_read_only_store_sees_what_other_writers_commit_later(db_path: Path) -> None:
+    """What ``events --follow`` relies on: every read is a new read transaction, so a reader
+    opened on a quiet file (no -wal yet) sees the commits of a writer that comes afterwards."""
+    await written(db_path)
+    assert not wal(db_path).exists()
+    async with await SqliteEventStore.open(db_path, read_only=True) as ro:
+        assert await ro.highest_seq("s") == 2
+        async with await SqliteEventStore.open(db_path) as writer:
+            await writer.append("s", 2, evs("3"))
+            assert await ro.highest_seq("s") == 3
+            await writer.append("s", 3, evs("4"))
+            await writer.append("u", 0, evs("new stream"))
+            assert [e.data for e in await ro.read_stream("s", from_seq=3)] == [b"3", b"4"]
+            assert [i.stream_id for i in await ro.streams()] == ["s", "t", "u"]
+        with raw(db_path) as other:  # and after that writer is gone, a plain one
+            prev = other.execute("SELECT hash FROM events WHERE stream_id = 'u'").fetchone()[0]
+            other.execute(
+                "INSERT INTO events (stream_id, seq, type, data, hash) VALUES ('u', 2, ?, ?, ?)",
+                ("happened", b"more", chain_hash(prev, "u", 2, "happened", b"more")),
+            )
+        assert [e.data for e in await ro.read_all(from_position=6)] == [b"new stream", b"more"]
+        assert await ro.check() == []
 
 
 # -- tampering --------------------------------------------------------------------------------
