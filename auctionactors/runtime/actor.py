@@ -92,6 +92,7 @@ class AuctionActor:
         self._subscribers = subscribers
         self._stats = stats
         self._timer: TimerHandle | None = None
+        self._timer_deadline: int | None = None
 
     async def run(self) -> None:
         """Serve the mailbox until cancelled, or until the auction is final and nothing is
@@ -194,12 +195,22 @@ class AuctionActor:
             resolve(query.future, result)
 
     def _arm_timer(self) -> None:
-        self._cancel_timer()
+        """One timer, for the next stored deadline; left alone while that deadline stands."""
         deadline = self.state.next_deadline() if self.state is not None else None
+        if deadline == self._timer_deadline and self._timer is not None:
+            return
+        self._cancel_timer()
         if deadline is not None:
-            self._timer = self._clock.call_at(deadline, self._mailbox.put_tick)
+            self._timer = self._clock.call_at(deadline, self._on_timer)
+            self._timer_deadline = deadline
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._timer_deadline = None
+        self._mailbox.put_tick()
 
     def _cancel_timer(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+            self._timer_deadline = None

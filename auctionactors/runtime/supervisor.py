@@ -15,7 +15,7 @@ import logging
 import secrets
 from collections import deque
 from collections.abc import Callable
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 import msgspec
 
@@ -36,6 +36,10 @@ log = logging.getLogger(__name__)
 
 CellStatus = Literal["starting", "live", "restarting", "quarantined"]
 T = TypeVar("T")
+
+
+def _time_out(future: asyncio.Future[Any], auction_id: str) -> None:
+    resolve(future, error=Unavailable(f"auction {auction_id} did not answer in time"))
 
 
 class SupervisorConfig(msgspec.Struct, frozen=True, kw_only=True):
@@ -162,11 +166,16 @@ class Supervisor:
         if cell.status == "quarantined":
             raise Unavailable(f"auction {auction_id} is quarantined: {cell.last_error}")
         cell.mailbox.put(message)
+        # One plain timer, not wait_for + shield: this is the hot path of every command. When
+        # it fires, the future is answered `unavailable`; if the message is still queued, the
+        # actor then skips it, so a command never takes effect without an answer in time.
+        timer = asyncio.get_running_loop().call_later(
+            self.config.ask_timeout_s, _time_out, future, auction_id
+        )
         try:
-            return await asyncio.wait_for(asyncio.shield(future), self.config.ask_timeout_s)
-        except TimeoutError:
-            future.cancel()  # if still queued, the actor skips it: no effect without an answer
-            raise Unavailable(f"auction {auction_id} did not answer in time") from None
+            return await future
+        finally:
+            timer.cancel()
 
     # --- operators ------------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
+import msgspec
 import pytest
 
 from auctionactors.domain.commands import (
@@ -367,3 +368,43 @@ async def test_shutdown_drains_queued_commands(store: MemoryEventStore, clock: M
     assert sorted(r.seq for r in replies) == list(range(3, 63))
     with pytest.raises(Unavailable):
         await sup.ask(auction_id, bid("p1", 25))
+
+
+class GatedStore(MemoryEventStore):
+    """Appends wait for a gate the test opens: a storage stall."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+        self.gate.set()
+
+    async def append(
+        self,
+        stream_id: str,
+        expected_seq: int,
+        events: Sequence[NewEvent],
+        *,
+        writer_token: int | None = None,
+    ) -> AppendResult:
+        await self.gate.wait()
+        return await super().append(stream_id, expected_seq, events, writer_token=writer_token)
+
+
+async def test_ask_timeout_answers_unavailable_and_skips_the_queued_command(
+    clock: ManualClock,
+) -> None:
+    store = GatedStore()
+    sup = Supervisor(store, clock, config=msgspec.structs.replace(FAST, ask_timeout_s=0.05))
+    auction_id = await open_auction(sup, clock)
+    store.gate.clear()  # storage stalls
+    stalled = asyncio.ensure_future(sup.ask(auction_id, bid("p1", 300)))
+    queued = asyncio.ensure_future(sup.ask(auction_id, bid_as(bid("p1", 275), S2)))
+    with pytest.raises(Unavailable, match="did not answer in time"):
+        await stalled
+    with pytest.raises(Unavailable, match="did not answer in time"):
+        await queued
+    store.gate.set()  # storage recovers: the stalled append completes, the queued one is skipped
+    await sup.quiesce()
+    state = await state_of(sup, auction_id)
+    assert [b.supplier_id for b in state.ranked("p1")] == ["c-s1"]
+    await sup.stop()
