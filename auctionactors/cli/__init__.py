@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from auctionactors.cli import commands
+from auctionactors.cli import commands, daemon
 from auctionactors.domain.parties import ROLES
 from auctionactors.errors import AuctionActorsError, UsageError
 
@@ -55,8 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="auctionactors", description="Event-sourced bunker auctions.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    serve = sub.add_parser("serve", help="run the supervisor daemon")
-    _add_db(serve)
+    daemon.add_parsers(sub, _add_db, _add_json)  # serve, status, revive
 
     user = sub.add_parser("user", help="manage users")
     user_sub = user.add_subparsers(dest="user_command", required=True, parser_class=_Parser)
@@ -65,6 +64,15 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--role", required=True, choices=ROLES)
     add.add_argument("--name", required=True)
     _add_db(add)
+
+    revoke = user_sub.add_parser("revoke", help="revoke a token: it no longer signs in")
+    revoke.add_argument("--token", required=True)
+    _add_db(revoke)
+
+    backup = sub.add_parser("backup", help="a consistent copy of the store, while it is in use")
+    backup.add_argument("dest", help="the new database file (must not exist)")
+    _add_db(backup)
+    _add_json(backup)
 
     auctions = sub.add_parser("auctions", help="list auctions with status, seq and deadlines")
     _add_db(auctions)

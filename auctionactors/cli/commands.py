@@ -6,21 +6,19 @@ import argparse
 import asyncio
 import json
 import os
-import signal
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from auctionactors.cli import daemon
 from auctionactors.cli.demo import demo
 from auctionactors.domain.present import event_entry, state_document
 from auctionactors.domain.state import AuctionState
 from auctionactors.domain.timestamps import format_instant
 from auctionactors.domain.views import product_label
 from auctionactors.errors import CorruptionError, UsageError
-from auctionactors.runtime.clock import SystemClock
 from auctionactors.runtime.replay import ReplayFailed, rebuild
-from auctionactors.runtime.supervisor import Supervisor
 from auctionactors.store.codec import decode_event
 from auctionactors.store.sqlite import SqliteEventStore
 
@@ -29,8 +27,11 @@ FOLLOW_POLL_S = 0.5
 
 async def run(args: argparse.Namespace) -> int:
     handler = {
-        "serve": serve,
-        "user": user_add,
+        "serve": daemon.serve,
+        "status": daemon.status,
+        "revive": daemon.revive,
+        "user": user,
+        "backup": backup,
         "auctions": auctions,
         "events": events,
         "replay": replay,
@@ -63,6 +64,14 @@ def _check_db_path(path: str, create: bool) -> None:
         raise UsageError(f"{path} is a directory, not a database")
 
 
+def _check_new_path(path: str) -> None:
+    if os.path.exists(path):
+        raise UsageError(f"{path} exists; a backup goes to a new file")
+    folder = os.path.dirname(path)
+    if not os.path.isdir(folder):
+        raise UsageError(f"no folder {folder} for {path}")
+
+
 def _print_json(value: Any) -> None:
     print(json.dumps(value, separators=(",", ":")), flush=True)
 
@@ -80,25 +89,29 @@ def _absolute(path: str) -> str:
     return os.path.abspath(path)
 
 
-async def serve(args: argparse.Namespace) -> int:
-    """The supervisor daemon: brings up every auction's deadlines, runs until SIGTERM/SIGINT,
-    then drains the mailboxes and closes the store."""
-    async with open_store(args.db, create=True) as store:
-        supervisor = Supervisor(store, SystemClock())
-        count = await supervisor.start()
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        print(
-            f"auctionactors: supervising {count} auctions; store {_absolute(args.db)}",
-            flush=True,
-        )
-        await stop.wait()
-        print("auctionactors: stopping (draining mailboxes)", flush=True)
-        await supervisor.stop()
-    print("auctionactors: stopped", flush=True)
-    return 0
+async def user(args: argparse.Namespace) -> int:
+    if args.user_command == "revoke":
+        _check_db_path(args.db, create=False)  # revoking needs an existing store, opened writable
+        async with open_store(args.db, create=True) as store:
+            revoked = await store.revoke_token(args.token)
+        if not revoked:
+            print("auctionactors: no such active token", file=sys.stderr)
+            return 1
+        print("revoked", flush=True)
+        return 0
+    return await user_add(args)
+
+
+async def backup(args: argparse.Namespace) -> int:
+    """Copy the store with SQLite's online backup (safe beside a running daemon), then check
+    the copy the way `verify` does."""
+    dest = _absolute(args.dest)
+    _check_new_path(dest)
+    async with open_store(args.db) as store:
+        await store.backup(dest)
+    args.db = dest
+    print(f"backup written to {dest}", flush=True)
+    return await verify(args)
 
 
 async def user_add(args: argparse.Namespace) -> int:

@@ -183,6 +183,15 @@ class MemoryEventStore:
         company = self._companies[company_id]
         return Principal(found[0], user_name, company_id, company.name, company.role)
 
+    async def user(self, user_id: str) -> Principal | None:
+        self._ensure_open()
+        found = self._users.get(user_id)
+        if found is None:
+            return None
+        user_name, company_id = found
+        company = self._companies[company_id]
+        return Principal(user_id, user_name, company_id, company.name, company.role)
+
     async def revoke_token(self, token: str) -> bool:
         """Revoke a token (e.g. a leaked one); True if it existed and was active."""
         self._ensure_open()

@@ -321,6 +321,9 @@ class SqliteEventStore:
     async def authenticate(self, token: str) -> Principal | None:
         return await self._read(partial(sqlite_accounts.authenticate, token=token))
 
+    async def user(self, user_id: str) -> Principal | None:
+        return await self._read(partial(sqlite_accounts.user, user_id=user_id))
+
     async def revoke_token(self, token: str) -> bool:
         """Revoke a token (e.g. a leaked one); True if it existed and was active."""
         writer = self._writable()
@@ -351,6 +354,22 @@ class SqliteEventStore:
                     await self._writer.close()
             finally:
                 await self._reader.close()
+
+    async def backup(self, dest: str | os.PathLike[str]) -> None:
+        """Write a consistent copy of the whole database (events and accounts) to ``dest``
+        while the store stays in use: SQLite's online backup, taken in one step from the
+        reader's snapshot, so appends committed meanwhile are either wholly in it or not."""
+        target_path = os.fspath(dest)
+
+        def copy(conn: sqlite3.Connection) -> None:
+            target = sqlite3.connect(target_path)
+            try:
+                conn.backup(target)
+                target.execute("PRAGMA journal_mode=WAL")
+            finally:
+                target.close()
+
+        await self._read(copy)
 
     def _writable(self) -> aiosqlite.Connection:
         if self._writer is None:

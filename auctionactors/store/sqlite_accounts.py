@@ -66,6 +66,15 @@ def authenticate(conn: sqlite3.Connection, token: str) -> Principal | None:
     return None if row is None else Principal(*row)
 
 
+def user(conn: sqlite3.Connection, user_id: str) -> Principal | None:
+    row = conn.execute(
+        "SELECT u.id, u.name, c.id, c.name, c.role FROM users u"
+        " JOIN companies c ON c.id = u.company_id WHERE u.id = ?",
+        (user_id,),
+    ).fetchone()
+    return None if row is None else Principal(*row)
+
+
 def revoke_token(conn: sqlite3.Connection, token: str) -> bool:
     cursor = conn.execute(
         "UPDATE tokens SET revoked = 1 WHERE hash = ? AND revoked = 0", (token_hash(token),)

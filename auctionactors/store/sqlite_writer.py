@@ -15,6 +15,7 @@ fresh heads, so only the truly stale appends fail.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections import deque
 from collections.abc import Sequence
 from contextlib import suppress
@@ -50,6 +51,8 @@ class WriterStats:
     fallbacks: int = 0
     max_batch: int = 0
     batch_sizes: deque[int] = field(default_factory=lambda: deque(maxlen=1000))
+    # Seconds from BEGIN to the end of COMMIT (the fsync included) of recent batches.
+    commit_latencies_s: deque[float] = field(default_factory=lambda: deque(maxlen=1000))
 
 
 class BatchWriter:
@@ -91,6 +94,7 @@ class BatchWriter:
         self, conn: sqlite3.Connection, requests: Sequence[Request], fault: BaseException | None
     ) -> list[Outcome]:
         """Stage, insert and commit ``requests``; re-raise only an IntegrityError (rolled back)."""
+        started = time.perf_counter()
         try:
             conn.execute("BEGIN IMMEDIATE")
             planned: list[StoreError | int] = []
@@ -114,6 +118,7 @@ class BatchWriter:
             self.stats.failed_batches += 1
             return [storage_failure(exc) for _ in requests]
         self.stats.commits += 1
+        self.stats.commit_latencies_s.append(time.perf_counter() - started)
         self._remember(staged)
         first_position = last_position - len(rows) + 1
         results: list[Outcome] = []

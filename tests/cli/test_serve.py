@@ -54,7 +54,7 @@ def test_serve_runs_deadlines_and_stops_on_sigterm(
 ) -> None:
     path = tmp_path / "serve.db"
     auction_id = asyncio.run(_create_soon(path))
-    proc = start_cli("serve", "--db", str(path))
+    proc = start_cli("serve", "--db", str(path), "--port", "0")
     try:
         assert proc.stdout is not None
         out = LineReader(proc.stdout)
@@ -98,7 +98,7 @@ def test_serve_on_sigint_also_stops_cleanly(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     path = tmp_path / "empty.db"
-    proc = start_cli("serve", "--db", str(path))
+    proc = start_cli("serve", "--db", str(path), "--port", "0")
     try:
         assert proc.stdout is not None
         out = LineReader(proc.stdout)

@@ -341,3 +341,11 @@ def stored_bytes(store: Backend) -> bytes:
         files = (path, path.with_name(path.name + "-wal"))
         return b"".join(p.read_bytes() for p in files if p.exists())
     return repr(vars(store)).encode()
+
+
+async def test_user_lookup_by_id(store: Backend) -> None:
+    new = await store.add_user("Gulf Oil Trading", "supplier", "Hana")
+    found = await store.user(new.user_id)
+    assert found == await store.authenticate(new.token)
+    assert found is not None and found.company_id == new.company_id and found.role == "supplier"
+    assert await store.user("u-unknown") is None

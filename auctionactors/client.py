@@ -1,0 +1,315 @@
+"""An asyncio client for the WebSocket protocol (PROTOCOL.md), for scripts, bots and the CLI.
+
+    async with Client("ws://127.0.0.1:8765/ws", token) as client:
+        await client.subscribe("a-7f3c")
+        reply = await client.request("place_bids", auction_id="a-7f3c",
+                                     bids=[{"product_id": "p1", "amount": "2.25"}])
+        async for update in client.updates():
+            print(update["seq"], update["view"]["status"])
+
+`request` returns the ``ok`` frame's fields or raises `ClientError` with the protocol's error
+code. Updates arrive in order, each ``seq`` once. If the connection drops (a network failure,
+a server restart, or the server closing a connection that could not keep up, 1013), the client
+reconnects with backoff and resubscribes every auction with ``since`` = the last seq it
+delivered, so the updates iterator continues with exactly the events that were missed. A request
+in flight when the connection drops raises `ConnectionLost`: it may or may not have been applied
+(read the auction's events to know). A bad token is final: no reconnect.
+
+This is the one module outside ``gateway/server.py`` that imports websockets: it is the
+other end of the wire, not a layer of the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import os
+from collections.abc import AsyncIterator
+from types import TracebackType
+from typing import Any, Self
+
+import msgspec
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidURI, WebSocketException
+
+from auctionactors.errors import UsageError
+
+log = logging.getLogger(__name__)
+
+CLOSE_BAD_TOKEN = 4401
+_FINAL_CLOSE_CODES = frozenset({CLOSE_BAD_TOKEN, 4408, 4429})
+_END = object()
+
+
+class ClientError(Exception):
+    """The server answered ``error`` (``code`` is the protocol's error code), or the client could
+    not reach it (``unavailable``), lost the connection (``connection_lost``), got no reply in
+    time (``timeout``) or is closed (``closed``)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+class ConnectionLost(ClientError):
+    """The connection dropped before the reply: the request may or may not have been applied."""
+
+    def __init__(self, message: str = "the connection was lost before the reply") -> None:
+        super().__init__("connection_lost", message)
+
+
+class Client:
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        *,
+        reconnect: bool = True,
+        open_timeout_s: float = 10.0,
+        request_timeout_s: float = 30.0,
+        max_backoff_s: float = 5.0,
+    ) -> None:
+        self.url = url
+        self.token = token
+        self.reconnect = reconnect
+        self.open_timeout_s = open_timeout_s
+        self.request_timeout_s = request_timeout_s
+        self.max_backoff_s = max_backoff_s
+        self.welcome: dict[str, Any] | None = None
+        self.last_seq: dict[str, int] = {}  # per subscribed auction: the last seq delivered
+        self.reconnects = 0
+        self._subscribed: set[str] = set()
+        self._all = False
+        self._ws: ClientConnection | None = None
+        self._ids = itertools.count(1)
+        self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self._updates: asyncio.Queue[Any] = asyncio.Queue()
+        self._connected = asyncio.Event()
+        self._runner: asyncio.Task[None] | None = None
+        self._closing = False
+        self._failure: ClientError | None = None
+
+    # --- life -----------------------------------------------------------------------------------
+
+    async def connect(self) -> dict[str, Any]:
+        """Connect and say hello; returns the welcome frame. Raises `ClientError`."""
+        self._ws = await self._open()
+        self._connected.set()
+        self._runner = asyncio.get_running_loop().create_task(self._run())
+        assert self.welcome is not None
+        return self.welcome
+
+    async def close(self) -> None:
+        self._closing = True
+        if self._ws is not None:
+            await self._ws.close()
+        if self._runner is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._runner
+        self._updates.put_nowait(_END)
+
+    async def __aenter__(self) -> Self:
+        await self.connect()
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    # --- requests -------------------------------------------------------------------------------
+
+    async def request(self, type_: str, **fields: Any) -> dict[str, Any]:
+        """Send a request and wait for its ``ok`` (its fields are returned, ``type`` and ``id``
+        included); raises `ClientError` for an ``error``, `ConnectionLost` if the connection
+        drops meanwhile."""
+        if self._failure is not None:
+            raise self._failure
+        await asyncio.wait_for(self._connected.wait(), self.request_timeout_s)
+        ws = self._ws
+        assert ws is not None
+        request_id = next(self._ids)
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending[request_id] = future
+        try:
+            await ws.send(msgspec.json.encode({"type": type_, "id": request_id, **fields}).decode())
+            reply = await asyncio.wait_for(asyncio.shield(future), self.request_timeout_s)
+        except ConnectionClosed:
+            raise ConnectionLost() from None
+        except TimeoutError:
+            raise ClientError("timeout", f"no reply to {type_} in time") from None
+        finally:
+            self._pending.pop(request_id, None)
+        if reply.get("type") == "error":
+            raise ClientError(str(reply.get("code")), str(reply.get("message")))
+        return reply
+
+    async def subscribe(self, auction_id: str, since: int | None = None) -> int:
+        """Subscribe (or resume after ``since``); returns the seq the first update will have."""
+        self._subscribed.add(auction_id)
+        if since is not None:
+            self.last_seq[auction_id] = since
+        fields: dict[str, Any] = {"auction_id": auction_id}
+        if since is not None:
+            fields["since"] = since
+        reply = await self.request("subscribe", **fields)
+        return int(reply["seq"])
+
+    async def unsubscribe(self, auction_id: str) -> None:
+        self._subscribed.discard(auction_id)
+        await self.request("unsubscribe", auction_id=auction_id)
+
+    async def subscribe_all(self) -> list[str]:
+        self._all = True
+        reply = await self.request("subscribe_all")
+        return list(reply["auctions"])
+
+    # --- updates --------------------------------------------------------------------------------
+
+    async def next_update(self, wait_s: float | None = None) -> dict[str, Any]:
+        """The next update (or ``unsubscribed`` notice); TimeoutError if none comes within
+        ``wait_s``, `ClientError` once the client is closed or has given up reconnecting."""
+        item = await asyncio.wait_for(self._updates.get(), wait_s)
+        if item is _END:
+            self._updates.put_nowait(_END)
+            raise self._failure or ClientError("closed", "the client is closed")
+        update: dict[str, Any] = item
+        return update
+
+    async def updates(self) -> AsyncIterator[dict[str, Any]]:
+        """Every update in order until the client is closed."""
+        while True:
+            try:
+                yield await self.next_update()
+            except ClientError:
+                if self._failure is not None:
+                    raise
+                return
+
+    # --- the connection -------------------------------------------------------------------------
+
+    async def _open(self) -> ClientConnection:
+        try:
+            ws = await connect(
+                self.url, open_timeout=self.open_timeout_s, compression=None, max_size=2**24
+            )
+        except InvalidURI as exc:
+            raise UsageError(f"not a WebSocket URL: {self.url} ({exc})") from None
+        except (OSError, TimeoutError, WebSocketException) as exc:
+            raise ClientError("unavailable", f"cannot connect to {self.url}: {_why(exc)}") from None
+        try:
+            await ws.send(msgspec.json.encode({"type": "hello", "token": self.token}).decode())
+            self.welcome = _decode(await ws.recv())
+        except ConnectionClosed as exc:
+            code = exc.rcvd.code if exc.rcvd is not None else None
+            if code == CLOSE_BAD_TOKEN:
+                raise ClientError("unauthenticated", "the server refused the token") from None
+            raise ClientError("unavailable", f"the server closed the connection ({code})") from None
+        if self.welcome.get("type") != "welcome":
+            await ws.close()
+            raise ClientError(str(self.welcome.get("code")), str(self.welcome.get("message")))
+        return ws
+
+    async def _run(self) -> None:
+        while True:
+            ws = self._ws
+            assert ws is not None
+            code = await self._read(ws)
+            self._connected.clear()
+            for future in self._pending.values():
+                if not future.done():
+                    future.set_exception(ConnectionLost())
+            if self._closing:
+                return
+            if not self.reconnect or code in _FINAL_CLOSE_CODES:
+                self._give_up(ClientError("closed", f"the server closed the connection ({code})"))
+                return
+            try:
+                self._ws = await self._reopen()
+            except ClientError as exc:
+                self._give_up(exc)
+                return
+            self._connected.set()
+            asyncio.get_running_loop().create_task(self._resubscribe())
+
+    async def _read(self, ws: ClientConnection) -> int | None:
+        """Dispatch frames until the connection closes; returns the close code."""
+        try:
+            async for data in ws:
+                self._dispatch(_decode(data))
+        except ConnectionClosed:
+            pass
+        rcvd = ws.protocol.close_rcvd
+        return rcvd.code if rcvd is not None else None
+
+    def _dispatch(self, frame: dict[str, Any]) -> None:
+        kind = frame.get("type")
+        if kind in ("ok", "error"):
+            future = self._pending.get(frame.get("id"))  # type: ignore[arg-type]
+            if future is not None and not future.done():
+                future.set_result(frame)
+        elif kind == "update":
+            auction_id, seq = frame["auction_id"], frame["seq"]
+            if seq <= self.last_seq.get(auction_id, 0):
+                return  # already delivered (a resume overlapping what was received)
+            self.last_seq[auction_id] = seq
+            self._subscribed.add(auction_id)
+            self._updates.put_nowait(frame)
+        elif kind == "unsubscribed":
+            self._subscribed.discard(frame.get("auction_id", ""))
+            self._updates.put_nowait(frame)
+
+    async def _reopen(self) -> ClientConnection:
+        delay = 0.05
+        while True:
+            if self._closing:
+                raise ClientError("closed", "the client is closed")
+            try:
+                ws = await self._open()
+            except ClientError as exc:
+                if exc.code == "unauthenticated":
+                    raise
+                log.info("reconnect to %s failed (%s); retrying in %.2f s", self.url, exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(self.max_backoff_s, delay * 2)
+                continue
+            self.reconnects += 1
+            return ws
+
+    async def _resubscribe(self) -> None:
+        """Resume every subscription where it stopped, then subscribe_all again if it was on."""
+        try:
+            for auction_id in sorted(self._subscribed):
+                since = self.last_seq.get(auction_id)
+                fields: dict[str, Any] = {"auction_id": auction_id}
+                if since is not None:
+                    fields["since"] = since
+                await self.request("subscribe", **fields)
+            if self._all:
+                await self.request("subscribe_all")
+        except ClientError as exc:
+            log.info("resubscribing after a reconnect failed: %s", exc)
+
+    def _give_up(self, failure: ClientError) -> None:
+        self._failure = failure
+        self._updates.put_nowait(_END)
+
+
+def _why(exc: BaseException) -> str:
+    """A short reason for a failed connection ("connection refused", "timed out")."""
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    errno_ = getattr(exc, "errno", None)
+    if isinstance(errno_, int):
+        return os.strerror(errno_).lower()
+    return str(exc) or type(exc).__name__
+
+
+def _decode(data: str | bytes) -> dict[str, Any]:
+    frame = msgspec.json.decode(data)
+    if not isinstance(frame, dict):
+        raise ClientError("bad_frame", "the server sent something other than an object")
+    return frame

@@ -1,0 +1,259 @@
+"""Requests to answers: role checks, companies looked up, commands sent to the supervisor,
+reads served through the hub; every outcome becomes exactly one ``ok`` or ``error`` frame.
+
+Checks that do not depend on an auction (a buyer placing bids, a supplier starting an auction)
+are made here, before anything is queued; the domain remains the authority for everything
+else. Errors are mapped once: a `DomainError` is an answer (its code, its message); an
+unavailable auction or store is ``unavailable``; anything else is ``internal``, logged here with
+its traceback, and the client is told nothing more.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from auctionactors.domain.access import can_see
+from auctionactors.domain.parties import Caller, Party, Role
+from auctionactors.domain.redaction import filter_events
+from auctionactors.domain.state import AuctionState
+from auctionactors.domain.views import view
+from auctionactors.errors import AuctionActorsError, DomainError
+from auctionactors.gateway import messages as m
+from auctionactors.gateway import protocol
+from auctionactors.gateway.hub import NOT_FOUND, Hub, Peer
+from auctionactors.gateway.metrics import actor_counts
+from auctionactors.gateway.translate import command_of, companies_needed, terms_of
+from auctionactors.runtime.supervisor import Supervisor
+from auctionactors.store.base import Accounts, Principal
+from auctionactors.store.codec import decode_events
+
+log = logging.getLogger(__name__)
+
+Result = dict[str, Any] | None  # None: the handler has already replied (subscriptions)
+
+SUPPLIER_ONLY = (
+    m.PlaceBids,
+    m.RevokeBid,
+    m.SubmitBarge,
+    m.UnsubmitBarge,
+    m.PostComment,
+    m.DeleteComment,
+    m.Rsvp,
+)
+BUYER_OR_ADMIN = (
+    m.CreateAuction,
+    m.UpdateAuction,
+    m.CancelAuction,
+    m.SelectSolution,
+    m.ApproveBarge,
+    m.RejectBarge,
+)
+ADMIN_ONLY = (m.StartAuction, m.InviteObserver, m.UninviteObserver)
+
+
+class Dispatcher:
+    def __init__(self, supervisor: Supervisor, hub: Hub, accounts: Accounts) -> None:
+        self.supervisor = supervisor
+        self.hub = hub
+        self.accounts = accounts
+        self._companies: dict[str, Party] = {}
+        self._routes: dict[type[m.Request], Callable[[Peer, Any], Awaitable[Result]]] = {
+            m.Subscribe: self._subscribe,
+            m.Unsubscribe: self._unsubscribe,
+            m.SubscribeAll: self._subscribe_all,
+            m.ListAuctions: self._list,
+            m.GetView: self._get_view,
+            m.GetEvents: self._get_events,
+            m.OperatorStatus: self._operator_status,
+            m.OperatorRevive: self._operator_revive,
+        }
+
+    async def handle(self, peer: Peer, request: m.Request) -> None:
+        """Serve one request; its reply goes to the peer's outbox."""
+        rid = request.id
+        try:
+            route = self._routes.get(type(request))
+            if route is not None:
+                result = await route(peer, request)
+            elif isinstance(request, m.Command):
+                result = await self._command(peer.principal, request)
+            else:  # pragma: no cover - every frame type has a route
+                raise DomainError("bad_request", "unknown request")
+        except DomainError as exc:
+            frame = protocol.error(rid, exc.code, exc.message)
+        except AuctionActorsError as exc:
+            if exc.code == "internal":
+                log.error("%s failed: %r", m.frame_type(request), exc)
+                frame = protocol.error(rid, "internal", "internal error")
+            else:
+                frame = protocol.error(rid, exc.code, _headline(exc))
+        except Exception:
+            log.exception("%s failed", m.frame_type(request))
+            frame = protocol.error(rid, "internal", "internal error")
+        else:
+            if result is None:
+                return
+            frame = protocol.ok(rid, result)
+        self.hub.send(peer, frame)
+
+    # --- reads --------------------------------------------------------------------------------
+
+    async def _subscribe(self, peer: Peer, req: m.Subscribe) -> Result:
+        def ok(seq: int) -> bytes:
+            return protocol.ok(req.id, {"seq": seq})
+
+        await self.hub.subscribe(peer, req.auction_id, req.since, ok)
+        return None
+
+    async def _unsubscribe(self, peer: Peer, req: m.Unsubscribe) -> Result:
+        self.hub.unsubscribe(peer, req.auction_id)
+        return {}
+
+    async def _subscribe_all(self, peer: Peer, req: m.SubscribeAll) -> Result:
+        def ok(ids: list[str]) -> bytes:
+            return protocol.ok(req.id, {"auctions": ids})
+
+        await self.hub.subscribe_all(peer, ok)
+        return None
+
+    async def _list(self, peer: Peer, req: m.ListAuctions) -> Result:
+        statuses = None if req.status is None else set(req.status)
+        summaries = self.hub.index.visible(peer.viewer, statuses)
+        return {"auctions": [s.public(peer.viewer) for s in summaries]}
+
+    async def _get_view(self, peer: Peer, req: m.GetView) -> Result:
+        viewer, now = peer.viewer, self.supervisor.clock.now
+
+        def read(state: AuctionState | None) -> dict[str, Any]:
+            doc = None if state is None else view(state, viewer, now())
+            if state is None or doc is None:
+                raise DomainError("not_found", NOT_FOUND)
+            return {"seq": state.seq, "view": doc}
+
+        return await self.supervisor.query(req.auction_id, read)
+
+    async def _get_events(self, peer: Peer, req: m.GetEvents) -> Result:
+        viewer = peer.viewer
+        if viewer.role not in ("buyer", "admin"):
+            raise DomainError("forbidden", "only the buyer and admins may read the audit log")
+        first = req.since + 1
+        stored = await self.supervisor.store.read_stream(
+            req.auction_id, from_seq=first, limit=req.limit
+        )
+        events = decode_events(stored)
+
+        def read(state: AuctionState | None) -> dict[str, Any]:
+            if state is None or not can_see(state, viewer):
+                raise DomainError("not_found", NOT_FOUND)
+            if viewer.role != "admin" and state.started_at is None:
+                raise DomainError("wrong_status", "the audit log opens with the auction")
+            known = events[: max(0, state.seq - req.since)]  # none the actor has not applied
+            return {"seq": state.seq, "events": filter_events(state, viewer, first, known)}
+
+        return await self.supervisor.query(req.auction_id, read)
+
+    # --- operators ----------------------------------------------------------------------------
+
+    async def _operator_status(self, peer: Peer, req: m.OperatorStatus) -> Result:
+        _require_admin(peer.principal)
+        cells = self.supervisor.cells()
+        stats = self.supervisor.stats
+        return {
+            "actors": actor_counts(self.supervisor, self.hub),
+            "restarts": stats.restarts,
+            "quarantines": stats.quarantines,
+            "connections": self.hub.stats.connections,
+            "troubled": [
+                {
+                    "auction_id": c.auction_id,
+                    "status": c.status,
+                    "restarts": c.restarts,
+                    "mailbox": c.mailbox,
+                    "last_error": c.last_error,
+                }
+                for c in cells
+                if c.restarts or c.status in ("restarting", "quarantined")
+            ],
+        }
+
+    async def _operator_revive(self, peer: Peer, req: m.OperatorRevive) -> Result:
+        _require_admin(peer.principal)
+        info = self.supervisor.revive(req.auction_id)
+        return {"auction_id": info.auction_id, "status": info.status}
+
+    # --- commands -----------------------------------------------------------------------------
+
+    async def _command(self, principal: Principal, req: m.Command) -> Result:
+        caller = await self._caller(principal, req.as_user)
+        _check_role(caller, req)
+        parties = {cid: await self._company(cid, role) for cid, role in companies_needed(req)}
+        if isinstance(req, m.CreateAuction):
+            buyer = await self._buyer(principal, caller, req)
+            terms = terms_of(req.auction, buyer, parties)
+            reply = await self.supervisor.create_auction(caller, terms)
+        else:
+            assert isinstance(req, m.AuctionCommand)
+            command = command_of(req, caller, parties)
+            reply = await self.supervisor.ask(req.auction_id, command)
+        return {"seq": reply.seq, **reply.fields}
+
+    async def _caller(self, principal: Principal, as_user: str | None) -> Caller:
+        me = Caller(principal.user_id, principal.company_id, principal.role)
+        if as_user is None or as_user == principal.user_id:
+            return me
+        if principal.role != "admin":
+            raise DomainError("forbidden", "only admins may act as another user")
+        user = await self.accounts.user(as_user)
+        if user is None:
+            raise DomainError("not_found", f"unknown user {as_user}")
+        return Caller(user.user_id, user.company_id, user.role, admin_id=principal.user_id)
+
+    async def _company(self, company_id: str, role: Role) -> Party:
+        """A company named in a request, which must exist with ``role``."""
+        party = self._companies.get(f"{role}:{company_id}")
+        if party is not None:
+            return party
+        company = await self.accounts.company(company_id)
+        if company is None or company.role != role:
+            raise DomainError("invalid", f"no {role} company {company_id}")
+        party = Party(company.company_id, company.name)
+        self._companies[f"{role}:{company_id}"] = party  # companies are never renamed
+        return party
+
+    async def _buyer(self, principal: Principal, caller: Caller, req: m.CreateAuction) -> Party:
+        if caller.role == "admin":
+            if req.buyer is None:
+                raise DomainError("invalid", "an admin creating an auction names its `buyer`")
+            return await self._company(req.buyer, "buyer")
+        if req.buyer is not None and req.buyer != caller.company_id:
+            raise DomainError("forbidden", "a buyer creates auctions for its own company only")
+        if caller.company_id == principal.company_id:
+            return Party(principal.company_id, principal.company_name)
+        return await self._company(caller.company_id, "buyer")
+
+
+def _headline(exc: AuctionActorsError) -> str:
+    """What a client is told of an unavailable auction or store: the reason ("auction a-1 is
+    quarantined", "storage unavailable"), not the operator's detail after it (the crash that
+    caused it, which ``operator_status`` shows)."""
+    return str(exc).split(": ", 1)[0]
+
+
+def _require_admin(principal: Principal) -> None:
+    if principal.role != "admin":
+        raise DomainError("forbidden", "only admins may do this")
+
+
+def _check_role(caller: Caller, req: m.Command) -> None:
+    """Refusals that hold on every auction; the domain checks the auction-specific ones."""
+    allowed: tuple[Role, ...] = ()
+    if isinstance(req, SUPPLIER_ONLY):
+        allowed = ("supplier",)
+    elif isinstance(req, BUYER_OR_ADMIN):
+        allowed = ("buyer", "admin")
+    elif isinstance(req, ADMIN_ONLY):
+        allowed = ("admin",)
+    if caller.role not in allowed:
+        raise DomainError("forbidden", f"a {caller.role} may not {m.frame_type(req)}")

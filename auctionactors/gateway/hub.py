@@ -1,0 +1,347 @@
+"""The fan-out hub: every durable update, filtered once per receiver, to every subscribed
+connection's bounded outbox.
+
+The actor calls `Hub.publish` synchronously after each append, in seq order. The hub computes
+the solutions once, then the view and the filtered events once per *distinct receiver* (all
+admins; the buyer; each observer company; each supplier company), encodes that once, and puts
+the same bytes into the outbox of every connection of that receiver. A connection whose outbox
+is full is cut off (the server closes it with 1013); nothing waits for a slow reader.
+
+Subscribing with ``since`` must not lose or repeat an update while the auction keeps changing:
+the subscription is registered *inside the actor* (`Supervisor.query`), which fixes the seq S it
+starts from; live updates after S are buffered while the events since..S are read from the store,
+and released after the first update (seq S). So per auction a connection receives strictly
+increasing seqs, never one twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from auctionactors.domain.access import Viewer, can_see
+from auctionactors.domain.redaction import filter_events
+from auctionactors.domain.solutions import Solutions, compute
+from auctionactors.domain.state import AuctionState
+from auctionactors.domain.views import view
+from auctionactors.errors import AuctionActorsError, DomainError
+from auctionactors.gateway import protocol
+from auctionactors.gateway.index import AuctionIndex, summarize
+from auctionactors.runtime.actor import Update
+from auctionactors.runtime.supervisor import Supervisor
+from auctionactors.store.base import Principal
+from auctionactors.store.codec import decode_events
+
+log = logging.getLogger(__name__)
+
+NOT_FOUND = "auction not found"
+Receiver = tuple[str, str]
+
+
+def receiver_of(viewer: Viewer) -> Receiver:
+    """Who gets the same frames: every admin sees the same; others by company."""
+    return ("admin", "") if viewer.role == "admin" else (viewer.role, viewer.company_id)
+
+
+class HubStats:
+    def __init__(self) -> None:
+        self.connections = 0
+        self.sent = 0
+        self.dropped = 0
+        self.slow_closes = 0
+        self.updates = 0
+        self.renders = 0
+
+
+class _Sub:
+    """One connection's subscription to one auction. While ``pending`` is a list, the initial
+    update is being prepared and live frames wait there."""
+
+    __slots__ = ("auction_id", "gone", "last_seq", "pending")
+
+    def __init__(self, auction_id: str, last_seq: int, *, buffering: bool) -> None:
+        self.auction_id = auction_id
+        self.last_seq = last_seq
+        self.pending: list[tuple[int, bytes]] | None = [] if buffering else None
+        self.gone: bytes | None = None
+
+
+class Peer:
+    """A connection as the hub sees it: who it is, its outbox and its subscriptions."""
+
+    def __init__(
+        self,
+        principal: Principal,
+        capacity: int,
+        on_overflow: Callable[[], None] | None = None,
+    ) -> None:
+        self.principal = principal
+        self.viewer = Viewer(principal.company_id, principal.role)
+        self.receiver = receiver_of(self.viewer)
+        self.capacity = capacity
+        self.outbox: deque[bytes] = deque()
+        self.wakeup = asyncio.Event()
+        self.closed = False
+        self.overflowed = False
+        self.on_overflow = on_overflow
+        self.subs: dict[str, _Sub] = {}
+        self.all_auctions = False
+        self.excluded: set[str] = set()
+
+    def push(self, frame: bytes) -> bool:
+        """Queue a frame; False (and the connection is cut off) when the outbox is full."""
+        if self.closed:
+            return False
+        if len(self.outbox) >= self.capacity:
+            self.closed = True
+            self.overflowed = True
+            self.wakeup.set()
+            if self.on_overflow is not None:
+                self.on_overflow()
+            return False
+        self.outbox.append(frame)
+        self.wakeup.set()
+        return True
+
+
+class Hub:
+    """The `Subscriber` the gateway registers on the supervisor."""
+
+    def __init__(self, supervisor: Supervisor) -> None:
+        self.supervisor = supervisor
+        self.index = AuctionIndex()
+        self.stats = HubStats()
+        self._subs: dict[str, dict[Peer, _Sub]] = {}
+        self._all: set[Peer] = set()
+
+    async def load(self, batch: int = 64) -> int:
+        """Fill the index from every stored auction (run once, after `Supervisor.start`, so each
+        actor answers while it is loaded anyway). Returns the number indexed."""
+        ids = [info.stream_id for info in await self.supervisor.store.streams()]
+        for start in range(0, len(ids), batch):
+            chunk = ids[start : start + batch]
+            results = await asyncio.gather(
+                *(self.supervisor.query(a, _summary_or_none) for a in chunk),
+                return_exceptions=True,
+            )
+            for auction_id, result in zip(chunk, results, strict=True):
+                if isinstance(result, BaseException):
+                    log.warning("index: %s not loaded: %s", auction_id, result)
+                elif result is not None:
+                    self.index.put(result)
+        return len(self.index)
+
+    # --- live updates ---------------------------------------------------------------------------
+
+    def publish(self, update: Update) -> None:
+        state = update.state
+        auction_id = update.auction_id
+        summary = self.index.observe(state)
+        self.stats.updates += 1
+        subs = self._subs.get(auction_id, {})
+        newcomers = [
+            p
+            for p in self._all
+            if auction_id not in p.subs
+            and auction_id not in p.excluded
+            and summary.visible_to(p.viewer)
+        ]
+        if not subs and not newcomers:
+            return
+        groups: dict[Receiver, list[Peer]] = {}
+        for peer in (*subs, *newcomers):
+            groups.setdefault(peer.receiver, []).append(peer)
+        now = self.supervisor.clock.now()
+        solutions = compute(state)
+        events = list(update.events)
+        for peers in groups.values():
+            viewer = peers[0].viewer
+            frame = self._render(state, viewer, now, solutions, update.first_seq, events)
+            if frame is None:
+                gone = protocol.unsubscribed(auction_id, update.seq, "not_found", NOT_FOUND)
+                for peer in peers:
+                    sub = peer.subs.get(auction_id)
+                    if sub is not None:
+                        self._end(peer, sub, gone)
+                continue
+            for peer in peers:
+                self._deliver(peer, auction_id, update.seq, frame)
+
+    def _render(
+        self,
+        state: AuctionState,
+        viewer: Viewer,
+        now: int,
+        solutions: Solutions,
+        first_seq: int,
+        events: list[Any],
+    ) -> bytes | None:
+        doc = view(state, viewer, now, solutions)
+        if doc is None:
+            return None
+        filtered = filter_events(state, viewer, first_seq, events)
+        self.stats.renders += 1
+        return protocol.update(state.auction_id, state.seq, filtered or [], doc)
+
+    def _deliver(self, peer: Peer, auction_id: str, seq: int, frame: bytes) -> None:
+        sub = peer.subs.get(auction_id)
+        if sub is None:  # subscribed to everything: the auction just became visible
+            sub = self._attach(peer, _Sub(auction_id, seq - 1, buffering=False))
+        if sub.pending is not None:
+            sub.pending.append((seq, frame))
+        elif seq > sub.last_seq:
+            sub.last_seq = seq
+            self.send(peer, frame)
+
+    def send(self, peer: Peer, frame: bytes) -> None:
+        """Queue a frame for one connection (counted as dropped if its outbox is full)."""
+        if not peer.push(frame):
+            self.stats.dropped += 1
+
+    def _attach(self, peer: Peer, sub: _Sub) -> _Sub:
+        peer.subs[sub.auction_id] = sub
+        self._subs.setdefault(sub.auction_id, {})[peer] = sub
+        return sub
+
+    def _detach(self, peer: Peer, sub: _Sub) -> None:
+        if peer.subs.get(sub.auction_id) is sub:
+            del peer.subs[sub.auction_id]
+        by_peer = self._subs.get(sub.auction_id)
+        if by_peer is not None and by_peer.get(peer) is sub:
+            del by_peer[peer]
+            if not by_peer:
+                del self._subs[sub.auction_id]
+
+    def _end(self, peer: Peer, sub: _Sub, frame: bytes) -> None:
+        """The receiver may no longer see the auction: tell it once and stop."""
+        self._detach(peer, sub)
+        if sub.pending is not None:
+            sub.gone = frame  # sent when the initial update is released
+        else:
+            self.send(peer, frame)
+
+    # --- requests -------------------------------------------------------------------------------
+
+    async def subscribe(
+        self,
+        peer: Peer,
+        auction_id: str,
+        since: int | None,
+        ok: Callable[[int], bytes] | None,
+    ) -> None:
+        """Subscribe ``peer``: ``ok(S)`` (if given), then one update with the events after
+        ``since`` (none without it) and the view at S, then every live update after S."""
+        existing = peer.subs.get(auction_id)
+        if existing is not None:  # already receiving every update in order: nothing to add
+            if ok is not None:
+                self.send(peer, ok(existing.last_seq))
+            return
+        viewer = peer.viewer
+        sub = _Sub(auction_id, 0, buffering=True)
+        abandoned = False
+
+        def register(state: AuctionState | None) -> tuple[int, dict[str, Any]] | None:
+            if state is None or not can_see(state, viewer):
+                raise DomainError("not_found", NOT_FOUND)
+            if since is not None and since > state.seq:
+                raise DomainError("invalid", f"since is beyond the auction's seq {state.seq}")
+            if abandoned or peer.closed or auction_id in peer.subs:
+                return None  # the caller gave up, or a live update got there first
+            doc = view(state, viewer, self.supervisor.clock.now())
+            assert doc is not None
+            sub.last_seq = state.seq
+            self._attach(peer, sub)
+            return state.seq, doc
+
+        try:
+            registered = await self.supervisor.query(auction_id, register)
+            if registered is None:
+                current = peer.subs.get(auction_id)
+                if ok is not None and current is not None:
+                    self.send(peer, ok(current.last_seq))
+                return
+            seq, doc = registered
+            events = await self._events_between(auction_id, viewer, since, seq)
+        except BaseException:
+            abandoned = True
+            self._detach(peer, sub)
+            raise
+        if ok is not None:
+            self.send(peer, ok(seq))
+        self.send(peer, protocol.update(auction_id, seq, events, doc))
+        self._release(peer, sub)
+
+    async def _events_between(
+        self, auction_id: str, viewer: Viewer, since: int | None, seq: int
+    ) -> list[dict[str, Any]]:
+        if since is None or since >= seq:
+            return []
+        stored = await self.supervisor.store.read_stream(auction_id, from_seq=since + 1, to_seq=seq)
+        events = decode_events(stored)
+
+        def filtered(state: AuctionState | None) -> list[dict[str, Any]]:
+            out = None if state is None else filter_events(state, viewer, since + 1, events)
+            if out is None:
+                raise DomainError("not_found", NOT_FOUND)
+            return out
+
+        return await self.supervisor.query(auction_id, filtered)
+
+    def _release(self, peer: Peer, sub: _Sub) -> None:
+        pending, sub.pending = sub.pending or [], None
+        for seq, frame in pending:
+            if seq > sub.last_seq:
+                sub.last_seq = seq
+                self.send(peer, frame)
+        if sub.gone is not None:
+            self.send(peer, sub.gone)
+
+    async def subscribe_all(
+        self, peer: Peer, ok: Callable[[list[str]], bytes], concurrency: int = 16
+    ) -> None:
+        """Every auction ``peer`` may see now (one update each) and later (as it becomes
+        visible)."""
+        peer.all_auctions = True
+        peer.excluded.clear()
+        self._all.add(peer)
+        ids = [s.auction_id for s in self.index.visible(peer.viewer)]
+        self.send(peer, ok(ids))
+        todo = [a for a in ids if a not in peer.subs]
+        for start in range(0, len(todo), concurrency):
+            if peer.closed:
+                return
+            await asyncio.gather(
+                *(self._subscribe_quietly(peer, a) for a in todo[start : start + concurrency])
+            )
+
+    async def _subscribe_quietly(self, peer: Peer, auction_id: str) -> None:
+        try:
+            await self.subscribe(peer, auction_id, None, None)
+        except AuctionActorsError as exc:  # gone meanwhile, or quarantined: skip it
+            log.debug("subscribe_all: %s skipped: %s", auction_id, exc)
+
+    def unsubscribe(self, peer: Peer, auction_id: str) -> None:
+        sub = peer.subs.get(auction_id)
+        if sub is not None:
+            self._detach(peer, sub)
+        if peer.all_auctions:
+            peer.excluded.add(auction_id)
+
+    def add(self, peer: Peer) -> None:
+        self.stats.connections += 1
+
+    def drop(self, peer: Peer) -> None:
+        """The connection is gone: forget it everywhere."""
+        peer.closed = True
+        peer.wakeup.set()
+        for sub in list(peer.subs.values()):
+            self._detach(peer, sub)
+        self._all.discard(peer)
+        self.stats.connections -= 1
+
+
+def _summary_or_none(state: AuctionState | None) -> Any:
+    return None if state is None else summarize(state)
