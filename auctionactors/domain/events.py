@@ -217,9 +217,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
 )
 
 
-_TAGS: dict[type[Event], str] = {
-    cls: str(cls.__struct_config__.tag) for cls in EVENT_TYPES
-}
+_TAGS: dict[type[Event], str] = {cls: str(cls.__struct_config__.tag) for cls in EVENT_TYPES}
 
 
 def event_type(event: Event) -> str:

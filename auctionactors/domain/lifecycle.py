@@ -8,6 +8,8 @@ never moves (no extra time).
 
 from __future__ import annotations
 
+import hashlib
+
 import msgspec
 
 from auctionactors.domain.access import require_admin, require_buyer_or_admin
@@ -154,15 +156,15 @@ def _check_start(terms: AuctionTerms, caller: Caller, now: Instant) -> bool:
     return caller.role == "admin"
 
 
-def _aliases(existing: dict[str, str], terms: AuctionTerms) -> dict[str, str]:
-    """Aliases for suppliers that have none yet, numbered on from the highest given."""
-    new: dict[str, str] = {}
-    n = len(existing)
-    for supplier in terms.suppliers:
-        if supplier.id not in existing:
-            n += 1
-            new[supplier.id] = f"Supplier {n}"
-    return new
+def _aliases(auction_id: str, existing: dict[str, str], terms: AuctionTerms) -> dict[str, str]:
+    """Aliases for suppliers that have none yet, numbered on from the highest given.
+
+    Numbered in an order the buyer cannot guess (a hash of the auction id, itself random, and
+    the supplier id), not in the order the buyer listed them: otherwise "Supplier 1" would be
+    whoever the buyer typed first. Deterministic, and stored in the event, so replay agrees."""
+    fresh = [s.id for s in terms.suppliers if s.id not in existing]
+    fresh.sort(key=lambda sid: hashlib.sha256(f"{auction_id}\x00{sid}".encode()).digest())
+    return {sid: f"Supplier {len(existing) + i}" for i, sid in enumerate(fresh, start=1)}
 
 
 def create(cmd: CreateAuction, now: Instant) -> list[Event]:
@@ -183,7 +185,7 @@ def create(cmd: CreateAuction, now: Instant) -> list[Event]:
             terms=terms,
             products=products_of(terms),
             status="pending" if scheduled else "draft",
-            aliases=_aliases({}, terms),
+            aliases=_aliases(cmd.auction_id, {}, terms),
         )
     ]
     if start_now:
@@ -222,7 +224,7 @@ def update(state: AuctionState, cmd: UpdateAuction, now: Instant) -> list[Event]
             changes=changes,
             products=products_of(terms) if changes.changes_products() else None,
             status="pending" if scheduled else "draft",
-            aliases=_aliases(state.aliases, terms),
+            aliases=_aliases(state.auction_id, state.aliases, terms),
         )
     ]
     if start_now:

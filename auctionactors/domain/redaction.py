@@ -29,6 +29,7 @@ from auctionactors.domain.events import (
 )
 from auctionactors.domain.present import event_entry
 from auctionactors.domain.state import AuctionState
+from auctionactors.domain.views import alias_number as _alias_number
 
 _SUPPLIER_PRIVATE = (
     BargeSubmitted,
@@ -63,9 +64,23 @@ def filter_event(
         return redacted(seq)
     if entry["by"] is not None:
         entry["by"]["admin_id"] = None  # only admins see who acted on behalf of whom
+        if _hides_actor(state, kind, viewer.company_id, entry["by"]["company_id"]):
+            entry["by"] = None
     if kind == "supplier":
         return _for_supplier(viewer.company_id, supplier_id, event, entry)
     return _for_buyer(state, kind, supplier_id, event, entry)
+
+
+def _hides_actor(state: AuctionState, kind: str, me: str, actor: str) -> bool:
+    """Whether ``by`` must be null: an event acted by a competitor (e.g. the extension its bid
+    caused) for a supplier, by a supplier when bidding is anonymous, by the buyer for an
+    observer."""
+    is_supplier = actor in state.aliases or state.is_supplier(actor)
+    if kind == "supplier":
+        return is_supplier and actor != me
+    if is_supplier:
+        return state.terms.anonymous_bidding
+    return kind == "observer" and actor == state.terms.buyer.id
 
 
 def _for_supplier(
@@ -118,7 +133,7 @@ def _for_buyer(
         if isinstance(event, AuctionCreated | AuctionUpdated):
             return _observer_terms(state, entry)
     if isinstance(event, AuctionCreated | AuctionUpdated) and anonymous:
-        data.pop("aliases", None)
+        _alias_suppliers(state, data)
     if supplier_id is not None:
         if anonymous:
             alias = state.aliases.get(supplier_id, "Supplier")
@@ -151,15 +166,22 @@ def _observer_terms(state: AuctionState, entry: dict[str, Any]) -> dict[str, Any
     for product in data.get("products") or []:
         _hide_vessel(product, names)
     if state.terms.anonymous_bidding:
-        data.pop("aliases", None)
-        for key in ("terms", "changes"):
-            terms = data.get(key)
-            if terms is not None and "suppliers" in terms:
-                terms["suppliers"] = [
-                    {"id": state.aliases.get(s["id"], "Supplier"), "name": None}
-                    for s in terms["suppliers"]
-                ]
+        _alias_suppliers(state, data)
     return entry
+
+
+def _alias_suppliers(state: AuctionState, data: dict[str, Any]) -> None:
+    """Anonymous bidding: the invited suppliers as their aliases, listed by alias as the view
+    lists them (the invitation order would otherwise tell which alias is whose)."""
+    data.pop("aliases", None)
+    for key in ("terms", "changes"):
+        terms = data.get(key)
+        if terms is not None and "suppliers" in terms:
+            aliases = sorted(
+                (state.aliases.get(s["id"], "Supplier") for s in terms["suppliers"]),
+                key=_alias_number,
+            )
+            terms["suppliers"] = [{"id": alias, "name": alias} for alias in aliases]
 
 
 def _hide_vessel(product: dict[str, Any], names: dict[str, str]) -> None:

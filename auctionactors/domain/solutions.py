@@ -4,11 +4,12 @@ A solution is a set of live bids, at most one per product. It is *valid* when it
 product; ``total_price`` is the sum of amount times quantity; solutions are ordered valid first,
 then lower total, then earlier ``latest_original_time_entered`` (who completed their offer first).
 
-Best overall is a combinatorial search, kept polynomial in the number of suppliers the way the
-production system did it: a supplier with any ``allow_split=False`` bid offers all its bids as one
-*group* (or only its split bids one by one); groups are reduced to the cheapest one per distinct
-set of products before they are combined, and every product left uncovered by the chosen groups
-takes its cheapest splittable bid.
+Best overall is a combinatorial search, kept polynomial in the number of suppliers: a supplier
+with any ``allow_split=False`` bid offers all its bids as one *group* (or only its split bids one
+by one); groups are reduced to the cheapest one per distinct set of products, then combined by
+dynamic programming over the sets of products they cover (at most 2^products of them, however
+many suppliers), and every product left uncovered by the chosen groups takes its cheapest
+splittable bid. The search is exact: no combination is cut off.
 """
 
 from __future__ import annotations
@@ -20,10 +21,6 @@ import msgspec
 from auctionactors.domain.money import Cents
 from auctionactors.domain.state import AuctionState, Bid
 from auctionactors.domain.timestamps import Instant
-
-# Beyond this many combinations of groups the search keeps the best found so far: a safety
-# bound for pathological books; real auctions stay far below it.
-MAX_COMBINATIONS = 100_000
 
 
 class Solution(msgspec.Struct, frozen=True):
@@ -82,63 +79,58 @@ def compute(state: AuctionState) -> Solutions:
 
 
 def _best_overall(state: AuctionState, per_supplier: dict[str, list[Bid]]) -> Solution | None:
-    singles: dict[str, Bid] = {}  # product -> cheapest splittable bid
-    groups: dict[frozenset[str], list[Bid]] = {}  # product set -> cheapest group
+    singles: dict[str, Bid] = {}  # product -> cheapest splittable bid, of any supplier
+    groups: dict[frozenset[str], list[Bid]] = {}  # product set -> cheapest non-split group
     for bids in per_supplier.values():
         if any(not b.allow_split for b in bids):
             products = frozenset(b.product_id for b in bids)
             current = groups.get(products)
             if current is None or _group_key(state, bids) < _group_key(state, current):
                 groups[products] = bids
-        else:
-            for bid in bids:
-                cheapest = singles.get(bid.product_id)
-                if cheapest is None or bid.rank_key() < cheapest.rank_key():
-                    singles[bid.product_id] = bid
+        # Split bids are taken one by one, also those of a supplier with non-split ones.
+        for bid in bids:
+            cheapest = singles.get(bid.product_id)
+            if bid.allow_split and (cheapest is None or bid.rank_key() < cheapest.rank_key()):
+                singles[bid.product_id] = bid
     if not singles and not groups:
         return None
-    # Splittable bids of suppliers that also have non-split ones may be taken one by one too.
-    for bids in per_supplier.values():
-        if any(not b.allow_split for b in bids):
-            for bid in bids:
-                cheapest = singles.get(bid.product_id)
-                if bid.allow_split and (cheapest is None or bid.rank_key() < cheapest.rank_key()):
-                    singles[bid.product_id] = bid
-    group_list = sorted(groups.items(), key=lambda kv: (sorted(kv[0]), _group_key(state, kv[1])))
-    best: Solution | None = None
-    budget = MAX_COMBINATIONS
-
-    def visit(start: int, used: frozenset[str], chosen: list[Bid]) -> None:
-        nonlocal best, budget
-        budget -= 1
-        fill = [bid for p, bid in singles.items() if p not in used]
-        candidate = solution_of(state, [*chosen, *fill])
-        if best is None or _search_key(candidate) < _search_key(best):
-            best = candidate
-        for i in range(start, len(group_list)):
-            if budget <= 0:
-                return
-            products, bids = group_list[i]
-            if products & used:
+    # Which products the chosen groups cover -> the cheapest way to cover exactly those with
+    # disjoint groups (cost, latest time, bids). Each group is added to the ways found before
+    # it, so it is used at most once; there are at most 2^products ways whatever the number of
+    # suppliers, and no combination is ever left unexplored.
+    ways: dict[frozenset[str], tuple[Cents, Instant, list[Bid]]] = {frozenset(): (0, 0, [])}
+    for products, bids in sorted(
+        groups.items(), key=lambda kv: (sorted(kv[0]), _group_key(state, kv[1]))
+    ):
+        cost, latest = _group_key(state, bids)
+        for used, (used_cost, used_latest, chosen) in list(ways.items()):
+            if used & products:
                 continue
-            visit(i + 1, used | products, [*chosen, *bids])
-
-    visit(0, frozenset(), [])
-    return best
+            way = (used_cost + cost, max(used_latest, latest), [*chosen, *bids])
+            known = ways.get(used | products)
+            if known is None or way[:2] < known[:2]:
+                ways[used | products] = way
+    # Every product the groups leave uncovered takes its cheapest splittable bid.
+    fill = {p: (_cost(state, b), b.original_time_entered) for p, b in singles.items()}
+    best_key: tuple[bool, int, Cents, Instant] | None = None
+    best_way: tuple[frozenset[str], list[Bid]] | None = None
+    for used, (cost, latest, chosen) in ways.items():
+        count = len(used)
+        for product_id, (fill_cost, fill_time) in fill.items():
+            if product_id not in used:
+                count += 1
+                cost += fill_cost
+                latest = max(latest, fill_time)
+        key = (count < len(state.products), -count, cost, latest)
+        if best_key is None or key < best_key:
+            best_key, best_way = key, (used, chosen)
+    assert best_way is not None
+    used, chosen = best_way
+    return solution_of(state, [*chosen, *(b for p, b in singles.items() if p not in used)])
 
 
 def _group_key(state: AuctionState, bids: list[Bid]) -> tuple[Cents, Instant]:
     return (
         sum(_cost(state, b) for b in bids),
         max(b.original_time_entered for b in bids),
-    )
-
-
-def _search_key(sol: Solution) -> tuple[bool, int, Cents, Instant]:
-    """Valid first; among partial solutions, the one covering most products; then the order."""
-    return (
-        not sol.valid,
-        -len(sol.bid_ids),
-        sol.total_price,
-        sol.latest_original_time_entered or 0,
     )

@@ -23,7 +23,7 @@ from auctionactors.domain.solutions import Solution, Solutions, compute, solutio
 from auctionactors.domain.state import AuctionState, Bid
 from auctionactors.domain.terms import Product
 
-__all__ = ["Viewer", "can_see", "product_label", "status_line", "view"]
+__all__ = ["Viewer", "alias_number", "can_see", "product_label", "status_line", "view"]
 
 
 class _Namer:
@@ -87,7 +87,10 @@ def view(
         doc["buyer_reference"] = terms.buyer_reference if kind != "supplier" else None
         doc["additional_information"] = terms.additional_information
     if kind in ("buyer", "admin"):
-        doc["suppliers"] = [namer.party(s.id) for s in terms.suppliers]
+        suppliers = [namer.party(s.id) for s in terms.suppliers]
+        if namer.anonymous:  # listed by alias, or the invitation order would name them
+            suppliers.sort(key=lambda party: alias_number(party["name"]))
+        doc["suppliers"] = suppliers
         if kind == "admin" or not terms.anonymous_bidding:
             doc["rsvp"] = [
                 {"supplier": namer.party(s), "response": r} for s, r in state.rsvp.items()
@@ -100,6 +103,12 @@ def view(
         doc["rsvp"] = state.rsvp.get(me)
     public: dict[str, Any] = to_public(doc)
     return public
+
+
+def alias_number(alias: str) -> int:
+    """7 for "Supplier 7": aliases sort by number, never by invitation order."""
+    number = alias.rpartition(" ")[2]
+    return int(number) if number.isdigit() else 0
 
 
 def _vessel_aliases(state: AuctionState) -> dict[str, str]:
@@ -283,6 +292,7 @@ def status_line(state: AuctionState, supplier_id: str, sols: Solutions) -> str:
         and own is not None
         and single is not None
         and own.valid
+        and own.bid_ids != single.bid_ids  # the best single supplier itself was first
         and own.total_price == single.total_price
     ):
         return "Your bid matches the best single-supplier offer, but was not the first"

@@ -7,6 +7,7 @@ explicit (the domain never reads a clock).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -33,6 +34,8 @@ from auctionactors.domain.events import (
     AuctionExpired,
     AuctionStarted,
     AuctionUpdated,
+    AutoBidPlaced,
+    AutoBidTriggered,
     BidPlaced,
     BidsRevoked,
     DurationExtended,
@@ -49,6 +52,7 @@ from auctionactors.domain.terms import (
     Status,
     Vessel,
     number_products,
+    products_of,
 )
 from auctionactors.domain.timestamps import SECOND, Instant
 from auctionactors.errors import DomainError
@@ -102,6 +106,29 @@ def make_terms(products: int | tuple[ProductSpec, ...] = 1, **overrides: Any) ->
     return AuctionTerms(**fields)
 
 
+TERM_MONTHS = ("2027-01", "2027-03")  # three months
+PER_MONTH = 1000
+
+
+def term_terms(kind: str = "forward_fixed", **overrides: Any) -> AuctionTerms:
+    """Term terms: one fuel, 1000 MT a month from January to March 2027 (3000 MT in all); a
+    formula-related auction also names its fuel index."""
+    fields: dict[str, Any] = {
+        "kind": kind,
+        "port": "Singapore",
+        "buyer": BUYER_CO,
+        "suppliers": SUPPLIER_COS,
+        "scheduled_start": T0,
+        "fuel": "VLSFO",
+        "quantity_mt_per_month": PER_MONTH,
+        "start_month": TERM_MONTHS[0],
+        "end_month": TERM_MONTHS[1],
+        "fuel_index": "Platts VLSFO Singapore" if kind == "formula_related" else None,
+    }
+    fields.update(overrides)
+    return AuctionTerms(**fields)
+
+
 # --- commands -------------------------------------------------------------------------------
 
 
@@ -137,6 +164,21 @@ def bid(
     )
 
 
+def auto(
+    caller: Caller,
+    floor: Cents,
+    amount: Cents | None = None,
+    *,
+    product_id: str = "p1",
+    traded: bool = False,
+    **fields: Any,
+) -> PlaceBids:
+    """``auto(S1, 100, 200)``: an auto-bid on p1 with floor 1.00, opening at 2.00 (or, without an
+    amount, at the supplier's live bid or its floor)."""
+    request = BidRequest(product_id=product_id, amount=amount, min_amount=floor, **fields)
+    return PlaceBids(by=caller, bids=(request,), traded=traded)
+
+
 def revoke(caller: Caller, product_id: str = "p1") -> RevokeBid:
     return RevokeBid(by=caller, product_id=product_id)
 
@@ -168,14 +210,31 @@ def created(
         by=by(caller),
         auction_id=AID,
         terms=terms,
-        products=number_products(terms.products),
+        products=products_of(terms),
         status="draft" if terms.scheduled_start is None else "pending",
+        aliases=aliases_of(terms),
     )
 
 
+def aliases_of(terms: AuctionTerms, first: int = 1) -> dict[str, str]:
+    """The aliases an auction gives its suppliers: "Supplier 1".. in the order of
+    sha256(auction id, NUL, supplier id), an order the buyer cannot guess from its own list."""
+    ordered = sorted(
+        (s.id for s in terms.suppliers),
+        key=lambda sid: hashlib.sha256(f"{AID}\x00{sid}".encode()).digest(),
+    )
+    return {sid: f"Supplier {n}" for n, sid in enumerate(ordered, start=first)}
+
+
 def updated(
-    caller: Caller = BUYER, *, at: Instant, status: Status = "pending", **changes: Any
+    caller: Caller = BUYER,
+    *,
+    at: Instant,
+    status: Status = "pending",
+    aliases: dict[str, str] | None = None,
+    **changes: Any,
 ) -> AuctionUpdated:
+    """An edit; ``aliases`` are those of suppliers the edit adds (none by default)."""
     products = changes.get("products")
     return AuctionUpdated(
         at=at,
@@ -183,6 +242,7 @@ def updated(
         changes=AuctionChanges(**changes),
         products=None if products is None else number_products(products),
         status=status,
+        aliases=aliases or {},
     )
 
 
@@ -218,6 +278,49 @@ def placed(
         comment=comment,
         traded=traded,
         original_time_entered=at,
+    )
+
+
+def auto_placed(
+    seq: int,
+    caller: Caller,
+    amount: Cents,
+    floor: Cents,
+    *,
+    at: Instant,
+    product_id: str = "p1",
+    allow_split: bool = True,
+    comment: str | None = None,
+    traded: bool = False,
+) -> AutoBidPlaced:
+    return AutoBidPlaced(
+        at=at,
+        by=by(caller),
+        bid_id=bid_id(seq),
+        product_id=product_id,
+        supplier_id=caller.company_id,
+        amount=amount,
+        min_amount=floor,
+        allow_split=allow_split,
+        comment=comment,
+        traded=traded,
+        is_auto=True,
+        original_time_entered=at,
+    )
+
+
+def triggered(
+    seq: int, caller: Caller, amount: Cents, *, replaces: int, at: Instant, product_id: str = "p1"
+) -> AutoBidTriggered:
+    """An auto-bid re-entered (by the system: ``by`` is null) at a lower amount."""
+    return AutoBidTriggered(
+        at=at,
+        by=None,
+        bid_id=bid_id(seq),
+        product_id=product_id,
+        supplier_id=caller.company_id,
+        amount=amount,
+        replaces=bid_id(replaces),
     )
 
 

@@ -84,11 +84,12 @@ def test_multi_product_request_is_all_or_nothing() -> None:
         "not_found", "unknown product p9"
     )
     scenario.when(bid(S1, {"p1": 200, "p2": 0}), at=OPEN_AT).then_refused("invalid")
+    # An auto-bid whose floor is off the tick spoils the plain bid that comes with it.
     two = PlaceBids(
         by=S1,
-        bids=(BidRequest(product_id="p1", amount=200), BidRequest(product_id="p2", min_amount=25)),
+        bids=(BidRequest(product_id="p1", amount=200), BidRequest(product_id="p2", min_amount=30)),
     )
-    scenario.when(two, at=OPEN_AT).then_refused("invalid")
+    scenario.when(two, at=OPEN_AT).then_refused("invalid", "min_amount must be a multiple of 0.25")
     # Nothing was recorded: the state has no bid at all.
     assert scenario.state is not None and scenario.state.bids == {}
 

@@ -6,21 +6,35 @@ invariants, and folding the kept events from scratch must give the live state by
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import msgspec
 from hypothesis import event as note_event
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from auctionactors.domain.access import Viewer
+from auctionactors.domain.book import settle
 from auctionactors.domain.commands import (
     AnyCommand,
+    ApproveBarge,
     BidRequest,
     CancelAuction,
+    DeleteComment,
+    GiveRsvp,
+    InviteObserver,
     PlaceBids,
+    PostComment,
+    RejectBarge,
     RevokeBid,
     SelectSolution,
+    SolutionName,
     StartAuction,
+    SubmitBarge,
+    UninviteObserver,
+    UnsubmitBarge,
     UpdateAuction,
 )
 from auctionactors.domain.decide import decide, result_of
@@ -28,19 +42,24 @@ from auctionactors.domain.events import (
     AnyEvent,
     AuctionStarted,
     AuctionUpdated,
+    AutoBidTriggered,
+    Barge,
     BidPlaced,
     DurationExtended,
     Event,
 )
-from auctionactors.domain.parties import Caller
+from auctionactors.domain.parties import Caller, Party
+from auctionactors.domain.redaction import filter_events
 from auctionactors.domain.state import AuctionState, evolve
 from auctionactors.domain.terms import FINAL_STATUSES, AuctionChanges
 from auctionactors.domain.timestamps import SECOND, Instant
+from auctionactors.domain.views import view
 from auctionactors.errors import DomainError
 from tests.domain.scenario import (
     ADMIN,
     AID,
     BUYER,
+    OBSERVER,
     OUTSIDER,
     S1,
     S2,
@@ -50,6 +69,7 @@ from tests.domain.scenario import (
     encode,
     fold_events,
     make_terms,
+    term_terms,
 )
 
 # Short times so that random runs go through every phase: 60 s of bidding, a 20 s window.
@@ -370,5 +390,336 @@ def test_a_state_rebuilt_before_every_command_decides_exactly_as_the_live_one(
     """A crash before any command: the replayed state gives the same events (ids included)."""
     live_state, live_events = run(steps)
     replayed_state, replayed_events = run(steps, replay_each_step=True)
+    assert replayed_events == live_events
+    assert encode(replayed_state) == encode(live_state)
+
+
+# --- everything in the mix: auto-bids, barges, comments, RSVPs, observers, selections -------
+#
+# Random sequences of every command, valid or not, from every kind of caller, on a spot auction
+# (traded bids allowed, anonymous or not) or a formula-related term auction (differentials may
+# be negative). Besides exact replay, a reference model written from DOMAIN.md's rules (not from
+# `book.py`) says what every live amount must be after each command, and at the end every
+# supplier's view and events are searched for what it must not learn.
+
+MIXED_TIMES = {"duration_s": 90, "decision_duration_s": DECISION_S, "soft_close_s": 40}
+MIXED_TERMS = {
+    "spot": make_terms(products=2, traded_bids_allowed=True, **MIXED_TIMES),
+    "anonymous spot": make_terms(products=2, anonymous_bidding=True, **MIXED_TIMES),
+    "formula_related": term_terms("formula_related", **MIXED_TIMES),
+}
+# About one step in ten jumps over a deadline or more; the others take a second or so.
+MIXED_DELTAS = st.sampled_from(
+    [0, 1, SECOND, SECOND, 2 * SECOND] * 8 + [10 * SECOND, 21 * SECOND, 45 * SECOND, 200 * SECOND]
+)
+OBSERVER_PARTY = Party(OBSERVER.company_id, "Harbour Watch")
+
+
+@dataclass(frozen=True)
+class Act:
+    kind: str
+    delta: int
+    caller: Caller = S1
+    product: str = "p1"
+    amount: int | None = None
+    floor: int | None = None
+    split: bool = True
+    traded: bool = False
+    pick: int = 0
+
+
+MIXED_AMOUNTS = st.one_of(
+    st.integers(1, 24).map(lambda k: k * 25),
+    st.integers(1, 24).map(lambda k: k * 25),
+    st.integers(-8, 0).map(lambda k: k * 25),  # on the grid; <= 0 only for formula_related
+    st.integers(-200, 700),  # mostly off the grid
+)
+MIXED_BIDDERS = st.sampled_from([S1, S1, S2, S2, S3, S3, OUTSIDER, BUYER])
+MIXED_PRODUCTS = st.sampled_from(["p1", "p1", "p1", "p2", "p2", "p2", "p9"])
+DESKS_AND_ALL = st.sampled_from([BUYER, BUYER, ADMIN, S1, OUTSIDER, OBSERVER])
+PICKS = st.integers(0, 20)
+
+
+def _act(kind: str, callers: st.SearchStrategy[Caller], **fields: Any) -> st.SearchStrategy[Act]:
+    return st.builds(Act, kind=st.just(kind), delta=MIXED_DELTAS, caller=callers, **fields)
+
+
+MIXED_STEP_KINDS = (
+    [
+        _act(
+            "bid",
+            MIXED_BIDDERS,
+            product=MIXED_PRODUCTS,
+            amount=MIXED_AMOUNTS,
+            split=st.booleans(),
+            traded=st.sampled_from([False, False, True]),
+        )
+    ]
+    * 8
+    + [
+        _act(
+            "auto",
+            MIXED_BIDDERS,
+            product=MIXED_PRODUCTS,
+            # The opening amount above the floor (none: the live bid or the floor).
+            amount=st.one_of(st.none(), st.integers(0, 16).map(lambda k: k * 25), MIXED_AMOUNTS),
+            floor=st.one_of(st.integers(-4, 10).map(lambda k: k * 25), MIXED_AMOUNTS),
+            split=st.booleans(),
+        )
+    ]
+    * 8
+    + [_act("revoke", MIXED_BIDDERS, product=MIXED_PRODUCTS)] * 2
+    + [st.builds(Act, kind=st.just("tick"), delta=MIXED_DELTAS)] * 3
+    + [_act(k, MIXED_BIDDERS, pick=PICKS) for k in ("submit", "unsubmit", "post", "delete")]
+    + [_act(k, DESKS_AND_ALL, pick=PICKS) for k in ("approve", "reject")]
+    + [_act("rsvp", MIXED_BIDDERS, pick=PICKS)]
+    + [_act(k, DESKS_AND_ALL, pick=PICKS) for k in ("select_name", "select_live")]
+    + [_act(k, DESKS_AND_ALL) for k in ("invite", "uninvite")]
+    + [_act("start", st.sampled_from([ADMIN, BUYER, S1]))]
+    # A reschedule (pick 0: back to draft) or the port: edits in draft and pending only.
+    + [_act("update", st.sampled_from([BUYER, ADMIN, S1]), pick=st.integers(0, 3))]
+)
+MIXED_STEPS = st.sampled_from(
+    [
+        *MIXED_STEP_KINDS,
+        st.sampled_from(["cancel", *["tick"] * 4]).flatmap(lambda k: _act(k, DESKS_AND_ALL)),
+    ]
+).flatmap(lambda kind: kind)
+
+
+def mixed_command(act: Act, state: AuctionState, now: Instant) -> AnyCommand:
+    caller, company = act.caller, act.caller.company_id
+    # A term auction has p1 only: p2 stands for p1 there (p9 stays unknown everywhere).
+    product = "p1" if act.product == "p2" and state.terms.is_term else act.product
+    if act.kind in ("bid", "auto"):
+        amount = act.amount
+        if act.kind == "auto" and amount is not None and act.floor is not None:
+            amount += act.floor
+        request = BidRequest(
+            product_id=product,
+            amount=amount,
+            min_amount=act.floor if act.kind == "auto" else None,
+            allow_split=act.split,
+            comment=f"bidnote-{company}-{act.pick}",
+        )
+        return PlaceBids(by=caller, bids=(request,), traded=act.traded)
+    if act.kind == "revoke":
+        return RevokeBid(by=caller, product_id=product)
+    barge = Barge(f"barge-{company}-{act.pick % 2}", f"imo-{act.pick % 2}")
+    if act.kind == "submit":
+        return SubmitBarge(by=caller, barge=barge)
+    if act.kind == "unsubmit":
+        return UnsubmitBarge(by=caller, imo=barge.imo)
+    if act.kind in ("approve", "reject"):
+        kind = ApproveBarge if act.kind == "approve" else RejectBarge
+        owner = ("s1", "s2", "s3")[act.pick % 3]
+        return kind(by=caller, imo=f"imo-{act.pick % 2}", supplier_id=owner)
+    if act.kind == "post":
+        return PostComment(by=caller, text=f"note-{company}-{act.pick}")
+    if act.kind == "delete":
+        ids = [*state.comments, "a1:c999"]
+        return DeleteComment(by=caller, comment_id=ids[act.pick % len(ids)])
+    if act.kind == "rsvp":
+        return GiveRsvp(by=caller, response=("yes", "no", "maybe")[act.pick % 3])
+    if act.kind == "select_name":
+        name: SolutionName = ("best_overall", "best_single_supplier")[act.pick % 2]
+        return SelectSolution(by=caller, solution=name)
+    if act.kind == "select_live":
+        live = sorted(b for by_supplier in state.live.values() for b in by_supplier.values())
+        chosen = live[act.pick % len(live) :: 2] if live else ["a1:1"]
+        return SelectSolution(by=caller, bid_ids=tuple(chosen))
+    if act.kind == "invite":
+        return InviteObserver(by=caller, observer=OBSERVER_PARTY)
+    if act.kind == "uninvite":
+        return UninviteObserver(by=caller, company_id=OBSERVER_PARTY.id)
+    if act.kind == "start":
+        return StartAuction(by=caller)
+    if act.kind == "update":
+        start = (None, now - SECOND, now + 10 * SECOND, None)[act.pick]
+        changes = (
+            AuctionChanges(port="Antwerp")
+            if act.pick == 3
+            else AuctionChanges(scheduled_start=start)
+        )
+        return UpdateAuction(by=caller, changes=changes)
+    if act.kind == "cancel":
+        return CancelAuction(by=caller)
+    return TICK
+
+
+# The reference model: product -> supplier -> (visible amount, floor or None).
+Book = dict[str, tuple[int, int | None]]
+
+
+def model_settle(book: Book, tick: int) -> Book:
+    """DOMAIN.md, Auto-bids: competitor best = the lowest of the others' floor (auto-bid) or
+    amount; target = max(own floor, competitor best - tick); visible = min(visible, target)."""
+    offers = {s: (floor if floor is not None else amount) for s, (amount, floor) in book.items()}
+    settled: Book = {}
+    for supplier, (amount, floor) in book.items():
+        others = [offer for s, offer in offers.items() if s != supplier]
+        if floor is None or not others:
+            settled[supplier] = (amount, floor)
+        else:
+            settled[supplier] = (min(amount, max(floor, min(others) - tick)), floor)
+    return settled
+
+
+def model_apply(
+    model: dict[str, Book], before: AuctionState, command: AnyCommand, events: list[Event]
+) -> None:
+    tick = before.terms.tick
+    settle_now: set[str] = set()
+    if isinstance(command, PlaceBids):
+        for req in command.bids:
+            book = model.setdefault(req.product_id, {})
+            supplier = command.by.company_id
+            amount = req.amount
+            if amount is None:  # an auto-bid without amount: the live bid, else the floor
+                assert req.min_amount is not None
+                current = book.get(supplier)
+                amount = req.min_amount if current is None else max(current[0], req.min_amount)
+            book[supplier] = (amount, req.min_amount)
+            if before.status == "open":
+                settle_now.add(req.product_id)
+    if isinstance(command, RevokeBid):
+        model[command.product_id].pop(command.by.company_id)
+        if before.status == "open":
+            settle_now.add(command.product_id)
+    if any(isinstance(e, AuctionStarted) for e in events):
+        settle_now |= set(model)
+    for product_id in settle_now:
+        model[product_id] = model_settle(model[product_id], tick)
+
+
+def check_mixed(
+    before: AuctionState,
+    state: AuctionState,
+    command: AnyCommand,
+    events: list[Event],
+    model: dict[str, Book],
+) -> None:
+    for event in events:
+        if isinstance(event, AutoBidTriggered):
+            # A visible amount only ever drops, and never below the floor.
+            replaced = state.bids[event.replaces]
+            assert replaced.min_amount is not None
+            assert replaced.min_amount <= event.amount < (replaced.amount or 0)
+            assert event.by is None
+    amounts = [e.amount for e in events if isinstance(e, AutoBidTriggered)]
+    by_product: dict[str, list[int]] = {}
+    for e in events:
+        if isinstance(e, AutoBidTriggered):
+            by_product.setdefault(e.product_id, []).append(e.amount)
+    assert all(a == sorted(a) for a in by_product.values()), amounts
+    if isinstance(command, SelectSolution):
+        allowed = {"decision"} | ({"open"} if state.terms.is_term else set())
+        if command.by.role == "admin":
+            allowed.add("expired")
+        assert before.status in allowed
+        assert state.status == "closed"
+    for product_id in state.products:
+        live = state.live_book(product_id)
+        for bid in live.values():
+            assert bid.amount is not None
+            if bid.min_amount is not None:
+                assert bid.amount >= bid.min_amount
+        ranked = state.ranked(product_id)
+        keys = [(b.amount or 0, b.original_time_entered) for b in ranked]
+        assert keys == sorted(keys)
+        if state.status == "open":
+            assert settle(live, state.terms.tick) == []  # settled: a fixed point
+        expected = {s: amount for s, (amount, _) in model.get(product_id, {}).items()}
+        assert {s: b.amount for s, b in live.items()} == expected
+
+
+def run_mixed(
+    terms_name: str, acts: list[Act], *, replay_each_step: bool = False
+) -> tuple[AuctionState, list[Event]]:
+    now = CREATED
+    kept = decide(None, create(BUYER, MIXED_TERMS[terms_name]), now)
+    state = fold_events(kept)
+    assert state is not None
+    model: dict[str, Book] = {}
+    for act in acts:
+        now += act.delta
+        if replay_each_step:
+            replayed = fold_events(kept)
+            assert replayed is not None and encode(replayed) == encode(state)
+            state = replayed
+        command = mixed_command(act, state, now)
+        frozen = encode(state)
+        before = msgspec.msgpack.decode(frozen, type=AuctionState)
+        try:
+            events = decide(state, command, now)
+        except DomainError as exc:
+            assert encode(state) == frozen
+            note_event(f"refused {act.kind}: {exc.code}")
+            continue
+        assert encode(state) == frozen  # decide never mutates
+        note_event(f"accepted {act.kind}" + ("" if events else " (nothing recorded)"))
+        for event in events:
+            state = evolve(state, event)
+            kept.append(event)
+        model_apply(model, before, command, events)
+        check_mixed(before, state, command, events, model)
+    return state, kept
+
+
+def check_no_leaks(state: AuctionState, kept: list[Event], now: Instant) -> None:
+    """What each supplier receives names no competitor and shows no competitor's floor,
+    comment, traded flag, barge or note; the buyer never sees a floor."""
+    for me in ("s1", "s2", "s3"):
+        viewer = Viewer(me, "supplier")
+        doc = {"view": view(state, viewer, now), "log": filter_events(state, viewer, 1, kept)}
+        blob = msgspec.json.encode(doc).decode()
+        for other in {"s1", "s2", "s3"} - {me}:
+            for secret in (f"note-{other}-", f"barge-{other}-", f'"{other}"', f"u-{other}"):
+                assert secret not in blob, (me, secret)
+        for d in _dicts(doc):
+            bid = state.bids.get(d.get("bid_id") or "")
+            if bid is not None and bid.supplier_id != me:
+                assert d.get("min_amount") is None and d.get("comment") is None, d
+                assert d.get("traded", False) is False and d.get("supplier") is None, d
+    for viewer in (Viewer("buyer", "buyer"), Viewer(OBSERVER.company_id, "observer")):
+        doc = {"view": view(state, viewer, now), "log": filter_events(state, viewer, 1, kept)}
+        assert all(d.get("min_amount") is None for d in _dicts(doc))
+
+
+def _dicts(doc: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(doc, dict):
+        yield doc
+        for value in doc.values():
+            yield from _dicts(value)
+    elif isinstance(doc, list):
+        for value in doc:
+            yield from _dicts(value)
+
+
+@settings(max_examples=250, deadline=None)
+@given(st.sampled_from(sorted(MIXED_TERMS)), st.lists(MIXED_STEPS, min_size=20, max_size=80))
+def test_every_command_in_the_mix_keeps_the_rules_and_replays_exactly(
+    terms_name: str, acts: list[Act]
+) -> None:
+    state, kept = run_mixed(terms_name, acts)
+    note_event(f"{terms_name}: final status {state.status}")
+    if any(isinstance(e, AutoBidTriggered) for e in kept):
+        note_event("auto-bids triggered")
+    if any(isinstance(e, DurationExtended) for e in kept):
+        note_event("extended")
+    assert encode(fold_events(kept)) == encode(state)
+    decoded = msgspec.json.decode(msgspec.json.encode(kept), type=list[AnyEvent])
+    assert decoded == kept
+    assert encode(fold_events(decoded)) == encode(state)
+    check_no_leaks(state, kept, CREATED + sum(a.delta for a in acts))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from(sorted(MIXED_TERMS)), st.lists(MIXED_STEPS, min_size=20, max_size=80))
+def test_every_command_in_the_mix_decides_the_same_on_a_replayed_state(
+    terms_name: str, acts: list[Act]
+) -> None:
+    live_state, live_events = run_mixed(terms_name, acts)
+    replayed_state, replayed_events = run_mixed(terms_name, acts, replay_each_step=True)
     assert replayed_events == live_events
     assert encode(replayed_state) == encode(live_state)

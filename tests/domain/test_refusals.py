@@ -7,14 +7,28 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from auctionactors.domain.commands import AnyCommand, BidRequest, PlaceBids
-from auctionactors.domain.events import Event
+from auctionactors.domain.commands import (
+    AnyCommand,
+    ApproveBarge,
+    BidRequest,
+    DeleteComment,
+    GiveRsvp,
+    InviteObserver,
+    PlaceBids,
+    PostComment,
+    RejectBarge,
+    SubmitBarge,
+    UninviteObserver,
+    UnsubmitBarge,
+)
+from auctionactors.domain.events import Barge, BargeSubmitted, CommentPosted, Event
 from auctionactors.domain.parties import Caller, Party
 from auctionactors.domain.terms import ProductSpec, Vessel
 from auctionactors.errors import TOO_LATE_MESSAGE
 from tests.domain.scenario import (
     ADMIN,
     BUYER,
+    BUYER_CO,
     CLOSES,
     CREATED_AT,
     DECISION_CLOSES,
@@ -29,8 +43,11 @@ from tests.domain.scenario import (
     SUPPLIER_COS,
     T0,
     TICK,
+    auto,
     bid,
+    by,
     cancel,
+    canceled,
     create,
     created,
     draft,
@@ -49,10 +66,15 @@ from tests.domain.scenario import (
     revoke,
     revoked,
     select,
+    selected,
     spec,
     start,
+    started,
+    term_terms,
     update,
 )
+
+OBSERVER_CO = Party("obs", "Harbour Watch")
 
 
 class Case(NamedTuple):
@@ -88,6 +110,23 @@ def pending_with_terms(**overrides: Any) -> list[Event]:
     return [created(make_terms(**overrides))]
 
 
+def term_created_draft() -> Event:
+    return created(term_terms(scheduled_start=None))
+
+
+TERM_PENDING = [created(term_terms())]
+TERM_OPEN = [*TERM_PENDING, started()]
+FORMULA_OPEN = [created(term_terms("formula_related")), started()]
+
+# S1 submitted a barge and posted a comment (a1:c4) while open.
+BARGE = Barge("Sea Tanker 1", "9400001")
+WITH_EXTRAS = [
+    *opened(),
+    BargeSubmitted(at=T0 + 1, by=by(S1), supplier_id="s1", barge=BARGE),
+    CommentPosted(at=T0 + 2, by=by(S1), comment_id="a1:c4", supplier_id="s1", text="hello"),
+]
+
+
 CASES: dict[str, Case] = {
     # --- forbidden --------------------------------------------------------------------------
     "supplier creating": Case(
@@ -105,11 +144,7 @@ CASES: dict[str, Case] = {
         pending(), start(BUYER), EDIT_AT, "forbidden", "only an admin may start an auction by hand"
     ),
     "supplier starting": Case(
-        pending(),
-        start(S1),
-        EDIT_AT,
-        "forbidden",
-        BUYER_OR_ADMIN,
+        pending(), start(S1), EDIT_AT, "forbidden", "only an admin may start an auction by hand"
     ),
     "supplier editing": Case(
         pending(),
@@ -203,20 +238,58 @@ CASES: dict[str, Case] = {
     "amount negative": Case(
         opened(), bid(S1, -25), OPEN_AT, "invalid", "amount must be greater than 0"
     ),
-    "missing amount": Case(opened(), bid(S1, None), OPEN_AT, "invalid", "amount is required"),
-    "min_amount given (auto-bids come later)": Case(
-        opened(),
-        PlaceBids(by=S1, bids=(BidRequest(product_id="p1", amount=200, min_amount=100),)),
-        OPEN_AT,
-        "invalid",
-        "auto-bids (min_amount) are not supported yet",
+    "neither amount nor min_amount": Case(
+        opened(), bid(S1, None), OPEN_AT, "invalid", "amount or min_amount is required"
     ),
-    "min_amount alone": Case(
-        opened(),
-        PlaceBids(by=S1, bids=(BidRequest(product_id="p1", min_amount=100),)),
-        OPEN_AT,
+    "neither amount nor min_amount while pending": Case(
+        pending(), bid(S1, None), EDIT_AT, "invalid", "amount or min_amount is required"
+    ),
+    "amount below min_amount": Case(
+        opened(), auto(S1, 200, 175), OPEN_AT, "invalid", "amount must not be below min_amount"
+    ),
+    "min_amount not on the tick": Case(
+        opened(), auto(S1, 110), OPEN_AT, "invalid", "min_amount must be a multiple of 0.25"
+    ),
+    "min_amount not on a custom tick": Case(
+        pending_with_terms(tick=10),
+        auto(S1, 105, 200),
+        EDIT_AT,
         "invalid",
-        "auto-bids (min_amount) are not supported yet",
+        "min_amount must be a multiple of 0.10",
+    ),
+    "auto-bid amount not on the tick": Case(
+        opened(), auto(S1, 100, 210), OPEN_AT, "invalid", "amount must be a multiple of 0.25"
+    ),
+    "min_amount zero in a spot auction": Case(
+        opened(), auto(S1, 0, 200), OPEN_AT, "invalid", "min_amount must be greater than 0"
+    ),
+    "min_amount negative in a spot auction": Case(
+        opened(), auto(S1, -25), OPEN_AT, "invalid", "min_amount must be greater than 0"
+    ),
+    "traded auto-bid not allowed": Case(
+        opened(),
+        auto(S1, 100, traded=True),
+        OPEN_AT,
+        "traded_bids_not_allowed",
+        "this auction does not allow traded bids",
+    ),
+    "forward_fixed amount zero": Case(
+        TERM_OPEN, bid(S1, 0), OPEN_AT, "invalid", "amount must be greater than 0"
+    ),
+    "forward_fixed amount negative": Case(
+        TERM_OPEN, bid(S1, -25), OPEN_AT, "invalid", "amount must be greater than 0"
+    ),
+    "forward_fixed min_amount negative": Case(
+        TERM_OPEN, auto(S1, -25, 100), OPEN_AT, "invalid", "min_amount must be greater than 0"
+    ),
+    "formula_related amount off the tick": Case(
+        FORMULA_OPEN, bid(S1, -30), OPEN_AT, "invalid", "amount must be a multiple of 0.25"
+    ),
+    "formula_related differential below its floor": Case(
+        FORMULA_OPEN, auto(S1, -50, -75), OPEN_AT, "invalid", "amount must not be below min_amount"
+    ),
+    "a term auction has a single product": Case(
+        TERM_OPEN, bid(S1, {"p2": 200}), OPEN_AT, "not_found", "unknown product p2"
     ),
     "empty bids": Case(
         opened(), PlaceBids(by=S1, bids=()), OPEN_AT, "invalid", "bids must not be empty"
@@ -350,19 +423,96 @@ CASES: dict[str, Case] = {
         "invalid",
         "the buyer cannot be a supplier",
     ),
-    "term auction": Case(
+    "term auction with spot products": Case(
         [],
         create(BUYER, make_terms(kind="forward_fixed")),
         CREATED_AT,
         "invalid",
-        "forward_fixed auctions are not supported yet",
+        "a term auction has a fuel and months, not products",
     ),
-    "formula-related auction": Case(
+    "formula-related auction with spot products": Case(
         [],
-        create(BUYER, make_terms(kind="formula_related")),
+        create(BUYER, term_terms("formula_related", products=(spec(1),))),
         CREATED_AT,
         "invalid",
-        "formula_related auctions are not supported yet",
+        "a term auction has a fuel and months, not products",
+    ),
+    "scheduled term auction without months": Case(
+        [],
+        create(BUYER, term_terms(start_month=None, end_month=None)),
+        CREATED_AT,
+        "invalid",
+        "a scheduled term auction needs start_month, end_month",
+    ),
+    "scheduled term auction without fuel and quantity": Case(
+        [],
+        create(BUYER, term_terms(fuel=None, quantity_mt_per_month=None)),
+        CREATED_AT,
+        "invalid",
+        "a scheduled term auction needs fuel, quantity_mt_per_month",
+    ),
+    "scheduled formula-related auction without fuel index": Case(
+        [],
+        create(BUYER, term_terms("formula_related", fuel_index=None)),
+        CREATED_AT,
+        "invalid",
+        "a scheduled term auction needs fuel_index",
+    ),
+    "term end month before start month": Case(
+        [],
+        create(BUYER, term_terms(start_month="2027-03", end_month="2027-01")),
+        CREATED_AT,
+        "invalid",
+        "end_month must not be before start_month",
+    ),
+    "term month 13": Case(
+        [],
+        create(BUYER, term_terms(end_month="2027-13")),
+        CREATED_AT,
+        "invalid",
+        "not a YYYY-MM month: '2027-13'",
+    ),
+    "term month without a leading zero": Case(
+        [],
+        create(BUYER, term_terms(start_month="2027-1")),
+        CREATED_AT,
+        "invalid",
+        "not a YYYY-MM month: '2027-1'",
+    ),
+    "term month that is a date": Case(
+        [term_created_draft()],
+        update(BUYER, start_month="2027-01-15"),
+        EDIT_AT,
+        "invalid",
+        "not a YYYY-MM month: '2027-01-15'",
+    ),
+    "term quantity per month zero": Case(
+        [],
+        create(BUYER, term_terms(quantity_mt_per_month=0)),
+        CREATED_AT,
+        "invalid",
+        "quantity_mt_per_month must be greater than 0",
+    ),
+    "term quantity per month negative in a draft": Case(
+        [],
+        create(BUYER, term_terms(scheduled_start=None, quantity_mt_per_month=-1)),
+        CREATED_AT,
+        "invalid",
+        "quantity_mt_per_month must be greater than 0",
+    ),
+    "term fuel blank": Case(
+        [],
+        create(BUYER, term_terms(fuel=" ")),
+        CREATED_AT,
+        "invalid",
+        "fuel must not be empty",
+    ),
+    "term months changed after bids": Case(
+        [*TERM_PENDING, placed(2, S1, 200, at=EDIT_AT)],
+        update(BUYER, end_month="2027-06"),
+        EDIT_AT + 1,
+        "invalid",
+        "products cannot change once bids were placed",
     ),
     "creating an auction that exists": Case(
         pending(), create(BUYER), EDIT_AT, "invalid", "auction a1 already exists"
@@ -454,6 +604,192 @@ CASES: dict[str, Case] = {
         DECIDE_AT,
         "invalid",
         "the bids of s1 cannot be split",
+    ),
+    # --- invalid: selections by name --------------------------------------------------------
+    "both bid_ids and a solution name": Case(
+        WITH_BIDS_DECISION,
+        select(BUYER, "a1:8", solution="best_overall"),
+        DECIDE_AT,
+        "invalid",
+        "give either bid_ids or solution, not both",
+    ),
+    "best overall without any bid": Case(
+        in_decision(),
+        select(BUYER, solution="best_overall"),
+        DECIDE_AT,
+        "invalid",
+        "there is no best_overall solution to select",
+    ),
+    "best single supplier when nobody covers every product": Case(
+        [created(TWO_PRODUCTS), started(), placed(3, S1, 200, at=T0 + 1), ended()],
+        select(BUYER, solution="best_single_supplier"),
+        DECIDE_AT,
+        "invalid",
+        "there is no best_single_supplier solution to select",
+    ),
+    # --- barges, comments, RSVP, observers --------------------------------------------------
+    "buyer submitting a barge": Case(
+        opened(),
+        SubmitBarge(by=BUYER, barge=BARGE),
+        OPEN_AT,
+        "forbidden",
+        "only an invited supplier may do this",
+    ),
+    "non-invited company submitting a barge": Case(
+        opened(), SubmitBarge(by=OUTSIDER, barge=BARGE), OPEN_AT, "not_found", "auction not found"
+    ),
+    "barge without a name": Case(
+        opened(),
+        SubmitBarge(by=S1, barge=Barge(" ", "9400001")),
+        OPEN_AT,
+        "invalid",
+        "barge name must not be empty",
+    ),
+    "barge without an IMO": Case(
+        opened(),
+        SubmitBarge(by=S1, barge=Barge("Sea Tanker", "")),
+        OPEN_AT,
+        "invalid",
+        "barge imo must not be empty",
+    ),
+    "barge submitted to a closed auction": Case(
+        in_closed(),
+        SubmitBarge(by=S1, barge=BARGE),
+        DECIDE_AT,
+        "wrong_status",
+        "barges cannot be submitted when the auction is closed",
+    ),
+    "barge unsubmitted from a canceled auction": Case(
+        in_canceled(),
+        UnsubmitBarge(by=S1, imo=BARGE.imo),
+        OPEN_AT,
+        "wrong_status",
+        "barges cannot be unsubmitted when the auction is canceled",
+    ),
+    "supplier approving a barge": Case(
+        WITH_EXTRAS,
+        ApproveBarge(by=S2, imo=BARGE.imo, supplier_id="s1"),
+        OPEN_AT,
+        "forbidden",
+        BUYER_OR_ADMIN,
+    ),
+    "approving a barge nobody submitted": Case(
+        WITH_EXTRAS,
+        ApproveBarge(by=BUYER, imo=BARGE.imo, supplier_id="s2"),
+        OPEN_AT,
+        "not_found",
+        "no barge 9400001 submitted by s2",
+    ),
+    "rejecting a barge after a cancel": Case(
+        [*WITH_EXTRAS, canceled(at=T0 + 3)],
+        RejectBarge(by=BUYER, imo=BARGE.imo, supplier_id="s1"),
+        OPEN_AT,
+        "wrong_status",
+        "barges cannot be approved or rejected when the auction is canceled",
+    ),
+    "empty comment": Case(
+        opened(), PostComment(by=S1, text="  "), OPEN_AT, "invalid", "text must not be empty"
+    ),
+    "comment too long": Case(
+        opened(),
+        PostComment(by=S1, text="x" * 2001),
+        OPEN_AT,
+        "invalid",
+        "text must be at most 2000 characters",
+    ),
+    "buyer posting a comment": Case(
+        opened(),
+        PostComment(by=BUYER, text="hi"),
+        OPEN_AT,
+        "forbidden",
+        "only an invited supplier may do this",
+    ),
+    "comment on a draft": Case(
+        draft(), PostComment(by=S1, text="hi"), EDIT_AT, "not_found", "auction not found"
+    ),
+    "comment after expiry": Case(
+        in_expired(),
+        PostComment(by=S1, text="hi"),
+        DECISION_CLOSES + 1,
+        "wrong_status",
+        "comments cannot be posted when the auction is expired",
+    ),
+    "deleting another supplier's comment": Case(
+        WITH_EXTRAS,
+        DeleteComment(by=S2, comment_id="a1:c4"),
+        OPEN_AT,
+        "not_found",
+        "no comment a1:c4 of yours",
+    ),
+    "deleting an unknown comment": Case(
+        WITH_EXTRAS,
+        DeleteComment(by=S1, comment_id="a1:c9"),
+        OPEN_AT,
+        "not_found",
+        "no comment a1:c9 of yours",
+    ),
+    "buyer deleting a supplier's comment": Case(
+        WITH_EXTRAS,
+        DeleteComment(by=BUYER, comment_id="a1:c4"),
+        OPEN_AT,
+        "forbidden",
+        "only an invited supplier may do this",
+    ),
+    "buyer answering an invitation": Case(
+        opened(),
+        GiveRsvp(by=BUYER, response="yes"),
+        OPEN_AT,
+        "forbidden",
+        "only an invited supplier may do this",
+    ),
+    "rsvp after the close": Case(
+        in_closed(),
+        GiveRsvp(by=S2, response="no"),
+        DECIDE_AT,
+        "wrong_status",
+        "invitations cannot be answered when the auction is closed",
+    ),
+    "buyer inviting an observer": Case(
+        opened(),
+        InviteObserver(by=BUYER, observer=OBSERVER_CO),
+        OPEN_AT,
+        "forbidden",
+        "only an admin may invite observers",
+    ),
+    "supplier inviting an observer": Case(
+        opened(),
+        InviteObserver(by=S1, observer=OBSERVER_CO),
+        OPEN_AT,
+        "forbidden",
+        "only an admin may invite observers",
+    ),
+    "buyer uninviting an observer": Case(
+        opened(),
+        UninviteObserver(by=BUYER, company_id=OBSERVER_CO.id),
+        OPEN_AT,
+        "forbidden",
+        "only an admin may uninvite observers",
+    ),
+    "observer inviting itself": Case(
+        opened(),
+        InviteObserver(by=OBSERVER, observer=OBSERVER_CO),
+        OPEN_AT,
+        "not_found",
+        "auction not found",
+    ),
+    "a supplier as an observer": Case(
+        opened(),
+        InviteObserver(by=ADMIN, observer=SUPPLIER_COS[1]),
+        OPEN_AT,
+        "invalid",
+        "the buyer and the suppliers cannot be observers",
+    ),
+    "the buyer as an observer": Case(
+        opened(),
+        InviteObserver(by=ADMIN, observer=BUYER_CO),
+        OPEN_AT,
+        "invalid",
+        "the buyer and the suppliers cannot be observers",
     ),
     # --- wrong_status -----------------------------------------------------------------------
     "edit when open": Case(
@@ -563,6 +899,20 @@ CASES: dict[str, Case] = {
     "cancel when canceled": Case(
         in_canceled(), cancel(BUYER), OPEN_AT, "wrong_status", "the auction is already canceled"
     ),
+    "term selection while pending": Case(
+        [*TERM_PENDING, placed(2, S1, 200, at=EDIT_AT)],
+        select(BUYER, "a1:2"),
+        EDIT_AT,
+        "wrong_status",
+        "a solution cannot be selected when the auction is pending",
+    ),
+    "term revoke after the close": Case(
+        [*TERM_OPEN, placed(3, S1, 200, at=OPEN_AT), *selected(BUYER, 3, at=OPEN_AT, total=1)],
+        revoke(S1),
+        OPEN_AT + 1,
+        "wrong_status",
+        "bids are not accepted when the auction is closed",
+    ),
     # --- too_late ---------------------------------------------------------------------------
     "bid in decision": Case(in_decision(), bid(S1, 175), DECIDE_AT, "too_late", TOO_LATE_MESSAGE),
     "bid at closes_at before the timer fired": Case(
@@ -572,6 +922,12 @@ CASES: dict[str, Case] = {
         opened(), bid(S1, 175), CLOSES + 30 * 1_000_000, "too_late", TOO_LATE_MESSAGE
     ),
     "revoke in decision": Case(WITH_BIDS_DECISION, revoke(S1), DECIDE_AT, "too_late", None),
+    "auto-bid in decision": Case(
+        in_decision(), auto(S1, 100), DECIDE_AT, "too_late", TOO_LATE_MESSAGE
+    ),
+    "term bid in decision": Case(
+        [*TERM_OPEN, ended()], bid(S1, 200), DECIDE_AT, "too_late", TOO_LATE_MESSAGE
+    ),
     # --- traded bids ------------------------------------------------------------------------
     "traded bid not allowed": Case(
         opened(),
