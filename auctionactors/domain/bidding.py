@@ -22,7 +22,7 @@ from auctionactors.domain.events import (
 from auctionactors.domain.lifecycle import clock_status
 from auctionactors.domain.money import Cents, check_tick
 from auctionactors.domain.parties import By
-from auctionactors.domain.state import AuctionState, Bid
+from auctionactors.domain.state import AuctionState, Bid, bid_of
 from auctionactors.domain.timestamps import Instant, seconds
 from auctionactors.errors import TOO_LATE_MESSAGE, DomainError
 
@@ -111,20 +111,7 @@ def place_bids(state: AuctionState, cmd: PlaceBids, now: Instant) -> list[Event]
         )
         events.append(event)
         book = books[req.product_id] = state.live_book(req.product_id)
-        book[supplier_id] = Bid(
-            bid_id=event.bid_id,
-            seq=seq,
-            product_id=req.product_id,
-            supplier_id=supplier_id,
-            amount=amount,
-            min_amount=req.min_amount,
-            allow_split=req.allow_split,
-            comment=req.comment,
-            traded=cmd.traded,
-            is_auto=is_auto,
-            original_time_entered=now,
-            placed_at=now,
-        )
+        book[supplier_id] = bid_of(event, seq)
     if state.status != "open":
         return events  # pending: recorded, ranked and settled at the start
     triggered = triggered_events(state, books, state.seq + len(events) + 1, now)

@@ -253,16 +253,11 @@ def evolve(state: AuctionState | None, event: Event) -> AuctionState:
     return state
 
 
-def _apply_bid(state: AuctionState, event: BidPlaced) -> None:
-    if event.product_id not in state.products:
-        raise ReplayError(f"bid for unknown product {event.product_id}")
-    live = state.live.setdefault(event.product_id, {})
-    previous = live.get(event.supplier_id)
-    if previous is not None:
-        state.bids[previous].active = False
-    state.bids[event.bid_id] = Bid(
+def bid_of(event: BidPlaced, seq: int) -> Bid:
+    """The live bid a `bid_placed` (or `auto_bid_placed`) event at ``seq`` puts in the book."""
+    return Bid(
         bid_id=event.bid_id,
-        seq=state.seq,
+        seq=seq,
         product_id=event.product_id,
         supplier_id=event.supplier_id,
         amount=event.amount,
@@ -274,6 +269,16 @@ def _apply_bid(state: AuctionState, event: BidPlaced) -> None:
         original_time_entered=event.original_time_entered,
         placed_at=event.at,
     )
+
+
+def _apply_bid(state: AuctionState, event: BidPlaced) -> None:
+    if event.product_id not in state.products:
+        raise ReplayError(f"bid for unknown product {event.product_id}")
+    live = state.live.setdefault(event.product_id, {})
+    previous = live.get(event.supplier_id)
+    if previous is not None:
+        state.bids[previous].active = False
+    state.bids[event.bid_id] = bid_of(event, state.seq)
     live[event.supplier_id] = event.bid_id
     state.bidders[event.supplier_id] = True
     state.rsvp[event.supplier_id] = "yes"  # placing a bid answers the invitation
