@@ -9,5 +9,7 @@ echo "== ruff format --check"
 .venv/bin/ruff format --check auctionactors tests scripts
 echo "== mypy --strict auctionactors"
 .venv/bin/mypy --strict auctionactors
+echo "== browser (Chromium, Playwright)"
+scripts/setup-browser.sh
 echo "== pytest"
 .venv/bin/pytest "$@"

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Install what the browser tests (tests/browser/) need: Debian's Chromium and Playwright's Python
+# package, which drives it (never `playwright install`: the tests use /usr/bin/chromium).
+# Idempotent; safe to re-run. Needs root (or sudo) for apt-get when Chromium is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ ! -x /usr/bin/chromium ]; then
+    SUDO=""
+    if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then
+        SUDO="sudo"
+    fi
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+if ! .venv/bin/python -c "import playwright" >/dev/null 2>&1; then
+    .venv/bin/python -m pip install --quiet playwright
+fi
