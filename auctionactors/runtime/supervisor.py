@@ -28,7 +28,7 @@ from auctionactors.errors import DomainError, Unavailable
 from auctionactors.runtime.actor import AuctionActor, Subscriber, resolve
 from auctionactors.runtime.clock import Clock
 from auctionactors.runtime.mailbox import Ask, Mailbox, Query, Reply
-from auctionactors.runtime.replay import rebuild
+from auctionactors.runtime.replay import ReplayFailed, rebuild
 from auctionactors.runtime.stats import RuntimeStats
 from auctionactors.store.base import EventStore
 
@@ -247,7 +247,10 @@ class Supervisor:
         window = round(self.config.restart_window_s * SECOND)
         while cell.crash_times and cell.crash_times[0] < now - window:
             cell.crash_times.popleft()
-        if len(cell.crash_times) > self.config.max_restarts:
+        # A poisoned stream (an event that cannot be decoded or applied) fails the same way on
+        # every replay: quarantine it at once instead of backing off through futile restarts.
+        poisoned = isinstance(exc, ReplayFailed)
+        if poisoned or len(cell.crash_times) > self.config.max_restarts:
             log.error("%s quarantined after %d crashes: %s", cell.auction_id, cell.restarts, exc)
             cell.status = "quarantined"
             self.stats.quarantines += 1

@@ -229,6 +229,7 @@ async def test_poison_event_quarantines_that_auction_only(
     await sup.quiesce()
     info = sup.cell(poisoned)
     assert info is not None and info.status == "quarantined"
+    assert info.restarts == 1  # deterministic: quarantined at once, no futile restarts
     assert f"seq {seq + 1}" in (info.last_error or "")
     await sup.ask(healthy, bid("p1", 200))
     await sup.stop()
