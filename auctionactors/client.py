@@ -26,6 +26,7 @@ import contextlib
 import itertools
 import logging
 import os
+import ssl
 from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Any, Self
@@ -71,8 +72,12 @@ class Client:
         open_timeout_s: float = 10.0,
         request_timeout_s: float = 30.0,
         max_backoff_s: float = 5.0,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
+        """``ssl_context``: for ``wss://`` URLs, e.g. one trusting a private CA
+        (``ssl.create_default_context(cafile=...)``); default: the system's trust store."""
         self.url = url
+        self.ssl_context = ssl_context
         self.token = token
         self.reconnect = reconnect
         self.open_timeout_s = open_timeout_s
@@ -128,7 +133,13 @@ class Client:
         drops meanwhile."""
         if self._failure is not None:
             raise self._failure
-        await asyncio.wait_for(self._connected.wait(), self.request_timeout_s)
+        if not self._connected.is_set():  # reconnecting; `_give_up` wakes us if that fails
+            try:
+                await asyncio.wait_for(self._connected.wait(), self.request_timeout_s)
+            except TimeoutError:
+                raise ClientError("timeout", "not connected in time") from None
+            if self._failure is not None:
+                raise self._failure
         ws = self._ws
         assert ws is not None
         request_id = next(self._ids)
@@ -193,8 +204,13 @@ class Client:
 
     async def _open(self) -> ClientConnection:
         try:
+            tls: dict[str, Any] = {} if self.ssl_context is None else {"ssl": self.ssl_context}
             ws = await connect(
-                self.url, open_timeout=self.open_timeout_s, compression=None, max_size=2**24
+                self.url,
+                open_timeout=self.open_timeout_s,
+                compression=None,
+                max_size=2**24,
+                **tls,
             )
         except InvalidURI as exc:
             raise UsageError(f"not a WebSocket URL: {self.url} ({exc})") from None
@@ -295,6 +311,7 @@ class Client:
 
     def _give_up(self, failure: ClientError) -> None:
         self._failure = failure
+        self._connected.set()  # wake requests waiting for a connection: they raise `failure`
         self._updates.put_nowait(_END)
 
 
@@ -302,6 +319,10 @@ def _why(exc: BaseException) -> str:
     """A short reason for a failed connection ("connection refused", "timed out")."""
     if isinstance(exc, TimeoutError):
         return "timed out"
+    if isinstance(exc, ssl.SSLCertVerificationError):  # its errno (1) would read "not permitted"
+        return f"TLS certificate not trusted: {exc.verify_message}"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS failed: {exc.reason or exc}"
     errno_ = getattr(exc, "errno", None)
     if isinstance(errno_, int):
         return os.strerror(errno_).lower()

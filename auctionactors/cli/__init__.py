@@ -87,11 +87,21 @@ def build_parser() -> argparse.ArgumentParser:
     replay = sub.add_parser("replay", help="rebuild an auction offline from its events")
     replay.add_argument("auction_id")
     replay.add_argument("--until-seq", type=_positive, default=None)
+    replay.add_argument(
+        "--as",
+        dest="as_company",
+        metavar="COMPANY_ID",
+        default=None,
+        help="print that company's view (what get_view returns it) instead of the whole state",
+    )
     _add_db(replay)
     _add_json(replay)
 
-    demo = sub.add_parser("demo", help="a fresh store with live auctions and simulated bidders")
+    demo = sub.add_parser(
+        "demo", help="serve a fresh store with live auctions and simulated bidders (bots)"
+    )
     demo.add_argument("--db", default=None, help="where to create the demo store (fresh)")
+    daemon.add_server_options(demo)
     demo.add_argument("--duration", type=_positive, default=120, help="bidding time, seconds")
     demo.add_argument(
         "--think", type=float, default=4.0, help="the bots' longest pause between bids, seconds"
@@ -109,6 +119,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(args_list)
         if getattr(args, "db", "x") is None and args.command != "demo":
             args.db = _db_default()
+        if args.command in ("serve", "demo"):  # long-running: uvloop when it is installed
+            return daemon.run_loop(commands.run(args), args.loop)
         return asyncio.run(commands.run(args))
     except UsageError as exc:
         print(f"auctionactors: error: {exc}", file=sys.stderr)

@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import sys
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -14,9 +15,9 @@ from typing import Any
 from auctionactors.cli import daemon
 from auctionactors.cli.demo import demo
 from auctionactors.domain.present import event_entry, state_document
-from auctionactors.domain.state import AuctionState
+from auctionactors.domain.state import AuctionState, evolve
 from auctionactors.domain.timestamps import format_instant
-from auctionactors.domain.views import product_label
+from auctionactors.domain.views import Viewer, product_label, view
 from auctionactors.errors import CorruptionError, UsageError
 from auctionactors.runtime.replay import ReplayFailed, rebuild
 from auctionactors.store.codec import decode_event
@@ -217,6 +218,9 @@ async def replay(args: argparse.Namespace) -> int:
                     {"auction_id": args.auction_id, "failed_seq": exc.seq, "error": exc.error}
                 )
             return 1
+        if args.as_company is not None:
+            viewer = await _viewer(store, state, args.as_company)
+            return _print_view(state, viewer, args.json)
     doc = state_document(state)
     if args.json:
         _print_json(doc)
@@ -237,6 +241,37 @@ async def replay(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _viewer(store: SqliteEventStore, state: AuctionState, company_id: str) -> Viewer:
+    """The company as a receiver: its role from the accounts, else from the auction's own facts
+    (its buyer, suppliers and observers are in its events), so a store without accounts works."""
+    company = await store.company(company_id)
+    if company is not None:
+        return Viewer(company.company_id, company.role)
+    if company_id == state.terms.buyer.id:
+        return Viewer(company_id, "buyer")
+    if state.is_supplier(company_id):
+        return Viewer(company_id, "supplier")
+    if company_id in state.observers:
+        return Viewer(company_id, "observer")
+    raise UsageError(f"no company {company_id} in the database or the auction")
+
+
+def _print_view(state: AuctionState, viewer: Viewer, as_json: bool) -> int:
+    """The company's view, exactly what ``get_view`` returns it (``server_time``: now)."""
+    doc = view(state, viewer, time.time_ns() // 1000)
+    if doc is None:
+        print(
+            f"auctionactors: failed: company {viewer.company_id} may not see {state.auction_id}",
+            file=sys.stderr,
+        )
+        return 1
+    if as_json:
+        _print_json(doc)
+    else:
+        print(json.dumps(doc, indent=2))
+    return 0
+
+
 async def verify(args: argparse.Namespace) -> int:
     async with open_store(args.db) as store:
         problems = [
@@ -246,14 +281,31 @@ async def verify(args: argparse.Namespace) -> int:
         streams = await store.streams()
         checked = 0
         for info in streams:
+            # Decode every event, and fold them too: an event that decodes but can no longer be
+            # applied (it would quarantine the auction) is damage as well. After the first
+            # such event the fold stops; decoding goes on to the end.
+            state: AuctionState | None = None
+            folding = True
             for record in await store.read_stream(info.stream_id):
                 checked += 1
                 try:
-                    decode_event(record)
+                    event = decode_event(record)
                 except CorruptionError as exc:
                     problems.append(
                         {"stream_id": info.stream_id, "seq": record.seq, "problem": str(exc)}
                     )
+                    folding = False
+                    continue
+                if not folding:
+                    continue
+                try:
+                    state = evolve(state, event)
+                except Exception as exc:
+                    problem = f"cannot be applied: {type(exc).__name__}: {exc}"
+                    problems.append(
+                        {"stream_id": info.stream_id, "seq": record.seq, "problem": problem}
+                    )
+                    folding = False
     if args.json:
         _print_json({"streams": len(streams), "events": checked, "problems": problems})
     else:

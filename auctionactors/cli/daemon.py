@@ -1,56 +1,135 @@
 """``serve`` (the daemon: supervisor and gateway in one process) and the operator commands that
-talk to a running daemon over the WebSocket protocol: ``status`` and ``revive``."""
+talk to a running daemon over the WebSocket protocol: ``status`` and ``revive``.
+
+`running` is the server setup that ``serve`` and ``demo`` share; `run_loop` picks the event loop
+(uvloop when it is installed, see the ``speed`` extra, else asyncio's own).
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
 import os
 import signal
 import sys
+from collections.abc import AsyncIterator, Coroutine
+from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 from auctionactors.client import Client, ClientError
-from auctionactors.errors import UsageError
+from auctionactors.errors import AuctionActorsError, UsageError
 from auctionactors.gateway.server import Gateway, GatewayConfig
+from auctionactors.runtime.actor import Subscriber
 from auctionactors.runtime.clock import SystemClock
 from auctionactors.runtime.supervisor import Supervisor
 from auctionactors.store.sqlite import SqliteEventStore
 
 DEFAULT_URL = "ws://127.0.0.1:8765/ws"
 TOKEN_ENV = "AUCTIONACTORS_TOKEN"
+LOOPS = ("auto", "uvloop", "asyncio")
+
+
+class CannotListen(AuctionActorsError):
+    """The gateway could not bind its address (in use, not ours): exit status 1."""
+
+
+def run_loop(main: Coroutine[Any, Any, int], loop: str = "auto") -> int:
+    """Run ``main`` to completion on uvloop when it is importable (``auto``, or ``uvloop``, which
+    insists), else on asyncio's default loop. `loop_name` says which one is running."""
+    if loop != "asyncio":
+        try:
+            uvloop = importlib.import_module("uvloop")
+        except ImportError:
+            if loop == "uvloop":
+                main.close()
+                raise UsageError(
+                    "uvloop is not installed (pip install 'auctionactors[speed]')"
+                ) from None
+        else:
+            result: int = uvloop.run(main)
+            return result
+    return asyncio.run(main)
+
+
+def loop_name() -> str:
+    """``uvloop`` or ``asyncio``: the running event loop, for the line serve and demo print."""
+    module = type(asyncio.get_running_loop()).__module__
+    return "uvloop" if module.split(".")[0] == "uvloop" else "asyncio"
+
+
+def gateway_config(args: argparse.Namespace) -> GatewayConfig:
+    """The gateway's settings from ``serve``'s options (the limits a benchmark raises)."""
+    defaults = GatewayConfig()
+    rate = args.rate if args.rate is not None else defaults.rate_per_s
+    return GatewayConfig(
+        host=args.host,
+        port=args.port,
+        rate_per_s=rate,
+        burst=max(defaults.burst, rate),
+        outbox_size=args.outbox if args.outbox is not None else defaults.outbox_size,
+        max_connections_per_token=(
+            args.max_connections_per_token
+            if args.max_connections_per_token is not None
+            else defaults.max_connections_per_token
+        ),
+        allowed_origins=tuple(getattr(args, "allowed_origin", None) or ()),
+        tls_cert=getattr(args, "tls_cert", None),
+        tls_key=getattr(args, "tls_key", None),
+    )
+
+
+@asynccontextmanager
+async def running(
+    store: SqliteEventStore,
+    config: GatewayConfig,
+    subscribers: list[Subscriber] | None = None,
+) -> AsyncIterator[tuple[Gateway, int]]:
+    """The supervisor (every stored auction brought up) and the gateway listening, on the system
+    clock; yields the gateway and the number of auctions supervised. On exit: stop accepting,
+    close every connection (1001), drain the mailboxes. The store stays open (the caller's)."""
+    supervisor = Supervisor(store, SystemClock(), subscribers=subscribers)
+    gateway = Gateway(supervisor, store, config)
+    count = await supervisor.start()
+    try:
+        await gateway.start()
+    except OSError as exc:
+        await supervisor.stop()
+        raise CannotListen(
+            f"cannot listen on {config.host}:{config.port}: {exc.strerror or exc}"
+        ) from None
+    try:
+        yield gateway, count
+    finally:
+        await gateway.stop()
+        await supervisor.stop()
+
+
+def stop_signal() -> asyncio.Event:
+    """An event set by SIGTERM or SIGINT (the clean way out of serve and demo); install it before
+    saying that the server is up, so that a signal sent right after is never missed."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
 
 
 async def serve(args: argparse.Namespace) -> int:
     """Run until SIGTERM/SIGINT; then stop accepting, close every connection (1001), drain the
     mailboxes and close the store."""
     path = _db_path(args.db)
-    store = await SqliteEventStore.open(path)
+    store = await SqliteEventStore.open(path, busy_timeout=args.busy_timeout)
     try:
-        supervisor = Supervisor(store, SystemClock())
-        config = GatewayConfig(host=args.host, port=args.port)
-        gateway = Gateway(supervisor, store, config)
-        count = await supervisor.start()
-        try:
-            await gateway.start()
-        except OSError as exc:
-            await supervisor.stop()
-            print(
-                f"auctionactors: failed: cannot listen on {args.host}:{args.port}: {exc.strerror}",
-                file=sys.stderr,
-            )
-            return 1
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        print(f"auctionactors: supervising {count} auctions; store {path}", flush=True)
-        print(f"auctionactors: listening on {gateway.url}", flush=True)
-        await stop.wait()
-        print("auctionactors: stopping (closing connections, draining mailboxes)", flush=True)
-        await gateway.stop()
-        await supervisor.stop()
+        async with running(store, gateway_config(args)) as (gateway, count):
+            stop = stop_signal()
+            print(f"auctionactors: supervising {count} auctions; store {path}", flush=True)
+            print(f"auctionactors: listening on {gateway.url}", flush=True)
+            print(f"auctionactors: event loop {loop_name()}", flush=True)
+            await stop.wait()
+            print("auctionactors: stopping (closing connections, draining mailboxes)", flush=True)
     finally:
         await store.close()
     print("auctionactors: stopped", flush=True)
@@ -120,10 +199,50 @@ def add_parsers(sub: Any, add_db: Any, add_json: Any) -> None:
     """The subcommands of this module, for `auctionactors.cli.build_parser`."""
     serve_p = sub.add_parser("serve", help="run the daemon: supervisor and WebSocket gateway")
     add_db(serve_p)
-    serve_p.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    add_server_options(serve_p)
     serve_p.add_argument(
-        "--port", type=_port, default=8765, help="port to listen on (0: any free one, printed)"
+        "--busy-timeout",
+        type=_positive_float,
+        default=5.0,
+        metavar="SECONDS",
+        help="how long a write waits for another process's lock on the database before the "
+        "command is answered `unavailable` (default 5)",
     )
+    limits = serve_p.add_argument_group(
+        "limits", "per-connection limits of the gateway (raise them for load tests)"
+    )
+    limits.add_argument(
+        "--rate",
+        type=_positive_float,
+        default=None,
+        metavar="N",
+        help="requests per second per connection, in bursts of max(100, N) (default 50)",
+    )
+    limits.add_argument(
+        "--outbox",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="frames queued for one connection before it is closed 1013 (default 512)",
+    )
+    limits.add_argument(
+        "--max-connections-per-token",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="connections one token may hold at once (default 16)",
+    )
+    serve_p.add_argument(
+        "--allowed-origin",
+        action="append",
+        default=[],
+        type=_origin,
+        metavar="ORIGIN",
+        help="a site whose pages may connect, e.g. https://bunkers.example (repeatable); "
+        "by default only pages served by this server (and clients sending no Origin)",
+    )
+    serve_p.add_argument("--tls-cert", metavar="FILE", help="PEM certificate: serve wss/https")
+    serve_p.add_argument("--tls-key", metavar="FILE", help="PEM private key of --tls-cert")
     for name, help_ in (
         ("status", "ask a running daemon how its actors are"),
         ("revive", "ask a running daemon to restart a quarantined auction"),
@@ -135,6 +254,47 @@ def add_parsers(sub: Any, add_db: Any, add_json: Any) -> None:
         p.add_argument("--token", default=None, help=f"an admin's token (default ${TOKEN_ENV})")
         if name == "status":
             add_json(p)
+
+
+def _origin(text: str) -> str:
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
+        raise argparse.ArgumentTypeError(f"not an origin (scheme://host[:port]): {text!r}")
+    return text
+
+
+def add_server_options(p: argparse.ArgumentParser) -> None:
+    """``--host``, ``--port`` and ``--loop``: what ``serve`` and ``demo`` both take."""
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    p.add_argument(
+        "--port", type=_port, default=8765, help="port to listen on (0: any free one, printed)"
+    )
+    p.add_argument(
+        "--loop",
+        choices=LOOPS,
+        default="auto",
+        help="event loop: uvloop if installed (auto, the default), or insist on one",
+    )
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0: {value}")
+    return value
 
 
 def _port(text: str) -> int:

@@ -1,8 +1,17 @@
-"""``auctionactors demo``: a fresh store with companies and tokens, and live auctions in which
-simulated suppliers bid against each other until each one closes; then the next one starts.
+"""``auctionactors demo``: the daemon serving a fresh store, with bots on the other end of the wire.
 
-The bots are plain asyncio tasks sending commands to the supervisor, the way any client's
-commands arrive; what they do is printed as the audit log grows.
+The store is seeded with a buyer, an admin and four suppliers, whose tokens are printed with the
+page's URL. The gateway is served exactly as ``serve`` does it (`daemon.running`), and every bot
+is an ordinary `auctionactors.client.Client` on the WebSocket, like any bidder's program:
+
+- the *operator* (the admin) creates a spot auction (two vessels, two fuels) that starts at once,
+  prints every event of every auction as its updates arrive, and creates the next auction when
+  one is over;
+- each *supplier* opens with a bid per product (an auto-bid on one of them), then undercuts now
+  and then until its own reserve price, so that the soft close lets the auction end;
+- the *buyer* selects ``best_overall`` once the auction is in its decision period.
+
+A person can sign in on the page (or with `Client`) with any printed token while the bots play.
 """
 
 from __future__ import annotations
@@ -10,181 +19,237 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-import signal
+import sys
 import tempfile
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from auctionactors.domain.commands import BidRequest, PlaceBids, SelectSolution
-from auctionactors.domain.parties import Caller, Party
-from auctionactors.domain.present import event_entry
-from auctionactors.domain.terms import AuctionTerms, ProductSpec, Vessel
-from auctionactors.domain.timestamps import SECOND
-from auctionactors.errors import AuctionActorsError, UsageError
-from auctionactors.runtime.actor import Update
+from auctionactors.cli import daemon
+from auctionactors.client import Client, ClientError
+from auctionactors.domain.money import format_amount
+from auctionactors.domain.timestamps import SECOND, format_instant
+from auctionactors.errors import UsageError
+from auctionactors.gateway.server import GatewayConfig
 from auctionactors.runtime.clock import SystemClock
-from auctionactors.runtime.supervisor import Supervisor
-from auctionactors.store.base import NewUser
+from auctionactors.store.base import NewUser, Role
 from auctionactors.store.sqlite import SqliteEventStore
 
+ADMIN = "Platform Operations"
 BUYER = "Aegean Shipping"
 SUPPLIERS = ("Baltic Bunkers", "North Sea Fuels", "Med Marine Energy", "Gulf Oil Trading")
-VESSELS = (Vessel("MV Aurora", "9300001"), Vessel("MV Borealis", "9300002"))
+VESSELS = ({"name": "MV Aurora", "imo": "9300001"}, {"name": "MV Borealis", "imo": "9300002"})
 FUELS = ("VLSFO 0.5%", "MGO 0.1%")
+OVER = frozenset({"closed", "expired", "canceled"})
+DETAIL = ("product_id", "supplier_id", "amount", "min_amount", "closes_at")
 
 
-class _Printer:
-    """Prints every event as it becomes durable (a subscriber like the gateway's hub), and tells
-    the demo when an auction's bidding is over."""
-
-    def __init__(self) -> None:
-        self.bidding_over: dict[str, asyncio.Event] = {}
-
-    def publish(self, update: Update) -> None:
-        if update.state.status not in ("pending", "open"):
-            self.bidding_over.setdefault(update.auction_id, asyncio.Event()).set()
-        for i, event in enumerate(update.events):
-            entry = event_entry(update.first_seq + i, event)
-            data = entry["data"]
-            if "supplier_id" in data:
-                data["supplier_id"] = update.state.supplier_name(data["supplier_id"])
-            detail = " ".join(
-                f"{k}={data[k]}"
-                for k in ("product_id", "supplier_id", "amount", "min_amount", "closes_at")
-                if data.get(k) is not None
-            )
-            short = update.auction_id[-6:]
-            print(f"{entry['at'][11:19]} {short} #{entry['seq']:<4} {entry['type']:<26} {detail}")
+@dataclass(frozen=True)
+class Account:
+    company: str
+    role: Role
+    user: NewUser
 
 
-def _terms(buyer: Party, suppliers: list[Party], now: int, duration_s: int) -> AuctionTerms:
-    return AuctionTerms(
-        port="Rotterdam",
-        buyer=buyer,
-        suppliers=tuple(suppliers),
-        scheduled_start=now,
-        duration_s=duration_s,
-        decision_duration_s=60,
-        soft_close_s=max(5, duration_s // 6),
-        products=tuple(
-            ProductSpec(
-                vessel=vessel,
-                fuel=fuel,
-                quantity_mt=random.choice((500, 1000, 1500)),
-                eta=now + 3 * 86_400 * SECOND,
-            )
+async def _seed(store: SqliteEventStore) -> dict[str, Account]:
+    accounts: dict[str, Account] = {}
+    roles: list[tuple[str, Role]] = [(BUYER, "buyer"), (ADMIN, "admin")]
+    for company, role in [*roles, *((s, "supplier") for s in SUPPLIERS)]:
+        user = await store.add_user(company, role, f"{company} trader")
+        accounts[company] = Account(company, role, user)
+    return accounts
+
+
+def _auction(accounts: dict[str, Account], duration_s: int) -> dict[str, Any]:
+    """A spot auction starting now (an admin's start in the past starts it at once)."""
+    now = SystemClock().now()
+    return {
+        "kind": "spot",
+        "port": "Rotterdam",
+        "suppliers": [accounts[s].user.company_id for s in SUPPLIERS],
+        "scheduled_start": format_instant(now),
+        "duration_s": duration_s,
+        "decision_duration_s": 60,
+        "soft_close_s": max(5, duration_s // 6),
+        "products": [
+            {
+                "vessel": vessel,
+                "fuel": fuel,
+                "quantity_mt": random.choice((500, 1000, 1500)),
+                "eta": format_instant(now + 3 * 86_400 * SECOND),
+            }
             for vessel in VESSELS
             for fuel in FUELS
-        ),
-    )
+        ],
+    }
 
 
-async def _bot(
-    supervisor: Supervisor, auction_id: str, caller: Caller, products: list[str], think_s: float
-) -> None:
-    """A supplier: an opening bid per product, an auto-bid on one, then occasional undercuts
-    until its own reserve price, so that the soft close lets the auction end."""
-    rng = random.Random(caller.company_id)
-    base = {p: rng.randrange(560, 640) * 100 for p in products}
-    reserve = {p: amount - rng.randrange(5, 25) * 100 for p, amount in base.items()}
-    try:
-        first = rng.choice(products)
-        await supervisor.ask(
-            auction_id,
-            PlaceBids(
-                by=caller,
-                bids=tuple(
-                    BidRequest(
-                        product_id=p,
-                        amount=base[p],
-                        min_amount=base[p] - rng.randrange(10, 40) * 100 if p == first else None,
-                        allow_split=rng.random() > 0.2,
-                    )
-                    for p in products
-                ),
-            ),
-        )
+@dataclass
+class _Bots:
+    """Every bot of the demo, sharing the URL and the accounts."""
+
+    url: str
+    accounts: dict[str, Account]
+    duration_s: int
+    think_s: float
+    names: dict[str, str] = field(default_factory=dict)  # company id -> name, for printing
+    closed: dict[str, asyncio.Event] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.names = {a.user.company_id: a.company for a in self.accounts.values()}
+
+    def _closed(self, auction_id: str) -> asyncio.Event:
+        return self.closed.setdefault(auction_id, asyncio.Event())
+
+    async def run(self) -> None:
+        async with AsyncExitStack() as stack, asyncio.TaskGroup() as group:
+            clients: dict[str, Client] = {}
+            for name, account in self.accounts.items():
+                client = Client(self.url, account.user.token)
+                await client.connect()
+                stack.push_async_callback(client.close)
+                await client.subscribe_all()
+                clients[name] = client
+            group.create_task(self._print(clients[ADMIN]))
+            group.create_task(self._buyer(clients[BUYER]))
+            for name in SUPPLIERS:
+                group.create_task(self._supplier(clients[name]))
+            group.create_task(self._operate(clients[ADMIN]))
+
+    # --- the admin: auctions one after another, and the printed audit log ----------------------
+
+    async def _operate(self, admin: Client) -> None:
+        buyer = self.accounts[BUYER].user.company_id
         while True:
-            await asyncio.sleep(rng.uniform(think_s / 4, think_s))
-            open_products = [p for p in products if base[p] > reserve[p]]
-            if not open_products:
-                return
-            product = rng.choice(open_products)
-            base[product] = max(reserve[product], base[product] - rng.randrange(1, 8) * 100)
-            request = BidRequest(product_id=product, amount=base[product])
-            await supervisor.ask(auction_id, PlaceBids(by=caller, bids=(request,)))
-    except AuctionActorsError:
-        return  # bidding is over (too late, or the auction moved on)
-
-
-async def _run_auction(
-    supervisor: Supervisor,
-    printer: _Printer,
-    users: dict[str, tuple[NewUser, Party]],
-    args: argparse.Namespace,
-) -> None:
-    admin = Caller(users["admin"][0].user_id, users["admin"][0].company_id, "admin")
-    buyer_user, buyer = users[BUYER]
-    suppliers = [users[name] for name in SUPPLIERS]
-    reply = await supervisor.create_auction(
-        admin, _terms(buyer, [p for _, p in suppliers], supervisor.clock.now(), args.duration)
-    )
-    auction_id = reply.fields["auction_id"]
-    products = list(reply.fields["product_ids"])
-    over = printer.bidding_over.setdefault(auction_id, asyncio.Event())
-    bots = [
-        asyncio.create_task(
-            _bot(
-                supervisor,
-                auction_id,
-                Caller(u.user_id, u.company_id, "supplier"),
-                products,
-                args.think,
+            reply = await admin.request(
+                "create_auction", buyer=buyer, auction=_auction(self.accounts, self.duration_s)
             )
-        )
-        for u, _ in suppliers
-    ]
-    await over.wait()
-    for bot in bots:
-        bot.cancel()
-    await asyncio.sleep(args.think)  # the buyer looks at the solutions for a moment
-    buyer_caller = Caller(buyer_user.user_id, buyer_user.company_id, "buyer")
-    select = SelectSolution(by=buyer_caller, solution="best_overall", comment="demo award")
-    try:
-        await supervisor.ask(auction_id, select)
-    except AuctionActorsError as exc:
-        print(f"selection refused: {exc}")
+            await self._closed(reply["auction_id"]).wait()
+
+    async def _print(self, admin: Client) -> None:
+        async for update in admin.updates():
+            if update.get("type") != "update":
+                continue
+            auction_id = update["auction_id"]
+            for event in update["events"]:
+                data = event.get("data") or {}
+                if data.get("supplier_id") is not None:
+                    data["supplier_id"] = self.names.get(data["supplier_id"], data["supplier_id"])
+                detail = " ".join(f"{k}={data[k]}" for k in DETAIL if data.get(k) is not None)
+                at = event.get("at", "")[11:19]
+                line = f"{at} {auction_id[-6:]} #{event['seq']:<4} {event['type']:<26} {detail}"
+                print(line.rstrip(), flush=True)
+            if update["view"]["status"] in OVER:
+                self._closed(auction_id).set()
+
+    # --- the buyer: best overall once bidding is over ------------------------------------------
+
+    async def _buyer(self, buyer: Client) -> None:
+        chosen: set[str] = set()
+        async with asyncio.TaskGroup() as group:
+            async for update in buyer.updates():
+                auction_id = update["auction_id"]
+                if update.get("type") != "update" or auction_id in chosen:
+                    continue
+                if update["view"]["status"] == "decision":
+                    chosen.add(auction_id)
+                    group.create_task(self._select(buyer, auction_id))
+
+    async def _select(self, buyer: Client, auction_id: str) -> None:
+        await asyncio.sleep(self.think_s)  # the buyer looks at the solutions for a moment
+        try:
+            await buyer.request(
+                "select_solution",
+                auction_id=auction_id,
+                solution="best_overall",
+                comment="demo award",
+            )
+        except ClientError as exc:
+            print(f"selection refused: {exc}", flush=True)
+
+    # --- the suppliers ---------------------------------------------------------------------------
+
+    async def _supplier(self, client: Client) -> None:
+        status: dict[str, str] = {}
+        async with asyncio.TaskGroup() as group:
+            async for update in client.updates():
+                if update.get("type") != "update":
+                    continue
+                auction_id, doc = update["auction_id"], update["view"]
+                opened = status.get(auction_id) == "open"
+                status[auction_id] = doc["status"]
+                if not opened and doc["status"] == "open":
+                    products = [p["product_id"] for p in doc["products"]]
+                    group.create_task(self._bid(client, auction_id, products, status))
+
+    async def _bid(
+        self, client: Client, auction_id: str, products: list[str], status: dict[str, str]
+    ) -> None:
+        """An opening bid per product (an auto-bid on one), then occasional undercuts until the
+        supplier's own reserve price, so that the soft close lets the auction end."""
+        assert client.welcome is not None
+        rng = random.Random(f"{client.welcome['company']['id']}:{auction_id}")
+        base = {p: rng.randrange(560, 640) * 100 for p in products}  # cents per MT
+        reserve = {p: amount - rng.randrange(5, 25) * 100 for p, amount in base.items()}
+        first = rng.choice(products)
+        bids: list[dict[str, Any]] = []
+        for p in products:
+            bid: dict[str, Any] = {"product_id": p, "amount": format_amount(base[p])}
+            if p == first:
+                bid["min_amount"] = format_amount(base[p] - rng.randrange(10, 40) * 100)
+            bid["allow_split"] = rng.random() > 0.2
+            bids.append(bid)
+        try:
+            await asyncio.sleep(rng.uniform(0, self.think_s / 2))
+            await client.request("place_bids", auction_id=auction_id, bids=bids)
+            while True:
+                await asyncio.sleep(rng.uniform(self.think_s / 4, self.think_s))
+                open_products = [p for p in products if base[p] > reserve[p]]
+                if not open_products or status.get(auction_id) != "open":
+                    return
+                p = rng.choice(open_products)
+                base[p] = max(reserve[p], base[p] - rng.randrange(1, 8) * 100)
+                bid = {"product_id": p, "amount": format_amount(base[p])}
+                await client.request("place_bids", auction_id=auction_id, bids=[bid])
+        except ClientError:
+            return  # bidding is over (too late, or the auction moved on)
 
 
 async def demo(args: argparse.Namespace) -> int:
-    folder = Path(tempfile.mkdtemp(prefix="auctionactors-demo-"))
-    path = Path(args.db) if args.db else folder / "demo.db"
+    path = Path(args.db) if args.db else Path(tempfile.mkdtemp(prefix="auctionactors-demo-"))
+    if not args.db:
+        path = path / "demo.db"
     if path.exists():
         raise UsageError(f"{path} exists; the demo starts on a fresh store")
     async with await SqliteEventStore.open(path) as store:
-        users: dict[str, tuple[NewUser, Party]] = {}
-        for name, role in [(BUYER, "buyer"), *((s, "supplier") for s in SUPPLIERS)]:
-            user = await store.add_user(name, role, f"{name} trader")  # type: ignore[arg-type]
-            users[name] = (user, Party(user.company_id, name))
-        admin = await store.add_user("Platform Operations", "admin", "Operator")
-        users["admin"] = (admin, Party(admin.company_id, "Platform Operations"))
+        accounts = await _seed(store)
         print(f"demo store: {path}")
-        for name, (user, _) in users.items():
-            print(f"  token {name:<22} {user.token}")
-        printer = _Printer()
-        supervisor = Supervisor(store, SystemClock(), subscribers=[printer])
-        await supervisor.start()
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-
-        async def auctions() -> None:
-            while True:
-                await _run_auction(supervisor, printer, users, args)
-
-        runner = asyncio.create_task(auctions())
-        await stop.wait()
-        runner.cancel()
-        await supervisor.stop()
+        for account in accounts.values():
+            label = f"{account.company} ({account.role})"
+            print(f"  token {label:<32} {account.user.token}")
+        config = GatewayConfig(host=args.host, port=args.port)
+        async with daemon.running(store, config) as (gateway, _):
+            stop = daemon.stop_signal()
+            print(f"page: http://{config.host}:{gateway.port}/")
+            print(f"websocket: {gateway.url}")
+            print(f"event loop: {daemon.loop_name()}", flush=True)
+            bots = asyncio.create_task(
+                _Bots(gateway.url, accounts, args.duration, args.think).run()
+            )
+            signalled = asyncio.create_task(stop.wait())
+            await asyncio.wait({bots, signalled}, return_when=asyncio.FIRST_COMPLETED)
+            for task in (bots, signalled):
+                task.cancel()
+            failure = None
+            try:
+                await bots
+            except asyncio.CancelledError:
+                pass
+            except Exception as exc:  # a bot's bug: say so and stop with status 1
+                failure = exc
+    if failure is not None:
+        print(f"auctionactors: demo failed: {failure!r}", file=sys.stderr)
+        return 1
     print(f"demo stopped; replay it with: auctionactors events AUCTION_ID --db {path}")
     return 0

@@ -6,13 +6,16 @@ Clients send decimal strings ("2.25", "-1.75") or JSON numbers; both are parsed 
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
 
 from auctionactors.errors import DomainError
 
 Cents = int
 
 DEFAULT_TICK: Cents = 25
+MAX_CENTS = 10**15
+_CENT = Decimal("0.01")
+_EXACT = Context(prec=40)  # holds any amount within range to the cent, so quantize never rounds
 
 
 def parse_amount(value: str | int | float, field: str = "amount") -> Cents:
@@ -25,12 +28,17 @@ def parse_amount(value: str | int | float, field: str = "amount") -> Cents:
         raise DomainError("invalid", f"{field} must be a decimal number") from None
     if not dec.is_finite():
         raise DomainError("invalid", f"{field} must be a decimal number")
-    cents = dec * 100
-    if cents != cents.to_integral_value():
-        raise DomainError("invalid", f"{field} must have at most two decimals")
-    if abs(cents) > 10**15:
+    # Range first: arithmetic on "1e999999999" overflows, and on more digits than the default
+    # context's 28 it rounds ("1.000...0001" would become 1.00).
+    if dec.adjusted() > 14:
         raise DomainError("invalid", f"{field} is out of range")
-    return int(cents)
+    to_cent = dec.quantize(_CENT, context=_EXACT)
+    if to_cent != dec:
+        raise DomainError("invalid", f"{field} must have at most two decimals")
+    cents = int(to_cent.scaleb(2, context=_EXACT))
+    if abs(cents) > MAX_CENTS:
+        raise DomainError("invalid", f"{field} is out of range")
+    return cents
 
 
 def format_amount(cents: Cents) -> str:

@@ -36,16 +36,43 @@ INSTANT_FIELDS = frozenset(
 
 
 def to_public(value: Any, key: str | None = None) -> Any:
-    """Convert builtins (from `msgspec.to_builtins`) to the protocol's notation, recursively."""
+    """Convert builtins (from `msgspec.to_builtins`) to the protocol's notation, recursively.
+
+    Every view of every update goes through here (a fan-out renders one per receiver), so the
+    common cases are tested by exact type first and leaves are converted without a call; the
+    ``isinstance`` checks at the end keep subclasses (an ``IntEnum``) converted as before."""
+    cls = type(value)
+    if cls is dict:
+        out = {}
+        for k, v in value.items():
+            vcls = type(v)
+            if vcls is str or v is None or vcls is bool or vcls is float:
+                out[k] = v
+            elif vcls is int:
+                out[k] = _public_int(v, k)
+            else:
+                out[k] = to_public(v, k)
+        return out
+    if cls is list or cls is tuple:
+        return [to_public(v, key) for v in value]
+    if cls is int:
+        return _public_int(value, key)
+    if cls is str or value is None or cls is bool or cls is float:
+        return value
     if isinstance(value, dict):
         return {k: to_public(v, k) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [to_public(v, key) for v in value]
     if isinstance(value, int) and not isinstance(value, bool):
-        if key in MONEY_FIELDS:
-            return format_amount(value)
-        if key in INSTANT_FIELDS:
-            return format_instant(value)
+        return _public_int(value, key)
+    return value
+
+
+def _public_int(value: int, key: str | None) -> Any:
+    if key in MONEY_FIELDS:
+        return format_amount(value)
+    if key in INSTANT_FIELDS:
+        return format_instant(value)
     return value
 
 

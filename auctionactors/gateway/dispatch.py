@@ -10,6 +10,7 @@ its traceback, and the client is told nothing more.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -165,6 +166,7 @@ class Dispatcher:
             "restarts": stats.restarts,
             "quarantines": stats.quarantines,
             "connections": self.hub.stats.connections,
+            "tasks": len(asyncio.all_tasks()),  # grows without bound = a leak (scripts/soak.py)
             "troubled": [
                 {
                     "auction_id": c.auction_id,

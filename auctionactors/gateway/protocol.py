@@ -131,6 +131,8 @@ def parse(text: str) -> Hello | Request | Refused:
         return _refuse(_read_id(text), "bad_request", _describe(exc))
     except msgspec.DecodeError as exc:
         return _refuse(None, "bad_request", f"malformed JSON: {exc}")
+    except RecursionError:  # msgspec's own depth guard: raised, not a DecodeError
+        return _refuse(None, "bad_request", "malformed JSON: nested too deeply")
     return frame
 
 
@@ -149,7 +151,7 @@ def _read_id(data: str | bytes) -> RequestId | None:
         return None
     try:
         return _probe.decode(data).id
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         return None
 
 

@@ -128,7 +128,12 @@ class AuctionActor:
         except StorageUnavailable:
             log.warning("%s: storage unavailable for a deadline; retrying", self.auction_id)
             self._stats.storage_failures += 1
-            self._clock.call_at(now + STORAGE_RETRY_S * SECOND, self._mailbox.put_tick)
+            # Retry in a while, not at once: the one timer now stands for this (past) deadline,
+            # so `_arm_timer` leaves it alone instead of re-arming it for the deadline itself,
+            # which would fire at once and spin while the storage is down.
+            self._cancel_timer()
+            self._timer = self._clock.call_at(now + STORAGE_RETRY_S * SECOND, self._on_timer)
+            self._timer_deadline = deadline
 
     async def _handle(self, ask: Ask) -> None:
         if ask.future.done():  # the caller gave up while it was queued: do not act for it

@@ -15,8 +15,12 @@ from auctionactors.store.base import ROLES, Role
 
 
 def new_token() -> str:
-    """A fresh bearer token, shown to its owner once and never stored."""
-    return secrets.token_urlsafe(32)
+    """A fresh bearer token, shown to its owner once and never stored. Never starting with
+    ``-``, which a command line (``--token -x...``) would take for an option."""
+    while True:
+        token = secrets.token_urlsafe(32)
+        if not token.startswith("-"):
+            return token
 
 
 def token_hash(token: str) -> bytes:
