@@ -41,16 +41,6 @@ def _add_json(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1: {value}")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="auctionactors", description="Event-sourced bunker auctions.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -86,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     replay = sub.add_parser("replay", help="rebuild an auction offline from its events")
     replay.add_argument("auction_id")
-    replay.add_argument("--until-seq", type=_positive, default=None)
+    replay.add_argument("--until-seq", type=daemon.positive_int, default=None)
     replay.add_argument(
         "--as",
         dest="as_company",
@@ -102,7 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--db", default=None, help="where to create the demo store (fresh)")
     daemon.add_server_options(demo)
-    demo.add_argument("--duration", type=_positive, default=120, help="bidding time, seconds")
+    demo.add_argument(
+        "--duration", type=daemon.positive_int, default=120, help="bidding time, seconds"
+    )
     demo.add_argument(
         "--think", type=float, default=4.0, help="the bots' longest pause between bids, seconds"
     )

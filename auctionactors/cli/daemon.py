@@ -220,14 +220,14 @@ def add_parsers(sub: Any, add_db: Any, add_json: Any) -> None:
     )
     limits.add_argument(
         "--outbox",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         metavar="N",
         help="frames queued for one connection before it is closed 1013 (default 512)",
     )
     limits.add_argument(
         "--max-connections-per-token",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         metavar="N",
         help="connections one token may hold at once (default 16)",
@@ -277,7 +277,8 @@ def add_server_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
     try:
         value = int(text)
     except ValueError:
