@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from auctionactors.domain.access import Viewer, can_see
 from auctionactors.domain.redaction import filter_events
@@ -38,6 +38,8 @@ from auctionactors.store.codec import decode_events
 log = logging.getLogger(__name__)
 
 NOT_FOUND = "auction not found"
+FINAL_CACHE = 1024  # finished auctions whose state the hub keeps for new subscribers
+T = TypeVar("T")
 Receiver = tuple[str, str]
 
 
@@ -136,12 +138,18 @@ class Peer:
 class Hub:
     """The `Subscriber` the gateway registers on the supervisor."""
 
-    def __init__(self, supervisor: Supervisor) -> None:
+    def __init__(self, supervisor: Supervisor, final_cache: int = FINAL_CACHE) -> None:
         self.supervisor = supervisor
         self.index = AuctionIndex()
         self.stats = HubStats()
         self._subs: dict[str, dict[Peer, _Sub]] = {}
         self._all: set[Peer] = set()
+        # The latest state of recently finished auctions, by auction id (least recent first).
+        # A finished auction's actor is passivated; without this, every `subscribe_all` (each
+        # page load) would replay every visible finished auction from the store. The entry is
+        # always the state object of the auction's latest published update.
+        self._final: OrderedDict[str, AuctionState] = OrderedDict()
+        self._final_cache = final_cache
 
     async def load(self, batch: int = 64) -> int:
         """Fill the index from every stored auction (run once, after `Supervisor.start`, so each
@@ -157,8 +165,29 @@ class Hub:
                 if isinstance(result, BaseException):
                     log.warning("index: %s not loaded: %s", auction_id, result)
                 elif result is not None:
-                    self.index.put(result)
+                    summary, state = result
+                    self.index.put(summary)
+                    self._remember(state)
         return len(self.index)
+
+    def _remember(self, state: AuctionState) -> None:
+        """Keep a finished auction's state (see ``_final``); forget one that is not final."""
+        if not state.is_final:
+            self._final.pop(state.auction_id, None)
+            return
+        self._final[state.auction_id] = state
+        self._final.move_to_end(state.auction_id)
+        while len(self._final) > self._final_cache:
+            self._final.popitem(last=False)
+
+    async def _in_actor(self, auction_id: str, fn: Callable[[AuctionState | None], T]) -> T:
+        """Run ``fn`` on the auction's current state: from the finished-auction cache when it
+        is there (synchronously, so atomic with `publish` like a query), else in its actor."""
+        cached = self._final.get(auction_id)
+        if cached is not None:
+            self._final.move_to_end(auction_id)
+            return fn(cached)
+        return await self.supervisor.query(auction_id, fn)
 
     # --- live updates ---------------------------------------------------------------------------
 
@@ -166,6 +195,7 @@ class Hub:
         state = update.state
         auction_id = update.auction_id
         summary = self.index.observe(state)
+        self._remember(state)
         self.stats.updates += 1
         subs = self._subs.get(auction_id, {})
         newcomers = [
@@ -283,7 +313,7 @@ class Hub:
             return state.seq, doc
 
         try:
-            registered = await self.supervisor.query(auction_id, register)
+            registered = await self._in_actor(auction_id, register)
             if registered is None:
                 current = peer.subs.get(auction_id)
                 if ok is not None and current is not None:
@@ -314,7 +344,7 @@ class Hub:
                 raise DomainError("not_found", NOT_FOUND)
             return out
 
-        return await self.supervisor.query(auction_id, filtered)
+        return await self._in_actor(auction_id, filtered)
 
     def _release(self, peer: Peer, sub: _Sub) -> None:
         pending, sub.pending = sub.pending or [], None
@@ -370,4 +400,4 @@ class Hub:
 
 
 def _summary_or_none(state: AuctionState | None) -> Any:
-    return None if state is None else summarize(state)
+    return None if state is None else (summarize(state), state)

@@ -33,8 +33,8 @@ FAST = GatewayConfig(port=0, hello_timeout_s=0.3, ping_interval_s=None, close_ti
 
 
 class Directory:
-    """The store's accounts plus ``user(user_id)`` (for ``as_user``), which `Accounts` does not
-    offer yet: users are remembered as the tests create them."""
+    """The store's accounts, remembering the users the tests create (``users``), so a test can
+    look up who is who without another query."""
 
     def __init__(self, store: SqliteEventStore) -> None:
         self.store = store
@@ -57,7 +57,7 @@ class Directory:
         return await self.store.companies()
 
     async def user(self, user_id: str) -> Principal | None:
-        return self.users.get(user_id)
+        return await self.store.user(user_id)
 
 
 @dataclass

@@ -529,3 +529,41 @@ async def test_auto_bids_and_a_custom_selection(cast: Cast) -> None:
     await cast.buyer.ok("select_solution", auction_id=aid, bid_ids=chosen)
     view = (await cast.s2.ok("get_view", auction_id=aid))["view"]
     assert view["status_line"] == "You won the entire auction"
+
+
+async def test_subscribe_all_serves_finished_auctions_without_replaying_them(
+    tmp_path: Path,
+) -> None:
+    """A page load (`subscribe_all`) must not wake every finished auction's actor: their
+    latest states are kept by the hub, from its start-up scan and from their last update."""
+    path = tmp_path / "finished.db"
+    async with serving(path) as served:
+        p = served.people
+        admin = await Conn.open(served.url, p.admin.token)
+        ids = [await open_auction(admin, p) for _ in range(4)]
+        for aid in ids[:3]:
+            await admin.ok("cancel_auction", auction_id=aid)
+        await admin.close()
+    async with serving(path) as served:  # a restart: the finished ones passivate at once
+        await served.supervisor.quiesce()
+        sup = served.supervisor
+        assert [c.auction_id for c in sup.cells()] == [ids[3]]
+        passivated = sup.stats.passivations
+        for _ in range(3):  # three page loads
+            buyer = await Conn.open(served.url, served.people.buyer.token)
+            listed = (await buyer.ok("subscribe_all"))["auctions"]
+            assert sorted(listed) == sorted(ids)
+            views = {}
+            while len(views) < 4:
+                update = await buyer.next_update()
+                views[update["auction_id"]] = update["view"]["status"]
+            assert views == {
+                ids[0]: "canceled",
+                ids[1]: "canceled",
+                ids[2]: "canceled",
+                ids[3]: "open",
+            }
+            await buyer.close()
+        await sup.quiesce()
+        assert sup.stats.passivations == passivated  # no finished actor was woken (and put back)
+        assert [c.auction_id for c in sup.cells()] == [ids[3]]
