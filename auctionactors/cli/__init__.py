@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -105,6 +106,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _configure_logging() -> None:
+    """The daemon's log on stderr with time and level: warnings and errors (a crash, a
+    quarantine, a storage failure) by default; ``$AUCTIONACTORS_LOG_LEVEL`` (e.g. INFO) for
+    more."""
+    level = os.environ.get("AUCTIONACTORS_LOG_LEVEL", "WARNING").upper()
+    logging.basicConfig(
+        level=getattr(logging, level, logging.WARNING),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -112,6 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, "db", "x") is None and args.command != "demo":
             args.db = _db_default()
         if args.command in ("serve", "demo"):  # long-running: uvloop when it is installed
+            _configure_logging()
             return daemon.run_loop(commands.run(args), args.loop)
         return asyncio.run(commands.run(args))
     except UsageError as exc:
