@@ -110,12 +110,17 @@ def _configure_logging() -> None:
     """The daemon's log on stderr with time and level: warnings and errors (a crash, a
     quarantine, a storage failure) by default; ``$AUCTIONACTORS_LOG_LEVEL`` (e.g. INFO) for
     more."""
-    level = os.environ.get("AUCTIONACTORS_LOG_LEVEL", "WARNING").upper()
+    name = os.environ.get("AUCTIONACTORS_LOG_LEVEL", "WARNING").upper()
+    level = logging.getLevelNamesMapping().get(name)
+    if level is None:
+        raise UsageError(f"AUCTIONACTORS_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR: {name}")
     logging.basicConfig(
-        level=getattr(logging, level, logging.WARNING),
+        level=level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # websockets logs whole frames at DEBUG, hello tokens included: never below INFO.
+    logging.getLogger("websockets").setLevel(max(level, logging.INFO))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

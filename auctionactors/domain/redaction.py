@@ -26,6 +26,7 @@ from auctionactors.domain.events import (
     ObserverInvited,
     ObserverUninvited,
     RsvpGiven,
+    WinningSolutionSelected,
 )
 from auctionactors.domain.present import event_entry
 from auctionactors.domain.state import AuctionState
@@ -93,6 +94,10 @@ def _for_supplier(
             if terms is not None and key in terms:
                 terms.pop(key)
         data.pop("aliases", None)
+        return entry
+    if isinstance(event, WinningSolutionSelected):
+        # The buyer's remark on its choice is for the buyer's side (no supplier view shows it).
+        data.pop("comment", None)
         return entry
     if supplier_id is None or supplier_id == me:
         return entry

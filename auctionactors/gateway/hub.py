@@ -184,7 +184,10 @@ class Hub:
         """Run ``fn`` on the auction's current state: from the finished-auction cache when it
         is there (synchronously, so atomic with `publish` like a query), else in its actor."""
         cached = self._final.get(auction_id)
-        if cached is not None:
+        cell = self.supervisor.cell(auction_id)
+        if cached is not None and (cell is None or cell.status == "live"):
+            # Not while the actor is restarting or quarantined: a crash in the middle of
+            # applying events could have left this very object half-applied.
             self._final.move_to_end(auction_id)
             return fn(cached)
         return await self.supervisor.query(auction_id, fn)

@@ -665,3 +665,13 @@ def test_database_defaults_to_the_current_folder(
     assert code == 0
     assert len(json.loads(out)) == 3
     assert run(capsys, "replay", seeded.pending)[0] == 0
+
+
+def test_a_bad_log_level_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("AUCTIONACTORS_LOG_LEVEL", "ROOT")
+    status, out, err = run(capsys, "serve", "--port", "0", "--db", str(tmp_path / "x.db"))
+    assert status == 2 and out == ""
+    assert err.startswith("auctionactors: error: AUCTIONACTORS_LOG_LEVEL must be")
+    assert not (tmp_path / "x.db").exists()
