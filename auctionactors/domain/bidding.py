@@ -8,7 +8,7 @@ the auto-bids it triggered and the extension it caused form one command: one ato
 
 from __future__ import annotations
 
-from auctionactors.domain.access import require_invited_supplier
+from auctionactors.domain.access import require_invited_supplier, wrong_status
 from auctionactors.domain.book import bid_id_for, ranked, triggered_events
 from auctionactors.domain.commands import BidRequest, PlaceBids, RevokeBid
 from auctionactors.domain.events import (
@@ -37,7 +37,7 @@ def check_bidding_open(state: AuctionState, now: Instant, *, revoking: bool = Fa
     if status == "decision":
         raise DomainError("too_late", TOO_LATE_MESSAGE)
     if status not in ("pending", "open"):
-        raise DomainError("wrong_status", f"bids are not accepted when the auction is {status}")
+        raise wrong_status("bids are not accepted", status)
 
 
 def _validate_amount(state: AuctionState, value: Cents, field: str) -> None:

@@ -35,12 +35,12 @@ from auctionactors.domain.commands import (
     UpdateAuction,
 )
 from auctionactors.domain.events import AuctionCreated, BidPlaced, CommentPosted, Event
-from auctionactors.domain.lifecycle import clock_status, due_events
+from auctionactors.domain.lifecycle import due_events
 from auctionactors.domain.state import AuctionState
 from auctionactors.domain.timestamps import Instant
 from auctionactors.errors import DomainError
 
-__all__ = ["bid_id_for", "clock_status", "decide", "due_events", "result_of"]
+__all__ = ["bid_id_for", "decide", "result_of"]  # bid_id_for: the id rule, for callers
 
 
 def decide(state: AuctionState | None, command: AnyCommand, now: Instant) -> list[Event]:

@@ -7,7 +7,7 @@ one per product, and a supplier's non-split bids taken all together or not at al
 
 from __future__ import annotations
 
-from auctionactors.domain.access import require_buyer_or_admin
+from auctionactors.domain.access import require_buyer_or_admin, wrong_status
 from auctionactors.domain.commands import SelectSolution
 from auctionactors.domain.events import AuctionClosed, Event, WinningSolutionSelected
 from auctionactors.domain.lifecycle import clock_status
@@ -35,9 +35,7 @@ def select(state: AuctionState, cmd: SelectSolution, now: Instant) -> list[Event
     # clock's (a buyer cannot select once decision_closes_at has passed).
     for status in (state.status, clock_status(state, now)):
         if status not in allowed:
-            raise DomainError(
-                "wrong_status", f"a solution cannot be selected when the auction is {status}"
-            )
+            raise wrong_status("a solution cannot be selected", status)
     bid_ids = _chosen_ids(state, cmd)
     chosen: list[Bid] = []
     for bid_id in bid_ids:

@@ -41,7 +41,7 @@ from auctionactors.domain.events import (
 from auctionactors.domain.money import Cents
 from auctionactors.domain.parties import Party
 from auctionactors.domain.terms import FINAL_STATUSES, AuctionTerms, Product, Status
-from auctionactors.domain.timestamps import Instant, seconds
+from auctionactors.domain.timestamps import Instant
 
 
 class Bid(msgspec.Struct, kw_only=True, gc=False):
@@ -303,7 +303,3 @@ def fold(events: list[Event], state: AuctionState | None = None) -> AuctionState
     for event in events:
         state = evolve(state, event)
     return state
-
-
-def closes_after_start(terms: AuctionTerms, started: Instant) -> Instant:
-    return started + seconds(terms.duration_s)

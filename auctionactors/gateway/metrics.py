@@ -17,7 +17,6 @@ from auctionactors.gateway.hub import Hub
 from auctionactors.runtime.supervisor import Supervisor
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-ACTOR_STATUSES = ("live", "passivated", "restarting", "quarantined")
 
 
 def actor_counts(supervisor: Supervisor, hub: Hub) -> dict[str, int]:
