@@ -133,7 +133,7 @@ class Dispatcher:
                 raise DomainError("not_found", NOT_FOUND)
             return {"seq": state.seq, "view": doc}
 
-        return await self.supervisor.query(req.auction_id, read)
+        return await self.hub.read(req.auction_id, read)
 
     async def _get_events(self, peer: Peer, req: m.GetEvents) -> Result:
         viewer = peer.viewer
@@ -153,7 +153,7 @@ class Dispatcher:
             known = events[: max(0, state.seq - req.since)]  # none the actor has not applied
             return {"seq": state.seq, "events": filter_events(state, viewer, first, known)}
 
-        return await self.supervisor.query(req.auction_id, read)
+        return await self.hub.read(req.auction_id, read)
 
     # --- operators ----------------------------------------------------------------------------
 

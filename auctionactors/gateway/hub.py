@@ -180,7 +180,7 @@ class Hub:
         while len(self._final) > self._final_cache:
             self._final.popitem(last=False)
 
-    async def _in_actor(self, auction_id: str, fn: Callable[[AuctionState | None], T]) -> T:
+    async def read(self, auction_id: str, fn: Callable[[AuctionState | None], T]) -> T:
         """Run ``fn`` on the auction's current state: from the finished-auction cache when it
         is there (synchronously, so atomic with `publish` like a query), else in its actor."""
         cached = self._final.get(auction_id)
@@ -316,7 +316,7 @@ class Hub:
             return state.seq, doc
 
         try:
-            registered = await self._in_actor(auction_id, register)
+            registered = await self.read(auction_id, register)
             if registered is None:
                 current = peer.subs.get(auction_id)
                 if ok is not None and current is not None:
@@ -347,7 +347,7 @@ class Hub:
                 raise DomainError("not_found", NOT_FOUND)
             return out
 
-        return await self._in_actor(auction_id, filtered)
+        return await self.read(auction_id, filtered)
 
     def _release(self, peer: Peer, sub: _Sub) -> None:
         pending, sub.pending = sub.pending or [], None
