@@ -7,9 +7,15 @@ Every layer raises from this tree, so callers can tell an expected refusal from 
     │                            as a failure; ``code`` is the protocol error code
     ├── StoreError               the event store could not do what was asked
     │   ├── ConcurrencyError     an append whose expected sequence is stale (another writer won)
-    │   ├── StorageUnavailable   the storage failed (I/O error, disk full, locked); retry later
+    │   ├── StorageUnavailable   the storage failed (I/O error, disk full, locked); nothing was
+    │   │                        written; retry later
+    │   │   └── StoreLocked      another process holds the store exclusively (a second serve)
+    │   ├── DuplicateKey         an append's idempotency key was already applied; nothing written
+    │   ├── OutcomeUnknown       the write may or may not have happened (answered ``timeout``)
     │   └── CorruptionError      stored data is damaged (gap, undecodable event, broken hash chain)
-    ├── Unavailable              the auction's actor is restarting, quarantined or overloaded
+    ├── Unavailable              the auction's actor is restarting, quarantined or overloaded;
+    │                            the command was not applied
+    ├── CommandTimedOut          no answer in time after the command was taken: outcome unknown
     ├── ActorCrashed             the command crashed the actor (answered ``internal``)
     └── UsageError               bad command-line input (exit status 2)
 
@@ -31,6 +37,7 @@ ErrorCode = Literal[
     "traded_bids_not_allowed",
     "rate_limited",
     "unavailable",
+    "timeout",
     "internal",
 ]
 
@@ -69,6 +76,22 @@ class StorageUnavailable(StoreError):
     """The storage itself failed (I/O error, disk full, database locked). Nothing was written."""
 
 
+class StoreLocked(StorageUnavailable):
+    """Another process holds the store exclusively (one ``serve`` per database)."""
+
+
+class DuplicateKey(StoreError):
+    """An append carried an idempotency key that is already stored: nothing was written. The
+    caller looks the key up (`EventStore.find_keys`) and answers with the stored result."""
+
+
+class OutcomeUnknown(StoreError):
+    """The write may or may not have been committed (the connection broke during COMMIT, the
+    store closed with the append queued). Answered ``timeout``: retry with the same key."""
+
+    code: ErrorCode = "timeout"
+
+
 class CorruptionError(StoreError):
     """Stored data is damaged: a gap, an undecodable event or a broken hash chain."""
 
@@ -79,6 +102,13 @@ class Unavailable(AuctionActorsError):
     """The auction's actor cannot take the command now (restarting, quarantined, mailbox full)."""
 
     code: ErrorCode = "unavailable"
+
+
+class CommandTimedOut(AuctionActorsError):
+    """The command was taken by its actor but not answered in time: it may still take effect.
+    Answered ``timeout``; the client retries with the same key to learn the outcome."""
+
+    code: ErrorCode = "timeout"
 
 
 class ActorCrashed(AuctionActorsError):

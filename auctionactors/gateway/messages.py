@@ -160,10 +160,16 @@ class BargeIn(msgspec.Struct, frozen=True):
     imo: str
 
 
+# An idempotency key (PROTOCOL.md 1.1): 1-64 printable ASCII characters.
+IdempotencyKey = Annotated[str, msgspec.Meta(pattern=r"^[\x20-\x7e]{1,64}$(?!\n)")]
+
+
 class Command(Request, frozen=True, kw_only=True):
-    """A request that changes an auction. An admin may act as another user (``as_user``)."""
+    """A request that changes an auction. An admin may act as another user (``as_user``).
+    ``key`` makes it idempotent: a repeat with the same key is answered, not applied again."""
 
     as_user: str | None = None
+    key: IdempotencyKey | None = None
 
 
 class AuctionCommand(Command, frozen=True, kw_only=True):

@@ -57,6 +57,24 @@ class StreamInfo(msgspec.Struct, frozen=True):
     highest_seq: int
 
 
+class KeyRecord(msgspec.Struct, frozen=True):
+    """An applied idempotency key (PROTOCOL.md 1.1, "Idempotency keys"), stored in the same
+    transaction as the events of the command that carried it.
+
+    ``scope`` is the auction id for a command on an auction, and ``""`` for ``create_auction``
+    (whose keys are per user). ``fingerprint`` identifies the request (a hash of its canonical
+    form without ``id`` and ``key``): the same key with another fingerprint is refused. ``seq``
+    and ``result`` (the ``ok`` reply's fields, JSON) are what a repeated command is answered.
+    """
+
+    scope: str
+    user_id: str
+    key: str
+    fingerprint: bytes
+    seq: int
+    result: bytes
+
+
 class Damage(msgspec.Struct, frozen=True):
     """One problem found by `EventStore.check`: which stream, at which seq, and what."""
 
@@ -98,13 +116,24 @@ class EventStore(Protocol):
         events: Sequence[NewEvent],
         *,
         writer_token: int | None = None,
+        keys: Sequence[KeyRecord] = (),
     ) -> AppendResult:
-        """Append ``events`` atomically after ``expected_seq`` (0 for a new stream).
+        """Append ``events`` atomically after ``expected_seq`` (0 for a new stream), and store
+        ``keys`` in the same transaction.
 
         Returns only once the events are durable. Raises `ConcurrencyError` when the stream's
-        highest seq is not ``expected_seq`` (nothing is written), `StorageUnavailable` when the
-        storage fails (nothing is written). An empty ``events`` is a `ValueError`.
+        highest seq is not ``expected_seq`` (nothing is written), `DuplicateKey` when one of
+        ``keys`` (by scope, user and key) is already stored (nothing is written),
+        `StorageUnavailable` when the storage fails (nothing is written), `OutcomeUnknown` when
+        it cannot tell whether the write happened. An empty ``events`` is a `ValueError`.
         """
+        ...
+
+    async def find_keys(
+        self, scope: str, user_id: str, keys: Sequence[str]
+    ) -> dict[str, KeyRecord]:
+        """The stored records of those of ``keys`` that were applied by ``user_id`` in
+        ``scope``, by key (absent keys are left out)."""
         ...
 
     async def read_stream(

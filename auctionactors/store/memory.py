@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 
-from auctionactors.errors import ConcurrencyError, StoreError
+from auctionactors.errors import ConcurrencyError, DuplicateKey, StoreError
 from auctionactors.store.base import (
     GENESIS_HASH,
     AppendResult,
     Company,
     Damage,
+    KeyRecord,
     NewEvent,
     NewUser,
     Principal,
@@ -60,6 +61,7 @@ class MemoryEventStore:
         self._companies: dict[str, Company] = {}
         self._users: dict[str, tuple[str, str]] = {}  # user_id -> (name, company_id)
         self._tokens: dict[bytes, tuple[str, bool]] = {}  # token hash -> (user_id, revoked)
+        self._keys: dict[tuple[str, str, str], KeyRecord] = {}  # (scope, user_id, key)
 
     async def append(
         self,
@@ -68,6 +70,7 @@ class MemoryEventStore:
         events: Sequence[NewEvent],
         *,
         writer_token: int | None = None,
+        keys: Sequence[KeyRecord] = (),
     ) -> AppendResult:
         """See `EventStore.append`. Yields to the loop first, as a real store's I/O would."""
         if not events:
@@ -90,6 +93,9 @@ class MemoryEventStore:
             raise ConcurrencyError(
                 f"stream {stream_id!r} is at seq {len(stream)}, not {expected_seq}"
             )
+        key_ids = [(k.scope, k.user_id, k.key) for k in keys]
+        if len(set(key_ids)) != len(key_ids) or any(k in self._keys for k in key_ids):
+            raise DuplicateKey(f"an idempotency key of this append to {stream_id!r} is stored")
         prev_hash = stream[-1].hash if stream else GENESIS_HASH
         new: list[StoredEvent] = []
         position = len(self._all)
@@ -99,6 +105,8 @@ class MemoryEventStore:
             new.append(StoredEvent(stream_id, seq, position, event.type, event.data, prev_hash))
         self._streams.setdefault(stream_id, []).extend(new)
         self._all.extend(new)
+        for key_id, record in zip(key_ids, keys, strict=True):
+            self._keys[key_id] = record
         return AppendResult(last_seq=new[-1].seq, last_position=new[-1].position)
 
     async def read_stream(
@@ -130,6 +138,14 @@ class MemoryEventStore:
         start = max(from_position, 1) - 1
         stop = len(self._all) if limit is None else start + limit
         return self._all[start:stop]
+
+    async def find_keys(
+        self, scope: str, user_id: str, keys: Sequence[str]
+    ) -> dict[str, KeyRecord]:
+        """See `EventStore.find_keys`."""
+        self._ensure_open()
+        found = {k: self._keys.get((scope, user_id, k)) for k in keys}
+        return {k: record for k, record in found.items() if record is not None}
 
     async def highest_seq(self, stream_id: str) -> int:
         self._ensure_open()

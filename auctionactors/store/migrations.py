@@ -48,6 +48,22 @@ MIGRATIONS: list[tuple[int, tuple[str, ...]]] = [
             )""",
         ),
     ),
+    (
+        3,
+        (
+            # Idempotency keys (PROTOCOL.md 1.1), written with the events of their command.
+            """CREATE TABLE command_keys (
+                scope TEXT NOT NULL,
+                user_id TEXT NOT NULL,
+                key TEXT NOT NULL,
+                fingerprint BLOB NOT NULL,
+                seq INTEGER NOT NULL,
+                result BLOB NOT NULL,
+                stream_id TEXT NOT NULL,
+                PRIMARY KEY (scope, user_id, key)
+            ) WITHOUT ROWID""",
+        ),
+    ),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

@@ -33,6 +33,7 @@ from auctionactors.store.base import (
     AppendResult,
     Company,
     Damage,
+    KeyRecord,
     NewEvent,
     NewUser,
     Principal,
@@ -54,6 +55,9 @@ SELECT_STREAM = """
 SELECT_ALL = """
     SELECT stream_id, seq, position, type, data, hash FROM events
     WHERE position >= ? ORDER BY position LIMIT ?
+"""
+SELECT_KEY = """
+    SELECT fingerprint, seq, result FROM command_keys WHERE scope = ? AND user_id = ? AND key = ?
 """
 SELECT_FOR_CHECK = (
     "SELECT stream_id, seq, position, type, data, hash FROM events ORDER BY stream_id, seq"
@@ -179,6 +183,7 @@ class SqliteEventStore:
         events: Sequence[NewEvent],
         *,
         writer_token: int | None = None,
+        keys: Sequence[KeyRecord] = (),
     ) -> AppendResult:
         """See `EventStore.append`: queued to the writer task, answered after the commit.
 
@@ -196,7 +201,7 @@ class SqliteEventStore:
         if self._closing or self._writer_task.done():
             raise StoreError("event store is closed")
         future: asyncio.Future[AppendResult] = asyncio.get_running_loop().create_future()
-        self._pending.append((stream_id, expected_seq, events, future))
+        self._pending.append((stream_id, expected_seq, events, keys, future))
         self._wakeup.set()
         return await future
 
@@ -278,6 +283,22 @@ class SqliteEventStore:
         return await self._read(
             lambda conn: list(starmap(StoredEvent, conn.execute(SELECT_ALL, params)))
         )
+
+    async def find_keys(
+        self, scope: str, user_id: str, keys: Sequence[str]
+    ) -> dict[str, KeyRecord]:
+        """See `EventStore.find_keys`: one indexed lookup per key, in one hop."""
+        wanted = list(dict.fromkeys(keys))
+
+        def read(conn: sqlite3.Connection) -> dict[str, KeyRecord]:
+            found: dict[str, KeyRecord] = {}
+            for key in wanted:
+                row = conn.execute(SELECT_KEY, (scope, user_id, key)).fetchone()
+                if row is not None:
+                    found[key] = KeyRecord(scope, user_id, key, *row)
+            return found
+
+        return await self._read(read)
 
     async def highest_seq(self, stream_id: str) -> int:
         def read(conn: sqlite3.Connection) -> int:
@@ -398,7 +419,7 @@ def _storage_error(exc: BaseException) -> StoreError:
 
 
 def _settle(request: Request, outcome: AppendResult | BaseException) -> None:
-    future = cast("asyncio.Future[AppendResult]", request[3])
+    future = cast("asyncio.Future[AppendResult]", request[4])
     if future.done():  # the caller was cancelled
         return
     if isinstance(outcome, BaseException):

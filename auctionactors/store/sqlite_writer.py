@@ -21,10 +21,11 @@ from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 
-from auctionactors.errors import ConcurrencyError, StoreError
+from auctionactors.errors import ConcurrencyError, DuplicateKey, StoreError
 from auctionactors.store.base import (
     GENESIS_HASH,
     AppendResult,
+    KeyRecord,
     NewEvent,
     chain_hash,
     storage_failure,
@@ -32,10 +33,13 @@ from auctionactors.store.base import (
 
 INSERT_EVENT = "INSERT INTO events (stream_id, seq, type, data, hash) VALUES (?, ?, ?, ?, ?)"
 SELECT_HEAD = "SELECT seq, hash FROM events WHERE stream_id = ? ORDER BY seq DESC LIMIT 1"
+SELECT_KEY = "SELECT 1 FROM command_keys WHERE scope = ? AND user_id = ? AND key = ?"
+INSERT_KEY = """INSERT INTO command_keys (scope, user_id, key, fingerprint, seq, result, stream_id)
+    VALUES (?, ?, ?, ?, ?, ?, ?)"""
 
-# What the writer needs of one queued append: (stream_id, expected_seq, events, ...); the rest
-# of the tuple (the caller's future) belongs to the event loop and is not touched here.
-Request = tuple[str, int, Sequence[NewEvent], object]
+# What the writer needs of one queued append: (stream_id, expected_seq, events, keys, ...); the
+# rest of the tuple (the caller's future) belongs to the event loop and is not touched here.
+Request = tuple[str, int, Sequence[NewEvent], Sequence[KeyRecord], object]
 Outcome = AppendResult | StoreError
 Head = tuple[int, bytes]
 
@@ -100,12 +104,15 @@ class BatchWriter:
             planned: list[StoreError | int] = []
             staged: dict[str, Head] = {}
             rows: list[tuple[str, int, str, bytes, bytes]] = []
+            key_rows: list[tuple[str, str, str, bytes, int, bytes, str]] = []
             for request in requests:
-                planned.append(self._stage(conn, request, staged, rows))
+                planned.append(self._stage(conn, request, staged, rows, key_rows))
             last_position = 0
             if rows:
                 conn.executemany(INSERT_EVENT, rows)
                 last_position = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
+            if key_rows:
+                conn.executemany(INSERT_KEY, key_rows)
             if fault is not None:
                 raise fault
             conn.execute("COMMIT")
@@ -122,7 +129,7 @@ class BatchWriter:
         self._remember(staged)
         first_position = last_position - len(rows) + 1
         results: list[Outcome] = []
-        for (_, _, events, _), outcome in zip(requests, planned, strict=True):
+        for (_, _, events, _, _), outcome in zip(requests, planned, strict=True):
             if isinstance(outcome, StoreError):
                 results.append(outcome)
                 continue
@@ -139,9 +146,17 @@ class BatchWriter:
         request: Request,
         staged: dict[str, Head],
         rows: list[tuple[str, int, str, bytes, bytes]],
+        key_rows: list[tuple[str, str, str, bytes, int, bytes, str]],
     ) -> StoreError | int:
-        """Chain one request's events after its stream's head; the end index in ``rows``."""
-        stream_id, expected_seq, events, _ = request
+        """Chain one request's events after its stream's head; the end index in ``rows``.
+        Its keys are checked first (a stored one refuses the request alone: `DuplicateKey`)."""
+        stream_id, expected_seq, events, keys, _ = request
+        new_keys = [(k.scope, k.user_id, k.key) for k in keys]
+        staged_keys = {row[:3] for row in key_rows}
+        if len(set(new_keys)) != len(new_keys) or any(
+            k in staged_keys or conn.execute(SELECT_KEY, k).fetchone() is not None for k in new_keys
+        ):
+            return DuplicateKey(f"an idempotency key of this append to {stream_id!r} is stored")
         head = staged.get(stream_id)
         if head is None:
             head = self.heads.get(stream_id)
@@ -157,6 +172,9 @@ class BatchWriter:
             prev_hash = chain_hash(prev_hash, stream_id, seq, event.type, event.data)
             rows.append((stream_id, seq, event.type, event.data, prev_hash))
         staged[stream_id] = (seq, prev_hash)
+        key_rows.extend(
+            (k.scope, k.user_id, k.key, k.fingerprint, k.seq, k.result, stream_id) for k in keys
+        )
         return len(rows)
 
     def _load_head(self, conn: sqlite3.Connection, stream_id: str) -> Head:

@@ -13,12 +13,19 @@ from typing import Protocol
 
 import pytest
 
-from auctionactors.errors import ConcurrencyError, StorageUnavailable, StoreError, UsageError
+from auctionactors.errors import (
+    ConcurrencyError,
+    DuplicateKey,
+    StorageUnavailable,
+    StoreError,
+    UsageError,
+)
 from auctionactors.store.base import (
     GENESIS_HASH,
     Accounts,
     AppendResult,
     EventStore,
+    KeyRecord,
     NewEvent,
     StreamInfo,
     chain_hash,
@@ -349,3 +356,60 @@ async def test_user_lookup_by_id(store: Backend) -> None:
     assert found == await store.authenticate(new.token)
     assert found is not None and found.company_id == new.company_id and found.role == "supplier"
     assert await store.user("u-unknown") is None
+
+
+# --- idempotency keys (PROTOCOL.md 1.1) --------------------------------------------------------
+
+
+def key(k: str, seq: int = 1, scope: str = "a-1", user: str = "u-1") -> KeyRecord:
+    return KeyRecord(scope, user, k, b"fp-" + k.encode(), seq, b'{"bid_ids":[]}')
+
+
+async def test_keys_are_stored_with_their_append_and_found_by_scope_and_user(
+    store: Backend,
+) -> None:
+    await store.append("a-1", 0, evs("1"), keys=[key("k1")])
+    await store.append("a-1", 1, evs("2", "3"), keys=[key("k2", 3), key("k3", 3, user="u-2")])
+    found = await store.find_keys("a-1", "u-1", ["k1", "k2", "k3", "nope"])
+    assert found == {"k1": key("k1"), "k2": key("k2", 3)}
+    assert await store.find_keys("a-1", "u-2", ["k3"]) == {"k3": key("k3", 3, user="u-2")}
+    assert await store.find_keys("a-2", "u-1", ["k1"]) == {}  # another scope
+    assert await store.find_keys("a-1", "u-1", []) == {}
+
+
+async def test_a_stored_key_refuses_the_whole_append(store: Backend) -> None:
+    await store.append("a-1", 0, evs("1"), keys=[key("k1")])
+    with pytest.raises(DuplicateKey):
+        await store.append("a-1", 1, evs("2"), keys=[key("k2", 2), key("k1", 2)])
+    with pytest.raises(DuplicateKey):  # the same key twice in one append
+        await store.append("a-1", 1, evs("2"), keys=[key("k9", 2), key("k9", 2)])
+    assert [e.data for e in await store.read_stream("a-1")] == [b"1"]
+    assert await store.find_keys("a-1", "u-1", ["k2", "k9"]) == {}
+    # create_auction's keys are per user: scope "" across streams
+    await store.append("a-2", 0, evs("1"), keys=[key("c1", scope="")])
+    with pytest.raises(DuplicateKey):
+        await store.append("a-3", 0, evs("1"), keys=[key("c1", scope="")])
+    assert await store.highest_seq("a-3") == 0
+
+
+async def test_a_duplicate_key_in_a_batch_fails_only_its_own_append(store: Backend) -> None:
+    await store.append("a-0", 0, evs("1"), keys=[key("k", scope="")])
+    results = await asyncio.gather(
+        *(
+            store.append(f"a-{i}", 0, evs("x"), keys=[key("k" if i == 3 else f"k{i}", scope="")])
+            for i in range(1, 6)
+        ),
+        return_exceptions=True,
+    )
+    assert [type(r).__name__ for r in results] == ["AppendResult"] * 2 + ["DuplicateKey"] + [
+        "AppendResult"
+    ] * 2
+    assert await store.highest_seq("a-3") == 0
+    assert set(await store.find_keys("", "u-1", ["k", "k1", "k2", "k3", "k4", "k5"])) == {
+        "k",
+        "k1",
+        "k2",
+        "k4",
+        "k5",
+    }
+    assert await store.check() == []

@@ -450,16 +450,16 @@ def test_a_full_disk_fails_the_whole_batch_and_the_writer_recovers(db_path: Path
         conn.execute("PRAGMA journal_mode = WAL")
         migrations.migrate(conn)
         writer = BatchWriter()
-        assert isinstance(writer.write(conn, [("s", 0, evs("1"), None)])[0], AppendResult)
+        assert isinstance(writer.write(conn, [("s", 0, evs("1"), (), None)])[0], AppendResult)
         pages = conn.execute("PRAGMA page_count").fetchone()[0]
         conn.execute(f"PRAGMA max_page_count = {pages}")
         big = [NewEvent("blob", b"x" * 100_000)]
-        outcomes = writer.write(conn, [("s", 1, big, None), ("t", 0, big, None)])
+        outcomes = writer.write(conn, [("s", 1, big, (), None), ("t", 0, big, (), None)])
         assert all(isinstance(o, StorageUnavailable) for o in outcomes)
         assert "full" in str(outcomes[0])
         assert not conn.in_transaction
         assert conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 1
         assert writer.heads == {}  # forgotten: reloaded from the file next time
         conn.execute(f"PRAGMA max_page_count = {pages * 100}")
-        outcomes = writer.write(conn, [("s", 1, big, None), ("t", 0, big, None)])
+        outcomes = writer.write(conn, [("s", 1, big, (), None), ("t", 0, big, (), None)])
         assert [o.last_seq for o in outcomes if isinstance(o, AppendResult)] == [2, 1]
