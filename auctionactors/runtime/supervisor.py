@@ -145,7 +145,10 @@ class Supervisor:
         auction_id = f"a-{secrets.token_hex(6)}"
         self._spawn(auction_id, new=True)
         return await self.ask(
-            auction_id, CreateAuction(by=caller, auction_id=auction_id, terms=terms)
+            auction_id,
+            CreateAuction(
+                by=caller, auction_id=auction_id, terms=terms, alias_salt=secrets.token_bytes(16)
+            ),
         )
 
     async def ask(self, auction_id: str, command: AnyCommand) -> Reply:
