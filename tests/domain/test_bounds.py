@@ -284,7 +284,7 @@ def test_lists_are_bounded() -> None:
 
 def test_a_request_has_at_most_one_bid_per_product() -> None:
     given(opened()).when(bid(S1, {"p1": 200, "p9": 100}), at=OPEN_AT).then_refused(
-        "invalid", "at most 1 bids per request (one per product)"
+        "invalid", "bids: at most one per product, 1 in this auction"
     )
 
 
