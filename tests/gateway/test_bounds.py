@@ -4,13 +4,17 @@ user stores can make another's view or list fail (issue 9, items 1 and 12)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from auctionactors.domain.timestamps import SECOND, format_instant
+from auctionactors.store.codec import encode_event
+from auctionactors.store.sqlite import SqliteEventStore
+from tests.cli.test_stored_out_of_bounds import old_streams
 
-from .conftest import T0, Conn, Opener, Served, bid, open_auction, spot
+from .conftest import T0, Conn, Opener, Served, bid, open_auction, serving, spot
 
 LATER = format_instant(T0 + 3600 * SECOND)
 
@@ -295,3 +299,30 @@ async def test_lists_are_bounded(served: Served, buyer: Conn) -> None:
     )
     assert "at most 20" in message
     await buyer.ok("create_auction", auction=with_products(spot(p), many[:20]))
+
+
+async def test_auctions_stored_out_of_bounds_by_an_older_version_still_list_and_render(
+    tmp_path: Path,
+) -> None:
+    """Before the fix `get_view` and `list_auctions` answered ``internal`` to every admin, and
+    `subscribe_all` sent an error after its ``ok``."""
+    path = tmp_path / "old.db"
+    streams = old_streams()
+    async with await SqliteEventStore.open(str(path)) as store:
+        for stream_id, events in streams.items():
+            await store.append(stream_id, 0, [encode_event(e) for e in events])
+    async with serving(path) as served:
+        admin = await Conn.open(served.url, served.people.admin.token)
+        try:
+            listed = (await admin.ok("list_auctions"))["auctions"]
+            assert sorted(a["auction_id"] for a in listed) == sorted(streams)
+            for stream_id in streams:
+                view = (await admin.ok("get_view", auction_id=stream_id))["view"]
+                assert view["seq"] == 3
+            reply = await admin.ok("subscribe_all")
+            assert sorted(reply["auctions"]) == sorted(streams)
+            updates = [await admin.next_update() for _ in streams]
+            assert sorted(u["auction_id"] for u in updates) == sorted(streams)
+            assert admin.others == []  # no error frame after the ok
+        finally:
+            await admin.close()
