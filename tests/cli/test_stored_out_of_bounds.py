@@ -13,7 +13,14 @@ import pytest
 
 from auctionactors.cli import main
 from auctionactors.domain.access import Viewer
-from auctionactors.domain.events import AuctionCreated, AuctionStarted, BidPlaced, Event
+from auctionactors.domain.events import (
+    AuctionClosed,
+    AuctionCreated,
+    AuctionStarted,
+    BidPlaced,
+    Event,
+    WinningSolutionSelected,
+)
 from auctionactors.domain.parties import By, Party
 from auctionactors.domain.state import fold
 from auctionactors.domain.terms import AuctionTerms, ProductSpec, Vessel, products_of
@@ -139,3 +146,32 @@ def test_events_and_replay_show_out_of_bounds_auctions(
                 assert main(argv) == 0
                 out, err = capsys.readouterr()
                 assert err == "" and "Traceback" not in out
+
+
+def test_a_view_that_cannot_be_rendered_is_reported_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A selection naming a bid the stream never had (a bug of some older version) folds, but
+    no view of it can be made: `replay --as` says so in one line and exits 1; the list, the log
+    and the operator's state still show."""
+    path = tmp_path / "broken.db"
+    created, started, _ = poisoned("a-broken")
+    selected = WinningSolutionSelected(
+        at=NOW + 1, by=By("u-buyer", BUYER.id), bid_ids=("a-broken:99",), total_price=1
+    )
+    closed = AuctionClosed(at=NOW + 1, by=By("u-buyer", BUYER.id))
+
+    async def write() -> None:
+        async with await SqliteEventStore.open(str(path)) as store:
+            events = [created, started, selected, closed]
+            await store.append("a-broken", 0, [encode_event(e) for e in events])
+
+    asyncio.run(write())
+    db = str(path)
+    assert main(["replay", "a-broken", "--db", db, "--as", BUYER.id]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and "cannot be shown: KeyError" in err
+    for argv in (["auctions"], ["events", "a-broken"], ["replay", "a-broken"]):
+        assert main([*argv, "--db", db]) == 0, argv
+        out, err = capsys.readouterr()
+        assert err == "" and "Traceback" not in out
