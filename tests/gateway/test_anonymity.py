@@ -5,28 +5,63 @@ answers the same for every non-matching one, and ``by`` is null on suppliers' ev
 from __future__ import annotations
 
 import hashlib
+import hmac
 
 from .conftest import T0, Conn, Opener, Served, bid, open_auction, spot
 
 BARGE = {"name": "Fuel Carrier 1", "imo": "9100001"}
 
 
+def numbered(order: list[str]) -> dict[str, str]:
+    return {s: f"Supplier {n}" for n, s in enumerate(order, start=1)}
+
+
+def guesses(auction_id: str, suppliers: tuple[str, ...]) -> list[dict[str, str]]:
+    """What a buyer could compute from what it knows: the sha256 order of the old code, and the
+    keyed order under an empty (or forgotten) salt."""
+    old = sorted(suppliers, key=lambda s: hashlib.sha256(f"{auction_id}\x00{s}".encode()).digest())
+    unsalted = sorted(suppliers, key=lambda s: hmac.new(b"", s.encode(), hashlib.sha256).digest())
+    return [numbered(old), numbered(unsalted)]
+
+
+async def six_suppliers(served: Served) -> tuple[str, ...]:
+    p = served.people
+    extra = [await served.directory.add_user(f"Extra {i}", "supplier", f"U {i}") for i in range(3)]
+    return (p.s1.company_id, p.s2.company_id, p.s3.company_id, *(u.company_id for u in extra))
+
+
 async def test_the_buyer_cannot_recompute_the_aliases(served: Served, open_conn: Opener) -> None:
     """Before the fix the buyer recomputed the mapping (sorted sha256 of auction id and supplier
-    id) in 5 auctions of 5 with 6 suppliers; with a random salt that happens once in 720**5."""
+    id) in 5 auctions of 5 with 6 suppliers; with a random salt each guess holds once in 720."""
     p = served.people
-    extra = [await served.directory.add_user(f"Extra {i}", "supplier", f"U {i}") for i in range(4)]
-    suppliers = (p.s1.company_id, p.s2.company_id, p.s3.company_id, *(u.company_id for u in extra))
+    suppliers = await six_suppliers(served)
     admin = await open_conn(p.admin)
-    guessed = 0
+    guessed = [0, 0]
     for _ in range(5):
         aid = await open_auction(admin, p, suppliers=suppliers, anonymous_bidding=True)
         aliases = (await admin.ok("get_view", auction_id=aid))["view"]["aliases"]
-        order = sorted(suppliers, key=lambda s: hashlib.sha256(f"{aid}\x00{s}".encode()).digest())
-        guessed += aliases == {s: f"Supplier {n}" for n, s in enumerate(order, start=1)}
+        for i, guess in enumerate(guesses(aid, suppliers)):
+            guessed[i] += aliases == guess
         created = (await admin.ok("get_events", auction_id=aid))["events"][0]
         assert created["data"]["aliases"] == aliases and "alias_salt" not in created["data"]
-    assert guessed < 5
+    assert max(guessed) < 5
+
+
+async def test_suppliers_added_by_an_edit_get_random_aliases(
+    served: Served, open_conn: Opener
+) -> None:
+    p = served.people
+    suppliers = await six_suppliers(served)
+    buyer, admin = await open_conn(p.buyer), await open_conn(p.admin)
+    guessed = [0, 0]
+    for _ in range(5):
+        draft = spot(p, start=None, suppliers=(), anonymous_bidding=True)
+        aid = (await buyer.ok("create_auction", auction=draft))["auction_id"]
+        await buyer.ok("update_auction", auction_id=aid, changes={"suppliers": list(suppliers)})
+        aliases = (await admin.ok("get_view", auction_id=aid))["view"]["aliases"]
+        for i, guess in enumerate(guesses(aid, suppliers)):
+            guessed[i] += aliases == guess
+    assert max(guessed) < 5
 
 
 async def anonymous_auction(served: Served, open_conn: Opener) -> tuple[str, Conn, Conn, Conn]:
