@@ -24,6 +24,9 @@ MAX_SOFT_CLOSE_S = DAY_S
 MAX_TEXT = 2000
 MAX_PRODUCTS = 20
 MAX_SUPPLIERS = 100
+# Far above any delivery, far below where a total price (amount x quantity) stops being a
+# number Python will print (4,300 digits): a view must always render.
+MAX_QUANTITY_MT = 10_000_000
 
 
 # White space and the invisible: zero-width and other format characters, separators, controls.
@@ -97,3 +100,10 @@ def check_month(text: Month, field: str) -> None:
         raise DomainError("invalid", f"{field} must be a month written YYYY-MM") from None
     if not MIN_YEAR <= year <= MAX_YEAR:
         raise DomainError("invalid", f"{field} must be a month from 2000-01 to 2099-12")
+
+
+def check_quantity(quantity: int, field: str) -> None:
+    if quantity <= 0:
+        raise DomainError("invalid", f"{field} must be greater than 0")
+    if quantity > MAX_QUANTITY_MT:
+        raise DomainError("invalid", f"{field} must be at most {MAX_QUANTITY_MT:,} MT")

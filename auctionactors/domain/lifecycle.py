@@ -25,6 +25,7 @@ from auctionactors.domain.bounds import (
     check_instant,
     check_month,
     check_optional_text,
+    check_quantity,
     check_text,
 )
 from auctionactors.domain.commands import CancelAuction, CreateAuction, StartAuction, UpdateAuction
@@ -137,8 +138,7 @@ def _validate_spot_products(terms: AuctionTerms) -> None:
         check_text(p.vessel.name, f"product {i}: vessel name")
         check_text(p.vessel.imo, f"product {i}: vessel IMO")
         check_text(p.fuel, f"product {i}: fuel")
-        if p.quantity_mt <= 0:
-            raise DomainError("invalid", f"product {i}: quantity_mt must be greater than 0")
+        check_quantity(p.quantity_mt, f"product {i}: quantity_mt")
         check_instant(p.eta, f"product {i}: eta")
         if p.etd is not None:
             check_instant(p.etd, f"product {i}: etd")
@@ -151,8 +151,8 @@ def _validate_term_fields(terms: AuctionTerms, scheduled: bool) -> None:
         raise DomainError("invalid", "a term auction has a fuel and months, not products")
     check_optional_text(terms.fuel, "fuel")
     check_optional_text(terms.fuel_index, "fuel_index")
-    if terms.quantity_mt_per_month is not None and terms.quantity_mt_per_month <= 0:
-        raise DomainError("invalid", "quantity_mt_per_month must be greater than 0")
+    if terms.quantity_mt_per_month is not None:
+        check_quantity(terms.quantity_mt_per_month, "quantity_mt_per_month")
     for name in ("start_month", "end_month"):
         month = getattr(terms, name)
         if month is not None:

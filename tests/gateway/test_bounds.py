@@ -326,3 +326,20 @@ async def test_auctions_stored_out_of_bounds_by_an_older_version_still_list_and_
             assert admin.others == []  # no error frame after the ok
         finally:
             await admin.close()
+
+
+async def test_quantities_are_bounded(served: Served, buyer: Conn) -> None:
+    """A quantity of 4,290 digits was stored; a bid on it made a total price Python will not
+    print, and no view of the auction could be rendered."""
+    p = served.people
+    for quantity in (10**4290, 10_000_001, 0):
+        auction = with_products(spot(p), [product(quantity_mt=quantity)])
+        await refused(buyer, "create_auction", "quantity_mt", auction=auction)
+        await refused(
+            buyer,
+            "create_auction",
+            "quantity_mt_per_month",
+            auction=term(p, quantity_mt_per_month=quantity),
+        )
+    most = with_products(spot(p, start=None), [product(quantity_mt=10_000_000)])
+    await buyer.ok("create_auction", auction=most)
