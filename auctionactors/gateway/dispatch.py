@@ -70,9 +70,29 @@ class Dispatcher:
             m.OperatorStatus: self._operator_status,
             m.OperatorRevive: self._operator_revive,
         }
+        # Requests (by `id` of the object) whose handler has sent its own ``ok`` (subscriptions).
+        self._answered: set[int] = set()
 
     async def handle(self, peer: Peer, request: m.Request) -> None:
-        """Serve one request; its reply goes to the peer's outbox."""
+        """Serve one request; its reply (exactly one, whatever happens) goes to the peer's
+        outbox."""
+        rid = request.id
+        try:
+            frame = await self._serve(peer, request)
+            answered = id(request) in self._answered
+        finally:
+            self._answered.discard(id(request))
+        if answered:  # its ``ok`` is out: a later failure is only logged, never a second frame
+            if frame is not None:
+                log.error("%s failed after its ok: %s", m.frame_type(request), frame.decode())
+        elif frame is not None:
+            self.hub.send(peer, frame)
+        elif not peer.closed:  # pragma: no cover - a handler that forgot to answer
+            log.error("%s got no answer", m.frame_type(request))
+            self.hub.send(peer, protocol.error(rid, "internal", "internal error"))
+
+    async def _serve(self, peer: Peer, request: m.Request) -> bytes | None:
+        """The reply frame, or None when the handler has sent its own ``ok``."""
         rid = request.id
         try:
             route = self._routes.get(type(request))
@@ -95,15 +115,21 @@ class Dispatcher:
             frame = protocol.error(rid, "internal", "internal error")
         else:
             if result is None:
-                return
+                return None
             frame = protocol.ok(rid, result)
-        self.hub.send(peer, frame)
+        return frame
+
+    def _answer(self, request: m.Request, frame: bytes) -> bytes:
+        """``frame`` (an ``ok``) is being sent by the handler itself: `handle` sends nothing
+        more for this request."""
+        self._answered.add(id(request))
+        return frame
 
     # --- reads --------------------------------------------------------------------------------
 
     async def _subscribe(self, peer: Peer, req: m.Subscribe) -> Result:
         def ok(seq: int) -> bytes:
-            return protocol.ok(req.id, {"seq": seq})
+            return self._answer(req, protocol.ok(req.id, {"seq": seq}))
 
         await self.hub.subscribe(peer, req.auction_id, req.since, ok)
         return None
@@ -114,15 +140,20 @@ class Dispatcher:
 
     async def _subscribe_all(self, peer: Peer, req: m.SubscribeAll) -> Result:
         def ok(ids: list[str]) -> bytes:
-            return protocol.ok(req.id, {"auctions": ids})
+            return self._answer(req, protocol.ok(req.id, {"auctions": ids}))
 
         await self.hub.subscribe_all(peer, ok)
         return None
 
     async def _list(self, peer: Peer, req: m.ListAuctions) -> Result:
         statuses = None if req.status is None else set(req.status)
-        summaries = self.hub.index.visible(peer.viewer, statuses)
-        return {"auctions": [s.public(peer.viewer) for s in summaries]}
+        listed = []
+        for summary in self.hub.index.visible(peer.viewer, statuses):
+            try:
+                listed.append(summary.public(peer.viewer))
+            except Exception:  # one auction that cannot be shown never fails the list
+                self.hub.failed_render(summary.auction_id, "its summary")
+        return {"auctions": listed}
 
     async def _get_view(self, peer: Peer, req: m.GetView) -> Result:
         viewer, now = peer.viewer, self.supervisor.clock.now
