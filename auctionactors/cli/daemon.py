@@ -75,10 +75,27 @@ def gateway_config(args: argparse.Namespace) -> GatewayConfig:
             if args.max_connections_per_token is not None
             else defaults.max_connections_per_token
         ),
+        max_unauthenticated_per_address=_or_default(
+            args, "max_unauthenticated_per_address", defaults.max_unauthenticated_per_address
+        ),
+        creates_per_hour=_create_rate(args, defaults.creates_per_hour),
         allowed_origins=tuple(getattr(args, "allowed_origin", None) or ()),
         tls_cert=getattr(args, "tls_cert", None),
         tls_key=getattr(args, "tls_key", None),
     )
+
+
+def _or_default(args: argparse.Namespace, name: str, default: int) -> int:
+    value = getattr(args, name, None)
+    return default if value is None else int(value)
+
+
+def _create_rate(args: argparse.Namespace, default: int | None) -> int | None:
+    """``--create-rate``: None (absent) is the default, 0 means no quota."""
+    value = getattr(args, "create_rate", None)
+    if value is None:
+        return default
+    return None if value == 0 else int(value)
 
 
 @asynccontextmanager
@@ -209,7 +226,8 @@ def add_parsers(sub: Any, add_db: Any, add_json: Any) -> None:
         "command is answered `unavailable` (default 5)",
     )
     limits = serve_p.add_argument_group(
-        "limits", "per-connection limits of the gateway (raise them for load tests)"
+        "limits",
+        "limits of the gateway per connection, address and company (raise them for load tests)",
     )
     limits.add_argument(
         "--rate",
@@ -231,6 +249,25 @@ def add_parsers(sub: Any, add_db: Any, add_json: Any) -> None:
         default=None,
         metavar="N",
         help="connections one token may hold at once (default 16)",
+    )
+    limits.add_argument(
+        "--max-unauthenticated-per-address",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="connections from one IP address that have not yet sent a good hello; more are "
+        "refused at the handshake with HTTP 429 (default 32; behind a proxy every client has "
+        "the proxy's address: raise it). A connection is closed 1008 after 8 frames refused "
+        "before its hello",
+    )
+    limits.add_argument(
+        "--create-rate",
+        type=_whole_number,
+        default=None,
+        metavar="N",
+        help="auctions one buyer company may create in any hour, whoever creates them for it "
+        "(an admin acting as itself is exempt); more are refused `rate_limited` with the time "
+        "to retry (default 360; 0: no quota)",
     )
     serve_p.add_argument(
         "--allowed-origin",
@@ -285,6 +322,17 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1: {value}")
+    return value
+
+
+def _whole_number(text: str) -> int:
+    """An argparse type: a whole number of at least 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0: {value}")
     return value
 
 

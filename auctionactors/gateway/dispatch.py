@@ -19,13 +19,16 @@ from auctionactors.domain.access import can_see
 from auctionactors.domain.parties import Caller, Party, Role
 from auctionactors.domain.redaction import filter_events
 from auctionactors.domain.state import AuctionState
+from auctionactors.domain.terms import AuctionTerms
 from auctionactors.domain.views import view
 from auctionactors.errors import AuctionActorsError, DomainError
 from auctionactors.gateway import messages as m
 from auctionactors.gateway import protocol
 from auctionactors.gateway.hub import NOT_FOUND, Hub, Peer
 from auctionactors.gateway.metrics import actor_counts
+from auctionactors.gateway.quota import CreationQuota
 from auctionactors.gateway.translate import command_of, companies_needed, terms_of
+from auctionactors.runtime.mailbox import Reply
 from auctionactors.runtime.supervisor import Supervisor
 from auctionactors.store.base import Accounts, Principal
 from auctionactors.store.codec import decode_events
@@ -55,10 +58,17 @@ ADMIN_ONLY = (m.StartAuction, m.InviteObserver, m.UninviteObserver)
 
 
 class Dispatcher:
-    def __init__(self, supervisor: Supervisor, hub: Hub, accounts: Accounts) -> None:
+    def __init__(
+        self,
+        supervisor: Supervisor,
+        hub: Hub,
+        accounts: Accounts,
+        quota: CreationQuota | None = None,
+    ) -> None:
         self.supervisor = supervisor
         self.hub = hub
         self.accounts = accounts
+        self.quota = quota or CreationQuota(None)
         self._companies: dict[str, Party] = {}
         self._routes: dict[type[m.Request], Callable[[Peer, Any], Awaitable[Result]]] = {
             m.Subscribe: self._subscribe,
@@ -225,12 +235,24 @@ class Dispatcher:
         if isinstance(req, m.CreateAuction):
             buyer = await self._buyer(principal, caller, req)
             terms = terms_of(req.auction, buyer, parties)
-            reply = await self.supervisor.create_auction(caller, terms)
+            reply = await self._create(caller, buyer, terms)
         else:
             assert isinstance(req, m.AuctionCommand)
             command = command_of(req, caller, parties)
             reply = await self.supervisor.ask(req.auction_id, command)
         return {"seq": reply.seq, **reply.fields}
+
+    async def _create(self, caller: Caller, buyer: Party, terms: AuctionTerms) -> Reply:
+        """Create within the buyer's quota (an admin acting as itself has none)."""
+        if caller.role == "admin":
+            return await self.supervisor.create_auction(caller, terms)
+        stamp = self.quota.take(buyer.id, self.supervisor.clock.now())
+        try:
+            return await self.supervisor.create_auction(caller, terms)
+        except AuctionActorsError as exc:
+            if isinstance(exc, DomainError) or exc.code == "unavailable":  # not created
+                self.quota.give_back(buyer.id, stamp)
+            raise
 
     async def _caller(self, principal: Principal, as_user: str | None) -> Caller:
         me = Caller(principal.user_id, principal.company_id, principal.role)

@@ -6,6 +6,10 @@ plain HTTP from ``process_request``. Per connection: a reader (this handler: one
 time, in order) and a writer task draining the connection's bounded outbox. Limits: frames over
 ``max_frame_bytes`` close with 1009 (websockets' ``max_size``), no hello in time closes with 4408,
 a bad token with 4401, too many connections on one token with 4429, a full outbox with 1013.
+Before the hello: frames are rate-limited like requests, and the ``max_refused_before_hello``-th
+refused one closes the connection with 1008; one IP address may hold at most
+``max_unauthenticated_per_address`` connections that have not completed their hello (a handshake
+over that gets HTTP 429; one that slips through at the same moment is closed 4429).
 
 Security at the door: a WebSocket handshake whose ``Origin`` is neither the server's own origin
 (the ``Host`` it was reached on) nor one of ``allowed_origins`` is refused with HTTP 403, so a
@@ -41,6 +45,7 @@ from auctionactors.gateway.assets import Assets
 from auctionactors.gateway.dispatch import Dispatcher
 from auctionactors.gateway.hub import Hub, Peer
 from auctionactors.gateway.protocol import HelloReceived, Refused, RequestReceived, Session
+from auctionactors.gateway.quota import CreationQuota
 from auctionactors.runtime.supervisor import Supervisor
 from auctionactors.store.base import Accounts, Principal
 
@@ -50,6 +55,7 @@ CLOSE_BAD_TOKEN = 4401
 CLOSE_HELLO_TIMEOUT = 4408
 CLOSE_TOO_MANY = 4429
 CLOSE_TRY_AGAIN_LATER = 1013
+CLOSE_POLICY = 1008
 
 
 class GatewayConfig(msgspec.Struct, frozen=True, kw_only=True):
@@ -62,6 +68,11 @@ class GatewayConfig(msgspec.Struct, frozen=True, kw_only=True):
     rate_per_s: float = 50.0  # requests per second per connection, in bursts of `burst`
     burst: float = 100.0
     max_connections_per_token: int = 16
+    # Connections from one IP address that have not completed their hello (more: HTTP 429),
+    # and the frames refused before the hello after which a connection is closed (1008).
+    max_unauthenticated_per_address: int = 32
+    max_refused_before_hello: int = 8
+    creates_per_hour: int | None = 360  # auctions one buyer company may create per hour
     ping_interval_s: float | None = 20.0
     ping_timeout_s: float | None = 20.0
     close_timeout_s: float = 5.0
@@ -104,11 +115,15 @@ class Gateway:
         self.config = config or GatewayConfig()
         self.hub = Hub(supervisor)
         supervisor.subscribers.append(self.hub)
-        self.dispatcher = Dispatcher(supervisor, self.hub, accounts)
+        self.dispatcher = Dispatcher(
+            supervisor, self.hub, accounts, CreationQuota(self.config.creates_per_hour)
+        )
         self._server: Server | None = None
         # The open connections per token (keyed by its sha256), with the token to recheck it.
         self._per_token: dict[str, tuple[str, set[ServerConnection]]] = {}
         self._closing: set[asyncio.Task[None]] = set()
+        # Connections that have not completed their hello, per client IP address.
+        self._unauthenticated: dict[str, int] = {}
         self._recheck: asyncio.Task[None] | None = None
         self._batch = _Batch()
         self._assets = Assets.load()
@@ -166,9 +181,15 @@ class Gateway:
     def _http(self, connection: ServerConnection, request: Request) -> Response | None:
         path = urlsplit(request.path).path
         if path == "/ws":
-            if self._origin_allowed(request):
-                return None
-            return connection.respond(HTTPStatus.FORBIDDEN, "origin not allowed\n")
+            if not self._origin_allowed(request):
+                return connection.respond(HTTPStatus.FORBIDDEN, "origin not allowed\n")
+            waiting = self._unauthenticated.get(_address(connection), 0)
+            if waiting >= self.config.max_unauthenticated_per_address:
+                return connection.respond(
+                    HTTPStatus.TOO_MANY_REQUESTS,
+                    "too many connections without hello from this address\n",
+                )
+            return None
         if path == "/healthz":
             body = metrics.healthz(self.supervisor, self.hub)
             return _respond(connection, HTTPStatus.OK, "application/json", body)
@@ -205,8 +226,23 @@ class Gateway:
 
     async def _connection(self, ws: ServerConnection) -> None:
         cfg = self.config
-        session = Session(rate_per_s=cfg.rate_per_s, burst=cfg.burst)
-        hello = await self._hello(ws, session)
+        session = Session(
+            rate_per_s=cfg.rate_per_s,
+            burst=cfg.burst,
+            max_refused_before_hello=cfg.max_refused_before_hello,
+        )
+        address = _address(ws)
+        waiting = self._unauthenticated.get(address, 0)
+        if waiting >= cfg.max_unauthenticated_per_address:  # several handshakes at once
+            await ws.close(CLOSE_TOO_MANY, "too many connections without hello from this address")
+            return
+        self._unauthenticated[address] = waiting + 1
+        try:
+            hello = await self._hello(ws, session)
+        finally:
+            self._unauthenticated[address] -= 1
+            if not self._unauthenticated[address]:
+                del self._unauthenticated[address]
         if hello is None:
             return
         principal, token_key, token = hello
@@ -260,6 +296,9 @@ class Gateway:
                     received = session.receive(await ws.recv(), loop.time())
                     if isinstance(received, Refused):
                         await ws.send(received.frame, text=True)
+                        if received.close:
+                            await ws.close(CLOSE_POLICY, "too many frames refused before hello")
+                            return None
                     elif isinstance(received, HelloReceived):
                         token = received.token
                 principal = await self.accounts.authenticate(token)
@@ -376,6 +415,12 @@ class _Batch:
                         ws.transport.write_eof()
                     else:
                         ws.transport.close()
+
+
+def _address(connection: ServerConnection) -> str:
+    """The client's IP address (behind a proxy: the proxy's)."""
+    remote = connection.remote_address
+    return str(remote[0]) if isinstance(remote, tuple) and remote else str(remote)
 
 
 def _respond(

@@ -103,3 +103,15 @@ def test_demo_takes_host_port_and_loop() -> None:
 
 def test_loop_name_outside_uvloop() -> None:
     assert asyncio.run(_which()) == 0
+
+
+def test_serve_flood_limits() -> None:
+    defaults = GatewayConfig()
+    config = daemon.gateway_config(build_parser().parse_args(["serve"]))
+    assert config.max_unauthenticated_per_address == defaults.max_unauthenticated_per_address
+    assert config.creates_per_hour == defaults.creates_per_hour == 360
+    args = ["serve", "--max-unauthenticated-per-address", "4", "--create-rate", "10"]
+    config = daemon.gateway_config(build_parser().parse_args(args))
+    assert (config.max_unauthenticated_per_address, config.creates_per_hour) == (4, 10)
+    config = daemon.gateway_config(build_parser().parse_args(["serve", "--create-rate", "0"]))
+    assert config.creates_per_hour is None
