@@ -80,6 +80,8 @@ def gateway_config(args: argparse.Namespace) -> GatewayConfig:
         ),
         creates_per_hour=_create_rate(args, defaults.creates_per_hour),
         allowed_origins=tuple(getattr(args, "allowed_origin", None) or ()),
+        public_origins=tuple(getattr(args, "public_origin", None) or ()),
+        metrics_token=getattr(args, "metrics_token", None) or None,
         tls_cert=getattr(args, "tls_cert", None),
         tls_key=getattr(args, "tls_key", None),
     )
@@ -277,6 +279,24 @@ def add_parsers(sub: Any, add_db: Any, add_json: Any) -> None:
         metavar="ORIGIN",
         help="a site whose pages may connect, e.g. https://bunkers.example (repeatable); "
         "by default only pages served by this server (and clients sending no Origin)",
+    )
+    serve_p.add_argument(
+        "--public-origin",
+        action="append",
+        default=[],
+        type=_origin,
+        metavar="ORIGIN",
+        help="an origin this server's own page is reached at, e.g. https://auctions.example "
+        "(repeatable). Own origins are derived from --host and --port (a loopback address "
+        "also as localhost, 127.0.0.1 and [::1]; https with TLS), never from the request's "
+        "Host header; give them here for a wildcard --host (0.0.0.0, ::) or behind a proxy",
+    )
+    serve_p.add_argument(
+        "--metrics-token",
+        default=None,
+        metavar="TOKEN",
+        help="protect /metrics: it then wants 'Authorization: Bearer TOKEN' (else 401); "
+        "by default /metrics is open",
     )
     serve_p.add_argument("--tls-cert", metavar="FILE", help="PEM certificate: serve wss/https")
     serve_p.add_argument("--tls-key", metavar="FILE", help="PEM private key of --tls-cert")

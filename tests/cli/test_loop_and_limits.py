@@ -115,3 +115,13 @@ def test_serve_flood_limits() -> None:
     assert (config.max_unauthenticated_per_address, config.creates_per_hour) == (4, 10)
     config = daemon.gateway_config(build_parser().parse_args(["serve", "--create-rate", "0"]))
     assert config.creates_per_hour is None
+
+
+def test_serve_http_options() -> None:
+    config = daemon.gateway_config(build_parser().parse_args(["serve"]))
+    assert (config.public_origins, config.metrics_token) == ((), None)
+    args = ["serve", "--host", "0.0.0.0", "--public-origin", "https://a.example"]
+    args += ["--public-origin", "https://b.example:8443", "--metrics-token", "tok"]
+    config = daemon.gateway_config(build_parser().parse_args(args))
+    assert config.public_origins == ("https://a.example", "https://b.example:8443")
+    assert config.metrics_token == "tok"
