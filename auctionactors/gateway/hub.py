@@ -209,9 +209,12 @@ class Hub:
         subs = self._subs.get(auction_id, {})
         newcomers: list[Peer] = []
         for p in self._all:
-            if not summary.visible_to(p.viewer):
-                p.excluded.discard(auction_id)  # nothing to exclude any more
-            elif auction_id not in p.subs and auction_id not in p.excluded:
+            if auction_id in p.subs:
+                continue
+            if auction_id in p.excluded:
+                if not summary.visible_to(p.viewer):
+                    p.excluded.discard(auction_id)  # nothing to exclude any more
+            elif summary.visible_to(p.viewer):
                 newcomers.append(p)
         if not subs and not newcomers:
             return

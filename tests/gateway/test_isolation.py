@@ -175,6 +175,14 @@ async def test_unsubscribing_made_up_ids_keeps_nothing(tmp_path: Path) -> None:
         assert supplier.excluded == {aid}
         await s1.ok("subscribe", auction_id=aid)  # subscribed again: forgotten
         assert supplier.excluded == set()
+        company = p.observer.company_id
+        await admin.ok("invite_observer", auction_id=aid, company_id=company)
+        await observer.update_at(aid, 1)  # now visible to the observer: subscribed
+        await observer.ok("unsubscribe", auction_id=aid)
+        assert peer.excluded == {aid}
+        await admin.ok("uninvite_observer", auction_id=aid, company_id=company)
+        await served.supervisor.quiesce()
+        assert peer.excluded == set()  # no longer visible: nothing to remember
         for conn in (admin, observer, s1):
             await conn.close()
 
