@@ -78,7 +78,8 @@ def gateway_config(args: argparse.Namespace) -> GatewayConfig:
         max_unauthenticated_per_address=_or_default(
             args, "max_unauthenticated_per_address", defaults.max_unauthenticated_per_address
         ),
-        creates_per_hour=_create_rate(args, defaults.creates_per_hour),
+        creates_per_hour=_zero_is_none(args, "create_rate", defaults.creates_per_hour),
+        max_open_auctions=_zero_is_none(args, "max_open_auctions", defaults.max_open_auctions),
         allowed_origins=tuple(getattr(args, "allowed_origin", None) or ()),
         public_origins=tuple(getattr(args, "public_origin", None) or ()),
         metrics_token=getattr(args, "metrics_token", None) or None,
@@ -92,9 +93,9 @@ def _or_default(args: argparse.Namespace, name: str, default: int) -> int:
     return default if value is None else int(value)
 
 
-def _create_rate(args: argparse.Namespace, default: int | None) -> int | None:
-    """``--create-rate``: None (absent) is the default, 0 means no quota."""
-    value = getattr(args, "create_rate", None)
+def _zero_is_none(args: argparse.Namespace, name: str, default: int | None) -> int | None:
+    """A quota option: absent is the default, 0 means no quota."""
+    value = getattr(args, name, None)
     if value is None:
         return default
     return None if value == 0 else int(value)
@@ -270,6 +271,14 @@ def add_parsers(sub: Any, add_db: Any, add_json: Any) -> None:
         help="auctions one buyer company may create in any hour, whoever creates them for it "
         "(an admin acting as itself is exempt); more are refused `rate_limited` with the time "
         "to retry (default 360; 0: no quota)",
+    )
+    limits.add_argument(
+        "--max-open-auctions",
+        type=_whole_number,
+        default=None,
+        metavar="N",
+        help="auctions of one buyer company that may be unfinished (drafts included) at once; "
+        "creating more is refused `rate_limited` (default 1000; 0: no limit)",
     )
     serve_p.add_argument(
         "--allowed-origin",

@@ -15,11 +15,11 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from auctionactors.domain.access import can_see
+from auctionactors.domain.access import Viewer, can_see
 from auctionactors.domain.parties import Caller, Party, Role
 from auctionactors.domain.redaction import filter_events
 from auctionactors.domain.state import AuctionState
-from auctionactors.domain.terms import AuctionTerms
+from auctionactors.domain.terms import FINAL_STATUSES, AuctionTerms
 from auctionactors.domain.views import view
 from auctionactors.errors import AuctionActorsError, DomainError
 from auctionactors.gateway import messages as m
@@ -246,7 +246,11 @@ class Dispatcher:
         """Create within the buyer's quota (an admin acting as itself has none)."""
         if caller.role == "admin":
             return await self.supervisor.create_auction(caller, terms)
-        stamp = self.quota.take(buyer.id, self.supervisor.clock.now())
+        unfinished = 0
+        if self.quota.max_open is not None:
+            mine = self.hub.index.visible(Viewer(buyer.id, "buyer"))
+            unfinished = sum(1 for s in mine if s.status not in FINAL_STATUSES)
+        stamp = self.quota.take(buyer.id, self.supervisor.clock.now(), unfinished)
         try:
             return await self.supervisor.create_auction(caller, terms)
         except AuctionActorsError as exc:

@@ -1,4 +1,5 @@
-"""The creation quota: how many auctions one buyer company may create per hour.
+"""The creation quota: how many auctions one buyer company may create per hour, and how many
+of its auctions may be unfinished (drafts included) at once.
 
 Creating an auction is the one request that makes the system bigger for good (an actor, a
 stream, a row in every admin's list), so one careless or hostile buyer could otherwise bury
@@ -20,16 +21,24 @@ HOUR = 3600 * SECOND
 
 
 class CreationQuota:
-    """At most ``per_hour`` creations per company in any hour (None: no quota)."""
+    """At most ``per_hour`` creations per company in any hour, and ``max_open`` of its auctions
+    not final (None: no such limit)."""
 
-    def __init__(self, per_hour: int | None) -> None:
+    def __init__(self, per_hour: int | None, max_open: int | None = None) -> None:
         self.per_hour = per_hour
+        self.max_open = max_open
         self._recent: dict[str, deque[Instant]] = {}
 
-    def take(self, company_id: str, now: Instant) -> Instant:
-        """Count one creation now; `DomainError` ``rate_limited`` (saying the quota and when to
-        retry) when the company has used it up. Returns the stamp to `give_back` if the
-        creation is refused after all."""
+    def take(self, company_id: str, now: Instant, open_auctions: int = 0) -> Instant:
+        """Count one creation now, the company having ``open_auctions`` not final; `DomainError`
+        ``rate_limited`` (saying the quota and when to retry) when it has used up either quota.
+        Returns the stamp to `give_back` if the creation is refused after all."""
+        if self.max_open is not None and open_auctions >= self.max_open:
+            raise DomainError(
+                "rate_limited",
+                f"quota reached: {self.max_open} auctions not yet final per company; "
+                "retry when some have closed, or cancel drafts",
+            )
         if self.per_hour is None:
             return now
         recent = self._recent.setdefault(company_id, deque())

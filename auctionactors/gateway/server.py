@@ -87,6 +87,7 @@ class GatewayConfig(msgspec.Struct, frozen=True, kw_only=True):
     max_unauthenticated_per_address: int = 32
     max_refused_before_hello: int = 8
     creates_per_hour: int | None = 360  # auctions one buyer company may create per hour
+    max_open_auctions: int | None = 1000  # ... and may have not final (drafts included)
     ping_interval_s: float | None = 20.0
     ping_timeout_s: float | None = 20.0
     close_timeout_s: float = 5.0
@@ -133,7 +134,10 @@ class Gateway:
         self.hub = Hub(supervisor)
         supervisor.subscribers.append(self.hub)
         self.dispatcher = Dispatcher(
-            supervisor, self.hub, accounts, CreationQuota(self.config.creates_per_hour)
+            supervisor,
+            self.hub,
+            accounts,
+            CreationQuota(self.config.creates_per_hour, self.config.max_open_auctions),
         )
         self._server: Server | None = None
         # The open connections per token (keyed by its sha256), with the token to recheck it.

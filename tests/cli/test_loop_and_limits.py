@@ -113,8 +113,12 @@ def test_serve_flood_limits() -> None:
     args = ["serve", "--max-unauthenticated-per-address", "4", "--create-rate", "10"]
     config = daemon.gateway_config(build_parser().parse_args(args))
     assert (config.max_unauthenticated_per_address, config.creates_per_hour) == (4, 10)
-    config = daemon.gateway_config(build_parser().parse_args(["serve", "--create-rate", "0"]))
-    assert config.creates_per_hour is None
+    assert config.max_open_auctions == defaults.max_open_auctions == 1000
+    args = ["serve", "--create-rate", "0", "--max-open-auctions", "0"]
+    config = daemon.gateway_config(build_parser().parse_args(args))
+    assert (config.creates_per_hour, config.max_open_auctions) == (None, None)
+    args = ["serve", "--max-open-auctions", "7"]
+    assert daemon.gateway_config(build_parser().parse_args(args)).max_open_auctions == 7
 
 
 def test_serve_http_options() -> None:

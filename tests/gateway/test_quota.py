@@ -43,3 +43,20 @@ async def test_creation_quota_per_company(tmp_path: Path) -> None:
         assert (await buyer.error("create_auction", auction=draft))[0] == "rate_limited"
         for conn in (buyer, admin, other):
             await conn.close()
+
+
+async def test_unfinished_auctions_per_company_are_capped(tmp_path: Path) -> None:
+    config = msgspec.structs.replace(FAST, creates_per_hour=None, max_open_auctions=2)
+    async with serving(tmp_path / "open.db", config) as served:
+        p = served.people
+        buyer = await Conn.open(served.url, p.buyer.token)
+        drafts = [
+            (await buyer.ok("create_auction", auction=spot(p, start=None)))["auction_id"]
+            for _ in range(2)
+        ]
+        code, message = await buyer.error("create_auction", auction=spot(p, start=None))
+        assert code == "rate_limited"
+        assert message.startswith("quota reached: 2 auctions not yet final per company")
+        await buyer.ok("cancel_auction", auction_id=drafts[0])  # final: no longer counted
+        await buyer.ok("create_auction", auction=spot(p, start=None))
+        await buyer.close()
