@@ -8,18 +8,12 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
-import pytest
-
 from tests.gateway.conftest import Conn, open_auction
 
 from .conftest import WAIT_MS, Opener, Site, product
 
 if TYPE_CHECKING:
     from playwright.async_api import Page, WebSocketRoute
-
-NEEDS_SERVER_KEYS = pytest.mark.xfail(
-    strict=True, reason="the server's idempotency keys are not merged yet (h-runtime)"
-)
 
 # After the page sends its next place_bids frame, its socket drops and stays down (`release`
 # brings it back): the server gets the bid, the page never gets the reply.
@@ -56,7 +50,6 @@ async def open_bidding(site: Site, open_page: Opener) -> tuple[Page, Conn, str, 
     return page, admin, auction_id, seq
 
 
-@NEEDS_SERVER_KEYS
 async def test_a_bid_whose_reply_is_lost_is_applied_once_and_shown_once(
     site: Site, open_page: Opener
 ) -> None:
@@ -87,7 +80,6 @@ async def test_a_bid_whose_reply_is_lost_is_applied_once_and_shown_once(
         await admin.close()
 
 
-@NEEDS_SERVER_KEYS
 async def test_a_bid_answered_timeout_is_sent_again_with_its_key(
     site: Site, open_page: Opener
 ) -> None:

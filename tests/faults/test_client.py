@@ -79,9 +79,6 @@ def cut_after_sending(client: Client, kind: str, applied: Callable[[], Awaitable
     ws.send = send_then_cut  # type: ignore[method-assign]
 
 
-@pytest.mark.xfail(
-    strict=True, reason="the server's idempotency keys are not merged yet (h-runtime)"
-)
 async def test_a_command_whose_reply_is_lost_is_applied_exactly_once(tmp_path: Path) -> None:
     async with serving(tmp_path / "retry.db") as served:
         people = served.people
