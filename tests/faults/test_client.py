@@ -21,13 +21,17 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from auctionactors.client import COMMANDS, Client, ClientError, ConnectionLost
+from auctionactors.domain.timestamps import format_instant
 from auctionactors.gateway import messages
+from tests.faults import serving as process
+from tests.faults.test_exactly_once import slow_serving
 from tests.gateway.conftest import Conn, bid, open_auction, serving
 
 NOWHERE = "ws://127.0.0.1:9/ws"
@@ -104,6 +108,79 @@ async def test_a_command_whose_reply_is_lost_is_applied_exactly_once(tmp_path: P
             assert placed[0]["data"]["bid_id"] in reply["bid_ids"]
         finally:
             await admin.close()
+
+
+async def test_a_command_answered_timeout_is_retried_until_its_outcome_is_known(
+    tmp_path: Path,
+) -> None:
+    """The disk stalls while a comment is being stored: the server answers ``timeout`` (and
+    ``unavailable`` to a retry queued behind it); once the disk recovers, a retry with the same
+    key gets the first outcome and the comment is stored once."""
+    async with slow_serving(tmp_path / "slow.db", ask_timeout_s=0.2) as (_, store, people, url):
+        admin = await Conn.open(url, people.admin.token)
+        auction_id = await open_auction(admin, people)
+        await admin.close()
+        async with Client(url, people.s1.token, retry_backoff_s=0.05) as s1:
+            told = asyncio.Event()
+            send = s1._send
+
+            async def observed(type_: str, fields: dict[str, Any]) -> dict[str, Any]:
+                try:
+                    return await send(type_, fields)
+                except ClientError as exc:
+                    if exc.code == "timeout":
+                        told.set()
+                    raise
+
+            s1._send = observed  # type: ignore[method-assign]
+            gate = store.write_gate = asyncio.Event()  # the disk stalls
+            posting = asyncio.create_task(
+                s1.request("post_comment", auction_id=auction_id, text="delivery at 06:00")
+            )
+            await asyncio.wait_for(told.wait(), 5)  # told "timeout": the outcome is unknown
+            gate.set()  # the disk recovers
+            reply = await asyncio.wait_for(posting, 30)
+            assert s1.retries >= 1
+        stored = await store.read_stream(auction_id)
+        comments = [e for e in stored if e.type == "comment_posted"]
+        assert len(comments) == 1 and comments[0].seq == reply["seq"]
+
+
+async def test_a_command_in_flight_when_the_server_is_killed_is_applied_once(
+    tmp_path: Path,
+) -> None:
+    """A real ``serve`` stores the bid, then is SIGKILLed before the client reads the reply; the
+    client retries with the key against the restarted server, which finds it in the store."""
+    path = tmp_path / "killed.db"
+    users = await asyncio.to_thread(process.make_users, path)
+    with process.serving(path) as first:
+        url = first.url
+        auction_id = await process.create(url, users, format_instant(time.time_ns() // 1000))
+        watcher = await Conn.open(url, users.admin.token)
+        seq = (await watcher.ok("subscribe", auction_id=auction_id))["seq"]
+        await watcher.update_at(auction_id, seq)
+        killed = asyncio.Event()
+
+        async def stored_then_killed() -> None:
+            await watcher.update_at(auction_id, seq + 1)
+            first.proc.kill()
+            first.proc.wait(timeout=10)
+            killed.set()
+
+        s1 = Client(url, users.s1.token, retry_backoff_s=0.05, max_backoff_s=0.2)
+        await s1.connect()
+        cut_after_sending(s1, "place_bids", stored_then_killed)
+        bidding = asyncio.create_task(s1.request("place_bids", **process.bid(auction_id, "2.00")))
+        await asyncio.wait_for(killed.wait(), 20)
+    try:
+        with process.serving(path, "--port", str(urlsplit(url).port)):  # the same URL again
+            reply = await asyncio.wait_for(bidding, 30)
+            assert (s1.retries, s1.reconnects) == (1, 1)
+            async with Client(url, users.admin.token, reconnect=False) as admin:
+                events = (await admin.request("get_events", auction_id=auction_id))["events"]
+    finally:
+        await s1.close()
+    assert [e["seq"] for e in events if e["type"] == "bid_placed"] == [seq + 1] == [reply["seq"]]
 
 
 # --- the retry policy on the wire -----------------------------------------------------------
