@@ -6,7 +6,8 @@
 // the command is sent again with the same key right after the next welcome, before the page is
 // live again (so before the user can act again); an answer `timeout` (outcome unknown) or
 // `unavailable` (not applied), or no answer in time, sends it again after a pause (250 ms,
-// doubling). At most MAX_SENDS sends; the server answers a key it has applied with the first
+// doubling). At most MAX_SENDS sends, and none later than SEND_WINDOW_MS after the action (a
+// stale bid is not placed minutes later); the server answers a key it has applied with the first
 // result, so the user sees one outcome and the action is applied at most once.
 
 const CLOSE_BAD_TOKEN = 4401;
@@ -15,6 +16,7 @@ const REQUEST_TIMEOUT_MS = 15000;
 const MAX_BACKOFF_MS = 5000;
 const MAX_SENDS = 6;
 const RETRY_PAUSE_MS = 250;
+const SEND_WINDOW_MS = 30000;
 
 /** The requests that change an auction: they carry an idempotency key. */
 export const COMMANDS = new Set([
@@ -45,6 +47,10 @@ export class RequestError extends Error {
     super(message);
     this.code = code;
   }
+}
+
+function unconfirmed() {
+  return new RequestError("timeout", "The server did not confirm in time; check the auction before trying again.");
 }
 
 /**
@@ -105,6 +111,12 @@ export class Connection extends EventTarget {
           type, fields: { ...fields, key: fields.key || newKey() }, resolve, reject,
           sends: 0, id: null, timer: null, error: null,
         };
+        // Past the window, a command not in flight (waiting for the connection, or pausing)
+        // ends with its last error; one in flight waits for its reply (or REQUEST_TIMEOUT_MS).
+        command.expiry = setTimeout(() => {
+          command.expired = true;
+          if (command.id === null) this._settle(command, null, command.error || unconfirmed());
+        }, SEND_WINDOW_MS);
         this._commands.add(command);
         this._send(command);
       });
@@ -130,8 +142,7 @@ export class Connection extends EventTarget {
     command.id = id;
     const timer = setTimeout(() => {
       this._pending.delete(id);
-      this._again(command, new RequestError("timeout",
-        "The server did not confirm in time; check the auction before trying again."));
+      this._again(command, unconfirmed());
     }, REQUEST_TIMEOUT_MS);
     this._pending.set(id, {
       command,
@@ -146,7 +157,7 @@ export class Connection extends EventTarget {
   _again(command, err) {
     command.id = null;
     command.error = err;
-    if (command.sends >= MAX_SENDS) {
+    if (command.sends >= MAX_SENDS || command.expired) {
       this._settle(command, null, err);
       return;
     }
@@ -157,6 +168,7 @@ export class Connection extends EventTarget {
   _settle(command, frame, err) {
     if (!this._commands.delete(command)) return;
     clearTimeout(command.timer);
+    clearTimeout(command.expiry);
     if (err) command.reject(err);
     else command.resolve(frame);
   }
