@@ -190,11 +190,13 @@ class Client:
             fields["key"] = uuid.uuid4().hex
         key: str = fields["key"]
         loop = asyncio.get_running_loop()
-        began = loop.time()
+        deadline = loop.time() + self.retry_for_s  # no send after it
         pause = self.retry_backoff_s
         for attempt in itertools.count(1):
             try:
-                return await self._send(type_, fields)
+                late = attempt > 1  # a retry waits for a connection until the deadline at most
+                wait_s = max(0.0, deadline - loop.time()) if late else self.request_timeout_s
+                return await self._send(type_, fields, wait_s)
             except ClientError as exc:
                 if exc is self._failure:
                     raise
@@ -202,7 +204,7 @@ class Client:
                 if (
                     not self._retried(exc)
                     or attempt >= self.retry_attempts
-                    or loop.time() - began + pause > self.retry_for_s
+                    or loop.time() + pause > deadline
                 ):
                     raise
                 log.info("%s %s: %s; sending it again in %.2f s", type_, key, exc.code, pause)
@@ -220,13 +222,18 @@ class Client:
             return False
         return self.reconnect or not isinstance(exc, ConnectionLost)
 
-    async def _send(self, type_: str, fields: dict[str, Any]) -> dict[str, Any]:
-        """One request, once: waits for the connection while the client reconnects."""
+    async def _send(
+        self, type_: str, fields: dict[str, Any], wait_s: float | None = None
+    ) -> dict[str, Any]:
+        """One request, once: waits for the connection while the client reconnects (at most
+        ``wait_s``, default ``request_timeout_s``)."""
         if self._failure is not None:
             raise self._failure
         if not self._connected.is_set():  # reconnecting; `_give_up` wakes us if that fails
             try:
-                await asyncio.wait_for(self._connected.wait(), self.request_timeout_s)
+                await asyncio.wait_for(
+                    self._connected.wait(), self.request_timeout_s if wait_s is None else wait_s
+                )
             except TimeoutError:
                 raise ClientError("timeout", "not connected in time") from None
             if self._failure is not None:

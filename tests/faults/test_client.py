@@ -124,9 +124,9 @@ async def test_a_command_answered_timeout_is_retried_until_its_outcome_is_known(
             told = asyncio.Event()
             send = s1._send
 
-            async def observed(type_: str, fields: dict[str, Any]) -> dict[str, Any]:
+            async def observed(*args: Any) -> dict[str, Any]:
                 try:
-                    return await send(type_, fields)
+                    return await send(*args)
                 except ClientError as exc:
                     if exc.code == "timeout":
                         told.set()
@@ -265,6 +265,16 @@ async def test_retries_are_bounded_and_the_error_names_the_key() -> None:
             await c.request("cancel_auction", auction_id="a")
     assert caught.value.code == "unavailable"
     assert [key for _, key in sent(received)] == [caught.value.key] * 3
+
+
+async def test_no_retry_is_sent_after_retry_for_s() -> None:
+    answers = [error("timeout")] * 100
+    policy: dict[str, Any] = {"retry_backoff_s": 0.05, "retry_attempts": 100, "retry_for_s": 0.2}
+    async with scripted(answers) as (url, received), Client(url, "t", **policy) as c:
+        with pytest.raises(ClientError) as caught:
+            await c.request("post_comment", auction_id="a", text="hello")
+    assert caught.value.code == "timeout"
+    assert len(received) < 10 and len({key for _, key in sent(received)}) == 1
 
 
 async def test_without_reconnecting_a_lost_reply_is_not_retried() -> None:
