@@ -19,8 +19,11 @@ a fresh one per call unless the caller gives one (``key=``); one call is one use
 outcome is unknown (the connection dropped before the reply, `ConnectionLost`; the server
 answered ``timeout``; no reply came within ``request_timeout_s``) or it was not applied
 (``unavailable``), the client sends it again with the same key, once it has reconnected, with
-backoff (``retry_backoff_s`` doubling up to ``max_backoff_s``), up to ``retry_attempts`` sends
-within ``retry_for_s`` (defaults: 8 sends, 60 s). The server answers a key it has already
+backoff (``retry_backoff_s`` doubling up to ``max_backoff_s``; defaults 0.1 s and 5 s), up to
+``retry_attempts`` sends in all, none later than ``retry_for_s`` after the call (defaults: 8
+sends, 60 s), so a bot's stale command is not applied long after it was meant; with
+``reconnect=False`` a lost reply is not retried (there is no connection to retry on), while
+``timeout`` and ``unavailable`` still are. The server answers a key it has already
 applied with the first result, so the call is applied at most once, and exactly once when it
 returns. If the retries run out, the last error is raised with its ``key`` set: the outcome may
 still be unknown, and a later call with that ``key=`` finds it out without applying it twice.
