@@ -113,7 +113,7 @@ class AuctionActor:
         self._mailbox = mailbox
         self._subscribers = subscribers
         self._stats = stats
-        self._receipts = receipts or Receipts()
+        self._receipts = receipts if receipts is not None else Receipts()
         self._receipt_wait_s = receipt_wait_s
         self._keys = KeyCache(store, auction_id)
         self._timer: TimerHandle | None = None
