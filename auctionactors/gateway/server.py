@@ -51,7 +51,7 @@ CLOSE_BAD_TOKEN = 4401
 CLOSE_HELLO_TIMEOUT = 4408
 CLOSE_TOO_MANY = 4429
 CLOSE_TRY_AGAIN_LATER = 1013
-READ_AHEAD = 16  # frames read (and stamped) ahead of the request being served
+READ_AHEAD = 8  # frames read (and stamped) ahead of the request being served
 
 
 class GatewayConfig(msgspec.Struct, frozen=True, kw_only=True):
