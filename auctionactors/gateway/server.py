@@ -231,14 +231,16 @@ class Gateway:
             self.hub.send(peer, session.accept(principal, self.supervisor.clock.now()))
             loop = asyncio.get_running_loop()
             async for data, receipt in frames:
-                if peer.closed:
-                    break
-                received = session.receive(data, loop.time())
-                if isinstance(received, RequestReceived):
-                    await self.dispatcher.handle(peer, received.request, receipt)
-                elif isinstance(received, Refused):
-                    self.hub.send(peer, received.frame)
-                receipt.release()
+                try:
+                    if peer.closed:
+                        break
+                    received = session.receive(data, loop.time())
+                    if isinstance(received, RequestReceived):
+                        await self.dispatcher.handle(peer, received.request, receipt)
+                    elif isinstance(received, Refused):
+                        self.hub.send(peer, received.frame)
+                finally:
+                    receipt.release()
         except ConnectionClosed:
             pass
         finally:

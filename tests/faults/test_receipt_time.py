@@ -69,6 +69,7 @@ async def test_bids_received_before_closes_at_are_on_time_however_late_they_are_
                 "code": "too_late",
                 "message": "auction moved to decision before the bid was received",
             }
+        assert len(sup.receipts) == 0  # every stamp released once its frame was served
         view = (await admin.ok("get_view", auction_id=auction_id))["view"]
         assert view["status"] == "decision"
         events = (await admin.ok("get_events", auction_id=auction_id))["events"]
