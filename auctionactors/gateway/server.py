@@ -51,7 +51,7 @@ CLOSE_BAD_TOKEN = 4401
 CLOSE_HELLO_TIMEOUT = 4408
 CLOSE_TOO_MANY = 4429
 CLOSE_TRY_AGAIN_LATER = 1013
-READ_AHEAD = 16  # frames read (and stamped) ahead of the request being served
+READ_AHEAD = 8  # frames read (and stamped) ahead of the request being served
 
 
 class GatewayConfig(msgspec.Struct, frozen=True, kw_only=True):
@@ -231,14 +231,16 @@ class Gateway:
             self.hub.send(peer, session.accept(principal, self.supervisor.clock.now()))
             loop = asyncio.get_running_loop()
             async for data, receipt in frames:
-                if peer.closed:
-                    break
-                received = session.receive(data, loop.time())
-                if isinstance(received, RequestReceived):
-                    await self.dispatcher.handle(peer, received.request, receipt)
-                elif isinstance(received, Refused):
-                    self.hub.send(peer, received.frame)
-                receipt.release()
+                try:
+                    if peer.closed:
+                        break
+                    received = session.receive(data, loop.time())
+                    if isinstance(received, RequestReceived):
+                        await self.dispatcher.handle(peer, received.request, receipt)
+                    elif isinstance(received, Refused):
+                        self.hub.send(peer, received.frame)
+                finally:
+                    receipt.release()
         except ConnectionClosed:
             pass
         finally:

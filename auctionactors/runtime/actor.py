@@ -28,6 +28,7 @@ from auctionactors.domain.state import AuctionState, evolve
 from auctionactors.domain.timestamps import SECOND
 from auctionactors.errors import (
     ActorCrashed,
+    CommandTimedOut,
     ConcurrencyError,
     DomainError,
     DuplicateKey,
@@ -113,7 +114,7 @@ class AuctionActor:
         self._mailbox = mailbox
         self._subscribers = subscribers
         self._stats = stats
-        self._receipts = receipts or Receipts()
+        self._receipts = receipts if receipts is not None else Receipts()
         self._receipt_wait_s = receipt_wait_s
         self._keys = KeyCache(store, auction_id)
         self._timer: TimerHandle | None = None
@@ -175,6 +176,9 @@ class AuctionActor:
             if self._receipts.pending_before(deadline):
                 wait_until = wait_until or loop.time() + self._receipt_wait_s
                 if loop.time() < wait_until:
+                    # Reads first: a connection may be waiting for one before it sends on.
+                    for query in self._mailbox.take_queries():
+                        self._query(query)
                     await self._receipts.released(wait_until - loop.time())
                     continue
                 log.warning("%s: frames received before a deadline are late", self.auction_id)
@@ -260,6 +264,10 @@ class AuctionActor:
             # Another writer appended to our stream: our state is stale. Restart by replay.
             self._stats.count_command(name, "unavailable")
             resolve(ask.future, error=Unavailable(f"{self.auction_id} is restarting: {exc}"))
+            raise
+        except asyncio.CancelledError:  # shutting down: the append may still complete
+            self._stats.count_command(name, "timeout")
+            resolve(ask.future, error=CommandTimedOut("the server stopped; outcome unknown"))
             raise
         except BaseException as exc:
             self._stats.count_command(name, "internal")

@@ -103,6 +103,13 @@ class Mailbox:
             )
         return early
 
+    def take_queries(self) -> list[Query]:
+        """Take the queued queries, in order (reads answered while a deadline waits)."""
+        queries = [m for m in self._items if isinstance(m, Query)]
+        if queries:
+            self._items = deque(m for m in self._items if not isinstance(m, Query))
+        return queries
+
     def has_work(self) -> bool:
         return bool(self._items) or self._tick
 

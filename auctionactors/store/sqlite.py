@@ -392,7 +392,7 @@ class SqliteEventStore:
         self._closing = True
         self._wakeup.set()
         try:
-            if self._writer_task is not None:
+            if self._writer_task is not None and not self._writer_task.cancelled():
                 await self._writer_task
         finally:
             self._closed = True
