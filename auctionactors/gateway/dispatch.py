@@ -4,16 +4,20 @@ reads served through the hub; every outcome becomes exactly one ``ok`` or ``erro
 Checks that do not depend on an auction (a buyer placing bids, a supplier starting an auction)
 are made here, before anything is queued; the domain remains the authority for everything
 else. Errors are mapped once: a `DomainError` is an answer (its code, its message); an
-unavailable auction or store is ``unavailable``; anything else is ``internal``, logged here with
-its traceback, and the client is told nothing more.
+unavailable auction or store is ``unavailable`` (not applied); a command whose outcome is
+unknown is ``timeout``; anything else is ``internal``, logged here with its traceback, and the
+client is told nothing more.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
+
+import msgspec
 
 from auctionactors.domain.access import Viewer, can_see
 from auctionactors.domain.parties import Caller, Party, Role
@@ -28,7 +32,8 @@ from auctionactors.gateway.hub import NOT_FOUND, Hub, Peer
 from auctionactors.gateway.metrics import actor_counts
 from auctionactors.gateway.quota import CreationQuota
 from auctionactors.gateway.translate import command_of, companies_needed, terms_of
-from auctionactors.runtime.mailbox import Reply
+from auctionactors.runtime.mailbox import CommandKey, Reply
+from auctionactors.runtime.receipts import Receipt
 from auctionactors.runtime.supervisor import Supervisor
 from auctionactors.store.base import Accounts, Principal
 from auctionactors.store.codec import decode_events
@@ -83,12 +88,13 @@ class Dispatcher:
         # Requests (by `id` of the object) whose handler has sent its own ``ok`` (subscriptions).
         self._answered: set[int] = set()
 
-    async def handle(self, peer: Peer, request: m.Request) -> None:
+    async def handle(self, peer: Peer, request: m.Request, receipt: Receipt | None = None) -> None:
         """Serve one request; its reply (exactly one, whatever happens) goes to the peer's
-        outbox."""
+        outbox. ``receipt`` is when the frame arrived: a command is decided at that time
+        (PROTOCOL.md 1.1)."""
         rid = request.id
         try:
-            frame = await self._serve(peer, request)
+            frame = await self._serve(peer, request, receipt)
             answered = id(request) in self._answered
         finally:
             self._answered.discard(id(request))
@@ -101,15 +107,17 @@ class Dispatcher:
             log.error("%s got no answer", m.frame_type(request))
             self.hub.send(peer, protocol.error(rid, "internal", "internal error"))
 
-    async def _serve(self, peer: Peer, request: m.Request) -> bytes | None:
+    async def _serve(self, peer: Peer, request: m.Request, receipt: Receipt | None) -> bytes | None:
         """The reply frame, or None when the handler has sent its own ``ok``."""
         rid = request.id
         try:
             route = self._routes.get(type(request))
             if route is not None:
+                if receipt is not None:
+                    receipt.release()  # not a command: no deadline waits for it
                 result = await route(peer, request)
             elif isinstance(request, m.Command):
-                result = await self._command(peer.principal, request)
+                result = await self._command(peer.principal, request, receipt)
             else:  # pragma: no cover - every frame type has a route
                 raise DomainError("bad_request", "unknown request")
         except DomainError as exc:
@@ -228,31 +236,42 @@ class Dispatcher:
 
     # --- commands -----------------------------------------------------------------------------
 
-    async def _command(self, principal: Principal, req: m.Command) -> Result:
+    async def _command(
+        self, principal: Principal, req: m.Command, receipt: Receipt | None = None
+    ) -> Result:
         caller = await self._caller(principal, req.as_user)
         _check_role(caller, req)
         parties = {cid: await self._company(cid, role) for cid, role in companies_needed(req)}
+        # Keys are per authenticated user (an admin's key is the admin's, whoever it acts as).
+        key = None if req.key is None else CommandKey(principal.user_id, req.key, fingerprint(req))
         if isinstance(req, m.CreateAuction):
             buyer = await self._buyer(principal, caller, req)
             terms = terms_of(req.auction, buyer, parties)
-            reply = await self._create(caller, buyer, terms)
+            reply = await self._create(caller, buyer, terms, receipt, key)
         else:
             assert isinstance(req, m.AuctionCommand)
             command = command_of(req, caller, parties)
-            reply = await self.supervisor.ask(req.auction_id, command)
+            reply = await self.supervisor.ask(req.auction_id, command, receipt=receipt, key=key)
         return {"seq": reply.seq, **reply.fields}
 
-    async def _create(self, caller: Caller, buyer: Party, terms: AuctionTerms) -> Reply:
+    async def _create(
+        self,
+        caller: Caller,
+        buyer: Party,
+        terms: AuctionTerms,
+        receipt: Receipt | None,
+        key: CommandKey | None,
+    ) -> Reply:
         """Create within the buyer's quota (an admin acting as itself has none)."""
         if caller.role == "admin":
-            return await self.supervisor.create_auction(caller, terms)
+            return await self.supervisor.create_auction(caller, terms, receipt=receipt, key=key)
         unfinished = 0
         if self.quota.max_open is not None:
             mine = self.hub.index.visible(Viewer(buyer.id, "buyer"))
             unfinished = sum(1 for s in mine if s.status not in FINAL_STATUSES)
         stamp = self.quota.take(buyer.id, self.supervisor.clock.now(), unfinished)
         try:
-            return await self.supervisor.create_auction(caller, terms)
+            return await self.supervisor.create_auction(caller, terms, receipt=receipt, key=key)
         except AuctionActorsError as exc:
             if isinstance(exc, DomainError) or exc.code == "unavailable":  # not created
                 self.quota.give_back(buyer.id, stamp)
@@ -291,6 +310,13 @@ class Dispatcher:
         if caller.company_id == principal.company_id:
             return Party(principal.company_id, principal.company_name)
         return await self._company(caller.company_id, "buyer")
+
+
+def fingerprint(req: m.Command) -> bytes:
+    """What identifies a keyed command: the sha256 of its canonical encoding without ``id`` and
+    ``key`` (``as_user`` included), so only a retry of the same command matches its key."""
+    bare = msgspec.structs.replace(req, id=0, key=None)
+    return hashlib.sha256(msgspec.json.encode(bare)).digest()
 
 
 def _headline(exc: AuctionActorsError) -> str:
