@@ -36,26 +36,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import io
 import json
-import os
-import queue
 import random
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
-from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from auctionactors.cli import main as cli_main
+from harness import REPO, Lifetime, Server, connected, make_users, now_us, run_cli
+
 from auctionactors.client import Client, ClientError
 from auctionactors.domain.events import (
     AuctionCanceled,
@@ -78,112 +73,10 @@ from auctionactors.store.codec import decode_event
 from auctionactors.store.sqlite import SqliteEventStore
 
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
-LISTENING = "auctionactors: listening on "
 STARTUP_TIMEOUT_S = 60.0
 CLIENT_EXIT_TIMEOUT_S = 30.0
-
-
-def now_us() -> int:
-    return time.time_ns() // 1000
-
-
-# --- processes ------------------------------------------------------------------------------
-
-
-class LineReader:
-    """Lines of a pipe, read in a thread, so the caller can wait for the next with a timeout."""
-
-    def __init__(self, stream: IO[str]) -> None:
-        self._lines: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._pump, args=(stream,), daemon=True).start()
-
-    def _pump(self, stream: IO[str]) -> None:
-        try:
-            for line in stream:
-                self._lines.put(line.rstrip("\n"))
-        except ValueError:
-            pass
-        finally:
-            self._lines.put(None)
-
-    def next(self, timeout: float) -> str | None:
-        """The next line; None at the end of the output or when none comes in time."""
-        try:
-            return self._lines.get(timeout=timeout)
-        except queue.Empty:
-            return None
-
-
-@dataclass
-class Lifetime:
-    """One server process, in microseconds of the shared wall clock: started (spawned), ready
-    (its URL line read: every stored deadline has been acted on by then), killed (None: alive)."""
-
-    started: int
-    ready: int | None = None
-    killed: int | None = None
-
-
-class Server:
-    def __init__(self, db: Path, log: Path) -> None:
-        self.log = log
-        self._stderr = open(log, "w", encoding="utf-8")  # noqa: SIM115 - closed in `kill`/`stop`
-        env = {k: v for k, v in os.environ.items() if k != "AUCTIONACTORS_DB"}
-        env["PYTHONUNBUFFERED"] = "1"
-        self.lifetime = Lifetime(now_us())
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "auctionactors", "serve", "--db", str(db), "--port", "0"],
-            cwd=REPO,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=self._stderr,
-            text=True,
-        )
-        assert self.proc.stdout is not None
-        self.out = LineReader(self.proc.stdout)
-        self.url: str | None = None
-
-    def wait_ready(self, timeout: float = STARTUP_TIMEOUT_S) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            line = self.out.next(max(0.0, deadline - time.monotonic()))
-            if line is None:
-                raise RuntimeError(f"the server did not start (see {self.log})")
-            if line.startswith(LISTENING):
-                self.lifetime.ready = now_us()
-                self.url = line.removeprefix(LISTENING)
-                return self.url
-
-    def kill(self) -> None:
-        self.lifetime.killed = now_us()
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=30)
-        self._close()
-
-    def stop(self) -> int:
-        """SIGTERM: the clean way out; returns the exit status."""
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            code = self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            code = self.proc.wait(timeout=30)
-        self.lifetime.killed = now_us()
-        self._close()
-        return code
-
-    def _close(self) -> None:
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
-        self._stderr.close()
-
-    def trouble(self) -> list[str]:
-        """Lines of the server's log that mean something went wrong inside it."""
-        words = ("Traceback", "ERROR", "crashed", "quarantined", "failed")
-        lines = self.log.read_text(encoding="utf-8", errors="replace").splitlines()
-        return [line for line in lines if any(w in line for w in words)]
+# What in the server's log means trouble here: crashes and quarantines are logged as ERROR.
+TROUBLE = ("Traceback", "ERROR", "crashed", "quarantined", "failed")
 
 
 # --- users and clients ----------------------------------------------------------------------
@@ -199,16 +92,16 @@ class Users:
         return {u.company_id: u for u in (self.admin, self.buyer, *self.suppliers)}
 
 
-async def make_users(db: Path, suppliers: int) -> Users:
-    async with await SqliteEventStore.open(db) as store:
-        return Users(
-            admin=await store.add_user("Chaos Platform", "admin", "Ada"),
-            buyer=await store.add_user("Chaos Shipping", "buyer", "Bea"),
-            suppliers=[
-                await store.add_user(f"Chaos Fuels {i}", "supplier", f"Sam {i}")
-                for i in range(1, suppliers + 1)
-            ],
-        )
+def make_chaos_users(db: Path, suppliers: int) -> Users:
+    people = {
+        "admin": ("Chaos Platform", "admin", "Ada"),
+        "buyer": ("Chaos Shipping", "buyer", "Bea"),
+    }
+    people |= {
+        f"s{i}": (f"Chaos Fuels {i}", "supplier", f"Sam {i}") for i in range(1, suppliers + 1)
+    }
+    users = make_users(db, people)
+    return Users(users.pop("admin"), users.pop("buyer"), list(users.values()))
 
 
 def wait_until_ready(clients: list[tuple[subprocess.Popen[bytes], Path]]) -> None:
@@ -529,8 +422,7 @@ async def probe_views(
             for company_id in targets:
                 client = clients.get(company_id)
                 if client is None:
-                    client = Client(url, by_company[company_id].token, reconnect=False)
-                    await client.connect()
+                    client = await connected(url, by_company[company_id].token, reconnect=False)
                     clients[company_id] = client
                 try:
                     reply = await _request(client, "get_view", auction_id=auction_id)
@@ -548,14 +440,6 @@ async def probe_views(
         for client in clients.values():
             await client.close()
     return probes, problems
-
-
-def run_cli(*argv: str) -> tuple[int, str, str]:
-    """``auctionactors ARGV`` in this process (it is what the console script runs)."""
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        code = cli_main(list(argv))
-    return code, out.getvalue(), err.getvalue()
 
 
 def compare(db: Path, probe: Probe) -> str | None:
@@ -607,7 +491,7 @@ class Chaos:
         self.totals = Totals()
         self.pending_acks: list[dict[str, Any]] = []
         self.pending_probes: list[Probe] = []
-        self.users = asyncio.run(make_users(self.db, args.suppliers))
+        self.users = make_chaos_users(self.db, args.suppliers)
 
     def fail(self, where: str, problem: str) -> None:
         line = f"FAIL [{where}] {problem}"
@@ -618,7 +502,7 @@ class Chaos:
         for n in range(1, self.args.rounds + 1):
             self.round(n)
         server = self.start(self.args.rounds + 1)
-        self.check_live(server.wait_ready(), "final")
+        self.check_live(server.wait_ready(STARTUP_TIMEOUT_S), "final")
         code = server.stop()
         if code != 0:
             self.fail("final", f"serve exited {code} on SIGTERM")
@@ -626,7 +510,7 @@ class Chaos:
         self.verify("final")
 
     def start(self, n: int) -> Server:
-        server = Server(self.db, self.folder / f"serve-{n}.log")
+        server = Server(self.db, self.folder / f"serve-{n}.log", wait=False)
         self.lifetimes.append(server.lifetime)
         return server
 
@@ -641,7 +525,7 @@ class Chaos:
             mode = "killed while starting"
             checked = 0
         else:
-            url = server.wait_ready()
+            url = server.wait_ready(STARTUP_TIMEOUT_S)
             checked = self.check_live(url, f"round {n}")
             clients = start_clients(
                 self.users,
@@ -752,7 +636,7 @@ class Chaos:
             self.fail(where, f"verify exited {code}: {out.strip()[:2000]} {err.strip()}")
 
     def check_server_log(self, server: Server, where: str) -> None:
-        for line in server.trouble()[:20]:
+        for line in server.trouble(TROUBLE)[:20]:
             self.fail(where, f"server log: {line}")
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from auctionactors.client import Client, ClientError
+from auctionactors.domain.money import format_amount, parse_amount
 from auctionactors.domain.timestamps import format_instant
 
 SECOND_US = 1_000_000
@@ -37,16 +38,6 @@ FOLLOW_EVERY_S = 0.5
 
 def iso_in(seconds: float) -> str:
     return format_instant(time.time_ns() // 1000 + round(seconds * SECOND_US))
-
-
-def money(cents: int) -> str:
-    return f"{cents // 100}.{cents % 100:02d}"
-
-
-def cents_of(amount: str) -> int:
-    whole, _, frac = amount.partition(".")
-    sign = -1 if whole.startswith("-") else 1
-    return sign * (abs(int(whole)) * 100 + int((frac + "00")[:2]))
 
 
 class CheckingClient(Client):
@@ -188,18 +179,21 @@ class Supplier(Actor):
 
     def target(self, product: dict[str, Any]) -> int:
         bids = product["bids"]
-        best = cents_of(bids[0]["amount"]) if bids else 2000 + 25 * self.rng.randrange(400)
+        best = parse_amount(bids[0]["amount"]) if bids else 2000 + 25 * self.rng.randrange(400)
         return max(25, best - 25 * self.rng.randrange(-2, 5))
 
     def plain(self, product: dict[str, Any]) -> dict[str, Any]:
-        return {"product_id": product["product_id"], "amount": money(self.target(product))}
+        return {"product_id": product["product_id"], "amount": format_amount(self.target(product))}
 
     def auto(self, product: dict[str, Any]) -> dict[str, Any]:
         amount = self.target(product)
         floor = max(25, amount - 25 * self.rng.randrange(1, 30))
-        bid: dict[str, Any] = {"product_id": product["product_id"], "min_amount": money(floor)}
+        bid: dict[str, Any] = {
+            "product_id": product["product_id"],
+            "min_amount": format_amount(floor),
+        }
         if self.rng.random() < 0.5:
-            bid["amount"] = money(amount)
+            bid["amount"] = format_amount(amount)
         return bid
 
     async def bid(self, auction_id: str, bids: list[dict[str, Any]], traded: bool = False) -> None:
