@@ -121,7 +121,8 @@ async def serve(args: argparse.Namespace) -> int:
     """Run until SIGTERM/SIGINT; then stop accepting, close every connection (1001), drain the
     mailboxes and close the store."""
     path = _db_path(args.db)
-    store = await SqliteEventStore.open(path, busy_timeout=args.busy_timeout)
+    # One daemon per database: a second one is refused (StoreLocked, exit status 1).
+    store = await SqliteEventStore.open(path, busy_timeout=args.busy_timeout, exclusive=True)
     try:
         async with running(store, gateway_config(args)) as (gateway, count):
             stop = stop_signal()

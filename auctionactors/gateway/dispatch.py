@@ -4,16 +4,20 @@ reads served through the hub; every outcome becomes exactly one ``ok`` or ``erro
 Checks that do not depend on an auction (a buyer placing bids, a supplier starting an auction)
 are made here, before anything is queued; the domain remains the authority for everything
 else. Errors are mapped once: a `DomainError` is an answer (its code, its message); an
-unavailable auction or store is ``unavailable``; anything else is ``internal``, logged here with
-its traceback, and the client is told nothing more.
+unavailable auction or store is ``unavailable`` (not applied); a command whose outcome is
+unknown is ``timeout``; anything else is ``internal``, logged here with its traceback, and the
+client is told nothing more.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
+
+import msgspec
 
 from auctionactors.domain.access import can_see
 from auctionactors.domain.parties import Caller, Party, Role
@@ -26,6 +30,8 @@ from auctionactors.gateway import protocol
 from auctionactors.gateway.hub import NOT_FOUND, Hub, Peer
 from auctionactors.gateway.metrics import actor_counts
 from auctionactors.gateway.translate import command_of, companies_needed, terms_of
+from auctionactors.runtime.mailbox import CommandKey
+from auctionactors.runtime.receipts import Receipt
 from auctionactors.runtime.supervisor import Supervisor
 from auctionactors.store.base import Accounts, Principal
 from auctionactors.store.codec import decode_events
@@ -71,15 +77,18 @@ class Dispatcher:
             m.OperatorRevive: self._operator_revive,
         }
 
-    async def handle(self, peer: Peer, request: m.Request) -> None:
-        """Serve one request; its reply goes to the peer's outbox."""
+    async def handle(self, peer: Peer, request: m.Request, receipt: Receipt | None = None) -> None:
+        """Serve one request; its reply goes to the peer's outbox. ``receipt`` is when the frame
+        arrived: a command is decided at that time (PROTOCOL.md 1.1)."""
         rid = request.id
         try:
             route = self._routes.get(type(request))
             if route is not None:
+                if receipt is not None:
+                    receipt.release()  # not a command: no deadline waits for it
                 result = await route(peer, request)
             elif isinstance(request, m.Command):
-                result = await self._command(peer.principal, request)
+                result = await self._command(peer.principal, request, receipt)
             else:  # pragma: no cover - every frame type has a route
                 raise DomainError("bad_request", "unknown request")
         except DomainError as exc:
@@ -187,18 +196,22 @@ class Dispatcher:
 
     # --- commands -----------------------------------------------------------------------------
 
-    async def _command(self, principal: Principal, req: m.Command) -> Result:
+    async def _command(
+        self, principal: Principal, req: m.Command, receipt: Receipt | None = None
+    ) -> Result:
         caller = await self._caller(principal, req.as_user)
         _check_role(caller, req)
         parties = {cid: await self._company(cid, role) for cid, role in companies_needed(req)}
+        # Keys are per authenticated user (an admin's key is the admin's, whoever it acts as).
+        key = None if req.key is None else CommandKey(principal.user_id, req.key, fingerprint(req))
         if isinstance(req, m.CreateAuction):
             buyer = await self._buyer(principal, caller, req)
             terms = terms_of(req.auction, buyer, parties)
-            reply = await self.supervisor.create_auction(caller, terms)
+            reply = await self.supervisor.create_auction(caller, terms, receipt=receipt, key=key)
         else:
             assert isinstance(req, m.AuctionCommand)
             command = command_of(req, caller, parties)
-            reply = await self.supervisor.ask(req.auction_id, command)
+            reply = await self.supervisor.ask(req.auction_id, command, receipt=receipt, key=key)
         return {"seq": reply.seq, **reply.fields}
 
     async def _caller(self, principal: Principal, as_user: str | None) -> Caller:
@@ -234,6 +247,13 @@ class Dispatcher:
         if caller.company_id == principal.company_id:
             return Party(principal.company_id, principal.company_name)
         return await self._company(caller.company_id, "buyer")
+
+
+def fingerprint(req: m.Command) -> bytes:
+    """What identifies a keyed command: the sha256 of its canonical encoding without ``id`` and
+    ``key`` (``as_user`` included), so only a retry of the same command matches its key."""
+    bare = msgspec.structs.replace(req, id=0, key=None)
+    return hashlib.sha256(msgspec.json.encode(bare)).digest()
 
 
 def _headline(exc: AuctionActorsError) -> str:

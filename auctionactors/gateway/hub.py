@@ -229,6 +229,42 @@ class Hub:
             for peer in peers:
                 self._deliver(peer, auction_id, update.seq, frame)
 
+    async def resync(self, auction_id: str, state: AuctionState) -> None:
+        """The auction's actor was rebuilt after a crash (see `Resyncing`): refresh the index and
+        the finished-auction cache, and send each subscribed connection the update it missed
+        (events read from the store), before the actor publishes again."""
+        self.index.observe(state)
+        self._remember(state)
+        behind = [
+            (p, s) for p, s in self._subs.get(auction_id, {}).items() if s.last_seq < state.seq
+        ]
+        if not behind:
+            return
+        since = min(s.last_seq for _, s in behind)
+        stored = await self.supervisor.store.read_stream(
+            auction_id, from_seq=since + 1, to_seq=state.seq
+        )
+        events = decode_events(stored)
+        now = self.supervisor.clock.now()
+        solutions = compute(state)
+        frames: dict[tuple[Receiver, int], bytes | None] = {}
+        for peer, sub in behind:
+            if peer.subs.get(auction_id) is not sub:  # gone while the events were read
+                continue
+            group = (peer.receiver, sub.last_seq)
+            if group not in frames:
+                missed = events[sub.last_seq - since :]
+                frames[group] = self._render(
+                    state, peer.viewer, now, solutions, sub.last_seq + 1, missed
+                )
+            frame = frames[group]
+            if frame is None:
+                self._end(
+                    peer, sub, protocol.unsubscribed(auction_id, state.seq, "not_found", NOT_FOUND)
+                )
+            else:
+                self._deliver(peer, auction_id, state.seq, frame)
+
     def _render(
         self,
         state: AuctionState,

@@ -41,6 +41,7 @@ from auctionactors.gateway.assets import Assets
 from auctionactors.gateway.dispatch import Dispatcher
 from auctionactors.gateway.hub import Hub, Peer
 from auctionactors.gateway.protocol import HelloReceived, Refused, RequestReceived, Session
+from auctionactors.runtime.receipts import Receipt
 from auctionactors.runtime.supervisor import Supervisor
 from auctionactors.store.base import Accounts, Principal
 
@@ -50,6 +51,7 @@ CLOSE_BAD_TOKEN = 4401
 CLOSE_HELLO_TIMEOUT = 4408
 CLOSE_TOO_MANY = 4429
 CLOSE_TRY_AGAIN_LATER = 1013
+READ_AHEAD = 16  # frames read (and stamped) ahead of the request being served
 
 
 class GatewayConfig(msgspec.Struct, frozen=True, kw_only=True):
@@ -224,20 +226,23 @@ class Gateway:
         peer.on_overflow = lambda: cut_off.append(self._cut_off(ws, writer))
         peer.send_now = self._sender(ws)
         self.hub.add(peer)
+        frames = _ReadAhead(ws, self.supervisor)
         try:
             self.hub.send(peer, session.accept(principal, self.supervisor.clock.now()))
             loop = asyncio.get_running_loop()
-            async for data in ws:
+            async for data, receipt in frames:
                 if peer.closed:
                     break
                 received = session.receive(data, loop.time())
                 if isinstance(received, RequestReceived):
-                    await self.dispatcher.handle(peer, received.request)
+                    await self.dispatcher.handle(peer, received.request, receipt)
                 elif isinstance(received, Refused):
                     self.hub.send(peer, received.frame)
+                receipt.release()
         except ConnectionClosed:
             pass
         finally:
+            frames.close()
             self.hub.drop(peer)
             same_token.discard(ws)
             if not same_token:
@@ -342,6 +347,55 @@ class Gateway:
                 await ws.close(code, reason)
         except TimeoutError:  # the peer reads nothing, not even the close frame
             ws.transport.abort()
+
+
+class _ReadAhead:
+    """A connection's frames, each stamped when it is read (PROTOCOL.md 1.1: a command's time is
+    when the server received it) and registered with the supervisor's receipt barrier until the
+    dispatcher has queued it. Frames are read ahead of the request being served, up to
+    ``READ_AHEAD``, so a frame waiting behind its connection's previous request is stamped on
+    arrival all the same."""
+
+    def __init__(self, ws: ServerConnection, supervisor: Supervisor) -> None:
+        self._queue: asyncio.Queue[tuple[str | bytes, Receipt] | None] = asyncio.Queue()
+        self._space = asyncio.Semaphore(READ_AHEAD)
+        self._task = asyncio.create_task(self._read(ws, supervisor))
+        self._task.add_done_callback(_retrieve)
+
+    async def _read(self, ws: ServerConnection, supervisor: Supervisor) -> None:
+        clock, receipts = supervisor.clock, supervisor.receipts
+        try:
+            while True:
+                await self._space.acquire()
+                data = await ws.recv()
+                self._queue.put_nowait((data, receipts.register(clock.now())))
+        finally:
+            self._queue.put_nowait(None)
+
+    def __aiter__(self) -> _ReadAhead:
+        return self
+
+    async def __anext__(self) -> tuple[str | bytes, Receipt]:
+        item = await self._queue.get()
+        if item is None:
+            await self._task  # raises ConnectionClosed (or returns: the connection ended)
+            raise StopAsyncIteration
+        self._space.release()
+        return item
+
+    def close(self) -> None:
+        """Stop reading; release the receipts of frames that will not be served."""
+        self._task.cancel()
+        while not self._queue.empty():
+            item = self._queue.get_nowait()
+            if item is not None:
+                item[1].release()
+
+
+def _retrieve(task: asyncio.Task[None]) -> None:
+    """Mark a reader's end as seen (a closed connection is no error to log)."""
+    if not task.cancelled():
+        task.exception()
 
 
 class _Batch:
