@@ -7,9 +7,12 @@ Each round starts ``serve --port 0`` on the one database file, checks everything
 before (below), starts several client processes (`chaos_clients.py`: suppliers, a buyer, an admin)
 that create auctions with short durations and soft-close windows, bid, auto-bid, revoke, select
 and cancel over the wire, looks at the live views at a random moment, and SIGKILLs the server at
-another. Now and then the server is killed while it is still starting up. It stays down for a
-random while (deadlines pass meanwhile), then the next round starts it again. After the last
-round it is started once more, checked, and stopped with SIGTERM.
+another (stopped with SIGSTOP a random moment first, so that the clients' commands are in flight
+when it dies). Now and then the server is killed while it is still starting up. It stays down for
+a random while (deadlines pass meanwhile), then the next round starts it again, and its clients
+first send again, each with its idempotency key, what was unanswered at the kill and a few
+acknowledged commands (`chaos_retries.py`). After the last round it is started once more,
+checked, and stopped with SIGTERM.
 
 The checks, each counted and every failure printed:
 
@@ -27,7 +30,10 @@ The checks, each counted and every failure printed:
   when it passed while the server was down, never with extra time (``closes_at`` = start +
   duration, ``decision_closes_at`` = stored ``closes_at`` + decision duration, an extension sets
   ``closes_at`` = now + window and only inside the window); no bid was accepted at or after
-  ``closes_at``; no deadline was left unacted once the server had been up past it.
+  ``closes_at``; no deadline was left unacted once the server had been up past it;
+- **keys**: every key's effect is in the log at most once; a retry answered ``ok`` names its one
+  application (same seq, same ids), an acknowledged command sent again gets the same reply, and
+  a refused retry was never applied (see `chaos_retries.py`).
 
 Exit status 0 when nothing failed, 1 otherwise.
 """
@@ -49,6 +55,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chaos_retries import Retries
 from harness import REPO, Lifetime, Server, connected, make_users, now_us, run_cli
 
 from auctionactors.client import Client, ClientError
@@ -119,8 +126,15 @@ def wait_until_ready(clients: list[tuple[subprocess.Popen[bytes], Path]]) -> Non
 
 
 def start_clients(
-    users: Users, url: str, folder: Path, rng: random.Random, max_s: float, pause_s: float
+    users: Users,
+    url: str,
+    folder: Path,
+    rng: random.Random,
+    max_s: float,
+    pause_s: float,
+    retry: dict[str, list[dict[str, Any]]],
 ) -> list[tuple[subprocess.Popen[bytes], Path]]:
+    """A client process per user; ``retry``: the commands each user sends again first."""
     folder.mkdir(parents=True, exist_ok=True)
     common = {
         "url": url,
@@ -141,7 +155,9 @@ def start_clients(
             "user_id": user.user_id,
             "company_id": user.company_id,
             "seed": rng.randrange(2**32),
-            "acks": str(folder / f"{name}.acks"),
+            "key_prefix": f"{folder.name}.{user.user_id}",
+            "retry": retry.get(user.user_id, []),
+            **{f: str(folder / f"{name}.{f}") for f in ("acks", "pending", "retried")},
             "summary": str(folder / f"{name}.summary"),
             "ready": str(folder / f"{name}.ready"),
         }
@@ -492,6 +508,7 @@ class Chaos:
         self.pending_acks: list[dict[str, Any]] = []
         self.pending_probes: list[Probe] = []
         self.users = make_chaos_users(self.db, args.suppliers)
+        self.retries = Retries(self.db, args.resends, random.Random(f"{args.seed} retries"))
 
     def fail(self, where: str, problem: str) -> None:
         line = f"FAIL [{where}] {problem}"
@@ -527,6 +544,8 @@ class Chaos:
         else:
             url = server.wait_ready(STARTUP_TIMEOUT_S)
             checked = self.check_live(url, f"round {n}")
+            everyone = (self.users.admin, self.users.buyer, *self.users.suppliers)
+            retry = {u.user_id: self.retries.take(u.user_id, self.log.events) for u in everyone}
             clients = start_clients(
                 self.users,
                 url,
@@ -534,6 +553,7 @@ class Chaos:
                 rng,
                 max_s=args.max_up + CLIENT_EXIT_TIMEOUT_S,
                 pause_s=args.pause,
+                retry=retry,
             )
             wait_until_ready(clients)
             traffic = time.monotonic()
@@ -541,7 +561,7 @@ class Chaos:
             time.sleep(rng.uniform(0, up))
             self.sweep(url, f"round {n}")
             time.sleep(max(0.0, up - (time.monotonic() - traffic)))
-            server.kill()
+            server.kill(hold_s=rng.uniform(0, args.max_hold))  # stopped: commands in flight
             self.collect(clients, f"round {n}")
             mode = f"up {(server.lifetime.killed or 0) - (server.lifetime.ready or 0):,} us"
         self.check_server_log(server, f"round {n}")
@@ -568,6 +588,8 @@ class Chaos:
             lost = check_ack(ack, events)
             if lost is not None:
                 self.fail(where, f"acknowledged {ack['kind']} {ack} lost: {lost}")
+        for problem in self.retries.check(self.log.events):
+            self.fail(where, problem)
         todo = sorted(
             a
             for a in self.log.events
@@ -628,6 +650,7 @@ class Chaos:
             if acks_path.exists():
                 for line in acks_path.read_text().splitlines():
                     self.pending_acks.append(json.loads(line))
+            self.retries.collect(summary_path, summary["user_id"])
 
     def verify(self, where: str) -> None:
         code, out, err = run_cli("verify", "--db", str(self.db), "--json")
@@ -663,6 +686,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--slack", type=float, default=2.0, help="how late 'at once' may be, s")
     p.add_argument(
         "--startup-kill-rate", type=float, default=0.1, help="share of kills during startup"
+    )
+    p.add_argument(
+        "--max-hold", type=float, default=0.3, help="longest SIGSTOP before a SIGKILL, s"
+    )
+    p.add_argument(
+        "--resends", type=int, default=2, help="acknowledged commands re-sent per client and round"
     )
     p.add_argument("--dir", type=Path, default=None, help="work folder (default: a temporary)")
     p.add_argument("--keep", action="store_true", help="keep the temporary work folder")
@@ -701,6 +730,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             flush=True,
         )
         print(f"chaos: the auctions: {census(chaos.log)}", flush=True)
+        r = chaos.retries.stats
+        not_applied = sum(v for k, v in r.items() if k.startswith("refused"))
+        print(
+            f"chaos: keyed retries: {r['retried unanswered']} commands unanswered at a kill "
+            f"retried with their key ({r['applied before the kill']} had been applied: answered "
+            f"with that result; {r['applied by it']} applied by the retry; {not_applied} refused, "
+            f"not applied); {r['re-sent acknowledged']} acknowledged commands re-sent "
+            f"({r['same reply']} answered with the original reply, {r['no-ops judged again']} "
+            f"no-ops judged again); {chaos.retries.left()} "
+            f"left unanswered at the end; {r['keys in the log']} keys in the log, each applied "
+            "at most once unless a failure says otherwise",
+            flush=True,
+        )
         refused = {k: v for k, v in totals.outcomes.items() if not k.endswith(":ok")}
         print(f"chaos: refusals and errors seen by clients: {dict(sorted(refused.items()))}")
         if args.dir is None and not args.keep and not totals.failures:

@@ -136,10 +136,14 @@ class Server:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
-    def kill(self) -> None:
-        """SIGKILL: a crash."""
+    def kill(self, hold_s: float = 0.0) -> None:
+        """SIGKILL: a crash. With ``hold_s``, SIGSTOP first and SIGKILL that much later: what
+        clients send meanwhile is in flight when it dies (it counts as dead from the stop)."""
         if self.lifetime.killed is None:
             self.lifetime.killed = now_us()
+        if self.proc.poll() is None and hold_s > 0:
+            self.proc.send_signal(signal.SIGSTOP)
+            time.sleep(hold_s)
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(timeout=30)

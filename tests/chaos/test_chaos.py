@@ -1,6 +1,7 @@
 """A short run of ``scripts/chaos.py``: real ``serve`` processes SIGKILLed under traffic from
 several client processes, and every check of the full run (acks in the log, verify, live views
-equal to offline replays, deadlines kept). The full run is ``--rounds 100``."""
+equal to offline replays, deadlines kept, keyed retries applied once). The full run is
+``--rounds 100``."""
 
 from __future__ import annotations
 
@@ -42,3 +43,8 @@ def test_three_rounds_of_chaos(
     assert acks is not None and int(acks.group(1)) > 0, summary
     assert views is not None and int(views.group(1)) > 0, summary
     assert " 0 failures" in summary
+    (keyed,) = [line for line in out.splitlines() if line.startswith("chaos: keyed retries: ")]
+    resent = re.search(
+        r"(\d+) acknowledged commands re-sent \((\d+) answered with the original", keyed
+    )
+    assert resent is not None and int(resent.group(1)) > 0, keyed
