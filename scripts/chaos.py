@@ -731,12 +731,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         print(f"chaos: the auctions: {census(chaos.log)}", flush=True)
         r = chaos.retries.stats
-        not_applied = sum(v for k, v in r.items() if k.startswith("refused"))
+        not_applied = {k.split()[1]: v for k, v in sorted(r.items()) if k.startswith("refused")}
         print(
             f"chaos: keyed retries: {r['retried unanswered']} commands unanswered at a kill "
             f"retried with their key ({r['applied before the kill']} had been applied: answered "
-            f"with that result; {r['applied by it']} applied by the retry; {not_applied} refused, "
-            f"not applied); {r['re-sent acknowledged']} acknowledged commands re-sent "
+            f"with that result; {r['applied by it']} applied by the retry; refused, not applied: "
+            f"{not_applied}); {r['re-sent acknowledged']} acknowledged commands re-sent "
             f"({r['same reply']} answered with the original reply, {r['no-ops judged again']} "
             f"no-ops judged again); {chaos.retries.left()} "
             f"left unanswered at the end; {r['keys in the log']} keys in the log, each applied "

@@ -149,7 +149,8 @@ class Actor:
             if exc.code == "internal":
                 self.client.wire_failures.append(f"{kind} answered internal: {exc.message}")
             if retry is not None:
-                self.journal.write("retried", {**retry, "outcome": exc.code, "reply": None})
+                refused = {"outcome": exc.code, "reply": None, "message": exc.message}
+                self.journal.write("retried", {**retry, **refused})
             return None
         self.outcomes[f"{kind}:ok"] = self.outcomes.get(f"{kind}:ok", 0) + 1
         ack: dict[str, Any] = {

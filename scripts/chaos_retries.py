@@ -138,6 +138,8 @@ class Retries:
             return f"acknowledged {original['reply']}, re-sent: {entry['outcome']} {reply}"
         if entry["outcome"] != "ok":
             self.stats[f"refused {entry['outcome']}"] += 1
+            if "another command" in entry.get("message", ""):  # the very same request
+                return f"the same request again refused: {entry['message']}"
             return f"refused {entry['outcome']} on retry, yet applied" if tagged and found else None
         if original is not None:
             self.stats["same reply"] += 1
