@@ -482,6 +482,8 @@ class Bench:
         server = Server(
             path, self.folder / f"serve-{self.loop}.log", "--loop", self.loop,
             "--rate", "1000000", "--outbox", "1000000", "--max-connections-per-token", "100000",
+            # its watcher processes connect 25 at a time each
+            "--max-unauthenticated-per-address", "100000",
             python=profile, timeout_s=30,
         )  # fmt: skip
         loop = server.expect(EVENT_LOOP, 30)
