@@ -25,6 +25,7 @@ import logging
 import os
 import socket
 import ssl
+from collections import deque
 from collections.abc import Callable
 from http import HTTPStatus
 from urllib.parse import urlsplit
@@ -51,7 +52,9 @@ CLOSE_BAD_TOKEN = 4401
 CLOSE_HELLO_TIMEOUT = 4408
 CLOSE_TOO_MANY = 4429
 CLOSE_TRY_AGAIN_LATER = 1013
-READ_AHEAD = 8  # frames read (and stamped) ahead of the request being served
+# Frames read (and stamped) ahead of the request being served, and their bytes at most.
+READ_AHEAD = 256
+READ_AHEAD_BYTES = 256 * 1024
 
 
 class GatewayConfig(msgspec.Struct, frozen=True, kw_only=True):
@@ -355,12 +358,14 @@ class _ReadAhead:
     """A connection's frames, each stamped when it is read (PROTOCOL.md 1.1: a command's time is
     when the server received it) and registered with the supervisor's receipt barrier until the
     dispatcher has queued it. Frames are read ahead of the request being served, up to
-    ``READ_AHEAD``, so a frame waiting behind its connection's previous request is stamped on
-    arrival all the same."""
+    ``READ_AHEAD`` frames and ``READ_AHEAD_BYTES``, so a frame waiting behind its connection's
+    previous requests is stamped on arrival all the same."""
 
     def __init__(self, ws: ServerConnection, supervisor: Supervisor) -> None:
-        self._queue: asyncio.Queue[tuple[str | bytes, Receipt] | None] = asyncio.Queue()
-        self._space = asyncio.Semaphore(READ_AHEAD)
+        self._queue: deque[tuple[str | bytes, Receipt]] = deque()
+        self._bytes = 0
+        self._done = False
+        self._changed = asyncio.Event()  # a frame was queued or taken, or the reading ended
         self._task = asyncio.create_task(self._read(ws, supervisor))
         self._task.add_done_callback(_retrieve)
 
@@ -368,30 +373,38 @@ class _ReadAhead:
         clock, receipts = supervisor.clock, supervisor.receipts
         try:
             while True:
-                await self._space.acquire()
+                while len(self._queue) >= READ_AHEAD or self._bytes >= READ_AHEAD_BYTES:
+                    self._changed.clear()
+                    await self._changed.wait()
                 data = await ws.recv()
-                self._queue.put_nowait((data, receipts.register(clock.now())))
+                self._queue.append((data, receipts.register(clock.now())))
+                self._bytes += len(data)
+                self._changed.set()
         finally:
-            self._queue.put_nowait(None)
+            self._done = True
+            self._changed.set()
 
     def __aiter__(self) -> _ReadAhead:
         return self
 
     async def __anext__(self) -> tuple[str | bytes, Receipt]:
-        item = await self._queue.get()
-        if item is None:
-            await self._task  # raises ConnectionClosed (or returns: the connection ended)
-            raise StopAsyncIteration
-        self._space.release()
-        return item
+        while not self._queue:
+            if self._done:
+                await self._task  # raises ConnectionClosed (or returns: the connection ended)
+                raise StopAsyncIteration
+            self._changed.clear()
+            await self._changed.wait()
+        data, receipt = self._queue.popleft()
+        self._bytes -= len(data)
+        self._changed.set()
+        return data, receipt
 
     def close(self) -> None:
         """Stop reading; release the receipts of frames that will not be served."""
         self._task.cancel()
-        while not self._queue.empty():
-            item = self._queue.get_nowait()
-            if item is not None:
-                item[1].release()
+        for _, receipt in self._queue:
+            receipt.release()
+        self._queue.clear()
 
 
 def _retrieve(task: asyncio.Task[None]) -> None:
