@@ -41,7 +41,14 @@ from auctionactors.gateway import metrics
 from auctionactors.gateway.assets import Assets
 from auctionactors.gateway.dispatch import Dispatcher
 from auctionactors.gateway.hub import Hub, Peer
-from auctionactors.gateway.protocol import HelloReceived, Refused, RequestReceived, Session
+from auctionactors.gateway.messages import AuctionCommand
+from auctionactors.gateway.protocol import (
+    HelloReceived,
+    Received,
+    Refused,
+    RequestReceived,
+    Session,
+)
 from auctionactors.runtime.receipts import Receipt
 from auctionactors.runtime.supervisor import Supervisor
 from auctionactors.store.base import Accounts, Principal
@@ -229,15 +236,13 @@ class Gateway:
         peer.on_overflow = lambda: cut_off.append(self._cut_off(ws, writer))
         peer.send_now = self._sender(ws)
         self.hub.add(peer)
-        frames = _ReadAhead(ws, self.supervisor)
+        self.hub.send(peer, session.accept(principal, self.supervisor.clock.now()))
+        frames = _ReadAhead(ws, session, self.supervisor)
         try:
-            self.hub.send(peer, session.accept(principal, self.supervisor.clock.now()))
-            loop = asyncio.get_running_loop()
-            async for data, receipt in frames:
+            async for received, receipt in frames:
                 try:
                     if peer.closed:
                         break
-                    received = session.receive(data, loop.time())
                     if isinstance(received, RequestReceived):
                         await self.dispatcher.handle(peer, received.request, receipt)
                     elif isinstance(received, Refused):
@@ -355,29 +360,38 @@ class Gateway:
 
 
 class _ReadAhead:
-    """A connection's frames, each stamped when it is read (PROTOCOL.md 1.1: a command's time is
-    when the server received it) and registered with the supervisor's receipt barrier until the
-    dispatcher has queued it. Frames are read ahead of the request being served, up to
-    ``READ_AHEAD`` frames and ``READ_AHEAD_BYTES``, so a frame waiting behind its connection's
+    """A connection's frames, each stamped and parsed when it is read (PROTOCOL.md 1.1: a
+    command's time is when the server received it). A command's stamp stays registered with the
+    supervisor's receipt barrier, tagged with its auction, until the dispatcher has queued it;
+    any other frame's is released at once. Frames are read ahead of the request being served, up
+    to ``READ_AHEAD`` frames and ``READ_AHEAD_BYTES``, so a frame waiting behind its connection's
     previous requests is stamped on arrival all the same."""
 
-    def __init__(self, ws: ServerConnection, supervisor: Supervisor) -> None:
-        self._queue: deque[tuple[str | bytes, Receipt]] = deque()
+    def __init__(self, ws: ServerConnection, session: Session, supervisor: Supervisor) -> None:
+        self._queue: deque[tuple[Received, Receipt, int]] = deque()
         self._bytes = 0
         self._done = False
         self._changed = asyncio.Event()  # a frame was queued or taken, or the reading ended
-        self._task = asyncio.create_task(self._read(ws, supervisor))
+        self._task = asyncio.create_task(self._read(ws, session, supervisor))
         self._task.add_done_callback(_retrieve)
 
-    async def _read(self, ws: ServerConnection, supervisor: Supervisor) -> None:
-        clock, receipts = supervisor.clock, supervisor.receipts
+    async def _read(self, ws: ServerConnection, session: Session, supervisor: Supervisor) -> None:
+        clock, receipts, loop = supervisor.clock, supervisor.receipts, asyncio.get_running_loop()
         try:
             while True:
                 while len(self._queue) >= READ_AHEAD or self._bytes >= READ_AHEAD_BYTES:
                     self._changed.clear()
                     await self._changed.wait()
                 data = await ws.recv()
-                self._queue.append((data, receipts.register(clock.now())))
+                receipt = receipts.register(clock.now())
+                received = session.receive(data, loop.time())
+                if isinstance(received, RequestReceived) and isinstance(
+                    received.request, AuctionCommand
+                ):
+                    receipt.auction_id = received.request.auction_id
+                else:
+                    receipt.release()  # no deadline waits for it (its time is kept)
+                self._queue.append((received, receipt, len(data)))
                 self._bytes += len(data)
                 self._changed.set()
         finally:
@@ -387,22 +401,22 @@ class _ReadAhead:
     def __aiter__(self) -> _ReadAhead:
         return self
 
-    async def __anext__(self) -> tuple[str | bytes, Receipt]:
+    async def __anext__(self) -> tuple[Received, Receipt]:
         while not self._queue:
             if self._done:
                 await self._task  # raises ConnectionClosed (or returns: the connection ended)
                 raise StopAsyncIteration
             self._changed.clear()
             await self._changed.wait()
-        data, receipt = self._queue.popleft()
-        self._bytes -= len(data)
+        received, receipt, size = self._queue.popleft()
+        self._bytes -= size
         self._changed.set()
-        return data, receipt
+        return received, receipt
 
     def close(self) -> None:
         """Stop reading; release the receipts of frames that will not be served."""
         self._task.cancel()
-        for _, receipt in self._queue:
+        for _, receipt, _ in self._queue:
             receipt.release()
         self._queue.clear()
 

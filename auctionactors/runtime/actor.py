@@ -173,7 +173,7 @@ class AuctionActor:
                 for ask in early:
                     await self._handle(ask)
                 continue  # they may have moved the deadline (soft close)
-            if self._receipts.pending_before(deadline):
+            if self._receipts.pending_before(deadline, self.auction_id):
                 wait_until = wait_until or loop.time() + self._receipt_wait_s
                 if loop.time() < wait_until:
                     # Reads first: a connection may be waiting for one before it sends on.
