@@ -2,8 +2,9 @@
 dispatcher. The only module that imports websockets.
 
 One port: ``/ws`` upgrades to WebSocket; ``/healthz``, ``/metrics`` and ``/`` are answered as
-plain HTTP from ``process_request``. Per connection: a reader (this handler: one request at a
-time, in order) and a writer task draining the connection's bounded outbox. Limits: frames over
+plain HTTP from ``process_request``. Per connection: a reader task stamping and parsing each
+frame on arrival (`_ReadAhead`, bounded), this handler serving one request at a time, in order,
+and a writer task draining the connection's bounded outbox. Limits: frames over
 ``max_frame_bytes`` close with 1009 (websockets' ``max_size``), no hello in time closes with 4408,
 a bad token with 4401, too many connections on one token with 4429, a full outbox with 1013.
 
