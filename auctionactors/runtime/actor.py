@@ -285,8 +285,8 @@ class AuctionActor:
             return False
         try:
             record = await keys.find(ask.key)
-        except StorageUnavailable as exc:
-            self._stats.count_command(name, "unavailable")
+        except StoreError as exc:  # the lookup failed: nothing was applied
+            self._stats.count_command(name, exc.code)
             resolve(ask.future, error=Unavailable(f"storage unavailable: {exc}"))
             return True
         if record is None:
