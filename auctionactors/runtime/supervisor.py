@@ -355,6 +355,9 @@ class Supervisor:
         cell.crashed = True
         cell.status = "restarting"
         if isinstance(exc, StorageUnavailable | OutcomeUnknown):
+            if cell.new and not cell.mailbox.awaited():  # a creation nobody waits for now
+                self._forget(cell, None)
+                return False
             cell.outages += 1
             self.stats.storage_failures += 1
             if cell.outages & (cell.outages - 1) == 0:  # the 1st, 2nd, 4th, 8th...: no flood
