@@ -3,7 +3,7 @@ dispatcher. The only module that imports websockets.
 
 One port: ``/ws`` upgrades to WebSocket; ``/healthz``, ``/metrics`` and ``/`` are answered as
 plain HTTP from ``process_request``. Per connection: a reader task stamping and parsing each
-frame on arrival (`_ReadAhead`, bounded), this handler serving one request at a time, in order,
+frame on arrival (`ReadAhead`, bounded), this handler serving one request at a time, in order,
 and a writer task draining the connection's bounded outbox. Limits: frames over
 ``max_frame_bytes`` close with 1009 (websockets' ``max_size``), no hello in time closes with 4408,
 a bad token with 4401, too many connections on one token with 4429, a full outbox with 1013.
@@ -26,7 +26,6 @@ import logging
 import os
 import socket
 import ssl
-from collections import deque
 from collections.abc import Callable
 from http import HTTPStatus
 from urllib.parse import urlsplit
@@ -42,15 +41,8 @@ from auctionactors.gateway import metrics
 from auctionactors.gateway.assets import Assets
 from auctionactors.gateway.dispatch import Dispatcher
 from auctionactors.gateway.hub import Hub, Peer
-from auctionactors.gateway.messages import AuctionCommand
-from auctionactors.gateway.protocol import (
-    HelloReceived,
-    Received,
-    Refused,
-    RequestReceived,
-    Session,
-)
-from auctionactors.runtime.receipts import Receipt
+from auctionactors.gateway.intake import ReadAhead
+from auctionactors.gateway.protocol import HelloReceived, Refused, RequestReceived, Session
 from auctionactors.runtime.supervisor import Supervisor
 from auctionactors.store.base import Accounts, Principal
 
@@ -60,9 +52,6 @@ CLOSE_BAD_TOKEN = 4401
 CLOSE_HELLO_TIMEOUT = 4408
 CLOSE_TOO_MANY = 4429
 CLOSE_TRY_AGAIN_LATER = 1013
-# Frames read (and stamped) ahead of the request being served, and their bytes at most.
-READ_AHEAD = 256
-READ_AHEAD_BYTES = 256 * 1024
 
 
 class GatewayConfig(msgspec.Struct, frozen=True, kw_only=True):
@@ -237,9 +226,9 @@ class Gateway:
         peer.on_overflow = lambda: cut_off.append(self._cut_off(ws, writer))
         peer.send_now = self._sender(ws)
         self.hub.add(peer)
-        self.hub.send(peer, session.accept(principal, self.supervisor.clock.now()))
-        frames = _ReadAhead(ws, session, self.supervisor)
+        frames = ReadAhead(ws, session, self.supervisor)  # reads only after the accept below
         try:
+            self.hub.send(peer, session.accept(principal, self.supervisor.clock.now()))
             async for received, receipt in frames:
                 try:
                     if peer.closed:
@@ -358,74 +347,6 @@ class Gateway:
                 await ws.close(code, reason)
         except TimeoutError:  # the peer reads nothing, not even the close frame
             ws.transport.abort()
-
-
-class _ReadAhead:
-    """A connection's frames, each stamped and parsed when it is read (PROTOCOL.md 1.1: a
-    command's time is when the server received it). A command's stamp stays registered with the
-    supervisor's receipt barrier, tagged with its auction, until the dispatcher has queued it;
-    any other frame's is released at once. Frames are read ahead of the request being served, up
-    to ``READ_AHEAD`` frames and ``READ_AHEAD_BYTES``, so a frame waiting behind its connection's
-    previous requests is stamped on arrival all the same."""
-
-    def __init__(self, ws: ServerConnection, session: Session, supervisor: Supervisor) -> None:
-        self._queue: deque[tuple[Received, Receipt, int]] = deque()
-        self._bytes = 0
-        self._done = False
-        self._changed = asyncio.Event()  # a frame was queued or taken, or the reading ended
-        self._task = asyncio.create_task(self._read(ws, session, supervisor))
-        self._task.add_done_callback(_retrieve)
-
-    async def _read(self, ws: ServerConnection, session: Session, supervisor: Supervisor) -> None:
-        clock, receipts, loop = supervisor.clock, supervisor.receipts, asyncio.get_running_loop()
-        try:
-            while True:
-                while len(self._queue) >= READ_AHEAD or self._bytes >= READ_AHEAD_BYTES:
-                    self._changed.clear()
-                    await self._changed.wait()
-                data = await ws.recv()
-                receipt = receipts.register(clock.now())
-                received = session.receive(data, loop.time())
-                if isinstance(received, RequestReceived) and isinstance(
-                    received.request, AuctionCommand
-                ):
-                    receipt.auction_id = received.request.auction_id
-                else:
-                    receipt.release()  # no deadline waits for it (its time is kept)
-                self._queue.append((received, receipt, len(data)))
-                self._bytes += len(data)
-                self._changed.set()
-        finally:
-            self._done = True
-            self._changed.set()
-
-    def __aiter__(self) -> _ReadAhead:
-        return self
-
-    async def __anext__(self) -> tuple[Received, Receipt]:
-        while not self._queue:
-            if self._done:
-                await self._task  # raises ConnectionClosed (or returns: the connection ended)
-                raise StopAsyncIteration
-            self._changed.clear()
-            await self._changed.wait()
-        received, receipt, size = self._queue.popleft()
-        self._bytes -= size
-        self._changed.set()
-        return received, receipt
-
-    def close(self) -> None:
-        """Stop reading; release the receipts of frames that will not be served."""
-        self._task.cancel()
-        for _, receipt, _ in self._queue:
-            receipt.release()
-        self._queue.clear()
-
-
-def _retrieve(task: asyncio.Task[None]) -> None:
-    """Mark a reader's end as seen (a closed connection is no error to log)."""
-    if not task.cancelled():
-        task.exception()
 
 
 class _Batch:
