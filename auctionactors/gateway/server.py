@@ -2,8 +2,9 @@
 dispatcher. The only module that imports websockets.
 
 One port: ``/ws`` upgrades to WebSocket; ``/healthz``, ``/metrics`` and ``/`` are answered as
-plain HTTP from ``process_request``. Per connection: a reader (this handler: one request at a
-time, in order) and a writer task draining the connection's bounded outbox. Limits: frames over
+plain HTTP from ``process_request``. Per connection: a reader task stamping and parsing each
+frame on arrival (`ReadAhead`, bounded), this handler serving one request at a time, in order,
+and a writer task draining the connection's bounded outbox. Limits: frames over
 ``max_frame_bytes`` close with 1009 (websockets' ``max_size``), no hello in time closes with 4408,
 a bad token with 4401, too many connections on one token with 4429, a full outbox with 1013.
 Before the hello: frames are rate-limited like requests, and the ``max_refused_before_hello``-th
@@ -58,9 +59,9 @@ from auctionactors.gateway import metrics, origins
 from auctionactors.gateway.assets import SECURITY_HEADERS, STRICT_TRANSPORT_SECURITY, Assets
 from auctionactors.gateway.dispatch import Dispatcher
 from auctionactors.gateway.hub import Hub, Peer
+from auctionactors.gateway.intake import ReadAhead
 from auctionactors.gateway.protocol import HelloReceived, Refused, RequestReceived, Session
 from auctionactors.gateway.quota import CreationQuota
-from auctionactors.runtime.receipts import Receipt
 from auctionactors.runtime.supervisor import Supervisor
 from auctionactors.store.base import Accounts, Principal
 
@@ -71,7 +72,6 @@ CLOSE_HELLO_TIMEOUT = 4408
 CLOSE_TOO_MANY = 4429
 CLOSE_TRY_AGAIN_LATER = 1013
 CLOSE_POLICY = 1008
-READ_AHEAD = 8  # frames read (and stamped) ahead of the request being served
 
 
 class GatewayConfig(msgspec.Struct, frozen=True, kw_only=True):
@@ -310,15 +310,13 @@ class Gateway:
         peer.on_overflow = lambda: cut_off.append(self._cut_off(ws, writer))
         peer.send_now = self._sender(ws)
         self.hub.add(peer)
-        frames = _ReadAhead(ws, self.supervisor)
+        frames = ReadAhead(ws, session, self.supervisor)  # reads only after the accept below
         try:
             self.hub.send(peer, session.accept(principal, self.supervisor.clock.now()))
-            loop = asyncio.get_running_loop()
-            async for data, receipt in frames:
+            async for received, receipt in frames:
                 try:
                     if peer.closed:
                         break
-                    received = session.receive(data, loop.time())
                     if isinstance(received, RequestReceived):
                         await self.dispatcher.handle(peer, received.request, receipt)
                     elif isinstance(received, Refused):
@@ -496,55 +494,6 @@ class _Connection(ServerConnection):
         protocol.parser = protocol.parse()
         next(protocol.parser)
         super().__init__(protocol, *args, **kwargs)
-
-
-class _ReadAhead:
-    """A connection's frames, each stamped when it is read (PROTOCOL.md 1.1: a command's time is
-    when the server received it) and registered with the supervisor's receipt barrier until the
-    dispatcher has queued it. Frames are read ahead of the request being served, up to
-    ``READ_AHEAD``, so a frame waiting behind its connection's previous request is stamped on
-    arrival all the same."""
-
-    def __init__(self, ws: ServerConnection, supervisor: Supervisor) -> None:
-        self._queue: asyncio.Queue[tuple[str | bytes, Receipt] | None] = asyncio.Queue()
-        self._space = asyncio.Semaphore(READ_AHEAD)
-        self._task = asyncio.create_task(self._read(ws, supervisor))
-        self._task.add_done_callback(_retrieve)
-
-    async def _read(self, ws: ServerConnection, supervisor: Supervisor) -> None:
-        clock, receipts = supervisor.clock, supervisor.receipts
-        try:
-            while True:
-                await self._space.acquire()
-                data = await ws.recv()
-                self._queue.put_nowait((data, receipts.register(clock.now())))
-        finally:
-            self._queue.put_nowait(None)
-
-    def __aiter__(self) -> _ReadAhead:
-        return self
-
-    async def __anext__(self) -> tuple[str | bytes, Receipt]:
-        item = await self._queue.get()
-        if item is None:
-            await self._task  # raises ConnectionClosed (or returns: the connection ended)
-            raise StopAsyncIteration
-        self._space.release()
-        return item
-
-    def close(self) -> None:
-        """Stop reading; release the receipts of frames that will not be served."""
-        self._task.cancel()
-        while not self._queue.empty():
-            item = self._queue.get_nowait()
-            if item is not None:
-                item[1].release()
-
-
-def _retrieve(task: asyncio.Task[None]) -> None:
-    """Mark a reader's end as seen (a closed connection is no error to log)."""
-    if not task.cancelled():
-        task.exception()
 
 
 class _Batch:

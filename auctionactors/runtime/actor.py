@@ -173,7 +173,7 @@ class AuctionActor:
                 for ask in early:
                     await self._handle(ask)
                 continue  # they may have moved the deadline (soft close)
-            if self._receipts.pending_before(deadline):
+            if self._receipts.pending_before(deadline, self.auction_id):
                 wait_until = wait_until or loop.time() + self._receipt_wait_s
                 if loop.time() < wait_until:
                     # Reads first: a connection may be waiting for one before it sends on.
@@ -285,8 +285,8 @@ class AuctionActor:
             return False
         try:
             record = await keys.find(ask.key)
-        except StorageUnavailable as exc:
-            self._stats.count_command(name, "unavailable")
+        except StoreError as exc:  # the lookup failed: nothing was applied
+            self._stats.count_command(name, exc.code)
             resolve(ask.future, error=Unavailable(f"storage unavailable: {exc}"))
             return True
         if record is None:

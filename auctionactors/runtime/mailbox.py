@@ -110,6 +110,10 @@ class Mailbox:
             self._items = deque(m for m in self._items if not isinstance(m, Query))
         return queries
 
+    def awaited(self) -> bool:
+        """Whether a caller still waits for a queued message (others are skipped anyway)."""
+        return any(not m.future.done() for m in self._items)
+
     def has_work(self) -> bool:
         return bool(self._items) or self._tick
 

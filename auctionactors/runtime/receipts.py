@@ -18,12 +18,15 @@ from auctionactors.domain.timestamps import Instant
 
 class Receipt:
     """One frame's time of arrival; registered with `Receipts` until released (idempotent).
-    A receipt made directly (``Receipt(at)``) is a plain stamp that nothing waits for."""
+    ``auction_id`` is set once the frame is parsed as a command on that auction (until then it
+    may be for any). A receipt made directly (``Receipt(at)``) is a plain stamp that nothing
+    waits for."""
 
-    __slots__ = ("_owner", "at")
+    __slots__ = ("_owner", "at", "auction_id")
 
     def __init__(self, at: Instant, owner: Receipts | None = None) -> None:
         self.at = at
+        self.auction_id: str | None = None
         self._owner = owner
 
     def release(self) -> None:
@@ -60,9 +63,10 @@ class Receipts:
             if not waiter.done():
                 waiter.set_result(None)
 
-    def pending_before(self, t: Instant) -> bool:
-        """Whether a frame received before ``t`` is still on its way to a mailbox."""
-        return any(r.at < t for r in self._open)
+    def pending_before(self, t: Instant, auction_id: str) -> bool:
+        """Whether a frame received before ``t`` that may be a command on ``auction_id`` is
+        still on its way to its mailbox."""
+        return any(r.at < t and r.auction_id in (None, auction_id) for r in self._open)
 
     async def released(self, timeout_s: float) -> None:
         """Wait until some receipt is released, or ``timeout_s`` passes (no error)."""

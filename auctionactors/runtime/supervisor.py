@@ -357,9 +357,18 @@ class Supervisor:
         cell.crashed = True
         cell.status = "restarting"
         if isinstance(exc, StorageUnavailable | OutcomeUnknown):
+            if cell.new and not cell.mailbox.awaited():  # a creation nobody waits for now
+                self._forget(cell, None)
+                return False
             cell.outages += 1
             self.stats.storage_failures += 1
-            log.warning("%s: storage unavailable (%s); retrying", cell.auction_id, exc)
+            if cell.outages & (cell.outages - 1) == 0:  # the 1st, 2nd, 4th, 8th...: no flood
+                log.warning(
+                    "%s: storage unavailable (%s); retrying (%d)",
+                    cell.auction_id,
+                    exc,
+                    cell.outages,
+                )
             base, cap = self.config.storage_backoff_base_s, self.config.storage_backoff_max_s
             await asyncio.sleep(min(cap, base * 2 ** min(cell.outages - 1, 30)))
             return True

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from auctionactors.domain.timestamps import SECOND
+from auctionactors.runtime.receipts import Receipt
 from tests.gateway.conftest import T0, Conn, bid, open_auction, serving
 
 CLOSES_AT = T0 + 600 * SECOND
@@ -40,9 +41,17 @@ async def test_bids_received_before_closes_at_are_on_time_however_late_they_are_
         clock.set(CLOSES_AT - MS)
         gate = sup.store.write_gate = asyncio.Event()  # type: ignore[attr-defined]
 
+        stamps: list[int] = []
+        register = sup.receipts.register
+
+        def counted(at: int) -> Receipt:
+            stamps.append(at)
+            return register(at)
+
+        sup.receipts.register = counted  # type: ignore[method-assign]
+
         def stamped() -> int:
-            cell = sup.cell(auction_id)
-            return len(sup.receipts) + (cell.mailbox if cell is not None else 0) + 1
+            return len(stamps)
 
         for i, conn in enumerate(conns):
             for j in range(EARLY):
@@ -58,6 +67,7 @@ async def test_bids_received_before_closes_at_are_on_time_however_late_they_are_
                     "bids": [bid("p1", "1.00")]}  # fmt: skip
             await conn.send(late)
         await until(lambda: stamped() == len(conns) * (EARLY + 1))
+        assert stamps == sorted(stamps) and stamps[-len(conns)] == CLOSES_AT
         gate.set()
         for conn in conns:
             for j in range(EARLY):

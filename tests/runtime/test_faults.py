@@ -200,3 +200,18 @@ async def test_starting_twice_keeps_every_cell_and_its_queue(
     assert len(asyncio.all_tasks()) == tasks
     assert (await sup.ask(auction_id, bid("p1", 200))).seq == 3
     await sup.stop()
+
+
+async def test_a_creation_abandoned_during_an_outage_leaves_no_cell(
+    faulty: FaultyStore, clock: ManualClock
+) -> None:
+    config = msgspec.structs.replace(FAST, ask_timeout_s=0.05, storage_backoff_base_s=0.01)
+    sup = Supervisor(faulty, clock, config=config)
+    faulty.reads_down = True  # a new actor cannot even read its (empty) stream
+    with pytest.raises(Unavailable, match="did not answer in time"):
+        await sup.create_auction(BUYER, terms(60))
+    await sup.quiesce()  # the cell gives up at its next retry: nobody waits for it
+    assert sup.cells() == []
+    faulty.reads_down = False
+    assert await faulty.streams() == []
+    await sup.stop()

@@ -156,3 +156,16 @@ def test_the_system_clock_never_goes_back(monkeypatch: pytest.MonkeyPatch, step_
     monkeypatch.setattr(time, "time_ns", lambda: real() - round(step_s * 1e9))
     assert clock.now() >= before
     assert SystemClock().now() <= clock.now()  # a new clock anchors to the stepped wall clock
+
+
+async def test_frames_for_other_auctions_do_not_hold_a_deadline(clock: ManualClock) -> None:
+    config = msgspec.structs.replace(FAST, receipt_wait_s=60)
+    sup = Supervisor(GatedStore(), clock, config=config)
+    auction_id = await open_auction(sup, clock, soft_close_s=0)
+    elsewhere = sup.receipts.register(CLOSES_AT - SECOND)
+    elsewhere.auction_id = "a-other"  # parsed: a command on another auction
+    clock.set(CLOSES_AT)
+    await sup.quiesce()  # not held up: the deadline was acted on at once
+    assert (await state_of(sup, auction_id)).status == "decision"
+    elsewhere.release()
+    await sup.stop()
