@@ -737,8 +737,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"retried with their key ({r['applied before the kill']} had been applied: answered "
             f"with that result; {r['applied by it']} applied by the retry; refused, not applied: "
             f"{not_applied}); {r['re-sent acknowledged']} acknowledged commands re-sent "
-            f"({r['same reply']} answered with the original reply, {r['no-ops judged again']} "
-            f"no-ops judged again); {chaos.retries.left()} "
+            f"({r['same reply']} answered with the original reply); {chaos.retries.left()} "
             f"left unanswered at the end; {r['keys in the log']} keys in the log, each applied "
             "at most once unless a failure says otherwise",
             flush=True,

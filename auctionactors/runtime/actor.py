@@ -233,11 +233,12 @@ class AuctionActor:
             self._stats.count_command(name, "internal")
             resolve(ask.future, error=ActorCrashed(f"{self.auction_id}: {exc!r}"))
             raise
-        if not events:  # nothing changes (an identical repeat): nothing stored, key included
-            if not await self._repeated(ask, name, keys):
-                self._stats.count_command(name, "ok")
-                resolve(ask.future, Reply(state.seq if state is not None else 0, {}))
+        if not events and ask.key is None:  # nothing changes (an identical repeat)
+            self._stats.count_command(name, "ok")
+            resolve(ask.future, Reply(state.seq if state is not None else 0, {}))
             return
+        # A keyed command that changes nothing still stores its key (alone), so that a repeat
+        # gets this very reply, same seq, even after the auction has moved on.
         seq = (state.seq if state is not None else 0) + len(events)
         reply = Reply(seq, result_of(command, events))
         records = [] if ask.key is None else [record_of(keys.scope, ask.key, reply)]
@@ -306,13 +307,16 @@ class AuctionActor:
         resolve(ask.future, reply)
 
     async def _commit(self, events: list[Event], keys: Sequence[KeyRecord] = ()) -> int:
-        """Persist (with ``keys``), then apply, then publish. Returns the seq after the events."""
+        """Persist (with ``keys``), then apply, then publish. Returns the seq after the events.
+        With no events, only ``keys`` are stored (commands that changed nothing)."""
         expected = self.state.seq if self.state is not None else 0
         encoded = [encode_event(e) for e in events]
         if keys:
             await self._store.append(self.auction_id, expected, encoded, keys=keys)
         else:
             await self._store.append(self.auction_id, expected, encoded)
+        if not events:  # keys only: nothing to apply or publish
+            return expected
         state = self.state
         for event in events:
             state = evolve(state, event)

@@ -2,10 +2,11 @@
 answered with the stored reply (same seq, same ids), never applied again.
 
 A key is stored with its command's events, in the same transaction (`EventStore.append`), so it
-is exactly as durable as what it stands for and survives restarts and replays. The actor keeps
-the recently applied keys of its auction in a small cache; any other key is looked up in the
-store only when needed: when the command is refused, changes nothing, or its append is refused
-with `DuplicateKey`. A new keyed command thus costs no extra read.
+is exactly as durable as what it stands for and survives restarts and replays; the key of a
+command that changes nothing is stored alone. The actor keeps the recently applied keys of its
+auction in a small cache; any other key is looked up in the store only when needed: when the
+command is refused, or its append is refused with `DuplicateKey`. A new keyed command thus
+costs no extra read.
 """
 
 from __future__ import annotations

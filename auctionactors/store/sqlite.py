@@ -215,8 +215,8 @@ class SqliteEventStore:
         """
         if self._writer_task is None:
             raise StoreError(READ_ONLY_MESSAGE)
-        if not events:
-            raise ValueError("append needs at least one event")
+        if not events and not keys:
+            raise ValueError("append needs at least one event (or key)")
         if expected_seq < 0:
             raise ValueError("expected_seq must be >= 0")
         for event in events:

@@ -68,16 +68,24 @@ async def test_keys_survive_a_restart_and_win_over_a_refusal(
     await sup.stop()
 
 
-async def test_a_command_that_changes_nothing_stores_no_key(
+async def test_a_command_that_changes_nothing_stores_its_key_alone(
     supervisor: Supervisor, store: MemoryEventStore, clock: ManualClock
 ) -> None:
     auction_id = await open_auction(supervisor, clock)
     first = await supervisor.ask(auction_id, GiveRsvp(by=S1, response="maybe"), key=key("r1"))
     same = await supervisor.ask(auction_id, GiveRsvp(by=S1, response="maybe"), key=key("r2"))
-    assert same.seq == first.seq  # nothing happened, nothing was stored
+    assert same.seq == first.seq  # nothing happened: no event, but its key is kept
     assert await store.find_keys(auction_id, "u-s1", ["r1", "r2"]) == {
-        "r1": KeyRecord(auction_id, "u-s1", "r1", b"fp", first.seq, b"{}")
+        "r1": KeyRecord(auction_id, "u-s1", "r1", b"fp", first.seq, b"{}"),
+        "r2": KeyRecord(auction_id, "u-s1", "r2", b"fp", same.seq, b"{}"),
     }
+    assert len(await store.read_stream(auction_id)) == first.seq
+    moved = await supervisor.ask(auction_id, bid("p1", 300))
+    assert moved.seq > same.seq
+    # The repeat of the no-op gets its own first reply (same seq), not a judgement anew.
+    assert await supervisor.ask(auction_id, GiveRsvp(by=S1, response="maybe"), key=key("r2")) == (
+        same
+    )
 
 
 async def test_create_auction_keys_are_per_user_and_join_a_creation_in_flight(
