@@ -21,7 +21,9 @@ Amount = str | int | float
 # A number of seconds: an integer, or a decimal with at most millisecond precision (0.5, 90.125),
 # kept as sent; its bounds are the domain's (`domain.bounds`), refused ``invalid``.
 Seconds = int | float
-Count = Annotated[int, msgspec.Meta(ge=0)]
+# A seq: at most 2**53 - 1 (what every JSON reader holds exactly; SQLite's integers hold it too,
+# so `since + 1` never overflows a query).
+Count = Annotated[int, msgspec.Meta(ge=0, le=2**53 - 1)]
 Limit = Annotated[int, msgspec.Meta(ge=1, le=10_000)]
 SolutionName = Literal["best_overall", "best_single_supplier"]
 RsvpResponse = Literal["yes", "no", "maybe"]

@@ -325,6 +325,13 @@ async def test_get_events(cast: Cast) -> None:
     code, _ = await cast.buyer.error("get_events", auction_id=pending["auction_id"])
     assert code == "wrong_status"  # the buyer reads the log once the auction has opened
     assert (await cast.admin.ok("get_events", auction_id=pending["auction_id"]))["seq"] == 1
+    # A seq beyond what JSON readers hold exactly is refused as ill-typed, never `internal`
+    # (since + 1 once overflowed SQLite's integers: found by tests/security/test_attacker.py).
+    for huge in (2**53, 2**63 - 1):
+        for type_ in ("get_events", "subscribe"):
+            code, message = await cast.admin.error(type_, auction_id=aid, since=huge)
+            assert (code, "$.since" in message) == ("bad_request", True)
+    assert (await cast.admin.ok("get_events", auction_id=aid, since=2**53 - 1))["events"] == []
 
 
 async def test_list_auctions(cast: Cast) -> None:
