@@ -32,15 +32,12 @@ import contextlib
 import hashlib
 import hmac
 import logging
-import os
 import socket
-import ssl
 from collections.abc import Callable, Generator
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlsplit
 
-import msgspec
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import (
@@ -57,11 +54,14 @@ from websockets.server import ServerProtocol
 from auctionactors.errors import AuctionActorsError, UsageError
 from auctionactors.gateway import metrics, origins
 from auctionactors.gateway.assets import SECURITY_HEADERS, STRICT_TRANSPORT_SECURITY, Assets
+from auctionactors.gateway.batch import Batch
+from auctionactors.gateway.config import GatewayConfig, tls_context
 from auctionactors.gateway.dispatch import Dispatcher
 from auctionactors.gateway.hub import Hub, Peer
 from auctionactors.gateway.intake import ReadAhead
 from auctionactors.gateway.protocol import HelloReceived, Refused, RequestReceived, Session
 from auctionactors.gateway.quota import CreationQuota
+from auctionactors.gateway.responses import respond
 from auctionactors.runtime.supervisor import Supervisor
 from auctionactors.store.base import Accounts, Principal
 
@@ -72,52 +72,6 @@ CLOSE_HELLO_TIMEOUT = 4408
 CLOSE_TOO_MANY = 4429
 CLOSE_TRY_AGAIN_LATER = 1013
 CLOSE_POLICY = 1008
-
-
-class GatewayConfig(msgspec.Struct, frozen=True, kw_only=True):
-    host: str = "127.0.0.1"
-    port: int = 8765  # 0: any free port (see `Gateway.port`)
-    max_frame_bytes: int = 64 * 1024
-    hello_timeout_s: float = 10.0
-    outbox_size: int = 512  # frames waiting for one connection before it is cut off
-    outbox_bytes: int = 4 * 1024 * 1024  # ... or bytes (one frame, however large, always fits)
-    rate_per_s: float = 50.0  # requests per second per connection, in bursts of `burst`
-    burst: float = 100.0
-    max_connections_per_token: int = 16
-    # Connections from one IP address that have not completed their hello (more: HTTP 429),
-    # and the frames refused before the hello after which a connection is closed (1008).
-    max_unauthenticated_per_address: int = 32
-    max_refused_before_hello: int = 8
-    creates_per_hour: int | None = 360  # auctions one buyer company may create per hour
-    max_open_auctions: int | None = 1000  # ... and may have not final (drafts included)
-    ping_interval_s: float | None = 20.0
-    ping_timeout_s: float | None = 20.0
-    close_timeout_s: float = 5.0
-    write_limit: int = 32 * 1024  # bytes buffered by websockets before a send waits
-    # SO_SNDBUF per connection: None leaves the kernel's autotuning, which may buffer megabytes
-    # for a reader that stopped reading before its outbox fills up.
-    socket_send_buffer: int | None = None
-    # Origins (``https://example.com``) whose pages may open WebSockets besides our own, and
-    # our own public origins when they cannot be derived from ``host`` (see `origins`).
-    allowed_origins: tuple[str, ...] = ()
-    public_origins: tuple[str, ...] = ()
-    metrics_token: str | None = None  # set: /metrics wants ``Authorization: Bearer <token>``
-    token_recheck_s: float | None = 10.0  # how soon a revoked token's connections are closed
-    tls_cert: str | None = None  # PEM files: both set, the port speaks TLS (wss://, https://)
-    tls_key: str | None = None
-
-
-def tls_context(cert: str, key: str) -> ssl.SSLContext:
-    """A server TLS context from PEM files; `UsageError` naming the file if they do not load."""
-    for path in (cert, key):
-        if not os.path.isfile(path):
-            raise UsageError(f"no TLS file {path}")
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    try:
-        context.load_cert_chain(cert, key)
-    except (ssl.SSLError, OSError) as exc:
-        raise UsageError(f"cannot load the TLS certificate {cert} with key {key}: {exc}") from None
-    return context
 
 
 class Gateway:
@@ -148,7 +102,7 @@ class Gateway:
         # Connections that have not completed their hello, per client IP address.
         self._unauthenticated: dict[str, int] = {}
         self._recheck: asyncio.Task[None] | None = None
-        self._batch = _Batch()
+        self._batch = Batch()
         self._assets = Assets.load()
         self._origins: frozenset[str] = frozenset()  # known once the port is (`start`)
         cfg = self.config
@@ -235,19 +189,17 @@ class Gateway:
             return None
         if path == "/healthz":
             body = metrics.healthz(self.supervisor, self.hub)
-            return _respond(connection, HTTPStatus.OK, "application/json", body)
+            return respond(connection, HTTPStatus.OK, "application/json", body)
         if path == "/metrics":
             if not self._may_read_metrics(request):
                 response = connection.respond(HTTPStatus.UNAUTHORIZED, "a bearer token is needed\n")
                 response.headers["WWW-Authenticate"] = 'Bearer realm="metrics"'
                 return response
             text = metrics.render(self.supervisor, self.hub).encode()
-            return _respond(connection, HTTPStatus.OK, metrics.CONTENT_TYPE, text)
+            return respond(connection, HTTPStatus.OK, metrics.CONTENT_TYPE, text)
         asset = self._assets.get(path)  # the web page: / and /static/...
         if asset is not None:
-            return _respond(
-                connection, HTTPStatus.OK, asset.content_type, asset.body, asset.headers
-            )
+            return respond(connection, HTTPStatus.OK, asset.content_type, asset.body, asset.headers)
         return connection.respond(HTTPStatus.NOT_FOUND, "not found\n")
 
     def _may_read_metrics(self, request: Request) -> bool:
@@ -399,7 +351,7 @@ class Gateway:
         """`Peer.send_now` for ``ws``: hand a text frame to websockets at once, as its own
         ``broadcast`` does, while the socket's buffer is within the write limit (else False:
         the frame is queued and the writer waits for the buffer to drain). The bytes reach the
-        socket at the end of this turn of the event loop (`_Batch`)."""
+        socket at the end of this turn of the event loop (`Batch`)."""
         protocol, transport, limit = ws.protocol, ws.transport, self.config.write_limit
         stats, batch = self.hub.stats, self._batch
 
@@ -496,59 +448,7 @@ class _Connection(ServerConnection):
         super().__init__(protocol, *args, **kwargs)
 
 
-class _Batch:
-    """Connections with frames handed to websockets but not yet to the socket: flushed once at
-    the end of the event loop's turn, with one write each, so that a burst of updates costs a
-    system call per connection rather than one per frame (what dominates a large fan-out)."""
-
-    def __init__(self) -> None:
-        self._dirty: dict[ServerConnection, None] = {}  # an ordered set
-        self._scheduled = False
-
-    def add(self, ws: ServerConnection) -> None:
-        self._dirty[ws] = None
-        if not self._scheduled:
-            self._scheduled = True
-            asyncio.get_running_loop().call_soon(self.flush)
-
-    def flush(self) -> None:
-        self._scheduled = False
-        dirty, self._dirty = self._dirty, {}
-        for ws in dirty:
-            chunks = ws.protocol.data_to_send()  # empty if websockets has written them meanwhile
-            if ws.transport.is_closing() or not chunks:
-                continue
-            if all(chunks):
-                ws.transport.write(b"".join(chunks))
-            else:  # an end-of-stream marker after a close frame: websockets' own way
-                for chunk in chunks:
-                    if chunk:
-                        ws.transport.write(chunk)
-                    elif ws.transport.can_write_eof():
-                        ws.transport.write_eof()
-                    else:
-                        ws.transport.close()
-
-
 def _address(connection: ServerConnection) -> str:
     """The client's IP address (behind a proxy: the proxy's)."""
     remote = connection.remote_address
     return str(remote[0]) if isinstance(remote, tuple) and remote else str(remote)
-
-
-def _respond(
-    connection: ServerConnection,
-    status: HTTPStatus,
-    content_type: str,
-    body: bytes,
-    headers: dict[str, str] | None = None,
-) -> Response:
-    response = connection.respond(status, "")
-    del response.headers["Content-Type"]
-    del response.headers["Content-Length"]
-    response.headers["Content-Type"] = content_type
-    response.headers["Content-Length"] = str(len(body))
-    response.body = body
-    for name, value in (headers or {"Cache-Control": "no-store"}).items():
-        response.headers[name] = value
-    return response
