@@ -57,8 +57,9 @@ from auctionactors.gateway.assets import SECURITY_HEADERS, STRICT_TRANSPORT_SECU
 from auctionactors.gateway.batch import Batch
 from auctionactors.gateway.config import GatewayConfig, tls_context
 from auctionactors.gateway.dispatch import Dispatcher
-from auctionactors.gateway.hub import Hub, Peer
+from auctionactors.gateway.hub import Hub
 from auctionactors.gateway.intake import ReadAhead
+from auctionactors.gateway.peer import Peer
 from auctionactors.gateway.protocol import HelloReceived, Refused, RequestReceived, Session
 from auctionactors.gateway.quota import CreationQuota
 from auctionactors.gateway.responses import respond
