@@ -30,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import hmac
 import logging
 import socket
 from collections.abc import Callable, Generator
@@ -52,7 +51,7 @@ from websockets.protocol import State
 from websockets.server import ServerProtocol
 
 from auctionactors.errors import AuctionActorsError, UsageError
-from auctionactors.gateway import metrics, origins
+from auctionactors.gateway import origins
 from auctionactors.gateway.assets import SECURITY_HEADERS, STRICT_TRANSPORT_SECURITY, Assets
 from auctionactors.gateway.batch import Batch
 from auctionactors.gateway.config import GatewayConfig, tls_context
@@ -62,7 +61,7 @@ from auctionactors.gateway.intake import ReadAhead
 from auctionactors.gateway.peer import Peer
 from auctionactors.gateway.protocol import HelloReceived, Refused, RequestReceived, Session
 from auctionactors.gateway.quota import CreationQuota
-from auctionactors.gateway.responses import respond
+from auctionactors.gateway.responses import Endpoints
 from auctionactors.runtime.supervisor import Supervisor
 from auctionactors.store.base import Accounts, Principal
 
@@ -104,7 +103,9 @@ class Gateway:
         self._unauthenticated: dict[str, int] = {}
         self._recheck: asyncio.Task[None] | None = None
         self._batch = Batch()
-        self._assets = Assets.load()
+        self._endpoints = Endpoints(
+            supervisor, self.hub, Assets.load(), metrics_token=self.config.metrics_token
+        )
         self._origins: frozenset[str] = frozenset()  # known once the port is (`start`)
         cfg = self.config
         if (cfg.tls_cert is None) != (cfg.tls_key is None):
@@ -188,28 +189,7 @@ class Gateway:
                     "too many connections without hello from this address\n",
                 )
             return None
-        if path == "/healthz":
-            body = metrics.healthz(self.supervisor, self.hub)
-            return respond(connection, HTTPStatus.OK, "application/json", body)
-        if path == "/metrics":
-            if not self._may_read_metrics(request):
-                response = connection.respond(HTTPStatus.UNAUTHORIZED, "a bearer token is needed\n")
-                response.headers["WWW-Authenticate"] = 'Bearer realm="metrics"'
-                return response
-            text = metrics.render(self.supervisor, self.hub).encode()
-            return respond(connection, HTTPStatus.OK, metrics.CONTENT_TYPE, text)
-        asset = self._assets.get(path)  # the web page: / and /static/...
-        if asset is not None:
-            return respond(connection, HTTPStatus.OK, asset.content_type, asset.body, asset.headers)
-        return connection.respond(HTTPStatus.NOT_FOUND, "not found\n")
-
-    def _may_read_metrics(self, request: Request) -> bool:
-        token = self.config.metrics_token
-        if token is None:
-            return True
-        given = request.headers.get("Authorization", "")
-        expected = f"Bearer {token}"
-        return hmac.compare_digest(given.encode(), expected.encode())
+        return self._endpoints.answer(connection, path, request.headers)
 
     def _secure(
         self, connection: ServerConnection, request: Request, response: Response
