@@ -54,6 +54,7 @@ from auctionactors.errors import AuctionActorsError, UsageError
 from auctionactors.gateway import origins
 from auctionactors.gateway.assets import SECURITY_HEADERS, STRICT_TRANSPORT_SECURITY, Assets
 from auctionactors.gateway.batch import Batch
+from auctionactors.gateway.closings import Closings
 from auctionactors.gateway.config import GatewayConfig, tls_context
 from auctionactors.gateway.dispatch import Dispatcher
 from auctionactors.gateway.hub import Hub
@@ -98,7 +99,7 @@ class Gateway:
         self._server: Server | None = None
         # The open connections per token (keyed by its sha256), with the token to recheck it.
         self._per_token: dict[str, tuple[str, set[ServerConnection]]] = {}
-        self._closing: set[asyncio.Task[None]] = set()
+        self._closings = Closings(self.config.close_timeout_s)
         # Connections that have not completed their hello, per client IP address.
         self._unauthenticated: dict[str, int] = {}
         self._recheck: asyncio.Task[None] | None = None
@@ -157,8 +158,7 @@ class Gateway:
             self._recheck = None
         self._server.close(close_connections=True)
         await self._server.wait_closed()
-        for task in list(self._closing):
-            task.cancel()
+        self._closings.cancel()
         self._server = None
 
     # --- HTTP -----------------------------------------------------------------------------------
@@ -314,7 +314,7 @@ class Gateway:
                     break
                 if principal is None:
                     for ws in list(conns):
-                        self._spawn_close(ws, CLOSE_BAD_TOKEN, "token revoked")
+                        self._closings.spawn(ws, CLOSE_BAD_TOKEN, "token revoked")
 
     async def _write(self, ws: ServerConnection, peer: Peer) -> None:
         """Drain the outbox in order. Only this task writes frames after the hello."""
@@ -351,22 +351,9 @@ class Gateway:
         Called from `Hub.publish`, inside an actor: it must not wait, so the close is a task."""
         self.hub.stats.slow_closes += 1
         writer.cancel()
-        return self._spawn_close(
+        return self._closings.spawn(
             ws, CLOSE_TRY_AGAIN_LATER, "too slow: reconnect and resume with since"
         )
-
-    def _spawn_close(self, ws: ServerConnection, code: int, reason: str) -> asyncio.Task[None]:
-        task = asyncio.get_running_loop().create_task(self._close(ws, code, reason))
-        self._closing.add(task)
-        task.add_done_callback(self._closing.discard)
-        return task
-
-    async def _close(self, ws: ServerConnection, code: int, reason: str) -> None:
-        try:
-            async with asyncio.timeout(self.config.close_timeout_s):
-                await ws.close(code, reason)
-        except TimeoutError:  # the peer reads nothing, not even the close frame
-            ws.transport.abort()
 
 
 class _Protocol(ServerProtocol):
