@@ -1,6 +1,7 @@
 """Plain HTTP answers with a body of our own (health, metrics, the page): `Endpoints`, which the
-server asks for every GET or HEAD but ``/ws``. Typed by what a connection and its response look
-like, so that only `server` imports websockets.
+server asks for every GET or HEAD but ``/ws``, and which secures every HTTP answer it sends.
+Typed by what a connection, a request and a response look like, so that only `server` imports
+websockets.
 """
 
 from __future__ import annotations
@@ -11,18 +12,25 @@ from http import HTTPStatus
 from typing import Protocol, TypeVar
 
 from auctionactors.gateway import metrics
-from auctionactors.gateway.assets import Assets
+from auctionactors.gateway.assets import SECURITY_HEADERS, STRICT_TRANSPORT_SECURITY, Assets
 from auctionactors.gateway.hub import Hub
 from auctionactors.runtime.supervisor import Supervisor
 
 
 class Response(Protocol):
-    """What `respond` changes in a websockets ``Response``."""
+    """What `respond` and `Endpoints.secure` change in a websockets ``Response``."""
 
+    status_code: int
     body: bytes | bytearray
 
     @property
     def headers(self) -> MutableMapping[str, str]: ...
+
+
+class Request(Protocol):
+    """What `Endpoints.secure` reads of a websockets ``Request``."""
+
+    method: str
 
 
 R = TypeVar("R", bound=Response)
@@ -57,15 +65,22 @@ def respond(
 
 class Endpoints:
     """``/healthz``, ``/metrics`` (behind ``metrics_token`` when it is set) and the web page
-    (``/`` and ``/static/...``); 404 for any other path."""
+    (``/`` and ``/static/...``); 404 for any other path. ``tls``: the port speaks TLS (HSTS)."""
 
     def __init__(
-        self, supervisor: Supervisor, hub: Hub, assets: Assets, *, metrics_token: str | None
+        self,
+        supervisor: Supervisor,
+        hub: Hub,
+        assets: Assets,
+        *,
+        metrics_token: str | None,
+        tls: bool,
     ) -> None:
         self.supervisor = supervisor
         self.hub = hub
         self._assets = assets
         self._metrics_token = metrics_token
+        self._tls = tls
 
     def answer(self, connection: Responder[R], path: str, headers: Mapping[str, str]) -> R:
         if path == "/healthz":
@@ -90,3 +105,15 @@ class Endpoints:
         given = headers.get("Authorization", "")
         expected = f"Bearer {token}"
         return hmac.compare_digest(given.encode(), expected.encode())
+
+    def secure(self, connection: object, request: Request, response: R) -> R:
+        """Every HTTP answer: the security headers; for HEAD, no body (its length is kept)."""
+        if response.status_code == HTTPStatus.SWITCHING_PROTOCOLS:
+            return response
+        for name, value in SECURITY_HEADERS.items():
+            response.headers[name] = value
+        if self._tls:
+            response.headers["Strict-Transport-Security"] = STRICT_TRANSPORT_SECURITY
+        if request.method == "HEAD":
+            response.body = b""
+        return response

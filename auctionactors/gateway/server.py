@@ -52,7 +52,7 @@ from websockets.server import ServerProtocol
 
 from auctionactors.errors import AuctionActorsError, UsageError
 from auctionactors.gateway import origins
-from auctionactors.gateway.assets import SECURITY_HEADERS, STRICT_TRANSPORT_SECURITY, Assets
+from auctionactors.gateway.assets import Assets
 from auctionactors.gateway.batch import Batch
 from auctionactors.gateway.closings import Closings
 from auctionactors.gateway.config import GatewayConfig, tls_context
@@ -105,7 +105,11 @@ class Gateway:
         self._recheck: asyncio.Task[None] | None = None
         self._batch = Batch()
         self._endpoints = Endpoints(
-            supervisor, self.hub, Assets.load(), metrics_token=self.config.metrics_token
+            supervisor,
+            self.hub,
+            Assets.load(),
+            metrics_token=self.config.metrics_token,
+            tls=self.config.tls_cert is not None,
         )
         self._origins: frozenset[str] = frozenset()  # known once the port is (`start`)
         cfg = self.config
@@ -121,7 +125,7 @@ class Gateway:
             cfg.host,
             cfg.port,
             process_request=self._http,
-            process_response=self._secure,
+            process_response=self._endpoints.secure,
             server_header="auctionactors",  # not websockets' version
             create_connection=_Connection,
             compression=None,
@@ -174,7 +178,7 @@ class Gateway:
         if path == "/ws":
             if not origins.allowed(request.headers.get_all("Origin"), self._origins):
                 return connection.respond(HTTPStatus.FORBIDDEN, "origin not allowed\n")
-            if request.method == "HEAD":  # what websockets answers a GET (`_secure`: no body)
+            if request.method == "HEAD":  # websockets' answer to a GET (`secure`: no body)
                 get = Request(request.path, request.headers, "GET", request.protocol)
                 response = connection.protocol.accept(get)
                 if response.status_code == HTTPStatus.SWITCHING_PROTOCOLS:  # never with HEAD
@@ -190,20 +194,6 @@ class Gateway:
                 )
             return None
         return self._endpoints.answer(connection, path, request.headers)
-
-    def _secure(
-        self, connection: ServerConnection, request: Request, response: Response
-    ) -> Response:
-        """Every HTTP answer: the security headers; for HEAD, no body (its length is kept)."""
-        if response.status_code == HTTPStatus.SWITCHING_PROTOCOLS:
-            return response
-        for name, value in SECURITY_HEADERS.items():
-            response.headers[name] = value
-        if self._tls is not None:
-            response.headers["Strict-Transport-Security"] = STRICT_TRANSPORT_SECURITY
-        if request.method == "HEAD":
-            response.body = b""
-        return response
 
     # --- WebSocket ------------------------------------------------------------------------------
 
