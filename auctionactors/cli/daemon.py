@@ -21,7 +21,8 @@ from urllib.parse import urlsplit
 
 from auctionactors.client import Client, ClientError
 from auctionactors.errors import AuctionActorsError, UsageError
-from auctionactors.gateway.server import Gateway, GatewayConfig
+from auctionactors.gateway.config import GatewayConfig
+from auctionactors.gateway.server import Gateway
 from auctionactors.runtime.actor import Subscriber
 from auctionactors.runtime.clock import SystemClock
 from auctionactors.runtime.supervisor import Supervisor

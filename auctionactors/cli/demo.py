@@ -31,7 +31,7 @@ from auctionactors.client import Client, ClientError
 from auctionactors.domain.money import format_amount
 from auctionactors.domain.timestamps import SECOND, format_instant
 from auctionactors.errors import UsageError
-from auctionactors.gateway.server import GatewayConfig
+from auctionactors.gateway.config import GatewayConfig
 from auctionactors.runtime.clock import SystemClock
 from auctionactors.store.base import NewUser, Role
 from auctionactors.store.sqlite import SqliteEventStore

@@ -28,8 +28,9 @@ from auctionactors.domain.views import view
 from auctionactors.errors import AuctionActorsError, DomainError
 from auctionactors.gateway import messages as m
 from auctionactors.gateway import protocol
-from auctionactors.gateway.hub import NOT_FOUND, Hub, Peer
+from auctionactors.gateway.hub import NOT_FOUND, Hub
 from auctionactors.gateway.metrics import actor_counts
+from auctionactors.gateway.peer import Peer
 from auctionactors.gateway.quota import CreationQuota
 from auctionactors.gateway.translate import command_of, companies_needed, terms_of
 from auctionactors.runtime.mailbox import CommandKey, Reply

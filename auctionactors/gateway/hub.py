@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -30,9 +30,9 @@ from auctionactors.domain.views import view
 from auctionactors.errors import AuctionActorsError, DomainError
 from auctionactors.gateway import protocol
 from auctionactors.gateway.index import AuctionIndex, summarize
+from auctionactors.gateway.peer import Peer, Receiver, _Sub
 from auctionactors.runtime.actor import Update
 from auctionactors.runtime.supervisor import Supervisor
-from auctionactors.store.base import Principal
 from auctionactors.store.codec import decode_events
 
 log = logging.getLogger(__name__)
@@ -40,12 +40,6 @@ log = logging.getLogger(__name__)
 NOT_FOUND = "auction not found"
 FINAL_CACHE = 1024  # finished auctions whose state the hub keeps for new subscribers
 T = TypeVar("T")
-Receiver = tuple[str, str]
-
-
-def receiver_of(viewer: Viewer) -> Receiver:
-    """Who gets the same frames: every admin sees the same; others by company."""
-    return ("admin", "") if viewer.role == "admin" else (viewer.role, viewer.company_id)
 
 
 class HubStats:
@@ -58,83 +52,6 @@ class HubStats:
         self.renders = 0
         # Views or event lists that raised while rendering (logged, that receiver skipped).
         self.render_failures = 0
-
-
-class _Sub:
-    """One connection's subscription to one auction. While ``pending`` is a list, the initial
-    update is being prepared and live frames wait there."""
-
-    __slots__ = ("auction_id", "gone", "last_seq", "pending")
-
-    def __init__(self, auction_id: str, last_seq: int, *, buffering: bool) -> None:
-        self.auction_id = auction_id
-        self.last_seq = last_seq
-        self.pending: list[tuple[int, bytes]] | None = [] if buffering else None
-        self.gone: bytes | None = None
-
-
-class Peer:
-    """A connection as the hub sees it: who it is, its outbox and its subscriptions."""
-
-    def __init__(
-        self,
-        principal: Principal,
-        capacity: int,
-        on_overflow: Callable[[], None] | None = None,
-        max_bytes: int | None = None,
-    ) -> None:
-        self.principal = principal
-        self.viewer = Viewer(principal.company_id, principal.role)
-        self.receiver = receiver_of(self.viewer)
-        self.capacity = capacity
-        # Frames are bounded in bytes too: a client that sends requests with 60 KiB ids (echoed
-        # in every reply) and reads nothing would otherwise pin capacity x 60 KiB of memory.
-        self.max_bytes = max_bytes
-        self.queued_bytes = 0
-        self.outbox: deque[bytes] = deque()
-        self.wakeup = asyncio.Event()
-        self.closed = False
-        self.overflowed = False
-        self.on_overflow = on_overflow
-        # The server's fast path: write a frame to the socket at once, as websockets' broadcast
-        # does; False when it cannot (its buffer is above the write limit: queue it instead).
-        self.send_now: Callable[[bytes], bool] | None = None
-        self.subs: dict[str, _Sub] = {}
-        self.all_auctions = False
-        self.excluded: set[str] = set()
-
-    def push(self, frame: bytes) -> bool:
-        """Send or queue a frame; False (and the connection is cut off) when the outbox is full.
-
-        With nothing queued, a frame goes straight to the socket (`send_now`): fanning an update
-        out to a thousand connections then costs a thousand writes, not a thousand task
-        switches. Order holds: only an empty outbox is bypassed, and the writer hands each
-        frame to the socket as it takes it off the outbox."""
-        if self.closed:
-            return False
-        if not self.outbox and self.send_now is not None and self.send_now(frame):
-            return True
-        if len(self.outbox) >= self.capacity or (
-            self.max_bytes is not None
-            and self.outbox  # a single frame always fits, however large
-            and self.queued_bytes + len(frame) > self.max_bytes
-        ):
-            self.closed = True
-            self.overflowed = True
-            self.wakeup.set()
-            if self.on_overflow is not None:
-                self.on_overflow()
-            return False
-        self.outbox.append(frame)
-        self.queued_bytes += len(frame)
-        self.wakeup.set()
-        return True
-
-    def pop(self) -> bytes:
-        """The next frame to write (the writer's side of `push`)."""
-        frame = self.outbox.popleft()
-        self.queued_bytes -= len(frame)
-        return frame
 
 
 class Hub:

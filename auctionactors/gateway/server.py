@@ -30,17 +30,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import hmac
 import logging
-import os
 import socket
-import ssl
 from collections.abc import Callable, Generator
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlsplit
 
-import msgspec
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import (
@@ -55,13 +51,18 @@ from websockets.protocol import State
 from websockets.server import ServerProtocol
 
 from auctionactors.errors import AuctionActorsError, UsageError
-from auctionactors.gateway import metrics, origins
-from auctionactors.gateway.assets import SECURITY_HEADERS, STRICT_TRANSPORT_SECURITY, Assets
+from auctionactors.gateway import origins
+from auctionactors.gateway.assets import Assets
+from auctionactors.gateway.batch import Batch
+from auctionactors.gateway.closings import Closings
+from auctionactors.gateway.config import GatewayConfig, tls_context
 from auctionactors.gateway.dispatch import Dispatcher
-from auctionactors.gateway.hub import Hub, Peer
+from auctionactors.gateway.hub import Hub
 from auctionactors.gateway.intake import ReadAhead
+from auctionactors.gateway.peer import Peer
 from auctionactors.gateway.protocol import HelloReceived, Refused, RequestReceived, Session
 from auctionactors.gateway.quota import CreationQuota
+from auctionactors.gateway.responses import Endpoints
 from auctionactors.runtime.supervisor import Supervisor
 from auctionactors.store.base import Accounts, Principal
 
@@ -72,52 +73,6 @@ CLOSE_HELLO_TIMEOUT = 4408
 CLOSE_TOO_MANY = 4429
 CLOSE_TRY_AGAIN_LATER = 1013
 CLOSE_POLICY = 1008
-
-
-class GatewayConfig(msgspec.Struct, frozen=True, kw_only=True):
-    host: str = "127.0.0.1"
-    port: int = 8765  # 0: any free port (see `Gateway.port`)
-    max_frame_bytes: int = 64 * 1024
-    hello_timeout_s: float = 10.0
-    outbox_size: int = 512  # frames waiting for one connection before it is cut off
-    outbox_bytes: int = 4 * 1024 * 1024  # ... or bytes (one frame, however large, always fits)
-    rate_per_s: float = 50.0  # requests per second per connection, in bursts of `burst`
-    burst: float = 100.0
-    max_connections_per_token: int = 16
-    # Connections from one IP address that have not completed their hello (more: HTTP 429),
-    # and the frames refused before the hello after which a connection is closed (1008).
-    max_unauthenticated_per_address: int = 32
-    max_refused_before_hello: int = 8
-    creates_per_hour: int | None = 360  # auctions one buyer company may create per hour
-    max_open_auctions: int | None = 1000  # ... and may have not final (drafts included)
-    ping_interval_s: float | None = 20.0
-    ping_timeout_s: float | None = 20.0
-    close_timeout_s: float = 5.0
-    write_limit: int = 32 * 1024  # bytes buffered by websockets before a send waits
-    # SO_SNDBUF per connection: None leaves the kernel's autotuning, which may buffer megabytes
-    # for a reader that stopped reading before its outbox fills up.
-    socket_send_buffer: int | None = None
-    # Origins (``https://example.com``) whose pages may open WebSockets besides our own, and
-    # our own public origins when they cannot be derived from ``host`` (see `origins`).
-    allowed_origins: tuple[str, ...] = ()
-    public_origins: tuple[str, ...] = ()
-    metrics_token: str | None = None  # set: /metrics wants ``Authorization: Bearer <token>``
-    token_recheck_s: float | None = 10.0  # how soon a revoked token's connections are closed
-    tls_cert: str | None = None  # PEM files: both set, the port speaks TLS (wss://, https://)
-    tls_key: str | None = None
-
-
-def tls_context(cert: str, key: str) -> ssl.SSLContext:
-    """A server TLS context from PEM files; `UsageError` naming the file if they do not load."""
-    for path in (cert, key):
-        if not os.path.isfile(path):
-            raise UsageError(f"no TLS file {path}")
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    try:
-        context.load_cert_chain(cert, key)
-    except (ssl.SSLError, OSError) as exc:
-        raise UsageError(f"cannot load the TLS certificate {cert} with key {key}: {exc}") from None
-    return context
 
 
 class Gateway:
@@ -144,12 +99,18 @@ class Gateway:
         self._server: Server | None = None
         # The open connections per token (keyed by its sha256), with the token to recheck it.
         self._per_token: dict[str, tuple[str, set[ServerConnection]]] = {}
-        self._closing: set[asyncio.Task[None]] = set()
+        self._closings = Closings(self.config.close_timeout_s)
         # Connections that have not completed their hello, per client IP address.
         self._unauthenticated: dict[str, int] = {}
         self._recheck: asyncio.Task[None] | None = None
-        self._batch = _Batch()
-        self._assets = Assets.load()
+        self._batch = Batch()
+        self._endpoints = Endpoints(
+            supervisor,
+            self.hub,
+            Assets.load(),
+            metrics_token=self.config.metrics_token,
+            tls=self.config.tls_cert is not None,
+        )
         self._origins: frozenset[str] = frozenset()  # known once the port is (`start`)
         cfg = self.config
         if (cfg.tls_cert is None) != (cfg.tls_key is None):
@@ -164,7 +125,7 @@ class Gateway:
             cfg.host,
             cfg.port,
             process_request=self._http,
-            process_response=self._secure,
+            process_response=self._endpoints.secure,
             server_header="auctionactors",  # not websockets' version
             create_connection=_Connection,
             compression=None,
@@ -201,8 +162,7 @@ class Gateway:
             self._recheck = None
         self._server.close(close_connections=True)
         await self._server.wait_closed()
-        for task in list(self._closing):
-            task.cancel()
+        self._closings.cancel()
         self._server = None
 
     # --- HTTP -----------------------------------------------------------------------------------
@@ -218,7 +178,7 @@ class Gateway:
         if path == "/ws":
             if not origins.allowed(request.headers.get_all("Origin"), self._origins):
                 return connection.respond(HTTPStatus.FORBIDDEN, "origin not allowed\n")
-            if request.method == "HEAD":  # what websockets answers a GET (`_secure`: no body)
+            if request.method == "HEAD":  # websockets' answer to a GET (`secure`: no body)
                 get = Request(request.path, request.headers, "GET", request.protocol)
                 response = connection.protocol.accept(get)
                 if response.status_code == HTTPStatus.SWITCHING_PROTOCOLS:  # never with HEAD
@@ -233,44 +193,7 @@ class Gateway:
                     "too many connections without hello from this address\n",
                 )
             return None
-        if path == "/healthz":
-            body = metrics.healthz(self.supervisor, self.hub)
-            return _respond(connection, HTTPStatus.OK, "application/json", body)
-        if path == "/metrics":
-            if not self._may_read_metrics(request):
-                response = connection.respond(HTTPStatus.UNAUTHORIZED, "a bearer token is needed\n")
-                response.headers["WWW-Authenticate"] = 'Bearer realm="metrics"'
-                return response
-            text = metrics.render(self.supervisor, self.hub).encode()
-            return _respond(connection, HTTPStatus.OK, metrics.CONTENT_TYPE, text)
-        asset = self._assets.get(path)  # the web page: / and /static/...
-        if asset is not None:
-            return _respond(
-                connection, HTTPStatus.OK, asset.content_type, asset.body, asset.headers
-            )
-        return connection.respond(HTTPStatus.NOT_FOUND, "not found\n")
-
-    def _may_read_metrics(self, request: Request) -> bool:
-        token = self.config.metrics_token
-        if token is None:
-            return True
-        given = request.headers.get("Authorization", "")
-        expected = f"Bearer {token}"
-        return hmac.compare_digest(given.encode(), expected.encode())
-
-    def _secure(
-        self, connection: ServerConnection, request: Request, response: Response
-    ) -> Response:
-        """Every HTTP answer: the security headers; for HEAD, no body (its length is kept)."""
-        if response.status_code == HTTPStatus.SWITCHING_PROTOCOLS:
-            return response
-        for name, value in SECURITY_HEADERS.items():
-            response.headers[name] = value
-        if self._tls is not None:
-            response.headers["Strict-Transport-Security"] = STRICT_TRANSPORT_SECURITY
-        if request.method == "HEAD":
-            response.body = b""
-        return response
+        return self._endpoints.answer(connection, path, request.headers)
 
     # --- WebSocket ------------------------------------------------------------------------------
 
@@ -381,7 +304,7 @@ class Gateway:
                     break
                 if principal is None:
                     for ws in list(conns):
-                        self._spawn_close(ws, CLOSE_BAD_TOKEN, "token revoked")
+                        self._closings.spawn(ws, CLOSE_BAD_TOKEN, "token revoked")
 
     async def _write(self, ws: ServerConnection, peer: Peer) -> None:
         """Drain the outbox in order. Only this task writes frames after the hello."""
@@ -399,7 +322,7 @@ class Gateway:
         """`Peer.send_now` for ``ws``: hand a text frame to websockets at once, as its own
         ``broadcast`` does, while the socket's buffer is within the write limit (else False:
         the frame is queued and the writer waits for the buffer to drain). The bytes reach the
-        socket at the end of this turn of the event loop (`_Batch`)."""
+        socket at the end of this turn of the event loop (`Batch`)."""
         protocol, transport, limit = ws.protocol, ws.transport, self.config.write_limit
         stats, batch = self.hub.stats, self._batch
 
@@ -418,22 +341,9 @@ class Gateway:
         Called from `Hub.publish`, inside an actor: it must not wait, so the close is a task."""
         self.hub.stats.slow_closes += 1
         writer.cancel()
-        return self._spawn_close(
+        return self._closings.spawn(
             ws, CLOSE_TRY_AGAIN_LATER, "too slow: reconnect and resume with since"
         )
-
-    def _spawn_close(self, ws: ServerConnection, code: int, reason: str) -> asyncio.Task[None]:
-        task = asyncio.get_running_loop().create_task(self._close(ws, code, reason))
-        self._closing.add(task)
-        task.add_done_callback(self._closing.discard)
-        return task
-
-    async def _close(self, ws: ServerConnection, code: int, reason: str) -> None:
-        try:
-            async with asyncio.timeout(self.config.close_timeout_s):
-                await ws.close(code, reason)
-        except TimeoutError:  # the peer reads nothing, not even the close frame
-            ws.transport.abort()
 
 
 class _Protocol(ServerProtocol):
@@ -496,59 +406,7 @@ class _Connection(ServerConnection):
         super().__init__(protocol, *args, **kwargs)
 
 
-class _Batch:
-    """Connections with frames handed to websockets but not yet to the socket: flushed once at
-    the end of the event loop's turn, with one write each, so that a burst of updates costs a
-    system call per connection rather than one per frame (what dominates a large fan-out)."""
-
-    def __init__(self) -> None:
-        self._dirty: dict[ServerConnection, None] = {}  # an ordered set
-        self._scheduled = False
-
-    def add(self, ws: ServerConnection) -> None:
-        self._dirty[ws] = None
-        if not self._scheduled:
-            self._scheduled = True
-            asyncio.get_running_loop().call_soon(self.flush)
-
-    def flush(self) -> None:
-        self._scheduled = False
-        dirty, self._dirty = self._dirty, {}
-        for ws in dirty:
-            chunks = ws.protocol.data_to_send()  # empty if websockets has written them meanwhile
-            if ws.transport.is_closing() or not chunks:
-                continue
-            if all(chunks):
-                ws.transport.write(b"".join(chunks))
-            else:  # an end-of-stream marker after a close frame: websockets' own way
-                for chunk in chunks:
-                    if chunk:
-                        ws.transport.write(chunk)
-                    elif ws.transport.can_write_eof():
-                        ws.transport.write_eof()
-                    else:
-                        ws.transport.close()
-
-
 def _address(connection: ServerConnection) -> str:
     """The client's IP address (behind a proxy: the proxy's)."""
     remote = connection.remote_address
     return str(remote[0]) if isinstance(remote, tuple) and remote else str(remote)
-
-
-def _respond(
-    connection: ServerConnection,
-    status: HTTPStatus,
-    content_type: str,
-    body: bytes,
-    headers: dict[str, str] | None = None,
-) -> Response:
-    response = connection.respond(status, "")
-    del response.headers["Content-Type"]
-    del response.headers["Content-Length"]
-    response.headers["Content-Type"] = content_type
-    response.headers["Content-Length"] = str(len(body))
-    response.body = body
-    for name, value in (headers or {"Cache-Control": "no-store"}).items():
-        response.headers[name] = value
-    return response

@@ -17,26 +17,20 @@ only module that imports aiosqlite.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import fcntl
 import os
 import sqlite3
 from collections.abc import Callable, Sequence
 from functools import partial
-from itertools import starmap
-from pathlib import Path
 from typing import Any, Self, TypeVar, cast
 
 import aiosqlite
 
 from auctionactors.errors import (
-    CorruptionError,
     OutcomeUnknown,
     StorageUnavailable,
     StoreError,
-    StoreLocked,
 )
-from auctionactors.store import sqlite_accounts
+from auctionactors.store import lock, sqlite_accounts, sqlite_reads
 from auctionactors.store.base import (
     AppendResult,
     Company,
@@ -49,28 +43,17 @@ from auctionactors.store.base import (
     StoredEvent,
     StreamInfo,
 )
-from auctionactors.store.integrity import check_events
-from auctionactors.store.migrations import LATEST_VERSION, migrate, schema_version
+from auctionactors.store.sqlite_setup import (
+    probe,
+    read_only_uri,
+    setup_reader,
+    setup_writer,
+    storage_error,
+)
 from auctionactors.store.sqlite_writer import BatchWriter, Request, WriterStats
 
 T = TypeVar("T")
 
-# ?1 is selected back so that rows map straight onto StoredEvent (no per-row Python code).
-SELECT_STREAM = """
-    SELECT ?1, seq, position, type, data, hash FROM events
-    WHERE stream_id = ?1 AND seq >= ?2 AND seq <= ?3 ORDER BY seq LIMIT ?4
-"""
-SELECT_ALL = """
-    SELECT stream_id, seq, position, type, data, hash FROM events
-    WHERE position >= ? ORDER BY position LIMIT ?
-"""
-SELECT_KEY = """
-    SELECT fingerprint, seq, result FROM command_keys WHERE scope = ? AND user_id = ? AND key = ?
-"""
-SELECT_FOR_CHECK = (
-    "SELECT stream_id, seq, position, type, data, hash FROM events ORDER BY stream_id, seq"
-)
-MAX_INT64 = 2**63 - 1
 READ_ONLY_MESSAGE = "the store is open read-only"
 
 
@@ -157,32 +140,30 @@ class SqliteEventStore:
             raise StoreError("SqliteEventStore needs a file path (its two connections share it)")
         busy_ms = max(0, int(busy_timeout * 1000))
         if read_only:
-            reader = await _connect(_read_only_uri(path), uri=True)
+            reader = await _connect(read_only_uri(path), uri=True)
             try:
-                await _on_thread(
-                    reader, partial(_setup_reader, busy_ms=busy_ms, check_version=True)
-                )
+                await _on_thread(reader, partial(setup_reader, busy_ms=busy_ms, check_version=True))
             except BaseException:
                 await reader.close()
                 raise
             return cls(path, None, reader, durable=durable, group_commit=group_commit)
-        lock_fd = _lock(path) if exclusive else None
+        lock_fd = lock.acquire(path) if exclusive else None
         try:
             writer = await _connect(path)
             try:
-                await _on_thread(writer, partial(_setup_writer, durable=durable, busy_ms=busy_ms))
+                await _on_thread(writer, partial(setup_writer, durable=durable, busy_ms=busy_ms))
                 reader = await _connect(path)
             except BaseException:
                 await writer.close()
                 raise
             try:
-                await _on_thread(reader, partial(_setup_reader, busy_ms=busy_ms))
+                await _on_thread(reader, partial(setup_reader, busy_ms=busy_ms))
             except BaseException:
                 await reader.close()
                 await writer.close()
                 raise
         except BaseException:
-            _unlock(lock_fd)
+            lock.release(lock_fd)
             raise
         return cls(
             path, writer, reader, durable=durable, group_commit=group_commit, lock_fd=lock_fd
@@ -263,7 +244,7 @@ class SqliteEventStore:
             )
         except Exception as exc:  # the connection itself is gone, or a bug: fail, keep running
             for request in batch:
-                _settle(request, _storage_error(exc))
+                _settle(request, storage_error(exc))
             return
         for request, outcome in zip(batch, outcomes, strict=True):
             _settle(request, outcome)
@@ -284,11 +265,8 @@ class SqliteEventStore:
             raise ValueError("limit must be >= 0")
         if limit == 0:
             return []
-        params = (stream_id, from_seq, MAX_INT64 if to_seq is None else to_seq, limit or -1)
-
-        return await self._read(
-            lambda conn: list(starmap(StoredEvent, conn.execute(SELECT_STREAM, params)))
-        )
+        read = partial(sqlite_reads.stream, stream_id=stream_id, from_seq=from_seq, to_seq=to_seq)
+        return await self._read(partial(read, limit=limit))
 
     async def read_all(
         self, *, from_position: int = 1, limit: int | None = None
@@ -304,10 +282,8 @@ class SqliteEventStore:
             raise ValueError("limit must be >= 0")
         if limit == 0:
             return []
-        params = (from_position, limit or -1)
-
         return await self._read(
-            lambda conn: list(starmap(StoredEvent, conn.execute(SELECT_ALL, params)))
+            partial(sqlite_reads.all_events, from_position=from_position, limit=limit)
         )
 
     async def find_keys(
@@ -315,48 +291,23 @@ class SqliteEventStore:
     ) -> dict[str, KeyRecord]:
         """See `EventStore.find_keys`: one indexed lookup per key, in one hop."""
         wanted = list(dict.fromkeys(keys))
-
-        def read(conn: sqlite3.Connection) -> dict[str, KeyRecord]:
-            found: dict[str, KeyRecord] = {}
-            for key in wanted:
-                row = conn.execute(SELECT_KEY, (scope, user_id, key)).fetchone()
-                if row is not None:
-                    found[key] = KeyRecord(scope, user_id, key, *row)
-            return found
-
-        return await self._read(read)
+        read = partial(sqlite_reads.find_keys, scope=scope, user_id=user_id)
+        return await self._read(partial(read, keys=wanted))
 
     async def highest_seq(self, stream_id: str) -> int:
-        def read(conn: sqlite3.Connection) -> int:
-            row = conn.execute(
-                "SELECT MAX(seq) FROM events WHERE stream_id = ?", (stream_id,)
-            ).fetchone()
-            return int(row[0] or 0)
-
-        return await self._read(read)
+        return await self._read(partial(sqlite_reads.highest_seq, stream_id=stream_id))
 
     async def streams(self) -> list[StreamInfo]:
-        def read(conn: sqlite3.Connection) -> list[StreamInfo]:
-            rows = conn.execute(
-                "SELECT stream_id, MAX(seq) FROM events GROUP BY stream_id ORDER BY stream_id"
-            ).fetchall()
-            return [StreamInfo(stream_id, seq) for stream_id, seq in rows]
-
-        return await self._read(read)
+        return await self._read(sqlite_reads.streams)
 
     async def check(self) -> list[Damage]:
         """See `EventStore.check`; streams the whole table through `check_events`."""
-        return await self._read(lambda conn: check_events(conn.execute(SELECT_FOR_CHECK)))
+        return await self._read(sqlite_reads.check)
 
     async def pragmas(self) -> dict[str, object]:
         """The writer connection's settings that durability depends on, for tests and operators
         (the reader's, when the store is read-only)."""
-
-        def read(conn: sqlite3.Connection) -> dict[str, object]:
-            names = ("journal_mode", "synchronous", "busy_timeout", "user_version")
-            return {name: conn.execute(f"PRAGMA {name}").fetchone()[0] for name in names}
-
-        return await self._run(self._writer or self._reader, read)
+        return await self._run(self._writer or self._reader, sqlite_reads.pragmas)
 
     # -- accounts --------------------------------------------------------------------------------
 
@@ -403,24 +354,14 @@ class SqliteEventStore:
                 try:
                     await self._reader.close()
                 finally:  # only now: closing a descriptor of the file drops SQLite's locks
-                    _unlock(self._lock_fd)
+                    lock.release(self._lock_fd)
                     self._lock_fd = None
 
     async def backup(self, dest: str | os.PathLike[str]) -> None:
         """Write a consistent copy of the whole database (events and accounts) to ``dest``
         while the store stays in use: SQLite's online backup, taken in one step from the
         reader's snapshot, so appends committed meanwhile are either wholly in it or not."""
-        target_path = os.fspath(dest)
-
-        def copy(conn: sqlite3.Connection) -> None:
-            target = sqlite3.connect(target_path)
-            try:
-                conn.backup(target)
-                target.execute("PRAGMA journal_mode=WAL")
-            finally:
-                target.close()
-
-        await self._read(copy)
+        await self._read(partial(sqlite_reads.backup, target_path=os.fspath(dest)))
 
     def _writable(self) -> aiosqlite.Connection:
         if self._writer is None:
@@ -436,16 +377,7 @@ class SqliteEventStore:
         try:
             return await _on_thread(conn, fn)
         except sqlite3.Error as exc:
-            raise _storage_error(exc) from exc
-
-
-def _storage_error(exc: BaseException) -> StoreError:
-    """A damaged file ("file is not a database", "malformed") is corruption, not a hiccup."""
-    if isinstance(exc, StoreError):
-        return exc
-    if type(exc) is sqlite3.DatabaseError:
-        return CorruptionError(f"database damaged: {exc}")
-    return StorageUnavailable(f"storage failed: {exc}")
+            raise storage_error(exc) from exc
 
 
 def _settle(request: Request, outcome: AppendResult | BaseException) -> None:
@@ -462,74 +394,7 @@ async def _connect(path: str, *, uri: bool = False) -> aiosqlite.Connection:
     try:
         # Probe with plain sqlite3 first: when aiosqlite's own connect fails, it leaves its
         # thread to report to an event loop that may be closed by then (aiosqlite 0.22).
-        await asyncio.to_thread(_probe, path, uri)
+        await asyncio.to_thread(probe, path, uri)
         return await aiosqlite.connect(path, isolation_level=None, uri=uri)
     except sqlite3.Error as exc:
         raise StorageUnavailable(f"cannot open {path}: {exc}") from exc
-
-
-def _lock(path: str) -> int:
-    """Take the exclusive ``flock`` of ``path`` on a descriptor of our own; `StoreLocked` if
-    another process holds it."""
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    except OSError as exc:
-        raise StorageUnavailable(f"cannot open {path}: {exc.strerror or exc}") from exc
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as exc:
-        os.close(fd)
-        raise StoreLocked(f"another auctionactors serve is using {path}") from exc
-    return fd
-
-
-def _unlock(fd: int | None) -> None:
-    if fd is not None:
-        with contextlib.suppress(OSError):
-            os.close(fd)  # releases the flock
-
-
-def _probe(path: str, uri: bool) -> None:
-    sqlite3.connect(path, uri=uri).close()
-
-
-def _read_only_uri(path: str) -> str:
-    """``file:///...?mode=ro``, percent-encoded (a ``?``, ``#`` or ``%`` in the name stays a name).
-
-    Not ``immutable=1``: that would hide what other processes commit from here on.
-    """
-    return Path(path).absolute().as_uri() + "?mode=ro"
-
-
-def _setup_writer(conn: sqlite3.Connection, *, durable: bool, busy_ms: int) -> None:
-    try:
-        conn.execute(f"PRAGMA busy_timeout = {busy_ms}")
-        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        if str(mode).lower() != "wal":
-            raise StoreError(f"cannot use WAL journal mode (got {mode!r})")
-        conn.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
-        conn.execute("PRAGMA foreign_keys = ON")
-        migrate(conn)
-    except sqlite3.Error as exc:
-        raise _storage_error(exc) from exc
-
-
-def _setup_reader(conn: sqlite3.Connection, *, busy_ms: int, check_version: bool = False) -> None:
-    """``check_version``: refuse a schema this code does not match, since there is no writer to
-    migrate it (a read-only store must leave the file as it is)."""
-    try:
-        conn.execute(f"PRAGMA busy_timeout = {busy_ms}")
-        conn.execute("PRAGMA query_only = ON")
-        version = schema_version(conn) if check_version else LATEST_VERSION
-    except sqlite3.Error as exc:
-        raise _storage_error(exc) from exc
-    if version < LATEST_VERSION:
-        raise StoreError(
-            f"database schema version {version} needs migration; run `auctionactors serve` "
-            f"once to migrate it to version {LATEST_VERSION}"
-        )
-    if version > LATEST_VERSION:
-        raise StoreError(
-            f"database schema version {version} is newer than this program knows "
-            f"({LATEST_VERSION}); upgrade auctionactors to open it"
-        )

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from auctionactors.domain.timestamps import SECOND
-from auctionactors.gateway.server import GatewayConfig
+from auctionactors.gateway.config import GatewayConfig
 from auctionactors.runtime.clock import ManualClock
 from auctionactors.store.base import NewUser
 from tests.gateway.conftest import Served, serving

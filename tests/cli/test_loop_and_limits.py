@@ -10,7 +10,7 @@ import pytest
 
 from auctionactors.cli import build_parser, daemon
 from auctionactors.errors import UsageError
-from auctionactors.gateway.server import GatewayConfig
+from auctionactors.gateway.config import GatewayConfig
 
 
 async def _which() -> int:

@@ -20,7 +20,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from auctionactors.domain.timestamps import SECOND, format_instant, parse_instant
-from auctionactors.gateway.server import Gateway, GatewayConfig
+from auctionactors.gateway.config import GatewayConfig
+from auctionactors.gateway.server import Gateway
 from auctionactors.runtime.clock import ManualClock
 from auctionactors.runtime.supervisor import Supervisor, SupervisorConfig
 from auctionactors.store.base import Company, NewUser, Principal, Role

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
-from auctionactors.gateway.hub import Peer
+from auctionactors.gateway.peer import Peer
 from auctionactors.store.base import Principal
 
 from .conftest import Conn, Opener, Served, bid, open_auction

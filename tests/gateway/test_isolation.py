@@ -18,8 +18,9 @@ import pytest
 from auctionactors.domain.access import Viewer
 from auctionactors.domain.state import AuctionState
 from auctionactors.gateway import hub as hub_module
-from auctionactors.gateway.hub import Hub, Peer
+from auctionactors.gateway.hub import Hub
 from auctionactors.gateway.index import Summary
+from auctionactors.gateway.peer import Peer
 
 from .conftest import FAST, Conn, Served, bid, open_auction, serving
 from .test_http import get

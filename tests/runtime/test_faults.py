@@ -24,7 +24,8 @@ from auctionactors.errors import (
     StorageUnavailable,
     Unavailable,
 )
-from auctionactors.gateway.hub import Hub, Peer
+from auctionactors.gateway.hub import Hub
+from auctionactors.gateway.peer import Peer
 from auctionactors.runtime.clock import ManualClock
 from auctionactors.runtime.supervisor import Supervisor
 from auctionactors.store.base import AppendResult, KeyRecord, NewEvent, Principal, StoredEvent

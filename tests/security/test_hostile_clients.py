@@ -13,7 +13,7 @@ import msgspec
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from auctionactors.gateway.hub import Peer
+from auctionactors.gateway.peer import Peer
 from auctionactors.store.base import Principal
 from tests.gateway.conftest import FAST, WAIT_S, Conn, serving
 from tests.gateway.test_fanout import tiny_socket
