@@ -24,18 +24,23 @@ DEEP = "@@deep@@"
 
 
 class Draw:
-    """Hypothesis's ``draw`` (for hostile values) and a `random.Random` it seeded (for the
-    choices between pools: hypothesis's own choices lean to the ends of every range, which
-    made almost every field hostile at once)."""
+    """Hypothesis's draws, made up front in a fixed shape (a `random.Random` it seeds, for the
+    choices between pools, and a few hostile values), so that what is drawn never depends on
+    the world, which grows as the attack goes on. (Hypothesis's own choices would also lean to
+    the ends of every range, which made almost every field hostile at once.)"""
 
     def __init__(self, draw: Callable[[Any], Any]) -> None:
-        self.draw = draw
         self.rng: random.Random = draw(st.randoms(use_true_random=True))
+        self.hostile: list[Any] = [draw(HOSTILE) for _ in range(HOSTILE_PER_REQUEST)]
+        self.used = 0
 
-    def __call__(self, strategy: st.SearchStrategy[Any]) -> Any:
-        return self.draw(strategy)
+    def next_hostile(self) -> Any:
+        value = self.hostile[self.used % HOSTILE_PER_REQUEST]
+        self.used += 1
+        return value
 
 
+HOSTILE_PER_REQUEST = 3
 TEXTS = [
     "hello", "", " ", "\t\n", "\u200b", "\u2060\ufeff", "\u202eevil", "x" * 2000, "x" * 2001,
     "y" * 10_000, "日本語", "\U0001f600", "\x00", "a\u0301", " trimmed ",
@@ -106,7 +111,7 @@ def pick(draw: Draw, values: list[Any], hostile: float = 0.03, first: float = 0.
     """A value from ``values`` (its first, a valid one, with probability ``first``), or (with
     probability ``hostile``) a hostile value of any type."""
     if chance(draw, hostile):
-        return draw(HOSTILE)
+        return draw.next_hostile()
     if first and chance(draw, first):
         return values[0]
     return draw.rng.choice(values)
@@ -315,11 +320,11 @@ class Space:
         if chance(draw, 0.15):
             doc["as_user"] = pick(draw, self.users)
         if chance(draw, 0.1):
-            doc[draw.rng.choice(["zzz", "type2", "ID", "__proto__"])] = draw(HOSTILE)
+            doc[draw.rng.choice(["zzz", "type2", "ID", "__proto__"])] = draw.next_hostile()
         if chance(draw, 0.03):
-            doc["id"] = draw(HOSTILE)
+            doc["id"] = draw.next_hostile()
         if chance(draw, 0.02):
-            doc["type"] = draw(HOSTILE)
+            doc["type"] = draw.next_hostile()
         return type_, dumps(doc)
 
 

@@ -12,7 +12,11 @@ import asyncio
 import contextlib
 import itertools
 import json
+import shutil
+import signal
 import sqlite3
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,7 +29,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from auctionactors.store.sqlite import SqliteEventStore
-from tests.security.live import Live, live_server
+from tests.cli.process import REPO, subprocess_env
 
 WAIT_S = 10.0
 DAY_S = 86_400
@@ -116,6 +120,54 @@ def _close_of(exc: ConnectionClosed) -> tuple[int | None, str]:
     return None, "no close frame"
 
 
+LISTENING = "auctionactors: listening on "
+
+
+@dataclass
+class Live:
+    """The server process. Its output goes to a file, never to a pipe nobody reads: a full
+    pipe would block the server on its next log line (seen: the attack made it hang)."""
+
+    proc: subprocess.Popen[bytes]
+    log: Path
+    url: str
+
+    def trouble(self) -> list[str]:
+        """The lines of the server's log that begin an error report."""
+        lines = self.log.read_text(errors="replace").splitlines()
+        return [ln for ln in lines if " ERROR " in ln or " CRITICAL " in ln or "Traceback" in ln]
+
+
+@contextmanager
+def serve(db: Path, *options: str) -> Iterator[Live]:
+    log = db.with_suffix(".log")
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "auctionactors", "serve", "--db", str(db), "--port", "0",
+             *options],
+            cwd=REPO, env=subprocess_env(), stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        url = ""
+        while not url:
+            assert proc.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, "the server did not start"
+            for line in log.read_text(errors="replace").splitlines():
+                if line.startswith(LISTENING):
+                    url = line.removeprefix(LISTENING).strip()
+            time.sleep(0.05)
+        yield Live(proc, log, url)
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+
+
 @dataclass
 class World:
     live: Live
@@ -135,6 +187,18 @@ class World:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
         raise AssertionError("no VmRSS")
+
+    def stack(self) -> str:
+        """The server's Python stacks, if ``py-spy`` is installed (to tell why it hangs)."""
+        spy = shutil.which("py-spy") or shutil.which(
+            "py-spy", path=str(Path(sys.executable).parent)
+        )
+        if spy is None:
+            return "(install py-spy to see where the server hangs)"
+        out = subprocess.run(
+            [spy, "dump", "--pid", str(self.pid)], capture_output=True, text=True, timeout=60
+        )
+        return out.stdout + out.stderr
 
     def alive(self) -> bool:
         return self.live.proc.poll() is None
@@ -276,7 +340,7 @@ ROLES = ("admin", "buyer", "s1", "s2", "observer")
 def attacker_world(tmp: Path, *options: str) -> Iterator[World]:
     db = tmp / "attacker.db"
     users = asyncio.run(_add_people(db))
-    with live_server(db, "--rate", "1000000", *options) as live:
+    with serve(db, "--rate", "1000000", *options) as live:
         world = World(live, db, users, {})
         try:
             for role in ROLES:
