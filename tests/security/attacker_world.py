@@ -135,7 +135,7 @@ class Live:
     def trouble(self) -> list[str]:
         """The lines of the server's log that begin an error report."""
         lines = self.log.read_text(errors="replace").splitlines()
-        return [ln for ln in lines if " ERROR " in ln or " CRITICAL " in ln or "Traceback" in ln]
+        return [ln for ln in lines if " ERROR " in ln or " CRITICAL " in ln]
 
 
 @contextmanager
