@@ -328,7 +328,7 @@ class Space:
         return type_, dumps(doc)
 
 
-SINCE = [None, 0, 1, 2, 3, 5, 10**9, -1, 1.5, "1", 2**64]
+SINCE = [None, 0, 1, 2, 3, 5, 10**9, -1, 1.5, "1", 2**63 - 1, 2**64]
 LIMITS = [None, 1, 10, 1000, 1001, 0, -1, 10**6, 2.5]
 CURSORS = [None, "", "abc", 5, "a-" + "0" * 30]
 STATUS_LISTS = [None, ["open"], ["draft", "pending"], STATUSES, [], ["bogus"], "open"]
