@@ -11,18 +11,25 @@ After every request it checks that
 - a request that was not an acknowledged command stored nothing (the events stored meanwhile
   are only the clock's, whose ``by`` is null).
 
-Then the frames sent are replayed as a flood (made-up ids fresh each round) and the server's
+After every acknowledged command the admin reads the auction and the list: nothing stored may
+make them fail.
+
+Then the frames sent are replayed as a flood (made-up ids fresh each round): the server's
 resident memory (``/proc/PID/status``) and tasks must stay bounded, and no actor may be live
-without a stream in the store.
+without a stream in the store. Requests answered ``ok`` although they named something made up
+are flooded once more (the leak phase): the memory must not follow. Last, the server's log
+must hold no error.
 
 Failures are collected, not raised at the first one: the test ends with one line per distinct
 failure (kind, role, request type, reply) and its shortest request. ``ATTACKER_EXAMPLES`` (default
-2000) and ``ATTACKER_FLOOD`` (frames, default 8000) make longer runs; ``ATTACKER_REPORT=FILE``
+2000) and ``ATTACKER_FLOOD`` (frames, default 8000) and ``ATTACKER_LEAK`` (frames of the leak phase,
+default 20000) make longer runs; ``ATTACKER_REPORT=FILE``
 writes the findings as JSON; ``ATTACKER_SEED=N`` runs another (still deterministic) sequence.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from collections import Counter
@@ -47,6 +54,9 @@ from tests.security.attacker_world import (
 
 EXAMPLES = int(os.environ.get("ATTACKER_EXAMPLES", "2000"))
 FLOOD = int(os.environ.get("ATTACKER_FLOOD", "8000"))
+LEAK = int(os.environ.get("ATTACKER_LEAK", "20000"))
+LEAK_KB = 1024  # what the leak phase may add to the RSS
+LEAK_BYTES_PER_FRAME = 40
 REPORT = os.environ.get("ATTACKER_REPORT")
 SEED = os.environ.get("ATTACKER_SEED")  # another deterministic run than the default one
 PUSHES = {"update", "history", "unsubscribed"}
@@ -83,6 +93,7 @@ class Attack:
     by_type: Counter[str] = field(default_factory=Counter)
     messages: Counter[str] = field(default_factory=Counter)
     by_id: dict[Any, str] = field(default_factory=dict)
+    suspects: list[tuple[str, str]] = field(default_factory=list)
     list_broken: bool = False
     stopped: str = ""  # why the attack stopped early (the server no longer answers)
     syncs: int = 0
@@ -208,6 +219,8 @@ class Attack:
             if reply.get("code") in ("bad_request", "invalid"):
                 self.messages[f"{type_} {reply['code']}: {reply['message'][:70]}"] += 1
         acknowledged = type_ in COMMANDS and any(r["type"] == "ok" for r in replies)
+        if MADE_UP in text and any(r["type"] == "ok" for r in replies):
+            self.suspects.append((role, text))  # ok about something that does not exist
         if acknowledged:
             self.after_ok(role, type_, text, replies[0])
         stored = [e for e in world.events_after(before) if e[3] is not None]
@@ -270,6 +283,37 @@ class Attack:
                     self.found("no operator_status", "admin", "-", "(flood)", repr(exc), "")
                     break
         return {"rounds": rounds, "frames": rounds * len(self.sent), "samples": samples}
+
+    def leak(self, frames: int) -> dict[str, Any]:
+        """Requests answered ``ok`` although they named something made up (an ``unsubscribe``
+        of an auction that does not exist, say) may leave something behind each time: send
+        them again, made-up ids fresh each time, and see whether the RSS follows."""
+        if not self.suspects or self.stopped or frames <= 0:
+            return {}
+        rss0 = self.world.rss_kb()
+        fresh = itertools.count()
+        by_role: dict[str, list[str]] = {}
+        for role, text in self.suspects:
+            by_role.setdefault(role, []).append(text)
+        cycles = {role: itertools.cycle(texts) for role, texts in by_role.items()}
+        sent = 0
+        while sent < frames and not self.stopped:
+            for role, texts in cycles.items():
+                window = [
+                    next(texts).replace(MADE_UP, f"{MADE_UP}{next(fresh)}l") for _ in range(200)
+                ]
+                self._volley(role, window)
+                sent += len(window)
+        rss1 = self.world.rss_kb()
+        per_frame = (rss1 - rss0) * 1024 / frames
+        kinds = Counter(
+            text.split('"type": "', 1)[-1].split('"', 1)[0] for _, text in self.suspects
+        )
+        if rss1 - rss0 > LEAK_KB and per_frame > LEAK_BYTES_PER_FRAME:
+            detail = f"RSS {rss0} -> {rss1} kB over {frames} frames ({per_frame:.0f} B each)"
+            self.found("memory grows with ok-to-made-up requests", "-", str(dict(kinds)),
+                       self.suspects[0][1], detail, "")  # fmt: skip
+        return {"leak_frames": frames, "leak_rss_kb": [rss0, rss1], "leak_kinds": dict(kinds)}
 
     def _volley(self, role: str, window: list[str]) -> None:
         if self.stopped:
@@ -346,7 +390,7 @@ def _memory_findings(attack: Attack, flood: dict[str, Any], before: int, after: 
             attack.found(kind, "flood", "-", "", detail, "")
 
 
-@pytest.mark.timeout(120 + EXAMPLES // 20 + FLOOD // 200)
+@pytest.mark.timeout(120 + EXAMPLES // 20 + (FLOOD + LEAK) // 200)
 def test_no_request_of_any_role_hurts_the_server_or_the_store(attack: Attack) -> None:
     world = attack.world
     rss_start = world.rss_kb()
@@ -376,6 +420,7 @@ def test_no_request_of_any_role_hurts_the_server_or_the_store(attack: Attack) ->
     memory: dict[str, Any] = {"rss_start_kb": rss_start, "rss_after_examples_kb": rss_after}
     memory.update(flood)
     _memory_findings(attack, flood, streams_before, streams_after)
+    memory.update(attack.leak(LEAK))
     trouble = world.live.trouble()
     if trouble:  # the log names what failed inside; the first lines, de-duplicated
         firsts = sorted({" ".join(line.split()[2:])[:160] for line in trouble})
