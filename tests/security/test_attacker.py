@@ -23,7 +23,7 @@ must hold no error.
 Failures are collected, not raised at the first one: the test ends with one line per distinct
 failure (kind, role, request type, reply) and its shortest request. ``ATTACKER_EXAMPLES`` (default
 2000) and ``ATTACKER_FLOOD`` (frames, default 8000) and ``ATTACKER_LEAK`` (frames of the leak phase,
-default 20000) make longer runs; ``ATTACKER_REPORT=FILE``
+default 30000) make longer runs; ``ATTACKER_REPORT=FILE``
 writes the findings as JSON; ``ATTACKER_SEED=N`` runs another (still deterministic) sequence.
 """
 
@@ -54,11 +54,11 @@ from tests.security.attacker_world import (
 
 EXAMPLES = int(os.environ.get("ATTACKER_EXAMPLES", "2000"))
 FLOOD = int(os.environ.get("ATTACKER_FLOOD", "8000"))
-LEAK = int(os.environ.get("ATTACKER_LEAK", "20000"))
-LEAK_KB = 1024  # what the leak phase may add to the RSS
+LEAK = int(os.environ.get("ATTACKER_LEAK", "30000"))
+LEAK_KB = 512  # what the leak phase may add to the RSS, per kind of request
 LEAK_BYTES_PER_FRAME = 40
 REPORT = os.environ.get("ATTACKER_REPORT")
-SEED = os.environ.get("ATTACKER_SEED")  # another deterministic run than the default one
+SEED = os.environ.get("ATTACKER_SEED") or None  # another deterministic run than the default one
 PUSHES = {"update", "history", "unsubscribed"}
 COMMANDS = {
     "create_auction", "update_auction", "start_auction", "cancel_auction", "place_bids",
@@ -287,33 +287,34 @@ class Attack:
     def leak(self, frames: int) -> dict[str, Any]:
         """Requests answered ``ok`` although they named something made up (an ``unsubscribe``
         of an auction that does not exist, say) may leave something behind each time: send
-        them again, made-up ids fresh each time, and see whether the RSS follows."""
+        them again, made-up ids fresh each time, kind by kind, and see whether the RSS follows."""
         if not self.suspects or self.stopped or frames <= 0:
             return {}
-        rss0 = self.world.rss_kb()
-        fresh = itertools.count()
-        by_role: dict[str, list[str]] = {}
+        kinds: dict[str, list[tuple[str, str]]] = {}
         for role, text in self.suspects:
-            by_role.setdefault(role, []).append(text)
-        cycles = {role: itertools.cycle(texts) for role, texts in by_role.items()}
-        sent = 0
-        while sent < frames and not self.stopped:
-            for role, texts in cycles.items():
-                window = [
-                    next(texts).replace(MADE_UP, f"{MADE_UP}{next(fresh)}l") for _ in range(200)
-                ]
+            kinds.setdefault(_type_of(text), []).append((role, text))
+        share = frames // len(kinds)
+        fresh = itertools.count()
+        growth: dict[str, list[int]] = {}
+        for kind, suspects in sorted(kinds.items()):
+            rss0 = self.world.rss_kb()
+            cycle = itertools.cycle(suspects)
+            for _ in range(0, share, 200):
+                role = suspects[0][0]
+                window = []
+                while len(window) < 200:
+                    role_i, text = next(cycle)
+                    if role_i == role:
+                        window.append(text.replace(MADE_UP, f"{MADE_UP}{next(fresh)}l"))
                 self._volley(role, window)
-                sent += len(window)
-        rss1 = self.world.rss_kb()
-        per_frame = (rss1 - rss0) * 1024 / frames
-        kinds = Counter(
-            text.split('"type": "', 1)[-1].split('"', 1)[0] for _, text in self.suspects
-        )
-        if rss1 - rss0 > LEAK_KB and per_frame > LEAK_BYTES_PER_FRAME:
-            detail = f"RSS {rss0} -> {rss1} kB over {frames} frames ({per_frame:.0f} B each)"
-            self.found("memory grows with ok-to-made-up requests", "-", str(dict(kinds)),
-                       self.suspects[0][1], detail, "")  # fmt: skip
-        return {"leak_frames": frames, "leak_rss_kb": [rss0, rss1], "leak_kinds": dict(kinds)}
+            rss1 = self.world.rss_kb()
+            growth[kind] = [rss0, rss1]
+            per_frame = (rss1 - rss0) * 1024 / max(share, 1)
+            if rss1 - rss0 > LEAK_KB and per_frame > LEAK_BYTES_PER_FRAME:
+                detail = f"RSS {rss0} -> {rss1} kB over {share} frames ({per_frame:.0f} B each)"
+                self.found("memory grows with ok-to-made-up requests", suspects[0][0], kind,
+                           suspects[0][1], detail, "")  # fmt: skip
+        return {"leak_frames_per_kind": share, "leak_rss_kb": growth}
 
     def _volley(self, role: str, window: list[str]) -> None:
         if self.stopped:
@@ -328,7 +329,7 @@ class Attack:
                 frame = client.recv()
                 if frame.get("code") == "internal":
                     text = self.by_id.get(frame.get("id"), "?")
-                    type_ = text.split('"type": "', 1)[-1].split('"', 1)[0][:30]
+                    type_ = _type_of(text)
                     self.found("internal (flood)", role, type_, text, str(frame), "")
                 if frame.get("id") == sync_id and frame.get("type") in ("ok", "error"):
                     return
@@ -346,6 +347,10 @@ class Attack:
     def _live_actors(self) -> int:
         actors = self._status()["actors"]
         return int(actors["live"] + actors.get("restarting", 0) + actors.get("quarantined", 0))
+
+
+def _type_of(text: str) -> str:
+    return text.split('"type": "', 1)[-1].split('"', 1)[0][:30]
 
 
 @pytest.fixture(scope="module")
