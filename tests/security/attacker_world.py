@@ -64,7 +64,14 @@ class Client:
         self.ws: ClientConnection = self._open()
 
     def _open(self) -> ClientConnection:
-        ws = connect(self.url, compression=None, open_timeout=WAIT_S, max_size=None, legacy=True)
+        ws = connect(
+            self.url,
+            compression=None,
+            open_timeout=WAIT_S,
+            max_size=None,
+            ping_interval=None,
+            legacy=True,
+        )  # no keepalive: a busy server is waited for (WAIT_S), not dropped by the client
         if self.token is not None:
             ws.send(json.dumps({"type": "hello", "token": self.token}))
             welcome = json.loads(ws.recv(timeout=WAIT_S))

@@ -54,8 +54,11 @@ from tests.security.attacker_world import (
 
 EXAMPLES = int(os.environ.get("ATTACKER_EXAMPLES", "2000"))
 FLOOD = int(os.environ.get("ATTACKER_FLOOD", "8000"))
+FLOOD_WAIT_S = 60.0  # a window of 100 frames may hold several subscribe_all of every auction
 LEAK = int(os.environ.get("ATTACKER_LEAK", "30000"))
-LEAK_KB = 512  # what the leak phase may add to the RSS, per kind of request
+LEAK_KB = 1024  # what the leak phase may add to the RSS, per kind of request
+LEAK_MIN_PER_KIND = 10_000
+LEAK_WARM_UP = 2000
 LEAK_BYTES_PER_FRAME = 40
 REPORT = os.environ.get("ATTACKER_REPORT")
 SEED = os.environ.get("ATTACKER_SEED") or None  # another deterministic run than the default one
@@ -293,20 +296,25 @@ class Attack:
         kinds: dict[str, list[tuple[str, str]]] = {}
         for role, text in self.suspects:
             kinds.setdefault(_type_of(text), []).append((role, text))
-        share = frames // len(kinds)
+        share = max(frames // len(kinds), LEAK_MIN_PER_KIND)
         fresh = itertools.count()
         growth: dict[str, list[int]] = {}
         for kind, suspects in sorted(kinds.items()):
-            rss0 = self.world.rss_kb()
             cycle = itertools.cycle(suspects)
-            for _ in range(0, share, 200):
-                role = suspects[0][0]
-                window = []
-                while len(window) < 200:
-                    role_i, text = next(cycle)
-                    if role_i == role:
-                        window.append(text.replace(MADE_UP, f"{MADE_UP}{next(fresh)}l"))
-                self._volley(role, window)
+            role = suspects[0][0]
+
+            def send(n: int, cycle: Iterator[tuple[str, str]] = cycle, role: str = role) -> None:
+                for _ in range(0, n, 200):
+                    window: list[str] = []
+                    while len(window) < 200:
+                        role_i, text = next(cycle)
+                        if role_i == role:
+                            window.append(text.replace(MADE_UP, f"{MADE_UP}{next(fresh)}l"))
+                    self._volley(role, window)
+
+            send(LEAK_WARM_UP)  # first-time allocations (caches, arenas) are not a leak
+            rss0 = self.world.rss_kb()
+            send(share)
             rss1 = self.world.rss_kb()
             growth[kind] = [rss0, rss1]
             per_frame = (rss1 - rss0) * 1024 / max(share, 1)
@@ -326,7 +334,7 @@ class Attack:
                 client.send_text(text)
             client.send_text(sync)
             while True:
-                frame = client.recv()
+                frame = client.recv(FLOOD_WAIT_S)
                 if frame.get("code") == "internal":
                     text = self.by_id.get(frame.get("id"), "?")
                     type_ = _type_of(text)
