@@ -70,8 +70,11 @@ class Client:
             open_timeout=WAIT_S,
             max_size=None,
             ping_interval=None,
+            max_queue=None,
             legacy=True,
-        )  # no keepalive: a busy server is waited for (WAIT_S), not dropped by the client
+        )  # No keepalive: a busy server is waited for (WAIT_S), not dropped by the client. And
+        # every frame is read at once: a bounded queue stopped the reading while a window of
+        # frames was being sent, the server's pings went unanswered and it closed 1011.
         if self.token is not None:
             ws.send(json.dumps({"type": "hello", "token": self.token}))
             welcome = json.loads(ws.recv(timeout=WAIT_S))
