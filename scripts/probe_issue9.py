@@ -38,8 +38,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import served
-from served import Server
+import harness
+from harness import Server
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
@@ -50,6 +50,19 @@ DAY_S = 86_400
 def iso(offset_s: float = 0) -> str:
     moment = datetime.now(UTC) + timedelta(seconds=offset_s)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def add_user(db: Path, company: str, role: str, name: str) -> dict[str, str]:
+    """``auctionactors user add`` run by the probed checkout (``--repo``), so that the database
+    gets that checkout's schema: company_id, user_id, token."""
+    out = subprocess.run(
+        [sys.executable, "-m", "auctionactors", "user", "add", "--company", company,
+         "--role", role, "--name", name, "--db", str(db)],
+        cwd=harness.REPO, capture_output=True, text=True, timeout=60, check=True,
+        env={"PYTHONPATH": str(harness.REPO), "PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+    user: dict[str, str] = json.loads(out.stdout)
+    return user
 
 
 def say(item: str, figure: str) -> None:
@@ -142,7 +155,7 @@ async def world(args: argparse.Namespace, suppliers: int = 2, *opts: str) -> Asy
         people = [("admin", "Platform", "admin"), ("buyer", "Aegean Shipping", "buyer"),
                   ("observer", "Port Watch", "observer")]  # fmt: skip
         people += [(f"s{i}", f"Supplier Co {i}", "supplier") for i in range(1, suppliers + 1)]
-        users = {who: served.add_user(db, company, role, who) for who, company, role in people}
+        users = {who: add_user(db, company, role, who) for who, company, role in people}
         server = Server(db, log, "--rate", "1000000", "--max-connections-per-token", "64", *opts)
         w = World(server, users)
         try:
@@ -157,8 +170,8 @@ async def world(args: argparse.Namespace, suppliers: int = 2, *opts: str) -> Asy
 def cli(args: argparse.Namespace, *argv: str) -> tuple[int, bool]:
     """``auctionactors ARGV`` of the checkout under test: exit status, traceback or not."""
     out = subprocess.run(
-        [sys.executable, "-m", "auctionactors", *argv], cwd=served.REPO, capture_output=True,
-        text=True, timeout=120, env={"PYTHONPATH": str(served.REPO), "PATH": "/usr/bin:/bin"},
+        [sys.executable, "-m", "auctionactors", *argv], cwd=harness.REPO, capture_output=True,
+        text=True, timeout=120, env={"PYTHONPATH": str(harness.REPO), "PATH": "/usr/bin:/bin"},
     )  # fmt: skip
     return out.returncode, "Traceback" in out.stderr
 
@@ -534,7 +547,7 @@ PROBES: dict[str, Callable[[argparse.Namespace], Awaitable[None]]] = {
 
 async def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--repo", type=Path, default=served.REPO, help="the checkout whose server runs")
+    p.add_argument("--repo", type=Path, default=harness.REPO, help="the checkout whose server runs")
     p.add_argument("--only", default=",".join(PROBES), help="item numbers, comma separated")
     p.add_argument("--alias-auctions", type=int, default=5)
     p.add_argument("--flood-s", type=float, default=5.0, help="item 3 (issue: 15)")
@@ -545,8 +558,8 @@ async def main() -> int:
     p.add_argument("--prehello", type=int, default=20_000, help="item 13: frames sent")
     p.add_argument("--unauth", type=int, default=1500, help="item 13: connections opened")
     args = p.parse_args()
-    served.REPO = args.repo.resolve()
-    print(f"probe_issue9 on {served.REPO} ({_head(served.REPO)})", flush=True)
+    harness.REPO = args.repo.resolve()
+    print(f"probe_issue9 on {harness.REPO} ({_head(harness.REPO)})", flush=True)
     failed = 0
     for item in args.only.split(","):
         started = time.monotonic()
