@@ -263,19 +263,26 @@ class Dispatcher:
         receipt: Receipt | None,
         key: CommandKey | None,
     ) -> Reply:
-        """Create within the buyer's quota (an admin acting as itself has none)."""
+        """Create within the buyer's quota (an admin acting as itself has none). A repeat of a
+        keyed creation that was applied is answered from its key and never counted."""
         if caller.role == "admin":
             return await self.supervisor.create_auction(caller, terms, receipt=receipt, key=key)
-        unfinished = 0
-        if self.quota.max_open is not None:
-            mine = self.hub.index.visible(Viewer(buyer.id, "buyer"))
-            unfinished = sum(1 for s in mine if s.status not in FINAL_STATUSES)
-        stamp = self.quota.take(buyer.id, self.supervisor.clock.now(), unfinished)
+        stamps: list[int] = []
+
+        def admit() -> None:
+            unfinished = 0
+            if self.quota.max_open is not None:
+                mine = self.hub.index.visible(Viewer(buyer.id, "buyer"))
+                unfinished = sum(1 for s in mine if s.status not in FINAL_STATUSES)
+            stamps.append(self.quota.take(buyer.id, self.supervisor.clock.now(), unfinished))
+
         try:
-            return await self.supervisor.create_auction(caller, terms, receipt=receipt, key=key)
+            return await self.supervisor.create_auction(
+                caller, terms, receipt=receipt, key=key, admit=admit
+            )
         except AuctionActorsError as exc:
-            if isinstance(exc, DomainError) or exc.code == "unavailable":  # not created
-                self.quota.give_back(buyer.id, stamp)
+            if stamps and (isinstance(exc, DomainError) or exc.code == "unavailable"):
+                self.quota.give_back(buyer.id, stamps[0])  # not created: it does not count
             raise
 
     async def _caller(self, principal: Principal, as_user: str | None) -> Caller:

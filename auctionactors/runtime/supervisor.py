@@ -175,13 +175,18 @@ class Supervisor:
         *,
         receipt: Receipt | None = None,
         key: CommandKey | None = None,
+        admit: Callable[[], None] | None = None,
     ) -> Reply:
         """Create an auction under a fresh id (ids are made here, never in the domain).
 
         With a key (per user): a key already applied is answered with the stored reply (the
         same ``auction_id``), and a creation with the same user and key still in flight is
-        waited for first, so one key never creates two auctions."""
+        waited for first, so one key never creates two auctions. ``admit`` is called just before
+        a new auction is made, never for a repeat answered from its key (a quota raises there:
+        a retry of a creation that was applied is never refused by it)."""
         if key is None:
+            if admit is not None:
+                admit()
             return await self._create(caller, terms, receipt, None)
         slot = (key.user_id, key.key)
         try:
@@ -196,6 +201,8 @@ class Supervisor:
             found = await self.store.find_keys("", key.user_id, [key.key])
             if key.key in found:
                 return replayed(found[key.key], key)
+            if admit is not None:
+                admit()
             return await self._create(caller, terms, receipt, key)
         finally:
             del self._creating[slot]

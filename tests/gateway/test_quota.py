@@ -60,3 +60,26 @@ async def test_unfinished_auctions_per_company_are_capped(tmp_path: Path) -> Non
         await buyer.ok("cancel_auction", auction_id=drafts[0])  # final: no longer counted
         await buyer.ok("create_auction", auction=spot(p, start=None))
         await buyer.close()
+
+
+async def test_a_keyed_retry_of_an_applied_creation_is_answered_not_counted(
+    tmp_path: Path,
+) -> None:
+    """A client whose creation timed out retries it with the same key: it gets the first
+    reply even at its quota, and the retry does not count (found in review)."""
+    config = msgspec.structs.replace(FAST, creates_per_hour=2, max_open_auctions=1)
+    async with serving(tmp_path / "keys.db", config) as served:
+        p = served.people
+        buyer = await Conn.open(served.url, p.buyer.token)
+        first = await buyer.ok("create_auction", auction=spot(p, start=None), key="k-1")
+        again = await buyer.ok("create_auction", auction=spot(p, start=None), key="k-1")
+        assert {k: again[k] for k in ("auction_id", "seq")} == {
+            k: first[k] for k in ("auction_id", "seq")
+        }
+        code, _ = await buyer.error("create_auction", auction=spot(p, start=None), key="k-2")
+        assert code == "rate_limited"  # a new creation is still over the cap
+        await buyer.ok("cancel_auction", auction_id=first["auction_id"])
+        await buyer.ok("create_auction", auction=spot(p, start=None), key="k-2")  # 2nd of 2/h
+        last = await buyer.ok("create_auction", auction=spot(p, start=None), key="k-1")
+        assert {**last, "id": None} == {**again, "id": None}
+        await buyer.close()
