@@ -123,7 +123,8 @@ class EventStore(Protocol):
 
         Returns only once the events are durable. Raises `ConcurrencyError` when the stream's
         highest seq is not ``expected_seq`` (nothing is written), `DuplicateKey` when one of
-        ``keys`` (by scope, user and key) is already stored (nothing is written),
+        ``keys`` (by scope, user and key) is already stored (nothing is written; checked before
+        the seq: an applied key wins over a stale state),
         `StorageUnavailable` when the storage fails (nothing is written), `OutcomeUnknown` when
         it cannot tell whether the write happened. ``events`` may be empty only when ``keys``
         are given: the keys of commands that changed nothing are then stored alone (the stream

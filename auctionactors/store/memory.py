@@ -88,14 +88,14 @@ class MemoryEventStore:
                 self.before_append(stream_id, expected_seq, events)
             except Exception as exc:
                 raise storage_failure(exc) from exc
+        key_ids = [(k.scope, k.user_id, k.key) for k in keys]
+        if len(set(key_ids)) != len(key_ids) or any(k in self._keys for k in key_ids):
+            raise DuplicateKey(f"an idempotency key of this append to {stream_id!r} is stored")
         stream = self._streams.get(stream_id, [])
         if len(stream) != expected_seq:
             raise ConcurrencyError(
                 f"stream {stream_id!r} is at seq {len(stream)}, not {expected_seq}"
             )
-        key_ids = [(k.scope, k.user_id, k.key) for k in keys]
-        if len(set(key_ids)) != len(key_ids) or any(k in self._keys for k in key_ids):
-            raise DuplicateKey(f"an idempotency key of this append to {stream_id!r} is stored")
         prev_hash = stream[-1].hash if stream else GENESIS_HASH
         new: list[StoredEvent] = []
         position = len(self._all)

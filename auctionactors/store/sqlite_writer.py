@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 
-from auctionactors.errors import ConcurrencyError, DuplicateKey, StoreError
+from auctionactors.errors import ConcurrencyError, DuplicateKey, OutcomeUnknown, StoreError
 from auctionactors.store.base import (
     GENESIS_HASH,
     AppendResult,
@@ -115,15 +115,20 @@ class BatchWriter:
                 conn.executemany(INSERT_KEY, key_rows)
             if fault is not None:
                 raise fault
-            conn.execute("COMMIT")
         except sqlite3.IntegrityError:
             _rollback(conn)
             raise
         except Exception as exc:
-            _rollback(conn)
-            self._forget(requests)
-            self.stats.failed_batches += 1
-            return [storage_failure(exc) for _ in requests]
+            return self._failed(conn, requests, storage_failure(exc))
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if conn.in_transaction:  # COMMIT did not start (e.g. busy): rolled back, not written
+                return self._failed(conn, requests, storage_failure(exc))
+            # SQLite ended the transaction itself: an I/O error while syncing may leave the
+            # commit in the WAL, to be recovered at the next open. Written or not: unknown.
+            unknown = OutcomeUnknown(f"storage failed while committing; outcome unknown: {exc}")
+            return self._failed(conn, requests, unknown)
         self.stats.commits += 1
         self.stats.commit_latencies_s.append(time.perf_counter() - started)
         self._remember(staged)
@@ -140,6 +145,15 @@ class BatchWriter:
         self.stats.batch_sizes.append(len(requests))
         self.stats.max_batch = max(self.stats.max_batch, len(requests))
         return results
+
+    def _failed(
+        self, conn: sqlite3.Connection, requests: Sequence[Request], error: StoreError
+    ) -> list[Outcome]:
+        """The batch failed as a whole (rolled back if still open): ``error`` for each."""
+        _rollback(conn)
+        self._forget(requests)
+        self.stats.failed_batches += 1
+        return [error for _ in requests]
 
     def _stage(
         self,

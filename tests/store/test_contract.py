@@ -434,3 +434,11 @@ async def test_keys_alone_are_stored_at_the_stream_s_seq(store: Backend) -> None
     assert await store.highest_seq("a-9") == 0
     assert [s.stream_id for s in await store.streams()] == ["a-1"]
     assert await store.check() == []
+
+
+async def test_a_stored_key_is_reported_before_a_stale_seq(store: Backend) -> None:
+    """An applied key wins over a stale seq: the caller answers from the key instead of
+    restarting (every backend checks in this order)."""
+    await store.append("a-1", 0, evs("1"), keys=[key("k1")])
+    with pytest.raises(DuplicateKey):
+        await store.append("a-1", 0, evs("again"), keys=[key("k1")])

@@ -12,7 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from auctionactors.errors import ConcurrencyError, CorruptionError, StorageUnavailable, StoreError
+from auctionactors.errors import (
+    ConcurrencyError,
+    CorruptionError,
+    OutcomeUnknown,
+    StorageUnavailable,
+    StoreError,
+)
 from auctionactors.store import migrations
 from auctionactors.store.base import GENESIS_HASH, AppendResult, Damage, NewEvent, chain_hash
 from auctionactors.store.sqlite import SqliteEventStore
@@ -463,3 +469,42 @@ def test_a_full_disk_fails_the_whole_batch_and_the_writer_recovers(db_path: Path
         conn.execute(f"PRAGMA max_page_count = {pages * 100}")
         outcomes = writer.write(conn, [("s", 1, big, (), None), ("t", 0, big, (), None)])
         assert [o.last_seq for o in outcomes if isinstance(o, AppendResult)] == [2, 1]
+
+
+class _FailingCommit(sqlite3.Connection):
+    """A real connection whose COMMIT reports an I/O error, ``after`` running it (the commit
+    may be on disk: outcome unknown) or ``before`` (nothing written)."""
+
+    fail: str | None = None
+
+    def execute(self, sql: str, *args: object) -> sqlite3.Cursor:  # type: ignore[override]
+        if sql == "COMMIT" and self.fail == "before":
+            raise sqlite3.OperationalError("database is locked")
+        cursor = super().execute(sql, *args)  # type: ignore[arg-type]
+        if sql == "COMMIT" and self.fail == "after":
+            raise sqlite3.OperationalError("disk I/O error")
+        return cursor
+
+
+def test_a_failed_commit_is_unknown_unless_it_never_ran(db_path: Path) -> None:
+    """An error from COMMIT once SQLite has ended the transaction is `OutcomeUnknown` (answered
+    `timeout`), never `StorageUnavailable` (`unavailable`: not applied) (found in review)."""
+    conn = sqlite3.connect(db_path, isolation_level=None, factory=_FailingCommit)
+    with closing(conn):
+        conn.execute("PRAGMA journal_mode = WAL")
+        migrations.migrate(conn)
+        writer = BatchWriter()
+        conn.fail = "before"
+        outcomes = writer.write(conn, [("s", 0, evs("1"), (), None)])
+        assert isinstance(outcomes[0], StorageUnavailable)
+        assert not isinstance(outcomes[0], OutcomeUnknown)
+        assert not conn.in_transaction
+        assert conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 0
+        conn.fail = "after"
+        outcomes = writer.write(conn, [("s", 0, evs("1"), (), None), ("t", 0, evs("2"), (), None)])
+        assert all(isinstance(o, OutcomeUnknown) for o in outcomes)
+        assert conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 2  # it was written
+        assert writer.heads == {}  # reloaded from the file next time
+        conn.fail = None
+        outcomes = writer.write(conn, [("s", 0, evs("again"), (), None)])
+        assert isinstance(outcomes[0], ConcurrencyError)  # the head was re-read: seq 1 is taken
