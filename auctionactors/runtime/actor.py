@@ -197,7 +197,7 @@ class AuctionActor:
     async def _mail_or_receipt(self, deadline: int, timeout_s: float) -> None:
         """Wait until a message is put, a receipt before ``deadline`` is released, or
         ``timeout_s`` passes."""
-        with self._receipts.released_before(deadline) as released:
+        with self._receipts.released_before(deadline, self.auction_id) as released:
             mail = asyncio.ensure_future(self._mailbox.next_put())
             try:
                 await asyncio.wait(

@@ -43,7 +43,7 @@ class Receipts:
 
     def __init__(self) -> None:
         self._open: set[Receipt] = set()
-        self._waiters: dict[asyncio.Future[None], Instant] = {}
+        self._waiters: dict[asyncio.Future[None], tuple[Instant, str]] = {}
 
     def __len__(self) -> int:
         return len(self._open)
@@ -60,10 +60,10 @@ class Receipts:
 
     def discard(self, receipt: Receipt) -> None:
         """Forget ``receipt``; wake only the waiters it may have held back (received before
-        their deadline), so a release costs one look per waiting actor, not a rescan each."""
+        their deadline, for their auction or not yet parsed): only they rescan the receipts."""
         self._open.discard(receipt)
-        for waiter, t in self._waiters.items():
-            if receipt.at < t and not waiter.done():
+        for waiter, (t, auction_id) in self._waiters.items():
+            if receipt.at < t and receipt.auction_id in (None, auction_id) and not waiter.done():
                 waiter.set_result(None)
 
     def pending_before(self, t: Instant, auction_id: str) -> bool:
@@ -72,11 +72,11 @@ class Receipts:
         return any(r.at < t and r.auction_id in (None, auction_id) for r in self._open)
 
     @contextlib.contextmanager
-    def released_before(self, t: Instant) -> Iterator[asyncio.Future[None]]:
-        """A future done once a receipt received before ``t`` is released, registered at once
-        (no release between this call and an await is missed), for the ``with`` block."""
+    def released_before(self, t: Instant, auction_id: str) -> Iterator[asyncio.Future[None]]:
+        """For the ``with`` block, a future done once a receipt that `pending_before` counts is
+        released; registered at the call, so no release before the first await is missed."""
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters[waiter] = t
+        self._waiters[waiter] = (t, auction_id)
         try:
             yield waiter
         finally:

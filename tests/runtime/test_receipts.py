@@ -21,7 +21,7 @@ from auctionactors.domain.timestamps import SECOND, Instant
 from auctionactors.errors import ConcurrencyError, DomainError, Unavailable
 from auctionactors.runtime.clock import ManualClock
 from auctionactors.runtime.mailbox import Reply
-from auctionactors.runtime.receipts import Receipt
+from auctionactors.runtime.receipts import Receipt, Receipts
 from auctionactors.runtime.supervisor import Supervisor
 from auctionactors.store.base import AppendResult, KeyRecord, NewEvent
 from auctionactors.store.codec import decode_events
@@ -254,3 +254,18 @@ async def test_reads_queued_while_a_deadline_waits_are_served_and_the_bid_after_
     events = decode_events(await sup.store.read_stream(auction_id))
     assert [type(e) for e in events[-2:]] == [BidPlaced, AuctionEnded]
     await sup.stop()
+
+
+async def test_a_release_wakes_only_the_deadlines_it_could_hold() -> None:
+    receipts = Receipts()
+    elsewhere, after, ours = (receipts.register(at) for at in (T0, CLOSES_AT, T0))
+    elsewhere.auction_id = "a-other"
+    ours.auction_id = "a-ours"
+    with receipts.released_before(CLOSES_AT, "a-ours") as released:
+        assert receipts.waiting == 1
+        elsewhere.release()  # another auction's: no rescan here
+        after.release()  # received at the deadline: it never held it
+        assert not released.done()
+        ours.release()
+        assert released.done()
+    assert receipts.waiting == 0
