@@ -7,8 +7,12 @@ the next stored deadline.
 
 Deadlines and receipt time (PROTOCOL.md 1.1): a deadline D falls due when the timer fires or a
 message received at or after D is taken. Then, before acting on D, the actor handles every queued
-command received before D and waits (bounded) for those still on their way (`Receipts`); only
-then does it store D's events, and handle the message that made D due. Event times never go
+command received before D, taking them from the mailbox one at a time (one that crashes the actor
+leaves the others queued for the rebuilt actor, which handles them before D), and waits (bounded)
+for those still on their way (`Receipts`). While it waits it is woken by a released receipt or
+by new mail, and serves the reads queued meanwhile (a connection may need one answered before it
+sends on the command that D waits for); only then does it store D's events, and handle the
+message that made D due. Event times never go
 back: a command is decided at max(its receipt time, the auction's last event time).
 """
 
@@ -168,22 +172,39 @@ class AuctionActor:
             at = message.received_at if isinstance(message, Ask) else now
             if deadline is None or at < deadline:
                 return
+            # One command at a time, so that none is held outside the mailbox if one crashes.
             early = self._mailbox.take_received_before(deadline)
-            if early:
-                for ask in early:
-                    await self._handle(ask)
-                continue  # they may have moved the deadline (soft close)
+            if early is not None:
+                try:
+                    await self._handle(early)
+                except BaseException as exc:
+                    resolve(early.future, error=self._failure(exc))  # if `_handle` did not
+                    raise
+                continue  # it may have moved the deadline (soft close)
             if self._receipts.pending_before(deadline, self.auction_id):
                 wait_until = wait_until or loop.time() + self._receipt_wait_s
                 if loop.time() < wait_until:
-                    # Reads first: a connection may be waiting for one before it sends on.
+                    # Reads queued meanwhile, on every pass: a connection may be waiting for
+                    # one before it sends on the command that the deadline waits for.
                     for query in self._mailbox.take_queries():
                         self._query(query)
-                    await self._receipts.released(wait_until - loop.time())
+                    await self._mail_or_receipt(deadline, wait_until - loop.time())
                     continue
                 log.warning("%s: frames received before a deadline are late", self.auction_id)
             if not await self._act_on(deadline):
                 return
+
+    async def _mail_or_receipt(self, deadline: int, timeout_s: float) -> None:
+        """Wait until a message is put, a receipt before ``deadline`` is released, or
+        ``timeout_s`` passes."""
+        with self._receipts.released_before(deadline, self.auction_id) as released:
+            mail = asyncio.ensure_future(self._mailbox.next_put())
+            try:
+                await asyncio.wait(
+                    (released, mail), timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED
+                )
+            finally:
+                mail.cancel()
 
     async def _act_on(self, deadline: int) -> bool:
         """Store the events of the due deadline; False if there are none or storage failed (it

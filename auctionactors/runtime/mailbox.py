@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import msgspec
@@ -93,15 +93,15 @@ class Mailbox:
             return None
         return self._items.popleft()
 
-    def take_received_before(self, t: Instant) -> list[Ask]:
-        """Take the queued commands received before ``t``, in order (the receipt barrier: they
-        are handled before the deadline ``t``); queries and later commands stay queued."""
-        early = [m for m in self._items if isinstance(m, Ask) and m.received_at < t]
-        if early:
-            self._items = deque(
-                m for m in self._items if not (isinstance(m, Ask) and m.received_at < t)
-            )
-        return early
+    def take_received_before(self, t: Instant) -> Ask | None:
+        """Take the first queued command received before ``t`` (the receipt barrier: it is
+        handled before the deadline ``t``), or None; the rest stay queued. One at a time, so
+        that a crash while handling it leaves the others in the mailbox for the rebuilt actor."""
+        for i, message in enumerate(self._items):
+            if isinstance(message, Ask) and message.received_at < t:
+                del self._items[i]
+                return message
+        return None
 
     def take_queries(self) -> list[Query]:
         """Take the queued queries, in order (reads answered while a deadline waits)."""
@@ -109,6 +109,13 @@ class Mailbox:
         if queries:
             self._items = deque(m for m in self._items if not isinstance(m, Query))
         return queries
+
+    def next_put(self) -> Coroutine[Any, Any, bool]:
+        """Something to await until a message (or a tick) is put from now on: the owner, while
+        it waits for something else (the receipt barrier), is woken by new mail too. The wake-up
+        flag is cleared here, at the call, so no put between the call and the await is missed."""
+        self._wakeup.clear()
+        return self._wakeup.wait()
 
     def awaited(self) -> bool:
         """Whether a caller still waits for a queued message (others are skipped anyway)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Iterator
 
 from auctionactors.domain.timestamps import Instant
 
@@ -42,7 +43,7 @@ class Receipts:
 
     def __init__(self) -> None:
         self._open: set[Receipt] = set()
-        self._waiters: set[asyncio.Future[None]] = set()
+        self._waiters: dict[asyncio.Future[None], tuple[Instant, str]] = {}
 
     def __len__(self) -> int:
         return len(self._open)
@@ -58,9 +59,11 @@ class Receipts:
         return receipt
 
     def discard(self, receipt: Receipt) -> None:
+        """Forget ``receipt``; wake only the waiters it may have held back (received before
+        their deadline, for their auction or not yet parsed): only they rescan the receipts."""
         self._open.discard(receipt)
-        for waiter in self._waiters:
-            if not waiter.done():
+        for waiter, (t, auction_id) in self._waiters.items():
+            if receipt.at < t and receipt.auction_id in (None, auction_id) and not waiter.done():
                 waiter.set_result(None)
 
     def pending_before(self, t: Instant, auction_id: str) -> bool:
@@ -68,13 +71,14 @@ class Receipts:
         still on its way to its mailbox."""
         return any(r.at < t and r.auction_id in (None, auction_id) for r in self._open)
 
-    async def released(self, timeout_s: float) -> None:
-        """Wait until some receipt is released, or ``timeout_s`` passes (no error)."""
+    @contextlib.contextmanager
+    def released_before(self, t: Instant, auction_id: str) -> Iterator[asyncio.Future[None]]:
+        """For the ``with`` block, a future done once a receipt that `pending_before` counts is
+        released; registered at the call, so no release before the first await is missed."""
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.add(waiter)
+        self._waiters[waiter] = (t, auction_id)
         try:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(timeout_s):
-                    await waiter
+            yield waiter
         finally:
-            self._waiters.discard(waiter)
+            del self._waiters[waiter]
+            waiter.cancel()

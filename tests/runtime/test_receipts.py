@@ -9,7 +9,7 @@ clock, and receipts registered as the gateway does. Nothing sleeps to synchronis
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 import msgspec
 import pytest
@@ -18,11 +18,12 @@ from auctionactors.domain.commands import BidRequest, PlaceBids
 from auctionactors.domain.events import AuctionEnded, BidPlaced
 from auctionactors.domain.parties import Caller
 from auctionactors.domain.timestamps import SECOND, Instant
-from auctionactors.errors import DomainError
+from auctionactors.errors import ConcurrencyError, DomainError, Unavailable
 from auctionactors.runtime.clock import ManualClock
 from auctionactors.runtime.mailbox import Reply
-from auctionactors.runtime.receipts import Receipt
+from auctionactors.runtime.receipts import Receipt, Receipts
 from auctionactors.runtime.supervisor import Supervisor
+from auctionactors.store.base import AppendResult, KeyRecord, NewEvent
 from auctionactors.store.codec import decode_events
 
 from .conftest import BUYER, FAST, S1, S2, T0, terms
@@ -169,3 +170,102 @@ async def test_frames_for_other_auctions_do_not_hold_a_deadline(clock: ManualClo
     assert (await state_of(sup, auction_id)).status == "decision"
     elsewhere.release()
     await sup.stop()
+
+
+class FailingOnceStore(GatedStore):
+    """The next append, once armed, fails as if another writer had got there first."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fail_next = False
+
+    async def append(
+        self,
+        stream_id: str,
+        expected_seq: int,
+        events: Sequence[NewEvent],
+        *,
+        writer_token: int | None = None,
+        keys: Sequence[KeyRecord] = (),
+    ) -> AppendResult:
+        if self.fail_next:
+            self.fail_next = False
+            raise ConcurrencyError("another writer")
+        return await super().append(
+            stream_id, expected_seq, events, writer_token=writer_token, keys=keys
+        )
+
+
+async def settled(condition: Callable[[], bool]) -> None:
+    """Let the other tasks run (no time passes) until ``condition`` holds; fail if it never
+    does while they still have something to do."""
+    for _ in range(1000):
+        if condition():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("the condition never held")
+
+
+async def test_a_crash_before_a_deadline_loses_none_of_the_commands_received_before_it(
+    clock: ManualClock,
+) -> None:
+    store = FailingOnceStore()
+    config = msgspec.structs.replace(FAST, ask_timeout_s=60, receipt_wait_s=60)
+    sup = Supervisor(store, clock, config=config)
+    auction_id = await open_auction(sup, clock, soft_close_s=0)
+    clock.set(CLOSES_AT - SECOND)
+    store.fail_next = True
+    asks = [
+        asyncio.ensure_future(sup.ask(auction_id, c, receipt=Receipt(CLOSES_AT - 10 + i)))
+        for i, c in enumerate(bids(3))
+    ]
+    await asyncio.sleep(0)  # all three are queued
+    clock.set(CLOSES_AT)  # the deadline falls due with the three in the mailbox
+    await sup.quiesce()
+    assert all(a.done() for a in asks)  # none waits out its ask timeout
+    with pytest.raises(Unavailable, match="restarting"):
+        await asks[0]
+    assert [await outcome(a) for a in asks[1:]] == ["ok", "ok"]
+    events = decode_events(await store.read_stream(auction_id))
+    assert [type(e) for e in events[-3:]] == [BidPlaced, BidPlaced, AuctionEnded]
+    assert all(e.at < CLOSES_AT for e in events[-3:-1])
+    await sup.stop()
+
+
+async def test_reads_queued_while_a_deadline_waits_are_served_and_the_bid_after_is_on_time(
+    clock: ManualClock,
+) -> None:
+    config = msgspec.structs.replace(FAST, ask_timeout_s=60, receipt_wait_s=60)
+    sup = Supervisor(GatedStore(), clock, config=config)
+    auction_id = await open_auction(sup, clock, soft_close_s=0)
+    # A connection reads the auction twice (a subscribe with since), then bids; the bid was
+    # received before the deadline, so the deadline waits for it.
+    on_the_way = sup.receipts.register(CLOSES_AT - MS)
+    on_the_way.auction_id = auction_id
+    clock.set(CLOSES_AT)
+    await settled(lambda: sup.receipts.waiting == 1)
+    for _ in range(2):
+        read = asyncio.ensure_future(sup.query(auction_id, lambda s: s is not None and s.seq))
+        await settled(read.done)  # served while the deadline still waits
+        assert sup.receipts.waiting == 1
+    (command,) = bids(1)
+    bid = asyncio.ensure_future(sup.ask(auction_id, command, receipt=on_the_way))
+    assert await outcome(bid) == "ok"
+    events = decode_events(await sup.store.read_stream(auction_id))
+    assert [type(e) for e in events[-2:]] == [BidPlaced, AuctionEnded]
+    await sup.stop()
+
+
+async def test_a_release_wakes_only_the_deadlines_it_could_hold() -> None:
+    receipts = Receipts()
+    elsewhere, after, ours = (receipts.register(at) for at in (T0, CLOSES_AT, T0))
+    elsewhere.auction_id = "a-other"
+    ours.auction_id = "a-ours"
+    with receipts.released_before(CLOSES_AT, "a-ours") as released:
+        assert receipts.waiting == 1
+        elsewhere.release()  # another auction's: no rescan here
+        after.release()  # received at the deadline: it never held it
+        assert not released.done()
+        ours.release()
+        assert released.done()
+    assert receipts.waiting == 0

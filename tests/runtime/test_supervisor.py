@@ -33,7 +33,7 @@ from auctionactors.runtime.actor import Update
 from auctionactors.runtime.clock import ManualClock
 from auctionactors.runtime.replay import rebuild
 from auctionactors.runtime.supervisor import Supervisor
-from auctionactors.store.base import AppendResult, NewEvent, StoredEvent
+from auctionactors.store.base import AppendResult, KeyRecord, NewEvent, StoredEvent
 from auctionactors.store.codec import decode_event
 from auctionactors.store.memory import MemoryEventStore
 
@@ -392,9 +392,12 @@ class GatedStore(MemoryEventStore):
         events: Sequence[NewEvent],
         *,
         writer_token: int | None = None,
+        keys: Sequence[KeyRecord] = (),
     ) -> AppendResult:
         await self.gate.wait()
-        return await super().append(stream_id, expected_seq, events, writer_token=writer_token)
+        return await super().append(
+            stream_id, expected_seq, events, writer_token=writer_token, keys=keys
+        )
 
 
 async def test_ask_timeout_answers_timeout_if_taken_and_unavailable_if_queued(
