@@ -241,7 +241,7 @@ class Dispatcher:
         self, principal: Principal, req: m.Command, receipt: Receipt | None = None
     ) -> Result:
         caller = await self._caller(principal, req.as_user)
-        _check_role(caller, req)
+        check_role(caller, req)
         parties = {cid: await self._company(cid, role) for cid, role in companies_needed(req)}
         # Keys are per authenticated user (an admin's key is the admin's, whoever it acts as).
         key = None if req.key is None else CommandKey(principal.user_id, req.key, fingerprint(req))
@@ -339,7 +339,7 @@ def _require_admin(principal: Principal) -> None:
         raise DomainError("forbidden", "only admins may do this")
 
 
-def _check_role(caller: Caller, req: m.Command) -> None:
+def check_role(caller: Caller, req: m.Command) -> None:
     """Refusals that hold on every auction; the domain checks the auction-specific ones."""
     allowed: tuple[Role, ...] = ()
     if isinstance(req, SUPPLIER_ONLY):

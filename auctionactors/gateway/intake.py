@@ -20,7 +20,7 @@ from typing import Protocol
 
 from auctionactors.domain.parties import Caller
 from auctionactors.errors import DomainError
-from auctionactors.gateway.dispatch import _check_role
+from auctionactors.gateway.dispatch import check_role
 from auctionactors.gateway.messages import AuctionCommand
 from auctionactors.gateway.protocol import Received, RequestReceived, Session
 from auctionactors.runtime.receipts import Receipt
@@ -108,7 +108,7 @@ def _may_send(principal: Principal | None, request: AuctionCommand) -> bool:
     if principal.role == "admin" and request.as_user is not None:
         return True
     try:
-        _check_role(Caller(principal.user_id, principal.company_id, principal.role), request)
+        check_role(Caller(principal.user_id, principal.company_id, principal.role), request)
     except DomainError:
         return False
     return True

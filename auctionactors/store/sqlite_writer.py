@@ -37,6 +37,11 @@ SELECT_KEY = "SELECT 1 FROM command_keys WHERE scope = ? AND user_id = ? AND key
 INSERT_KEY = """INSERT INTO command_keys (scope, user_id, key, fingerprint, seq, result, stream_id)
     VALUES (?, ?, ?, ?, ?, ?, ?)"""
 
+# Errors of COMMIT after which SQLite has rolled the transaction back (its documented automatic
+# rollbacks, I/O errors aside): the append is certainly not written.
+ROLLED_BACK = frozenset({sqlite3.SQLITE_FULL, sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED,
+                         sqlite3.SQLITE_NOMEM})  # fmt: skip
+
 # What the writer needs of one queued append: (stream_id, expected_seq, events, keys, ...); the
 # rest of the tuple (the caller's future) belongs to the event loop and is not touched here.
 Request = tuple[str, int, Sequence[NewEvent], Sequence[KeyRecord], object]
@@ -123,10 +128,13 @@ class BatchWriter:
         try:
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
-            if conn.in_transaction:  # COMMIT did not start (e.g. busy): rolled back, not written
+            code = getattr(exc, "sqlite_errorcode", None)
+            if conn.in_transaction or (code is not None and code & 0xFF in ROLLED_BACK):
+                # COMMIT did not start (busy), or SQLite rolled it back (a full disk): nothing
+                # was written.
                 return self._failed(conn, requests, storage_failure(exc))
-            # SQLite ended the transaction itself: an I/O error while syncing may leave the
-            # commit in the WAL, to be recovered at the next open. Written or not: unknown.
+            # Another error while committing (an I/O error while syncing may leave the commit in
+            # the WAL, to be recovered at the next open): written or not, unknown.
             unknown = OutcomeUnknown(f"storage failed while committing; outcome unknown: {exc}")
             return self._failed(conn, requests, unknown)
         self.stats.commits += 1
