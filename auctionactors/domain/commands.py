@@ -32,7 +32,8 @@ class CreateAuction(Command, frozen=True, kw_only=True, tag="create_auction"):
 
 
 class UpdateAuction(Command, frozen=True, kw_only=True, tag="update_auction"):
-    """An edit; ``alias_salt`` orders the aliases of suppliers it adds (see `CreateAuction`)."""
+    """An edit; ``alias_salt`` orders the aliases if the edit draws them again (see
+    `lifecycle.realiased` and `CreateAuction`)."""
 
     changes: AuctionChanges
     alias_salt: bytes = b""

@@ -44,7 +44,11 @@ class AuctionUpdated(Event, frozen=True, kw_only=True, tag="auction_updated"):
     changes: AuctionChanges
     products: tuple[Product, ...] | None = None
     status: Status
-    aliases: dict[str, str] = {}  # for suppliers added by this edit
+    # Events stored before 2026-11-29 carry the aliases of added suppliers only, merged into
+    # the old map; an edit that changes the suppliers or ``anonymous_bidding`` now carries the
+    # whole new map with ``aliases_replace`` set (see `lifecycle.update`).
+    aliases: dict[str, str] = {}
+    aliases_replace: bool = False
 
 
 class AuctionStarted(Event, frozen=True, kw_only=True, tag="auction_started"):

@@ -185,16 +185,45 @@ def _check_start(terms: AuctionTerms, caller: Caller, now: Instant) -> bool:
     return caller.role == "admin"
 
 
-def aliases_for(salt: bytes, existing: dict[str, str], terms: AuctionTerms) -> dict[str, str]:
-    """Aliases for suppliers that have none yet, numbered on from the highest given.
+def aliases_for(salt: bytes, terms: AuctionTerms) -> dict[str, str]:
+    """Aliases "Supplier 1".."N" for all the suppliers, in an order no one but the server can
+    compute: by a keyed hash (HMAC-SHA256) of the supplier id under ``salt``, random bytes drawn
+    by the runtime and kept nowhere, not in the order the buyer listed them (nor by a hash of
+    ids the buyer knows, which it could recompute). Stored in the event, so replay agrees
+    without the salt."""
+    ordered = sorted(
+        (s.id for s in terms.suppliers),
+        key=lambda sid: hmac.new(salt, sid.encode(), hashlib.sha256).digest(),
+    )
+    return {sid: f"Supplier {n}" for n, sid in enumerate(ordered, start=1)}
 
-    Numbered in an order no one but the server can compute: by a keyed hash (HMAC-SHA256) of
-    the supplier id under ``salt``, random bytes drawn by the runtime and kept nowhere, not in
-    the order the buyer listed them (nor by a hash of ids the buyer knows, which it could
-    recompute). Stored in the event, so replay agrees without the salt."""
-    fresh = [s.id for s in terms.suppliers if s.id not in existing]
-    fresh.sort(key=lambda sid: hmac.new(salt, sid.encode(), hashlib.sha256).digest())
-    return {sid: f"Supplier {len(existing) + i}" for i, sid in enumerate(fresh, start=1)}
+
+def realiased(
+    state: AuctionState, cmd: UpdateAuction, terms: AuctionTerms
+) -> dict[str, str] | None:
+    """The whole new alias map when the edit changes the suppliers or ``anonymous_bidding``,
+    else None (the aliases stay).
+
+    The rule that leaks nothing: the aliases are drawn again, all of them under the edit's own
+    salt, so an added supplier is no likelier "Supplier N+1" than any other number (numbering
+    it after the others would name it to the buyer who added it). That is safe while no alias
+    has been tied to anything a supplier did: a buyer sees the aliases before that only as the
+    sorted list ``Supplier 1..N``. Once a supplier has bid, submitted a barge or commented
+    (``aliases_shown``), the buyer has seen an alias tied to it, and in an anonymous auction a
+    redraw would let it follow each supplier from old alias to new and single out the newcomer
+    (the only one who has done nothing), while a removal answered by supplier would tell who
+    acted: so from then on the supplier list of an anonymous auction cannot change at all (the
+    same answer whichever supplier is named). ``anonymous_bidding`` itself is fixed once
+    pending, and suppliers act only once pending."""
+    same_suppliers = {s.id for s in state.terms.suppliers} == {s.id for s in terms.suppliers}
+    if same_suppliers and terms.anonymous_bidding == state.terms.anonymous_bidding:
+        return None  # listed in another order or not at all: the aliases stay
+    if state.aliases_shown and terms.anonymous_bidding:
+        raise DomainError(
+            "invalid",
+            "the suppliers of an anonymous auction cannot change once a supplier has taken part",
+        )
+    return aliases_for(cmd.alias_salt, terms)
 
 
 def create(cmd: CreateAuction, now: Instant) -> list[Event]:
@@ -215,7 +244,7 @@ def create(cmd: CreateAuction, now: Instant) -> list[Event]:
             terms=terms,
             products=products_of(terms),
             status="pending" if scheduled else "draft",
-            aliases=aliases_for(cmd.alias_salt, {}, terms),
+            aliases=aliases_for(cmd.alias_salt, terms),
         )
     ]
     if start_now:
@@ -242,11 +271,8 @@ def update(state: AuctionState, cmd: UpdateAuction, now: Instant) -> list[Event]
         if not scheduled:
             raise DomainError("invalid", "an auction with bids cannot go back to draft")
     _check_anonymity_kept(state, changes, status)
+    aliases = realiased(state, cmd, terms)
     kept = {s.id for s in terms.suppliers}
-    removed = any(supplier_id not in kept for supplier_id in state.bidders)
-    if removed and state.terms.anonymous_bidding:
-        # Naming which one would tell the buyer who has bid: every removal answers the same.
-        raise DomainError("invalid", "suppliers cannot be removed once bids were placed")
     for supplier_id in state.bidders:
         if supplier_id not in kept:
             raise DomainError("invalid", f"supplier {supplier_id} has bid and cannot be removed")
@@ -259,7 +285,8 @@ def update(state: AuctionState, cmd: UpdateAuction, now: Instant) -> list[Event]
             changes=changes,
             products=products_of(terms) if changes.changes_products() else None,
             status="pending" if scheduled else "draft",
-            aliases=aliases_for(cmd.alias_salt, state.aliases, terms),
+            aliases=aliases or {},
+            aliases_replace=aliases is not None,
         )
     ]
     if start_now:

@@ -53,13 +53,18 @@ def filter_event(
 ) -> dict[str, Any] | None:
     """The event as ``viewer`` may see it (in protocol notation), a redacted placeholder, or
     None when the viewer may not see the auction at all. ``state`` is the auction's current
-    state (for names, aliases and who may see what), not the state at ``seq``."""
+    state (for names, aliases and who may see what), not the state at ``seq``. No one but an
+    admin ever gets the alias map."""
     if not can_see(state, viewer):
         return None
     kind = audience(state, viewer)
     entry = event_entry(seq, event)
     if kind == "admin":
         return entry
+    # The alias map is the server's secret in every auction, whether anonymous now or when the
+    # event was stored: bidding may turn anonymous later (in draft) under the same map.
+    entry["data"].pop("aliases", None)
+    entry["data"].pop("aliases_replace", None)
     supplier_id: str | None = getattr(event, "supplier_id", None)
     if isinstance(event, ObserverInvited | ObserverUninvited):
         return redacted(seq)
@@ -93,7 +98,6 @@ def _for_supplier(
         for key in _TERMS_HIDDEN_FROM_SUPPLIERS:
             if terms is not None and key in terms:
                 terms.pop(key)
-        data.pop("aliases", None)
         return entry
     if isinstance(event, WinningSolutionSelected):
         # The buyer's remark on its choice is for the buyer's side (no supplier view shows it).
@@ -178,7 +182,6 @@ def _observer_terms(state: AuctionState, entry: dict[str, Any]) -> dict[str, Any
 def _alias_suppliers(state: AuctionState, data: dict[str, Any]) -> None:
     """Anonymous bidding: the invited suppliers as their aliases, listed by alias as the view
     lists them (the invitation order would otherwise tell which alias is whose)."""
-    data.pop("aliases", None)
     for key in ("terms", "changes"):
         terms = data.get(key)
         if terms is not None and "suppliers" in terms:

@@ -111,6 +111,9 @@ class AuctionState(msgspec.Struct, kw_only=True):
     # Suppliers that have ever bid (revoked bids count): the soft close's "first bid" rule.
     bidders: dict[str, bool] = msgspec.field(default_factory=dict)
     aliases: dict[str, str] = msgspec.field(default_factory=dict)
+    # Whether a supplier's bid, barge or comment has been recorded: from then on the buyer may
+    # have seen an alias tied to what its supplier did, so the aliases must not be redrawn.
+    aliases_shown: bool = False
     # "supplier_id|imo" -> the barge and the buyer's verdict on it for that supplier.
     barges: dict[str, BargeRecord] = msgspec.field(default_factory=dict)
     comments: dict[str, CommentRecord] = msgspec.field(default_factory=dict)
@@ -192,6 +195,8 @@ def evolve(state: AuctionState | None, event: Event) -> AuctionState:
     state.seq += 1
     if event.at > state.last_at:
         state.last_at = event.at
+    if isinstance(event, BidPlaced | BargeSubmitted | CommentPosted):
+        state.aliases_shown = True
     if isinstance(event, BidPlaced):  # and AutoBidPlaced
         _apply_bid(state, event)
     elif isinstance(event, AutoBidTriggered):
@@ -229,7 +234,10 @@ def evolve(state: AuctionState | None, event: Event) -> AuctionState:
             state.products = {p.product_id: p for p in event.products}
         state.port_agent = state.terms.port_agent
         state.status = event.status
-        state.aliases.update(event.aliases)
+        if event.aliases_replace:
+            state.aliases = dict(event.aliases)
+        else:
+            state.aliases.update(event.aliases)
     elif isinstance(event, BargeSubmitted):
         key = barge_key(event.supplier_id, event.barge.imo)
         state.barges[key] = BargeRecord(

@@ -8,7 +8,6 @@ dispatcher first and handed in as `Party` values, so that an auction's events ca
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Mapping
 
 from auctionactors.domain import commands as dc
@@ -19,6 +18,7 @@ from auctionactors.domain.terms import AuctionChanges, AuctionTerms, ProductSpec
 from auctionactors.domain.timestamps import Instant, parse_instant
 from auctionactors.errors import DomainError
 from auctionactors.gateway import messages as m
+from auctionactors.runtime.ids import alias_salt
 
 Parties = Mapping[str, Party]
 
@@ -43,9 +43,9 @@ def command_of(request: m.Command, caller: Caller, parties: Parties) -> dc.AnyCo
     if isinstance(request, m.CreateAuction):
         raise TypeError("create_auction goes through `terms_of` and the supervisor")
     if isinstance(request, m.UpdateAuction):
-        # Randomness is an input to the domain: the salt orders the aliases of added suppliers.
+        # Randomness is an input to the domain: the salt orders aliases the edit redraws.
         changes = changes_of(request.changes, parties)
-        return dc.UpdateAuction(by=by, changes=changes, alias_salt=secrets.token_bytes(16))
+        return dc.UpdateAuction(by=by, changes=changes, alias_salt=alias_salt())
     if isinstance(request, m.StartAuction):
         return dc.StartAuction(by=by)
     if isinstance(request, m.CancelAuction):

@@ -40,6 +40,7 @@ from auctionactors.errors import (
 )
 from auctionactors.runtime.actor import RECEIPT_WAIT_S, AuctionActor, Subscriber, resolve
 from auctionactors.runtime.clock import Clock
+from auctionactors.runtime.ids import alias_salt
 from auctionactors.runtime.keys import replayed
 from auctionactors.runtime.mailbox import Ask, CommandKey, Mailbox, Query, Reply
 from auctionactors.runtime.receipts import Receipt, Receipts
@@ -214,7 +215,7 @@ class Supervisor:
         auction_id = f"a-{secrets.token_hex(6)}"
         self._spawn(auction_id, new=True)
         command = CreateAuction(
-            by=caller, auction_id=auction_id, terms=terms, alias_salt=secrets.token_bytes(16)
+            by=caller, auction_id=auction_id, terms=terms, alias_salt=alias_salt()
         )
         return await self.ask(auction_id, command, receipt=receipt, key=key)
 

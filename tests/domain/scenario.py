@@ -233,9 +233,11 @@ def updated(
     at: Instant,
     status: Status = "pending",
     aliases: dict[str, str] | None = None,
+    aliases_replace: bool = False,
     **changes: Any,
 ) -> AuctionUpdated:
-    """An edit; ``aliases`` are those of suppliers the edit adds (none by default)."""
+    """An edit; ``aliases`` the whole new map when ``aliases_replace`` (as every edit of the
+    suppliers stores it now), else those of added suppliers (as older edits stored them)."""
     products = changes.get("products")
     return AuctionUpdated(
         at=at,
@@ -244,6 +246,7 @@ def updated(
         products=None if products is None else number_products(products),
         status=status,
         aliases=aliases or {},
+        aliases_replace=aliases_replace,
     )
 
 

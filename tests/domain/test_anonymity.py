@@ -6,6 +6,7 @@ for every supplier that does not match; ``anonymous_bidding`` fixed once pending
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 
 from auctionactors.domain.access import Viewer
 from auctionactors.domain.commands import (
@@ -25,6 +26,7 @@ from auctionactors.domain.parties import Caller, Party
 from auctionactors.domain.redaction import filter_event
 from auctionactors.domain.state import AuctionState
 from auctionactors.domain.terms import AuctionChanges
+from auctionactors.domain.views import view
 from tests.domain.scenario import (
     ADMIN,
     BUYER,
@@ -82,34 +84,104 @@ def test_the_alias_order_is_not_the_hash_of_ids_the_buyer_knows() -> None:
     assert any(aliases != guessed for aliases in seen)
 
 
-def test_suppliers_added_by_an_edit_are_numbered_under_its_own_salt() -> None:
-    added = (*SUPPLIER_COS, Party("s4", "S 4"), Party("s5", "S 5"), Party("s6", "S 6"))
-    orders = set()
-    for i in range(8):
+def test_an_added_supplier_is_not_numbered_after_the_others() -> None:
+    """Before the fix s4, added to a pending anonymous auction of s1..s3, was always
+    "Supplier 4": the buyer who added it knew its alias. Now every edit of the suppliers
+    draws all the aliases again under its own salt."""
+    added = (*SUPPLIER_COS, Party("s4", "S 4"))
+    seen = set()
+    for i in range(16):
         command = UpdateAuction(
             by=BUYER, changes=AuctionChanges(suppliers=added), alias_salt=bytes([i]) * 16
         )
-        state = anonymous().when(command, at=CREATED_AT + 1).state
-        assert {state.aliases[s] for s in ("s4", "s5", "s6")} == {
-            "Supplier 4",
-            "Supplier 5",
-            "Supplier 6",
-        }
-        orders.add(tuple(state.aliases[s] for s in ("s4", "s5", "s6")))
-    assert len(orders) > 1
+        outcome = anonymous().when(command, at=CREATED_AT + 1)
+        aliases = outcome.state.aliases
+        seen.add(aliases["s4"])
+        assert sorted(aliases.values()) == [f"Supplier {n}" for n in range(1, 5)]
+        (event,) = outcome.events or []
+        assert event.aliases == aliases  # type: ignore[attr-defined]
+    assert len(seen) > 1
+
+
+def test_turning_anonymity_on_in_draft_draws_the_aliases_again() -> None:
+    """A buyer that saw (or guessed) a named draft's map learns nothing of the new one."""
+    draft = given(created(make_terms(scheduled_start=None)))
+    maps = set()
+    for i in range(8):
+        command = UpdateAuction(
+            by=BUYER, changes=AuctionChanges(anonymous_bidding=True), alias_salt=bytes([i]) * 16
+        )
+        outcome = draft.when(command, at=CREATED_AT + 1)
+        (event,) = outcome.events or []
+        assert event.aliases_replace  # type: ignore[attr-defined]
+        maps.add(tuple(sorted(outcome.state.aliases.items())))
+    assert len(maps) > 1
+
+
+def test_the_buyer_and_observers_never_get_the_alias_map() -> None:
+    """Before the fix the buyer of a named auction got {supplier: alias} in auction_created
+    and auction_updated, and the map held when it turned anonymity on in draft."""
+    added = (*SUPPLIER_COS, Party("s4", "S 4"))
+    for anon in (False, True):
+        scenario = (
+            given(created(make_terms(anonymous_bidding=anon)))
+            .after(InviteObserver(by=ADMIN, observer=OBSERVER_CO), at=CREATED_AT + 1)
+            .after(update(BUYER, suppliers=added), at=CREATED_AT + 2)
+        )
+        state = scenario.state
+        assert state is not None
+        for viewer in (Viewer(BUYER.company_id, "buyer"), Viewer(OBSERVER.company_id, "observer")):
+            for i, event in enumerate(scenario.events, start=1):
+                entry = filter_event(state, viewer, i, event)
+                assert entry is not None
+                assert "aliases" not in entry.get("data", {}), (anon, viewer, entry)
+        admin = filter_event(state, Viewer(ADMIN.company_id, "admin"), 1, scenario.events[0])
+        assert admin is not None and admin["data"]["aliases"]
+
+
+def test_the_suppliers_of_an_anonymous_auction_are_fixed_once_one_has_taken_part() -> None:
+    """Once an alias is tied to a bid, barge or comment, a redraw would let the buyer follow
+    every supplier to its new alias and single out the newcomer, and refusing the removal of
+    the bidder alone told who bid: every change of the supplier list answers the same."""
+    s4 = Party("s4", "S 4")
+    acts = (bid(S2, 200), SubmitBarge(by=S2, barge=BARGE), PostComment(by=S2, text="hi"))
+    for act in acts:
+        scenario = anonymous().after(act, at=CREATED_AT + 1)
+        for suppliers in (
+            (*SUPPLIER_COS, s4),
+            SUPPLIER_COS[:2],
+            (SUPPLIER_COS[0], SUPPLIER_COS[2]),
+            (SUPPLIER_COS[1], SUPPLIER_COS[2], s4),
+        ):
+            outcome = scenario.when(update(BUYER, suppliers=suppliers), at=CREATED_AT + 2)
+            outcome.then_refused(
+                "invalid",
+                "the suppliers of an anonymous auction cannot change once a supplier has taken"
+                " part",
+            )
+        # Other edits, and a reordered list, keep the aliases.
+        reordered = tuple(reversed(SUPPLIER_COS))
+        for command in (update(BUYER, port="Antwerp"), update(BUYER, suppliers=reordered)):
+            outcome = scenario.when(command, at=CREATED_AT + 2)
+            assert outcome.error is None
+            assert outcome.state.aliases == (scenario.state or outcome.state).aliases
+    # In a named auction, suppliers who have not bid may still come and go.
+    named = given(created()).after(bid(S2, 200), at=CREATED_AT + 1)
+    outcome = named.when(update(BUYER, suppliers=(*SUPPLIER_COS, s4)), at=CREATED_AT + 2)
+    assert outcome.error is None
 
 
 # --- by is null on a supplier's event --------------------------------------------------------
 
 
-def every_event_type() -> tuple[Scenario, Scenario]:
+def every_event_type(anon: bool = True) -> tuple[Scenario, Scenario]:
     """Two anonymous auctions that between them hold every event type: one closed after bids,
     auto-bids, a trigger, a revocation, an extension (caused by a bid), barges, comments,
     RSVPs and observers, with an admin acting as S1; one canceled and one expired."""
     late = CLOSES - MINUTE
+    start = given(created(make_terms(anonymous_bidding=anon)))
     s = (
-        anonymous()
-        .after(update(BUYER, port="Antwerp"), at=CREATED_AT + 1)
+        start.after(update(BUYER, port="Antwerp"), at=CREATED_AT + 1)
         .after(InviteObserver(by=ADMIN, observer=OBSERVER_CO), at=CREATED_AT + 2)
         .after(GiveRsvp(by=S3, response="maybe"), at=CREATED_AT + 3)
         .after(TICK, at=T0)
@@ -131,12 +203,13 @@ def every_event_type() -> tuple[Scenario, Scenario]:
     aliases = state.aliases
     comment_id = next(iter(state.comments))
     s = s.after(DeleteComment(by=S2, comment_id=comment_id), at=late + 2)
-    s = s.after(ApproveBarge(by=BUYER, imo=BARGE.imo, supplier_id=aliases["s1"]), at=late + 3)
-    s = s.after(RejectBarge(by=BUYER, imo=BARGE.imo, supplier_id=aliases["s3"]), at=late + 4)
+    s1, s3 = (aliases[s] if anon else s for s in ("s1", "s3"))
+    s = s.after(ApproveBarge(by=BUYER, imo=BARGE.imo, supplier_id=s1), at=late + 3)
+    s = s.after(RejectBarge(by=BUYER, imo=BARGE.imo, supplier_id=s3), at=late + 4)
     s = s.after(TICK, at=CLOSES + 10 * MINUTE)
     s = s.after(select(BUYER, solution="best_overall"), at=CLOSES + 11 * MINUTE)
-    other = anonymous().after(cancel(BUYER), at=CREATED_AT + 1)
-    expired = anonymous().after(TICK, at=T0).after(TICK, at=T0 + 2 * 60 * MINUTE)
+    other = start.after(cancel(BUYER), at=CREATED_AT + 1)
+    expired = start.after(TICK, at=T0).after(TICK, at=T0 + 2 * 60 * MINUTE)
     return s, Scenario([*other.events, *expired.events[1:]])
 
 
@@ -229,17 +302,6 @@ def test_in_a_named_auction_the_buyer_uses_real_ids() -> None:
     ).then_refused("not_found", f"no barge {BARGE.imo} submitted by {alias}")
 
 
-def test_removing_a_supplier_after_bids_answers_the_same_for_bidders_and_others() -> None:
-    """Naming the bidder would tell the buyer who bid in an anonymous auction."""
-    scenario = anonymous().after(bid(S1, 200), at=CREATED_AT + 1)
-    for kept in ((SUPPLIER_COS[1], SUPPLIER_COS[2]), (SUPPLIER_COS[0], SUPPLIER_COS[2])):
-        outcome = scenario.when(update(BUYER, suppliers=kept), at=CREATED_AT + 2)
-        if "s1" in {p.id for p in kept}:
-            assert outcome.error is None
-        else:
-            outcome.then_refused("invalid", "suppliers cannot be removed once bids were placed")
-
-
 # --- anonymous_bidding is fixed once pending ---------------------------------------------------
 
 
@@ -259,3 +321,70 @@ def test_anonymous_bidding_may_change_in_draft_even_when_the_edit_schedules_it()
     draft = given(created(make_terms(scheduled_start=None)))
     outcome = draft.when(update(BUYER, anonymous_bidding=True, scheduled_start=T0), at=CREATED_AT)
     assert outcome.state.terms.anonymous_bidding and outcome.state.status == "pending"
+
+
+# --- the leak walk ---------------------------------------------------------------------------
+
+
+def draft_edits(anon: bool) -> Scenario:
+    """A draft whose suppliers change and whose anonymity is switched on and off."""
+    added = (*SUPPLIER_COS, Party("s4", "S 4"))
+    return (
+        given(created(make_terms(scheduled_start=None, anonymous_bidding=not anon)))
+        .after(update(BUYER, suppliers=added), at=CREATED_AT + 1)
+        .after(update(BUYER, anonymous_bidding=anon), at=CREATED_AT + 2)
+        .after(update(BUYER, suppliers=SUPPLIER_COS), at=CREATED_AT + 3)
+        .after(update(BUYER, scheduled_start=T0), at=CREATED_AT + 4)
+        .after(InviteObserver(by=ADMIN, observer=OBSERVER_CO), at=CREATED_AT + 5)
+    )
+
+
+def _walk(value: object) -> Iterator[tuple[str | None, object]]:
+    """Every (key, value) pair of a JSON document, at any depth."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield key, item
+            yield from _walk(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield None, item
+            yield from _walk(item)
+
+
+def _leaks(doc: object, forbidden: set[str]) -> list[object]:
+    return [
+        (key, item)
+        for key, item in _walk(doc)
+        if key == "aliases" or (isinstance(item, str) and item in forbidden)
+    ]
+
+
+def test_no_alias_map_and_no_hidden_supplier_reaches_a_buyer_observer_or_supplier() -> None:
+    """Every event type and every view, after every event, of named and anonymous auctions:
+    no one but an admin gets the alias map; in anonymous auctions the buyer and observers get
+    no supplier's id (company or user), and a supplier never gets a competitor's."""
+    ids = {c.company_id for c in (S1, S2, S3)} | {c.user_id for c in (S1, S2, S3)} | {"s4"}
+    seen: set[str] = set()
+    for anon in (False, True):
+        scenarios = (*every_event_type(anon), draft_edits(anon))
+        for scenario in scenarios:
+            for n in range(1, len(scenario.events) + 1):
+                state = Scenario(scenario.events[:n]).state
+                assert state is not None
+                for viewer in (
+                    Viewer(BUYER.company_id, "buyer"),
+                    Viewer(OBSERVER.company_id, "observer"),
+                    *(Viewer(c.company_id, "supplier") for c in (S1, S2, S3)),
+                ):
+                    if viewer.role == "supplier":
+                        mine = {viewer.company_id, f"u-{viewer.company_id}"}
+                        forbidden = ids - mine
+                    else:
+                        forbidden = ids if state.terms.anonymous_bidding else set()
+                    docs: list[object] = [view(state, viewer, state.last_at)]
+                    for i, event in enumerate(scenario.events[:n], start=1):
+                        seen.add(event_type(event))
+                        docs.append(filter_event(state, viewer, i, event))
+                    for doc in docs:
+                        assert not _leaks(doc, forbidden), (anon, viewer, doc)
+    assert seen >= {event_type_of(cls) for cls in EVENT_TYPES} - {"observer_uninvited"}

@@ -156,7 +156,7 @@ def sentinel_commands(anonymous: bool) -> list[tuple[AnyCommand, int]]:
     a, b, c, d = (s.caller for s in SUPS)
     late = CLOSES - MINUTE
     # The buyer names a supplier as it knows it: by alias when bidding is anonymous.
-    aliases = aliases_for(b"", {}, sentinel_terms(anonymous))
+    aliases = aliases_for(b"", sentinel_terms(anonymous))
     named = aliases.get if anonymous else str
     return [
         (CreateAuction(by=BUYER_C, auction_id="a1", terms=sentinel_terms(anonymous)), CREATED_AT),
