@@ -3,9 +3,10 @@
 The worst case for the best-overall search is every supplier refusing a split, each on its own
 set of products: many groups to combine, no single to fall back on. For 12 products x 60
 suppliers, 20 x 18 (where today's search takes seconds) and 20 x 100 (the limits of an
-auction), and for six shapes of such books (random sets of 1 to `products` products; single
+auction), and for eight shapes of such books (random sets of 1 to `products` products; single
 products and sets of 1 or 2, the worst for today's search, whose disjoint unions reach every set
-of products; pairs; sets of 3 and of 4: exact covers, the hardest for the MILP),
+of products; pairs; sets of 3 and of 4: exact covers; sets of 4 to 6, alone and with one
+supplier splitting on every product: the hardest found for the MILP),
 it builds real auction states through `decide`/`evolve`, then times, per computation of the
 solutions:
 
@@ -48,7 +49,7 @@ from auctionactors.runtime import solver
 T0 = 1_900_000_000 * SECOND
 ADMIN = Caller("u-admin", "platform", "admin")
 SIZES = ((12, 60), (20, 18), (20, 100))
-SHAPES = ("1..n", "1", "1..2", "2", "3", "4")
+SHAPES = ("1..n", "1", "1..2", "2", "3", "4", "4..6", "4..6+s")
 TARGET_MS = 50.0
 
 
@@ -76,20 +77,23 @@ def build(products: int, suppliers: int, shape: str, seed: int) -> AuctionState:
         state = evolve(state, event)
     assert state is not None
     ids = list(state.products)
+    splitter = shape.endswith("+s")  # the last supplier splits, on every product
+    shape = shape.removesuffix("+s")
     low, _, high = shape.partition("..")
     top = products if high == "n" else int(high or low)
     if sum(math.comb(products, k) for k in range(int(low), top + 1)) < suppliers:
         raise ValueError(f"fewer than {suppliers} sets of {shape} of {products} products")
     seen: set[frozenset[str]] = set()
     for i in range(suppliers):
-        mine = frozenset(rng.sample(ids, _size(shape, products, rng)))
+        split = splitter and i == suppliers - 1
+        mine = frozenset(ids if split else rng.sample(ids, _size(shape, products, rng)))
         while mine in seen:
             mine = frozenset(rng.sample(ids, _size(shape, products, rng)))
         seen.add(mine)
         command = PlaceBids(
             by=Caller(f"u-s{i}", f"s{i}", "supplier"),
             bids=tuple(
-                BidRequest(product_id=p, amount=25 * rng.randint(2200, 2600), allow_split=False)
+                BidRequest(product_id=p, amount=25 * rng.randint(2200, 2700), allow_split=split)
                 for p in sorted(mine)
             ),
         )
