@@ -6,7 +6,9 @@ with all-or-nothing bids on distinct sets of products). Within the limits of an 
 as a set packing over the groups in three lexicographic levels:
 
 1. most products covered: only products without a splittable bid (``N``) can stay uncovered, so
-   maximise ``sum |g & N| x_g`` subject to ``sum_{g owns p} x_g <= 1`` for every product;
+   maximise ``sum |g & N| x_g`` subject to ``sum_{g owns p} x_g <= 1`` for every product
+   (skipped when every product of N that a group owns can be covered: the next solve tries
+   that first, with ``= 1`` for those products, and it is the usual, valid, case);
 2. then the lowest total, 3. then the earliest latest time, in one solve with that coverage
    fixed: every product with a single takes it unless a group covers it, so the total is a
    constant plus ``sum c'_g x_g`` with ``c'_g`` = the group's cost minus the singles it
@@ -14,9 +16,14 @@ as a set packing over the groups in three lexicographic levels:
    rank of every chosen offer; the objective ``m * sum c'_g x_g + T`` (integers, divided by
    their gcd) orders by total, then by ``T``, exactly, while it stays below 2^50 (doubles hold
    integers exactly to 2^53; HiGHS detects the integral objective and stops at a gap < 1).
+   Above that, the total alone is minimised, then a binary search on the latest rank (groups
+   later than it excluded, products whose single is later covered by a group) finds the
+   earliest time at which that total is still reached. The domain search takes over only when
+   the total itself would not fit (spreads summing to 2^50: absurd amounts times quantities).
 
-Anything bigger than that (absurd amounts times quantities) falls back to the exact domain
-search. The HiGHS result is checked in Python (disjoint groups, the coverage of level 1).
+The HiGHS result is checked in Python (disjoint groups, the coverage of level 1). Measured
+(`scripts/bench_solver.py`): at 12 products x 60 suppliers, all non-split on distinct sets,
+5-40 ms per solve; at 20 x 100, up to about 0.5 s on exact covers by sets of 3 to 6 products.
 
 HiGHS releases the GIL while it solves (measured: the loop stalls < 10 ms during a 1 s solve
 in a thread), so big problems go to one worker thread; small ones (`INLINE_WORK`) are solved
@@ -80,8 +87,10 @@ def solutions_now(state: AuctionState) -> Solutions:
 # --- the MILP ---------------------------------------------------------------------------------
 
 
-def milp(problem: Problem) -> Choice:
-    """The best choice, exactly, by HiGHS (the domain search when numbers are too big)."""
+def milp(problem: Problem, *, weighted: bool | None = None) -> Choice:
+    """The best choice, exactly, by HiGHS. Levels 2 and 3 are one weighted solve while the
+    weighted objective fits in doubles (or ``weighted`` says so), else a solve for the total and
+    a binary search on the latest time; the domain search when even the total does not fit."""
     singles = problem.singles
     # A group inside the products with singles that costs more than they do can never help.
     kept = [
@@ -96,40 +105,79 @@ def milp(problem: Problem) -> Choice:
     products = sorted(frozenset().union(*(g.products for g in groups)))
     owners = {p: [j for j, g in enumerate(groups) if p in g.products] for p in products}
     gain = [len(g.products - singles.keys()) for g in groups]  # products only g can cover
-    # Level 2 and 3: the total, then the rank of the latest time, in one integral objective.
     times = sorted({g.latest for g in groups} | {s.latest for s in singles.values()})
     rank = {t: r for r, t in enumerate(times)}
     m = len(times)
+    # The total is a constant (every single) plus, per chosen group, its cost minus the singles
+    # it displaces: integers, divided by their gcd.
     spread = [g.cost - sum(singles[p].cost for p in g.products & singles.keys()) for g in groups]
     unit = math.gcd(*spread) or 1
     scaled = [c // unit for c in spread]
-    if m * sum(abs(c) for c in scaled) + m >= EXACT_BELOW:
+    size = sum(abs(c) for c in scaled)
+    if size >= EXACT_BELOW:
         return combination.solve(problem)
-    cost = [*(float(m * c) for c in scaled), 1.0]  # x_0..x_{n-1}, then T
+    if weighted is None:
+        weighted = m * size + m < EXACT_BELOW
     late: list[_Row] = []
-    for j, g in enumerate(groups):  # T >= rank(g) x_g
-        if rank[g.latest]:
-            late.append((0.0, math.inf, [j, n], [-float(rank[g.latest]), 1.0]))
-    for p, single in singles.items():  # T >= rank(p) (1 - the groups covering p)
-        if r := rank[single.latest]:
-            covering = owners.get(p, [])
-            late.append((float(r), math.inf, [*covering, n], [float(r)] * len(covering) + [1.0]))
+    if weighted:  # + T, an integer >= the rank of every chosen offer's time, weighted 1 < m
+        cost = [*(float(m * c) for c in scaled), 1.0]
+        for j, g in enumerate(groups):  # T >= rank(g) x_g
+            if rank[g.latest]:
+                late.append((0.0, math.inf, [j, n], [-float(rank[g.latest]), 1.0]))
+        for p, single in singles.items():  # T >= rank(p) (1 - the groups covering p)
+            if r := rank[single.latest]:
+                covering = owners.get(p, [])
+                late.append(
+                    (float(r), math.inf, [*covering, n], [float(r)] * len(covering) + [1.0])
+                )
+    else:
+        cost = [float(c) for c in scaled]
+    upper = m - 1 if weighted else None
 
     def once(p: str, exactly: bool) -> _Row:
         return (1.0 if exactly else -math.inf, 1.0, owners[p], [1.0] * len(owners[p]))
 
     # Level 1, optimistically: every product only groups can cover is covered (the valid case).
     packing = [once(p, p not in singles) for p in products]
-    chosen = _solve(cost, [*packing, *late], time_upper=m - 1)
+    chosen = _solve(cost, [*packing, *late], upper)
     coverage = sum(p not in singles for p in products)
     if chosen is None:  # else the most products that groups can cover, then the rest
         packing = [once(p, False) for p in products]
         most = _solve([-float(k) for k in gain], packing)
         assert most is not None
         coverage = sum(gain[j] for j in most)
-        at_least = (float(coverage), math.inf, list(range(n)), [float(k) for k in gain])
-        chosen = _solve(cost, [*packing, at_least, *late], time_upper=m - 1)
+        packing.append((float(coverage), math.inf, list(range(n)), [float(k) for k in gain]))
+        chosen = _solve(cost, [*packing, *late], upper)
         assert chosen is not None
+    if not weighted:  # level 3: the earliest latest time among the cheapest
+
+        def latest(choice: list[int]) -> int:
+            used = frozenset().union(*(groups[j].products for j in choice))
+            offers = [groups[j] for j in choice]
+            offers += [s for p, s in singles.items() if p not in used]
+            return max(rank[o.latest] for o in offers)
+
+        total = sum(spread[j] for j in chosen)
+        low, high = 0, latest(chosen)
+        while low < high:
+            mid = (low + high) // 2
+            late_singles = [p for p, s in singles.items() if rank[s.latest] > mid]
+            probe = None
+            if all(p in owners for p in late_singles):
+                rows = [
+                    *packing,
+                    *(
+                        (-math.inf, 0.0, [j], [1.0])
+                        for j, g in enumerate(groups)
+                        if rank[g.latest] > mid
+                    ),
+                    *((1.0, math.inf, owners[p], [1.0] * len(owners[p])) for p in late_singles),
+                ]
+                probe = _solve(cost, rows)
+            if probe is not None and sum(spread[j] for j in probe) == total:
+                chosen, high = probe, latest(probe)
+            else:
+                low = mid + 1
     used = [p for j in chosen for p in groups[j].products]
     assert len(used) == len(set(used)), "HiGHS chose overlapping groups"
     assert sum(gain[j] for j in chosen) >= coverage, "HiGHS lost coverage"

@@ -43,6 +43,15 @@ def test_the_milp_is_exact_on_near_ties_at_large_magnitudes(problem: Problem) ->
     assert combination.key(problem, solver.milp(problem)) == combination.brute_force(problem)
 
 
+@settings(max_examples=200, deadline=None)
+@hyp_given(problems())
+def test_the_total_then_a_search_on_time_finds_the_same_best_key(problem: Problem) -> None:
+    """The path taken when the weighted objective would not fit in doubles."""
+    choice = solver.milp(problem, weighted=False)
+    assert disjoint(problem, choice)
+    assert combination.key(problem, choice) == combination.brute_force(problem)
+
+
 def offer(products: frozenset[str], cost: int, latest: int = 0) -> Offer:
     return Offer(products, cost, latest, tuple(sorted(products)))
 
