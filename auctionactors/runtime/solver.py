@@ -45,7 +45,7 @@ from auctionactors.domain.combination import Choice, Problem
 from auctionactors.domain.solutions import Solutions, compute
 from auctionactors.domain.state import AuctionState
 
-INLINE_WORK = 4096  # domain search steps solved on the loop (about a millisecond)
+INLINE_WORK = 16_384  # domain search steps solved on the loop (measured: about 0.1 us each)
 EXACT_BELOW = 2**50  # the largest objective HiGHS is trusted with (integers exact in doubles)
 
 _executor: ThreadPoolExecutor | None = None

@@ -147,7 +147,7 @@ def fragmented(products: int, suppliers: int, seed: int) -> AuctionState:
 async def test_a_big_problem_is_solved_in_the_solver_thread(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    state = fragmented(8, 24, seed=5)
+    state = fragmented(12, 24, seed=5)
     problem = combination.problem_of(state)
     assert problem is not None and not solver.inline(problem)
     threads: list[str] = []
