@@ -22,6 +22,7 @@ from auctionactors.domain.timestamps import SECOND
 from auctionactors.runtime import solver
 from tests.domain.problems import problems
 from tests.domain.scenario import T0, created, given, make_terms, opened
+from tests.domain.test_solutions import BOOK, book_state, brute_force_key
 
 
 def disjoint(problem: Problem, choice: tuple[int, ...]) -> bool:
@@ -50,6 +51,22 @@ def test_the_total_then_a_search_on_time_finds_the_same_best_key(problem: Proble
     choice = solver.milp(problem, weighted=False)
     assert disjoint(problem, choice)
     assert combination.key(problem, choice) == combination.brute_force(problem)
+
+
+@settings(max_examples=150, deadline=None)
+@hyp_given(BOOK)
+def test_the_milp_on_real_books_matches_the_brute_force_over_live_bids(
+    entries: list[tuple[str, str, int, bool]],
+) -> None:
+    """From the state: every legal choice of live bids, enumerated without `combination`."""
+    state = book_state(entries)
+    problem = combination.problem_of(state)
+    if problem is None:
+        return
+    best = compute(state, solver.milp(problem)).best_overall
+    assert best is not None
+    got = (not best.valid, -len(best.bid_ids), best.total_price, best.latest_original_time_entered)
+    assert got == brute_force_key(state)
 
 
 def offer(products: frozenset[str], cost: int, latest: int = 0) -> Offer:
