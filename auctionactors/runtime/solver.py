@@ -19,16 +19,17 @@ as a set packing over the groups in three lexicographic levels:
    Above that, the total alone is minimised, then a binary search on the latest rank (groups
    later than it excluded, products whose single is later covered by a group) finds the
    earliest time at which that total is still reached. The domain search takes over only when
-   the total itself would not fit (spreads summing to 2^50: absurd amounts times quantities).
+   the total itself would not fit (spreads, one per product, summing to 2^50: absurd amounts
+   times quantities).
 
 The HiGHS result is checked in Python (disjoint groups, the coverage of level 1). Measured
 (`scripts/bench_solver.py`): at 12 products x 60 suppliers, all non-split on distinct sets,
 5-40 ms per solve; at 20 x 100, up to about 0.5 s on exact covers by sets of 3 to 6 products.
 
 HiGHS releases the GIL while it solves (measured: the loop's longest stall is about 6 ms during
-a 200 ms solve in a thread), so big problems go to one worker thread; small ones (`INLINE_WORK`) are solved
-inline by the domain search, which is faster than a thread hop. `choose` and `best_overall`
-pick by the same rule, so a state always gets the same choice.
+a 200 ms solve in a thread), so big problems go to one worker thread; small ones
+(`INLINE_WORK`) are solved inline by the domain search, which is faster than a thread hop.
+`choose` and `best_overall` pick by the same rule, so a state always gets the same choice.
 """
 
 from __future__ import annotations
@@ -113,7 +114,9 @@ def milp(problem: Problem, *, weighted: bool | None = None) -> Choice:
     spread = [g.cost - sum(singles[p].cost for p in g.products & singles.keys()) for g in groups]
     unit = math.gcd(*spread) or 1
     scaled = [c // unit for c in spread]
-    size = sum(abs(c) for c in scaled)
+    # A packing (and the LP relaxation: at most one per product) holds at most one group per
+    # product: no objective value exceeds the largest spreads, one per product.
+    size = sum(sorted(abs(c) for c in scaled)[-len(products) :])
     if size >= EXACT_BELOW:
         return combination.solve(problem)
     if weighted is None:
