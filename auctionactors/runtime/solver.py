@@ -35,6 +35,7 @@ a 200 ms solve in a thread), so big problems go to one worker thread; small ones
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 from concurrent.futures import ThreadPoolExecutor
 
@@ -45,6 +46,8 @@ from auctionactors.domain import combination
 from auctionactors.domain.combination import Choice, Problem
 from auctionactors.domain.solutions import Solutions, compute
 from auctionactors.domain.state import AuctionState
+
+log = logging.getLogger(__name__)
 
 INLINE_WORK = 16_384  # domain search steps solved on the loop (measured: about 0.1 us each)
 EXACT_BELOW = 2**50  # the largest objective HiGHS is trusted with (integers exact in doubles)
@@ -59,7 +62,7 @@ def inline(problem: Problem) -> bool:
 
 def choose(problem: Problem) -> Choice:
     """The best choice, synchronously (blocks for as long as the solve takes)."""
-    return combination.solve(problem) if inline(problem) else milp(problem)
+    return combination.solve(problem) if inline(problem) else _checked(problem)
 
 
 async def best_overall(problem: Problem) -> Choice:
@@ -69,7 +72,16 @@ async def best_overall(problem: Problem) -> Choice:
     global _executor
     if _executor is None:
         _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="solver")
-    return await asyncio.get_running_loop().run_in_executor(_executor, milp, problem)
+    return await asyncio.get_running_loop().run_in_executor(_executor, _checked, problem)
+
+
+def _checked(problem: Problem) -> Choice:
+    """`milp`, or the exact domain search should HiGHS ever fail or answer wrong."""
+    try:
+        return milp(problem)
+    except RuntimeError:
+        log.exception("HiGHS failed on a best-overall problem; using the domain search")
+        return combination.solve(problem)
 
 
 async def solutions(state: AuctionState) -> Solutions:
@@ -147,11 +159,13 @@ def milp(problem: Problem, *, weighted: bool | None = None) -> Choice:
     if chosen is None:  # else the most products that groups can cover, then the rest
         packing = [once(p, False) for p in products]
         most = _solve([-float(k) for k in gain], packing)
-        assert most is not None
+        if most is None:
+            raise RuntimeError("HiGHS: no packing at all")
         coverage = sum(gain[j] for j in most)
         packing.append((float(coverage), math.inf, list(range(n)), [float(k) for k in gain]))
         chosen = _solve(cost, [*packing, *late], upper)
-        assert chosen is not None
+        if chosen is None:
+            raise RuntimeError("HiGHS: the most covering packing is gone")
     if not weighted:  # level 3: the earliest latest time among the cheapest
 
         def latest(choice: list[int]) -> int:
@@ -182,8 +196,8 @@ def milp(problem: Problem, *, weighted: bool | None = None) -> Choice:
             else:
                 low = mid + 1
     used = [p for j in chosen for p in groups[j].products]
-    assert len(used) == len(set(used)), "HiGHS chose overlapping groups"
-    assert sum(gain[j] for j in chosen) >= coverage, "HiGHS lost coverage"
+    if len(used) != len(set(used)) or sum(gain[j] for j in chosen) < coverage:
+        raise RuntimeError("HiGHS chose overlapping groups or lost coverage")
     return tuple(kept[j] for j in chosen)
 
 
@@ -217,7 +231,8 @@ def _solve(cost: list[float], rows: list[_Row], time_upper: int | None = None) -
     status = h.getModelStatus()
     if status == highspy.HighsModelStatus.kInfeasible:
         return None
-    assert status == highspy.HighsModelStatus.kOptimal, h.modelStatusToString(status)
+    if status != highspy.HighsModelStatus.kOptimal:
+        raise RuntimeError(f"HiGHS: {h.modelStatusToString(status)}")
     x = h.getSolution().col_value
     return [j for j in range(n) if x[j] > 0.5]
 

@@ -190,3 +190,14 @@ async def test_a_small_problem_is_solved_inline_by_the_domain_search() -> None:
     assert problem is not None and solver.inline(problem)
     assert await solver.solutions(state) == compute(state)
     assert await solver.best_overall(problem) == combination.solve(problem)
+
+
+def test_a_failed_solve_falls_back_to_the_exact_domain_search(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    problem, best = planted(12, 60, 3, seed=4)
+    monkeypatch.setitem(solver._OPTIONS, "time_limit", 0.0)  # HiGHS stops before any answer
+    with pytest.raises(RuntimeError, match="HiGHS: Time limit reached"):
+        solver.milp(problem)
+    assert solver.choose(problem) == combination.solve(problem) == best
+    assert "HiGHS failed" in caplog.text
