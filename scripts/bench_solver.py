@@ -21,7 +21,7 @@ Every figure is min / median / max over 3 instances (seeds) of the shape; the so
 checked against today's wherever today's ran (same key). Targets, printed, never asserted: at
 12 x 60, <= 50 ms per computation and a loop stall <= 50 ms.
 
-Run ``.venv/bin/python scripts/bench_solver.py`` (about a minute) or ``--quick``.
+Run ``.venv/bin/python scripts/bench_solver.py`` (10 to 30 s) or ``--quick`` (12 x 60 only).
 """
 
 from __future__ import annotations
