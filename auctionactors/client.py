@@ -11,9 +11,24 @@
 code. Updates arrive in order, each ``seq`` once. If the connection drops (a network failure,
 a server restart, or the server closing a connection that could not keep up, 1013), the client
 reconnects with backoff and resubscribes every auction with ``since`` = the last seq it
-delivered, so the updates iterator continues with exactly the events that were missed. A request
-in flight when the connection drops raises `ConnectionLost`: it may or may not have been applied
-(read the auction's events to know). A bad token is final: no reconnect.
+delivered, so the updates iterator continues with exactly the events that were missed. A bad
+token is final: no reconnect.
+
+Exactly once (PROTOCOL.md 1.1, idempotency keys): every command (`COMMANDS`) carries a ``key``,
+a fresh one per call unless the caller gives one (``key=``); one call is one user action. If its
+outcome is unknown (the connection dropped before the reply, `ConnectionLost`; the server
+answered ``timeout``; no reply came within ``request_timeout_s``) or it was not applied
+(``unavailable``), the client sends it again with the same key, once it has reconnected, with
+backoff (``retry_backoff_s`` doubling up to ``max_backoff_s``; defaults 0.1 s and 5 s), up to
+``retry_attempts`` sends in all, none later than ``retry_for_s`` after the call (defaults: 8
+sends, 60 s), so a bot's stale command is not applied long after it was meant; with
+``reconnect=False`` a lost reply is not retried (there is no connection to retry on), while
+``timeout`` and ``unavailable`` still are. The server answers a key it has already
+applied with the first result, so the call is applied at most once, and exactly once when it
+returns. If the retries run out, the last error is raised with its ``key`` set: the outcome may
+still be unknown, and a later call with that ``key=`` finds it out without applying it twice.
+Reads carry no key and are not retried: a read in flight when the connection drops raises
+`ConnectionLost`.
 
 This is the one module outside ``gateway/server.py`` that imports websockets: it is the
 other end of the wire, not a layer of the server.
@@ -26,7 +41,9 @@ import contextlib
 import itertools
 import logging
 import os
+import random
 import ssl
+import uuid
 from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Any, Self
@@ -43,11 +60,39 @@ CLOSE_BAD_TOKEN = 4401
 _FINAL_CLOSE_CODES = frozenset({CLOSE_BAD_TOKEN, 4408, 4429})
 _END = object()
 
+# The requests that change an auction (PROTOCOL.md, Requests): they carry an idempotency key.
+COMMANDS: frozenset[str] = frozenset(
+    {
+        "create_auction",
+        "update_auction",
+        "start_auction",
+        "cancel_auction",
+        "place_bids",
+        "revoke_bid",
+        "select_solution",
+        "submit_barge",
+        "unsubmit_barge",
+        "approve_barge",
+        "reject_barge",
+        "post_comment",
+        "delete_comment",
+        "rsvp",
+        "invite_observer",
+        "uninvite_observer",
+    }
+)
+# Error codes after which a command is sent again with its key: the outcome is unknown
+# (``connection_lost``, ``timeout``) or it was not applied (``unavailable``).
+RETRIED_CODES = frozenset({"connection_lost", "timeout", "unavailable"})
+
 
 class ClientError(Exception):
     """The server answered ``error`` (``code`` is the protocol's error code), or the client could
     not reach it (``unavailable``), lost the connection (``connection_lost``), got no reply in
-    time (``timeout``) or is closed (``closed``)."""
+    time (``timeout``) or is closed (``closed``). ``key``: for a command, the idempotency key it
+    was sent with (retry with ``key=`` to learn an unknown outcome without applying it twice)."""
+
+    key: str | None = None
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(f"{code}: {message}")
@@ -73,9 +118,15 @@ class Client:
         request_timeout_s: float = 30.0,
         max_backoff_s: float = 5.0,
         ssl_context: ssl.SSLContext | None = None,
+        retry_attempts: int = 8,
+        retry_for_s: float = 60.0,
+        retry_backoff_s: float = 0.1,
     ) -> None:
         """``ssl_context``: for ``wss://`` URLs, e.g. one trusting a private CA
-        (``ssl.create_default_context(cafile=...)``); default: the system's trust store."""
+        (``ssl.create_default_context(cafile=...)``); default: the system's trust store.
+        ``retry_attempts`` (sends in all, 1 = never retry), ``retry_for_s`` (no new send after
+        that long) and ``retry_backoff_s`` (the first pause, doubled each time up to
+        ``max_backoff_s``): how a command whose outcome is unknown is retried with its key."""
         self.url = url
         self.ssl_context = ssl_context
         self.token = token
@@ -83,6 +134,10 @@ class Client:
         self.open_timeout_s = open_timeout_s
         self.request_timeout_s = request_timeout_s
         self.max_backoff_s = max_backoff_s
+        self.retry_attempts = retry_attempts
+        self.retry_for_s = retry_for_s
+        self.retry_backoff_s = retry_backoff_s
+        self.retries = 0  # commands sent again with their key
         self.welcome: dict[str, Any] | None = None
         self.last_seq: dict[str, int] = {}  # per subscribed auction: the last seq delivered
         self.reconnects = 0
@@ -130,12 +185,58 @@ class Client:
     async def request(self, type_: str, **fields: Any) -> dict[str, Any]:
         """Send a request and wait for its ``ok`` (its fields are returned, ``type`` and ``id``
         included); raises `ClientError` for an ``error``, `ConnectionLost` if the connection
-        drops meanwhile."""
+        drops meanwhile. A command (`COMMANDS`) gets a fresh ``key`` unless ``key=`` is given,
+        and is retried with it while its outcome is unknown (see the module's docstring)."""
+        if type_ not in COMMANDS:
+            return await self._send(type_, fields)
+        if fields.get("key") is None:
+            fields["key"] = uuid.uuid4().hex
+        key: str = fields["key"]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.retry_for_s  # no send after it
+        pause = self.retry_backoff_s
+        for attempt in itertools.count(1):
+            try:
+                late = attempt > 1  # a retry waits for a connection until the deadline at most
+                wait_s = max(0.0, deadline - loop.time()) if late else self.request_timeout_s
+                return await self._send(type_, fields, wait_s)
+            except ClientError as exc:
+                if exc is self._failure:
+                    raise
+                exc.key = key
+                if (
+                    not self._retried(exc)
+                    or attempt >= self.retry_attempts
+                    or loop.time() + pause > deadline
+                ):
+                    raise
+                log.info("%s %s: %s; sending it again in %.2f s", type_, key, exc.code, pause)
+                await asyncio.sleep(pause * random.uniform(0.8, 1.2))  # jitter: not all at once
+                if self._closing:
+                    raise
+            pause = min(self.max_backoff_s, pause * 2)
+            self.retries += 1
+        raise AssertionError("unreachable")
+
+    def _retried(self, exc: ClientError) -> bool:
+        """Whether a command that failed with ``exc`` is sent again: its outcome is unknown or
+        it was not applied, and there is (or will be) a connection to send it on."""
+        if exc.code not in RETRIED_CODES or self._failure is not None or self._closing:
+            return False
+        return self.reconnect or not isinstance(exc, ConnectionLost)
+
+    async def _send(
+        self, type_: str, fields: dict[str, Any], wait_s: float | None = None
+    ) -> dict[str, Any]:
+        """One request, once: waits for the connection while the client reconnects (at most
+        ``wait_s``, default ``request_timeout_s``)."""
         if self._failure is not None:
             raise self._failure
         if not self._connected.is_set():  # reconnecting; `_give_up` wakes us if that fails
             try:
-                await asyncio.wait_for(self._connected.wait(), self.request_timeout_s)
+                await asyncio.wait_for(
+                    self._connected.wait(), self.request_timeout_s if wait_s is None else wait_s
+                )
             except TimeoutError:
                 raise ClientError("timeout", "not connected in time") from None
             if self._failure is not None:

@@ -31,6 +31,8 @@ import sys
 import time
 from dataclasses import dataclass
 
+from harness import Column, Table, ratio
+
 from auctionactors.domain.commands import BidRequest, CreateAuction, PlaceBids
 from auctionactors.domain.decide import decide
 from auctionactors.domain.parties import Caller, Party
@@ -166,6 +168,13 @@ def measure(
     return Row(products, suppliers, d, c, total, triggered / bids)
 
 
+ROWS = Table(
+    Column("products", 8), Column("suppliers", 9), Column("decide+evolve", 14, ".1f", unit=" us"),
+    Column("solutions", 10, ".1f", unit=" us"), Column("both", 9, ".1f", unit=" us"),
+    Column("x baseline", 10, ".1f", unit="x"), Column("re-entries", 10, ".2f"),
+)  # fmt: skip
+
+
 def slope(a: Row, b: Row) -> float:
     """The log-log slope of the total time between two supplier counts."""
     return math.log(b.total_us / a.total_us) / math.log(b.suppliers / a.suppliers)
@@ -181,18 +190,12 @@ def main(argv: list[str] | None = None) -> int:
     rows = {(p, s): measure(p, s, bids) for p in PRODUCTS for s in SUPPLIERS}
     base = rows[(PRODUCTS[0], SUPPLIERS[0])]
     print()
-    header = (
-        f"{'products':>8} {'suppliers':>9} {'decide+evolve':>14} {'solutions':>10} "
-        f"{'both':>9} {'x baseline':>10} {'re-entries':>10}"
-    )
+    header = ROWS.head()
     print(header)
     print("-" * len(header))
     for row in rows.values():
-        print(
-            f"{row.products:>8} {row.suppliers:>9} {row.decide_us:>11.1f} us "
-            f"{row.compute_us:>7.1f} us {row.total_us:>6.1f} us "
-            f"{row.total_us / base.total_us:>9.1f}x {row.triggered:>10.2f}"
-        )
+        print(ROWS.row(row.products, row.suppliers, row.decide_us, row.compute_us, row.total_us,
+                       ratio(row.total_us, base.total_us), row.triggered))  # fmt: skip
     print(f"(baseline: {PRODUCTS[0]} product x {SUPPLIERS[0]} suppliers; re-entries: auto-bids")
     print(" triggered per bid)")
     print()
@@ -203,8 +206,8 @@ def main(argv: list[str] | None = None) -> int:
         k = slope(r10, r30)
         worst = max(worst, k)
         print(
-            f"  {p:>2} products: {r10.total_us / r5.total_us:5.2f}x  "
-            f"{r30.total_us / r10.total_us:5.2f}x  slope {k:4.2f}"
+            f"  {p:>2} products: {ratio(r10.total_us, r5.total_us):5.2f}x  "
+            f"{ratio(r30.total_us, r10.total_us):5.2f}x  slope {k:4.2f}"
         )
     print()
     print("fragmented book (every supplier non-split on 1-2 of 12 products), solutions only:")

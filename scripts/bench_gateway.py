@@ -40,21 +40,29 @@ import os
 import re
 import resource
 import sys
-import tempfile
 import time
-import urllib.request
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from harness import (
+    EVENT_LOOP,
+    Column,
+    Server,
+    Table,
+    add_users,
+    connected,
+    now_us,
+    percentile,
+    ratio,
+    workdir,
+)
 
-from auctionactors.client import Client  # noqa: E402
-from auctionactors.domain.money import format_amount  # noqa: E402
-from auctionactors.domain.timestamps import SECOND, format_instant  # noqa: E402
-from auctionactors.store.sqlite import SqliteEventStore  # noqa: E402
+from auctionactors.client import Client
+from auctionactors.domain.money import format_amount
+from auctionactors.domain.parties import Role
+from auctionactors.domain.timestamps import SECOND, format_instant
 
 AUCTIONS = 10
 SUPPLIERS = 5
@@ -87,31 +95,11 @@ def _loop_run(main: Coroutine[Any, Any, Any], loop: str) -> Any:
     return asyncio.run(main)
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (every thread), from /proc (Linux)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return float("nan")
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _commit_p99(metrics_url: str) -> float:
+def _commit_p99(server: Server) -> float:
     """The server's own figure for durable commits (its last 1000), from ``/metrics``: what an
     ack waits for at least, whatever the fan-out does."""
-    with urllib.request.urlopen(metrics_url, timeout=10) as response:
-        text = response.read().decode()
-    for line in text.splitlines():
-        if line.startswith('auctionactors_store_commit_latency_seconds{quantile="0.99"}'):
-            return float(line.split()[-1])
-    return float("nan")
-
-
-def percentile(samples: list[float], q: float) -> float:
-    if not samples:
-        return float("nan")
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
+    p99 = server.metric('auctionactors_store_commit_latency_seconds{quantile="0.99"}')
+    return float("nan") if p99 is None else p99
 
 
 # --- the watchers: a minimal receive-only WebSocket client --------------------------------------
@@ -464,77 +452,49 @@ class Row:
 
 
 class Bench:
-    def __init__(self, loop: str, cfg: Config, workdir: Path, profile: str | None = None) -> None:
+    def __init__(self, loop: str, cfg: Config, folder: Path, profile: str | None = None) -> None:
         self.loop = loop
         self.profile = profile
         self.cfg = cfg
-        self.workdir = workdir
+        self.folder = folder
         self.rows: list[Row] = []
         self.tokens: dict[str, str] = {}
         self.companies: dict[str, str] = {}
         self.bidders: list[Client] = []  # per auction, one per supplier
         self.watchers: list[Child] = []
         self.auction_round = 0
-        self.server_pid = 0
-        self.metrics_url = ""
         self.connects: list[tuple[int, float, float]] = []  # (watchers, seconds: ours, bare)
 
     # --- set-up -------------------------------------------------------------------------------
 
     async def seed(self, path: Path) -> None:
-        async with await SqliteEventStore.open(path) as store:
-            for name, role in [
-                ("Platform", "admin"),
-                ("Buyer", "buyer"),
-                *((f"Supplier {i}", "supplier") for i in range(SUPPLIERS)),
-            ]:
-                user = await store.add_user(name, role, f"{name} user")  # type: ignore[arg-type]
-                self.tokens[name] = user.token
-                self.companies[name] = user.company_id
+        names: dict[str, Role] = {"Platform": "admin", "Buyer": "buyer"}
+        names |= {f"Supplier {i}": "supplier" for i in range(SUPPLIERS)}
+        people = {name: (name, role, f"{name} user") for name, role in names.items()}
+        for name, user in (await add_users(path, people)).items():
+            self.tokens[name] = user.token
+            self.companies[name] = user.company_id
 
-    async def start_server(self, path: Path) -> tuple[asyncio.subprocess.Process, str]:
+    def start_server(self, path: Path) -> Server:
         profile = []
         if self.profile is not None:  # the server under cProfile, its stats written at exit
             profile = ["-m", "cProfile", "-o", f"{self.profile}.{self.loop}"]
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            *profile,
-            "-m",
-            "auctionactors",
-            "serve",
-            "--db",
-            str(path),
-            "--port",
-            "0",
-            "--loop",
-            self.loop,
-            "--rate",
-            "1000000",
-            "--outbox",
-            "1000000",
-            "--max-connections-per-token",
-            "100000",
-            cwd=REPO,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=(self.workdir / f"serve-{self.loop}.err").open("w"),
-        )
-        assert proc.stdout is not None
-        url = ""
-        while True:
-            line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
-            if not line:
-                raise RuntimeError("the server stopped; see serve-*.err in the work folder")
-            if "listening on " in line:
-                url = line.split("listening on ", 1)[1].strip()
-            if "event loop" in line:
-                assert line.split()[-1] == self.loop, line
-                return proc, url
+        server = Server(
+            path, self.folder / f"serve-{self.loop}.log", "--loop", self.loop,
+            "--rate", "1000000", "--outbox", "1000000", "--max-connections-per-token", "100000",
+            # its watcher processes connect 25 at a time each
+            "--max-unauthenticated-per-address", "100000",
+            python=profile, timeout_s=30,
+        )  # fmt: skip
+        loop = server.expect(EVENT_LOOP, 30)
+        assert loop == self.loop, loop
+        return server
 
     async def new_auctions(self, admin: Client) -> list[tuple[str, list[str]]]:
         """Fresh auctions for each run, so that every run's views start the same size."""
         self.auction_round += 1
-        start = format_instant(time.time_ns() // 1000)
-        eta = format_instant(time.time_ns() // 1000 + 3 * 86_400 * SECOND)
+        start = format_instant(now_us())
+        eta = format_instant(now_us() + 3 * 86_400 * SECOND)
         made = []
         for i in range(AUCTIONS):
             reply = await admin.request(
@@ -624,16 +584,18 @@ class Bench:
             await asyncio.gather(*tasks)
         return sent, acks, t0, last_ack
 
-    async def ours(self, admin: Client, row: Row, bids: int, rate: float | None) -> None:
+    async def ours(
+        self, server: Server, admin: Client, row: Row, bids: int, rate: float | None
+    ) -> None:
         auctions = await self.new_auctions(admin)
         await self.watchers_call("quiet", "ours", 0.3)
         await self.watchers_call("reset", "ours")
-        cpu0 = _cpu_seconds(self.server_pid)
+        cpu0 = server.cpu_seconds()
         sent, acks, t0, last_ack = await self.bid_run(auctions, bids, rate)
         expected = len(sent)
         await self.watchers_call("expect", "ours", expected, 60.0)
-        row.server_cpu_s = _cpu_seconds(self.server_pid) - cpu0
-        row.commit_p99 = await asyncio.to_thread(_commit_p99, self.metrics_url)
+        row.server_cpu_s = server.cpu_seconds() - cpu0
+        row.commit_p99 = await asyncio.to_thread(_commit_p99, server)
         parts = await self.watchers_call("collect", "ours")
         frames = sum(p["frames"] for p in parts)
         last = max(p["last"] for p in parts)
@@ -671,22 +633,18 @@ class Bench:
     async def run(self) -> None:
         from websockets.asyncio.client import connect
 
-        db = self.workdir / f"bench-{self.loop}.db"
+        db = self.folder / f"bench-{self.loop}.db"
         await self.seed(db)
-        server, url = await self.start_server(db)
-        self.server_pid = server.pid
-        self.metrics_url = url.replace("ws://", "http://").replace("/ws", "/metrics")
+        server = await asyncio.to_thread(self.start_server, db)
+        url, host, port = server.url, "127.0.0.1", server.port
         bare_child = Child(bare_main, self.loop)
         bare_port = await bare_child.recv()
-        host, port = "127.0.0.1", int(url.rsplit(":", 1)[1].split("/")[0])
         self.watchers = [Child(watcher_main) for _ in range(WATCHER_PROCS)]
-        admin = Client(url, self.tokens["Platform"], request_timeout_s=60)
-        await admin.connect()
+        admin = await connected(url, self.tokens["Platform"], request_timeout_s=60)
         for _ in range(AUCTIONS):
             for s in range(SUPPLIERS):
-                client = Client(url, self.tokens[f"Supplier {s}"], request_timeout_s=60)
-                await client.connect()
-                self.bidders.append(client)
+                token = self.tokens[f"Supplier {s}"]
+                self.bidders.append(await connected(url, token, request_timeout_s=60))
         supplier_tokens = [self.tokens[f"Supplier {s}"] for s in range(SUPPLIERS)]
         control = await connect(f"ws://{host}:{bare_port}/", compression=None, max_size=None)
         await control.send(json.dumps({"type": "control"}))
@@ -710,7 +668,7 @@ class Bench:
                 runs.append(("burst", self.cfg.burst_bids.get(n, min(1500, 300_000 // n)), None))
                 for name, bids, rate in runs:
                     row = Row(self.loop, n, name)
-                    await self.ours(admin, row, bids, rate)
+                    await self.ours(server, admin, row, bids, rate)
                     await self.bare(control, row, rate)
                     self.rows.append(row)
                     print_row(row)
@@ -722,36 +680,37 @@ class Bench:
             for child in self.watchers:
                 child.stop()
             bare_child.stop()
-            server.terminate()
-            code = await server.wait()
+            code = await asyncio.to_thread(server.stop, 3600)
             if code != 0:
                 print(f"  (the server exited with status {code})")
 
 
 # --- output -----------------------------------------------------------------------------------
 
-HEAD = (
-    f"{'loop':<8}{'watch':>6} {'run':<12}{'bids':>6}{'bids/s':>8}"
-    f"{'ack p50':>9}{'p99':>7}{'upd p50':>9}{'p99':>7}{'frames/s':>10}{'KB':>5}"
-    f"{'cpu/bid':>8}{'commit':>7}"
-    f" |{'bare/s':>9}{'p50':>7}{'p99':>7}{'ratio':>7}"
-)
+ROWS = Table(
+    Column("loop", 8, left=True), Column("watch", 6), Column("run", 12, left=True, lead=" "),
+    Column("bids", 6), Column("bids/s", 8, ".0f"), Column("ack p50", 9), Column("p99", 7),
+    Column("upd p50", 9), Column("p99", 7), Column("frames/s", 10, ".0f"), Column("KB", 5, ".1f"),
+    Column("cpu/bid", 8, ".2f"), Column("commit", 7, ".1f"),
+    Column("bare/s", 9, ".0f", lead=" |"), Column("p50", 7), Column("p99", 7),
+    Column("ratio", 7, ".2f"),
+    sep="",
+)  # fmt: skip
 
 
-def _ms(samples: list[float], q: float) -> str:
+def _ms(samples: list[float], q: int) -> str:
     return f"{percentile(samples, q) * 1000:.1f}" if samples else "-"
 
 
 def print_row(row: Row) -> None:
-    ratio = row.frames_per_s / row.bare_per_s if row.bare_per_s else float("nan")
-    line = (
-        f"{row.loop:<8}{row.watchers:>6} {row.run:<12}{row.bids:>6}{row.bids_per_s:>8.0f}"
-        f"{_ms(row.ack, 50):>9}{_ms(row.ack, 99):>7}"
-        f"{_ms(row.update, 50):>9}{_ms(row.update, 99):>7}"
-        f"{row.frames_per_s:>10.0f}{row.frame_bytes / 1000:>5.1f}"
-        f"{row.server_cpu_s / max(row.bids, 1) * 1000:>8.2f}{row.commit_p99 * 1000:>7.1f}"
-        f" |{row.bare_per_s:>9.0f}{_ms(row.bare, 50):>7}{_ms(row.bare, 99):>7}{ratio:>7.2f}"
-    )
+    line = ROWS.row(
+        row.loop, row.watchers, row.run, row.bids, row.bids_per_s,
+        _ms(row.ack, 50), _ms(row.ack, 99), _ms(row.update, 50), _ms(row.update, 99),
+        row.frames_per_s, row.frame_bytes / 1000,
+        row.server_cpu_s / max(row.bids, 1) * 1000, row.commit_p99 * 1000,
+        row.bare_per_s, _ms(row.bare, 50), _ms(row.bare, 99),
+        ratio(row.frames_per_s, row.bare_per_s),
+    )  # fmt: skip
     if row.lost or row.bare_lost:
         line += f"  (missing frames: ours {row.lost}, bare {row.bare_lost})"
     print(line, flush=True)
@@ -761,15 +720,15 @@ def verdicts(rows: list[Row]) -> None:
     print()
     for row in rows:
         if row.run == "burst":
-            ratio = row.frames_per_s / row.bare_per_s
-            ok = "ok" if ratio >= 0.5 else "MISSED"
-            if ratio < 0.5 and row.watchers < 100:
+            fan_out = ratio(row.frames_per_s, row.bare_per_s)
+            ok = "ok" if fan_out >= 0.5 else "MISSED"
+            if fan_out < 0.5 and row.watchers < 100:
                 ok += (
                     f" (bound by the command path, {row.bids_per_s:.0f} bids/s: a durable commit"
                     f" and {SUPPLIERS} renders per bid for {row.watchers} frames)"
                 )
             print(
-                f"{row.loop:<8} burst fan-out at {row.watchers:>4} watchers: {ratio:.2f} x bare"
+                f"{row.loop:<8} burst fan-out at {row.watchers:>4} watchers: {fan_out:.2f} x bare"
                 f" broadcast (target >= 0.5): {ok}"
             )
     for row in rows:
@@ -823,12 +782,12 @@ def main(argv: list[str] | None = None) -> int:
     print("KB = mean update frame; cpu/bid = the server's CPU time per bid (ms, all threads);")
     print("commit = the store's durable commit latency p99 (its last 1000 commits, /metrics);")
     print("bare = websockets broadcast of as many frames of the same size to as many watchers\n")
-    print(HEAD, flush=True)
+    print(ROWS.head(), flush=True)
     rows: list[Row] = []
     setup: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="bench-gateway-") as tmp:
+    with workdir("bench-gateway-") as tmp:
         for loop in loops:
-            bench = Bench(loop, cfg, Path(tmp), args.profile)
+            bench = Bench(loop, cfg, tmp, args.profile)
             _run(bench.run())
             rows.extend(bench.rows)
             setup.append(

@@ -15,15 +15,14 @@ import argparse
 import asyncio
 import os
 import sqlite3
-import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import msgspec
+from harness import Column, Table, percentile, ratio, workdir
 
 from auctionactors.domain.commands import BidRequest, CreateAuction, PlaceBids
 from auctionactors.domain.decide import decide
@@ -83,14 +82,6 @@ class Config:
 
 Results = dict[str, Figure]
 Section = Callable[[Results, Path, Config], Awaitable[None]]
-
-
-def percentile(samples: list[float], q: int) -> float:
-    return (
-        statistics.quantiles(samples, n=100, method="inclusive")[q - 1]
-        if len(samples) > 1
-        else samples[0]
-    )
 
 
 async def run_appenders(
@@ -400,17 +391,22 @@ async def section_actors(results: Results, workdir: Path, cfg: Config) -> None:
         )
 
 
+FIGURES = Table(
+    Column("figure", 62, left=True, lead="  "), Column("rate", 12, ",.0f"),
+    Column("unit", 10, left=True, lead=" "), Column("p50 ms", 8, ".2f"), Column("p99 ms", 8, ".2f"),
+    Column("note", 0, left=True, lead="  "), sep="",
+)  # fmt: skip
+
+
 def print_table(results: Results) -> None:
     print()
-    print(f"{'':2}{'figure':<62}{'rate':>12} {'unit':<10}{'p50 ms':>8}{'p99 ms':>8}  note")
+    print(FIGURES.head())
     section = ""
     for fig in results.values():
         if fig.section != section:
             section = fig.section
             print(f"-- {section}")
-        p50 = f"{fig.p50_ms:8.2f}" if fig.p50_ms is not None else " " * 8
-        p99 = f"{fig.p99_ms:8.2f}" if fig.p99_ms is not None else " " * 8
-        print(f"  {fig.name:<62}{fig.rate:>12,.0f} {fig.unit:<10}{p50}{p99}  {fig.note}")
+        print(FIGURES.row(fig.name, fig.rate, fig.unit, fig.p50_ms, fig.p99_ms, fig.note))
     print()
     print("ratios")
     for label, top, bottom in (
@@ -432,7 +428,7 @@ def print_table(results: Results) -> None:
         ),
     ):
         if top in results and bottom in results:
-            print(f"  {label:<72}{results[top].rate / results[bottom].rate:>8.1f}x")
+            print(f"  {label:<72}{ratio(results[top].rate, results[bottom].rate):>8.1f}x")
 
 
 SECTIONS: list[Section] = [
@@ -448,10 +444,10 @@ SECTIONS: list[Section] = [
 def run(cfg: Config, sections: list[Section] = SECTIONS) -> Results:
     """Run ``sections`` in order, each on a fresh event loop, in one temporary directory."""
     results: Results = {}
-    with tempfile.TemporaryDirectory(prefix="bench-store-") as tmp:
+    with workdir("bench-store-") as tmp:
         for section in sections:
             started = time.perf_counter()
-            asyncio.run(section(results, Path(tmp), cfg))
+            asyncio.run(section(results, tmp, cfg))
             took = time.perf_counter() - started
             print(f"  {section.__name__} done in {took:.1f} s", flush=True)
     return results

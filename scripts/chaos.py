@@ -7,9 +7,12 @@ Each round starts ``serve --port 0`` on the one database file, checks everything
 before (below), starts several client processes (`chaos_clients.py`: suppliers, a buyer, an admin)
 that create auctions with short durations and soft-close windows, bid, auto-bid, revoke, select
 and cancel over the wire, looks at the live views at a random moment, and SIGKILLs the server at
-another. Now and then the server is killed while it is still starting up. It stays down for a
-random while (deadlines pass meanwhile), then the next round starts it again. After the last
-round it is started once more, checked, and stopped with SIGTERM.
+another (stopped with SIGSTOP a random moment first, so that the clients' commands are in flight
+when it dies). Now and then the server is killed while it is still starting up. It stays down for
+a random while (deadlines pass meanwhile), then the next round starts it again, and its clients
+first send again, each with its idempotency key, what was unanswered at the kill and a few
+acknowledged commands (`chaos_retries.py`). After the last round it is started once more,
+checked, and stopped with SIGTERM.
 
 The checks, each counted and every failure printed:
 
@@ -27,7 +30,10 @@ The checks, each counted and every failure printed:
   when it passed while the server was down, never with extra time (``closes_at`` = start +
   duration, ``decision_closes_at`` = stored ``closes_at`` + decision duration, an extension sets
   ``closes_at`` = now + window and only inside the window); no bid was accepted at or after
-  ``closes_at``; no deadline was left unacted once the server had been up past it.
+  ``closes_at``; no deadline was left unacted once the server had been up past it;
+- **keys**: every key's effect is in the log at most once; a retry answered ``ok`` names its one
+  application (same seq, same ids), an acknowledged command sent again gets the same reply, and
+  a refused retry was never applied (see `chaos_retries.py`).
 
 Exit status 0 when nothing failed, 1 otherwise.
 """
@@ -36,26 +42,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import io
 import json
-import os
-import queue
 import random
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
-from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from auctionactors.cli import main as cli_main
+from chaos_retries import Retries
+from harness import REPO, Lifetime, Server, connected, make_users, now_us, run_cli
+
 from auctionactors.client import Client, ClientError
 from auctionactors.domain.events import (
     AuctionCanceled,
@@ -78,112 +80,10 @@ from auctionactors.store.codec import decode_event
 from auctionactors.store.sqlite import SqliteEventStore
 
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
-LISTENING = "auctionactors: listening on "
 STARTUP_TIMEOUT_S = 60.0
 CLIENT_EXIT_TIMEOUT_S = 30.0
-
-
-def now_us() -> int:
-    return time.time_ns() // 1000
-
-
-# --- processes ------------------------------------------------------------------------------
-
-
-class LineReader:
-    """Lines of a pipe, read in a thread, so the caller can wait for the next with a timeout."""
-
-    def __init__(self, stream: IO[str]) -> None:
-        self._lines: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._pump, args=(stream,), daemon=True).start()
-
-    def _pump(self, stream: IO[str]) -> None:
-        try:
-            for line in stream:
-                self._lines.put(line.rstrip("\n"))
-        except ValueError:
-            pass
-        finally:
-            self._lines.put(None)
-
-    def next(self, timeout: float) -> str | None:
-        """The next line; None at the end of the output or when none comes in time."""
-        try:
-            return self._lines.get(timeout=timeout)
-        except queue.Empty:
-            return None
-
-
-@dataclass
-class Lifetime:
-    """One server process, in microseconds of the shared wall clock: started (spawned), ready
-    (its URL line read: every stored deadline has been acted on by then), killed (None: alive)."""
-
-    started: int
-    ready: int | None = None
-    killed: int | None = None
-
-
-class Server:
-    def __init__(self, db: Path, log: Path) -> None:
-        self.log = log
-        self._stderr = open(log, "w", encoding="utf-8")  # noqa: SIM115 - closed in `kill`/`stop`
-        env = {k: v for k, v in os.environ.items() if k != "AUCTIONACTORS_DB"}
-        env["PYTHONUNBUFFERED"] = "1"
-        self.lifetime = Lifetime(now_us())
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "auctionactors", "serve", "--db", str(db), "--port", "0"],
-            cwd=REPO,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=self._stderr,
-            text=True,
-        )
-        assert self.proc.stdout is not None
-        self.out = LineReader(self.proc.stdout)
-        self.url: str | None = None
-
-    def wait_ready(self, timeout: float = STARTUP_TIMEOUT_S) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            line = self.out.next(max(0.0, deadline - time.monotonic()))
-            if line is None:
-                raise RuntimeError(f"the server did not start (see {self.log})")
-            if line.startswith(LISTENING):
-                self.lifetime.ready = now_us()
-                self.url = line.removeprefix(LISTENING)
-                return self.url
-
-    def kill(self) -> None:
-        self.lifetime.killed = now_us()
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=30)
-        self._close()
-
-    def stop(self) -> int:
-        """SIGTERM: the clean way out; returns the exit status."""
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            code = self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            code = self.proc.wait(timeout=30)
-        self.lifetime.killed = now_us()
-        self._close()
-        return code
-
-    def _close(self) -> None:
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
-        self._stderr.close()
-
-    def trouble(self) -> list[str]:
-        """Lines of the server's log that mean something went wrong inside it."""
-        words = ("Traceback", "ERROR", "crashed", "quarantined", "failed")
-        lines = self.log.read_text(encoding="utf-8", errors="replace").splitlines()
-        return [line for line in lines if any(w in line for w in words)]
+# What in the server's log means trouble here: crashes and quarantines are logged as ERROR.
+TROUBLE = ("Traceback", "ERROR", "crashed", "quarantined", "failed")
 
 
 # --- users and clients ----------------------------------------------------------------------
@@ -199,16 +99,16 @@ class Users:
         return {u.company_id: u for u in (self.admin, self.buyer, *self.suppliers)}
 
 
-async def make_users(db: Path, suppliers: int) -> Users:
-    async with await SqliteEventStore.open(db) as store:
-        return Users(
-            admin=await store.add_user("Chaos Platform", "admin", "Ada"),
-            buyer=await store.add_user("Chaos Shipping", "buyer", "Bea"),
-            suppliers=[
-                await store.add_user(f"Chaos Fuels {i}", "supplier", f"Sam {i}")
-                for i in range(1, suppliers + 1)
-            ],
-        )
+def make_chaos_users(db: Path, suppliers: int) -> Users:
+    people = {
+        "admin": ("Chaos Platform", "admin", "Ada"),
+        "buyer": ("Chaos Shipping", "buyer", "Bea"),
+    }
+    people |= {
+        f"s{i}": (f"Chaos Fuels {i}", "supplier", f"Sam {i}") for i in range(1, suppliers + 1)
+    }
+    users = make_users(db, people)
+    return Users(users.pop("admin"), users.pop("buyer"), list(users.values()))
 
 
 def wait_until_ready(clients: list[tuple[subprocess.Popen[bytes], Path]]) -> None:
@@ -226,8 +126,15 @@ def wait_until_ready(clients: list[tuple[subprocess.Popen[bytes], Path]]) -> Non
 
 
 def start_clients(
-    users: Users, url: str, folder: Path, rng: random.Random, max_s: float, pause_s: float
+    users: Users,
+    url: str,
+    folder: Path,
+    rng: random.Random,
+    max_s: float,
+    pause_s: float,
+    retry: dict[str, list[dict[str, Any]]],
 ) -> list[tuple[subprocess.Popen[bytes], Path]]:
+    """A client process per user; ``retry``: the commands each user sends again first."""
     folder.mkdir(parents=True, exist_ok=True)
     common = {
         "url": url,
@@ -248,7 +155,9 @@ def start_clients(
             "user_id": user.user_id,
             "company_id": user.company_id,
             "seed": rng.randrange(2**32),
-            "acks": str(folder / f"{name}.acks"),
+            "key_prefix": f"{folder.name}.{user.user_id}",
+            "retry": retry.get(user.user_id, []),
+            **{f: str(folder / f"{name}.{f}") for f in ("acks", "pending", "retried")},
             "summary": str(folder / f"{name}.summary"),
             "ready": str(folder / f"{name}.ready"),
         }
@@ -529,8 +438,7 @@ async def probe_views(
             for company_id in targets:
                 client = clients.get(company_id)
                 if client is None:
-                    client = Client(url, by_company[company_id].token, reconnect=False)
-                    await client.connect()
+                    client = await connected(url, by_company[company_id].token, reconnect=False)
                     clients[company_id] = client
                 try:
                     reply = await _request(client, "get_view", auction_id=auction_id)
@@ -548,14 +456,6 @@ async def probe_views(
         for client in clients.values():
             await client.close()
     return probes, problems
-
-
-def run_cli(*argv: str) -> tuple[int, str, str]:
-    """``auctionactors ARGV`` in this process (it is what the console script runs)."""
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        code = cli_main(list(argv))
-    return code, out.getvalue(), err.getvalue()
 
 
 def compare(db: Path, probe: Probe) -> str | None:
@@ -607,7 +507,8 @@ class Chaos:
         self.totals = Totals()
         self.pending_acks: list[dict[str, Any]] = []
         self.pending_probes: list[Probe] = []
-        self.users = asyncio.run(make_users(self.db, args.suppliers))
+        self.users = make_chaos_users(self.db, args.suppliers)
+        self.retries = Retries(self.db, args.resends, random.Random(f"{args.seed} retries"))
 
     def fail(self, where: str, problem: str) -> None:
         line = f"FAIL [{where}] {problem}"
@@ -618,7 +519,7 @@ class Chaos:
         for n in range(1, self.args.rounds + 1):
             self.round(n)
         server = self.start(self.args.rounds + 1)
-        self.check_live(server.wait_ready(), "final")
+        self.check_live(server.wait_ready(STARTUP_TIMEOUT_S), "final")
         code = server.stop()
         if code != 0:
             self.fail("final", f"serve exited {code} on SIGTERM")
@@ -626,7 +527,7 @@ class Chaos:
         self.verify("final")
 
     def start(self, n: int) -> Server:
-        server = Server(self.db, self.folder / f"serve-{n}.log")
+        server = Server(self.db, self.folder / f"serve-{n}.log", wait=False)
         self.lifetimes.append(server.lifetime)
         return server
 
@@ -641,8 +542,10 @@ class Chaos:
             mode = "killed while starting"
             checked = 0
         else:
-            url = server.wait_ready()
+            url = server.wait_ready(STARTUP_TIMEOUT_S)
             checked = self.check_live(url, f"round {n}")
+            everyone = (self.users.admin, self.users.buyer, *self.users.suppliers)
+            retry = {u.user_id: self.retries.take(u.user_id, self.log.events) for u in everyone}
             clients = start_clients(
                 self.users,
                 url,
@@ -650,6 +553,7 @@ class Chaos:
                 rng,
                 max_s=args.max_up + CLIENT_EXIT_TIMEOUT_S,
                 pause_s=args.pause,
+                retry=retry,
             )
             wait_until_ready(clients)
             traffic = time.monotonic()
@@ -657,7 +561,7 @@ class Chaos:
             time.sleep(rng.uniform(0, up))
             self.sweep(url, f"round {n}")
             time.sleep(max(0.0, up - (time.monotonic() - traffic)))
-            server.kill()
+            server.kill(hold_s=rng.uniform(0, args.max_hold))  # stopped: commands in flight
             self.collect(clients, f"round {n}")
             mode = f"up {(server.lifetime.killed or 0) - (server.lifetime.ready or 0):,} us"
         self.check_server_log(server, f"round {n}")
@@ -684,6 +588,8 @@ class Chaos:
             lost = check_ack(ack, events)
             if lost is not None:
                 self.fail(where, f"acknowledged {ack['kind']} {ack} lost: {lost}")
+        for problem in self.retries.check(self.log.events):
+            self.fail(where, problem)
         todo = sorted(
             a
             for a in self.log.events
@@ -744,6 +650,7 @@ class Chaos:
             if acks_path.exists():
                 for line in acks_path.read_text().splitlines():
                     self.pending_acks.append(json.loads(line))
+            self.retries.collect(summary_path, summary["user_id"])
 
     def verify(self, where: str) -> None:
         code, out, err = run_cli("verify", "--db", str(self.db), "--json")
@@ -752,7 +659,7 @@ class Chaos:
             self.fail(where, f"verify exited {code}: {out.strip()[:2000]} {err.strip()}")
 
     def check_server_log(self, server: Server, where: str) -> None:
-        for line in server.trouble()[:20]:
+        for line in server.trouble(TROUBLE)[:20]:
             self.fail(where, f"server log: {line}")
 
 
@@ -779,6 +686,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--slack", type=float, default=2.0, help="how late 'at once' may be, s")
     p.add_argument(
         "--startup-kill-rate", type=float, default=0.1, help="share of kills during startup"
+    )
+    p.add_argument(
+        "--max-hold", type=float, default=0.3, help="longest SIGSTOP before a SIGKILL, s"
+    )
+    p.add_argument(
+        "--resends", type=int, default=2, help="acknowledged commands re-sent per client and round"
     )
     p.add_argument("--dir", type=Path, default=None, help="work folder (default: a temporary)")
     p.add_argument("--keep", action="store_true", help="keep the temporary work folder")
@@ -817,6 +730,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             flush=True,
         )
         print(f"chaos: the auctions: {census(chaos.log)}", flush=True)
+        r = chaos.retries.stats
+        not_applied = {k.split()[1]: v for k, v in sorted(r.items()) if k.startswith("refused")}
+        print(
+            f"chaos: keyed retries: {r['retried unanswered']} commands unanswered at a kill "
+            f"retried with their key ({r['applied before the kill']} had been applied: answered "
+            f"with that result; {r['applied by it']} applied by the retry; refused, not applied: "
+            f"{not_applied}); {r['re-sent acknowledged']} acknowledged commands re-sent "
+            f"({r['same reply']} answered with the original reply); {chaos.retries.left()} "
+            f"left unanswered at the end; {r['keys in the log']} keys in the log, each applied "
+            "at most once unless a failure says otherwise",
+            flush=True,
+        )
         refused = {k: v for k, v in totals.outcomes.items() if not k.endswith(":ok")}
         print(f"chaos: refusals and errors seen by clients: {dict(sorted(refused.items()))}")
         if args.dir is None and not args.keep and not totals.failures:

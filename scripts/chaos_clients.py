@@ -9,8 +9,14 @@ three ahead, some as drafts it schedules later), selects solutions in decision (
 auctions while open) and now and then cancels one; an **admin** creates auctions that open at
 once, starts pending ones by hand and selects expired ones.
 
-Every ``ok`` is appended to the acks file (one JSON line, flushed at once) with what the checker
-needs to find the command in the log: kind, auction id, seq, user, bid ids / comment id. The
+Every command carries an idempotency ``key`` (PROTOCOL.md 1.1), and its effect is tagged with
+it so that the checker can count it in the log: a comment's text, each bid's comment, a new
+auction's port. Every ``ok`` is appended to the acks file (one JSON line, flushed at once) with
+what the checker needs to find the command in the log: kind, auction id, seq, user, bid ids /
+comment id, the request and the reply. A command left unanswered when the connection drops (the
+server was SIGKILLed with it in flight) goes to the pending file; the next round's process of the
+same user starts by retrying, with the same key, what its spec's ``retry`` lists (those, and a
+few acknowledged commands re-sent on purpose) and writes each outcome to the retried file. The
 client also checks the order of the updates it receives (per auction: increasing seqs, events
 contiguous, nothing repeated) and writes a summary (outcome counts, wire failures) on exit.
 """
@@ -24,9 +30,10 @@ import random
 import sys
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from auctionactors.client import Client, ClientError
+from auctionactors.domain.money import format_amount, parse_amount
 from auctionactors.domain.timestamps import format_instant
 
 SECOND_US = 1_000_000
@@ -37,16 +44,6 @@ FOLLOW_EVERY_S = 0.5
 
 def iso_in(seconds: float) -> str:
     return format_instant(time.time_ns() // 1000 + round(seconds * SECOND_US))
-
-
-def money(cents: int) -> str:
-    return f"{cents // 100}.{cents % 100:02d}"
-
-
-def cents_of(amount: str) -> int:
-    whole, _, frac = amount.partition(".")
-    sign = -1 if whole.startswith("-") else 1
-    return sign * (abs(int(whole)) * 100 + int((frac + "00")[:2]))
 
 
 class CheckingClient(Client):
@@ -88,29 +85,72 @@ class CheckingClient(Client):
         self.views[auction_id] = frame["view"]
 
 
+class Journal:
+    """What the orchestrator reads after the round, one JSON line per entry, each flushed at once:
+    ``acks`` (every ``ok``), ``pending`` (unanswered when the connection dropped), ``retried``
+    (the outcome of each retry)."""
+
+    FILES = ("acks", "pending", "retried")
+
+    def __init__(self, spec: dict[str, Any]) -> None:
+        self.files = {name: open(spec[name], "a", encoding="utf-8") for name in self.FILES}  # noqa: SIM115
+
+    def write(self, name: str, entry: dict[str, Any]) -> None:
+        self.files[name].write(json.dumps(entry) + "\n")
+        self.files[name].flush()
+
+    def close(self) -> None:
+        for file in self.files.values():
+            file.close()
+
+
 class Actor:
     """The traffic of one user; ``act`` does one request (or none) and returns."""
 
-    def __init__(self, spec: dict[str, Any], client: CheckingClient, acks: IO[str]) -> None:
+    def __init__(self, spec: dict[str, Any], client: CheckingClient, journal: Journal) -> None:
         self.spec = spec
         self.client = client
         self.rng = random.Random(spec["seed"])
-        self.acks = acks
+        self.journal = journal
         self.user_id: str = spec["user_id"]
         self.company_id: str = spec["company_id"]
         self.outcomes: dict[str, int] = {}
         self.followed: set[str] = set()
+        self.keys = 0
+
+    def new_key(self) -> str:
+        """A fresh idempotency key: unique to this user, round and command."""
+        self.keys += 1
+        return f"{self.spec['key_prefix']}-{self.keys}"
 
     async def send(self, kind: str, **fields: Any) -> dict[str, Any] | None:
-        """One request; records the outcome and, on ``ok``, the ack. None unless ``ok``."""
+        """One keyed command (a fresh key unless ``fields`` has one). None unless ``ok``."""
+        fields.setdefault("key", self.new_key())
+        return await self.request(kind, fields)
+
+    async def retry(self, entries: list[dict[str, Any]]) -> None:
+        """The commands of an earlier round again, each with its key, before anything else."""
+        for entry in entries:
+            await self.request(entry["kind"], entry["request"], entry)
+
+    async def request(
+        self, kind: str, fields: dict[str, Any], retry: dict[str, Any] | None = None
+    ) -> dict[str, Any] | None:
+        """One request; records the outcome, the ack on ``ok``, the request if it goes
+        unanswered, and what a retry got."""
         try:
             reply = await self.client.request(kind, **fields)
         except ClientError as exc:
             self.outcomes[f"{kind}:{exc.code}"] = self.outcomes.get(f"{kind}:{exc.code}", 0) + 1
             if exc.code in GONE:
+                entry = retry or {"kind": kind, "request": fields, "user_id": self.user_id}
+                self.journal.write("pending", {**entry, "retries": entry.get("retries", 0) + 1})
                 raise
             if exc.code == "internal":
                 self.client.wire_failures.append(f"{kind} answered internal: {exc.message}")
+            if retry is not None:
+                refused = {"outcome": exc.code, "reply": None, "message": exc.message}
+                self.journal.write("retried", {**retry, **refused})
             return None
         self.outcomes[f"{kind}:ok"] = self.outcomes.get(f"{kind}:ok", 0) + 1
         ack: dict[str, Any] = {
@@ -118,6 +158,8 @@ class Actor:
             "auction_id": reply.get("auction_id", fields.get("auction_id")),
             "seq": reply["seq"],
             "user_id": self.user_id,
+            "request": fields,
+            "reply": {k: v for k, v in reply.items() if k != "id"},
         }
         if "bid_ids" in reply:
             ack["bid_ids"] = reply["bid_ids"]
@@ -125,8 +167,9 @@ class Actor:
             ack["comment_id"] = reply["comment_id"]
         if kind == "revoke_bid":
             ack["product_id"] = fields["product_id"]
-        self.acks.write(json.dumps(ack) + "\n")
-        self.acks.flush()
+        self.journal.write("acks", ack)
+        if retry is not None:
+            self.journal.write("retried", {**retry, "outcome": "ok", "reply": ack["reply"]})
         return reply
 
     async def follow(self) -> None:
@@ -175,8 +218,8 @@ class Supplier(Actor):
         elif roll < 0.85:
             await self.send("revoke_bid", auction_id=auction_id, product_id=product["product_id"])
         elif roll < 0.90:
-            text = f"comment {self.rng.randrange(10**6)}"
-            await self.send("post_comment", auction_id=auction_id, text=text)
+            key = self.new_key()
+            await self.send("post_comment", auction_id=auction_id, text=f"comment {key}", key=key)
         elif roll < 0.94:
             response = self.rng.choice(("yes", "no", "maybe"))
             await self.send("rsvp", auction_id=auction_id, response=response)
@@ -188,29 +231,37 @@ class Supplier(Actor):
 
     def target(self, product: dict[str, Any]) -> int:
         bids = product["bids"]
-        best = cents_of(bids[0]["amount"]) if bids else 2000 + 25 * self.rng.randrange(400)
+        best = parse_amount(bids[0]["amount"]) if bids else 2000 + 25 * self.rng.randrange(400)
         return max(25, best - 25 * self.rng.randrange(-2, 5))
 
     def plain(self, product: dict[str, Any]) -> dict[str, Any]:
-        return {"product_id": product["product_id"], "amount": money(self.target(product))}
+        return {"product_id": product["product_id"], "amount": format_amount(self.target(product))}
 
     def auto(self, product: dict[str, Any]) -> dict[str, Any]:
         amount = self.target(product)
         floor = max(25, amount - 25 * self.rng.randrange(1, 30))
-        bid: dict[str, Any] = {"product_id": product["product_id"], "min_amount": money(floor)}
+        bid: dict[str, Any] = {
+            "product_id": product["product_id"],
+            "min_amount": format_amount(floor),
+        }
         if self.rng.random() < 0.5:
-            bid["amount"] = money(amount)
+            bid["amount"] = format_amount(amount)
         return bid
 
     async def bid(self, auction_id: str, bids: list[dict[str, Any]], traded: bool = False) -> None:
-        await self.send("place_bids", auction_id=auction_id, bids=bids, traded=traded)
+        key = self.new_key()
+        bids = [{**bid, "comment": key} for bid in bids]
+        await self.send("place_bids", auction_id=auction_id, bids=bids, traded=traded, key=key)
 
 
-def auction_spec(rng: random.Random, spec: dict[str, Any], start: str | None) -> dict[str, Any]:
-    """Short durations and soft-close windows, so that rounds see every phase."""
+def auction_spec(
+    rng: random.Random, spec: dict[str, Any], start: str | None, key: str
+) -> dict[str, Any]:
+    """Short durations and soft-close windows, so that rounds see every phase; the port names
+    the creation's key."""
     suppliers = rng.sample(spec["suppliers"], rng.randint(1, len(spec["suppliers"])))
     auction: dict[str, Any] = {
-        "port": rng.choice(("Rotterdam", "Singapore", "Fujairah")),
+        "port": f"{rng.choice(('Rotterdam', 'Singapore', 'Fujairah'))} {key}",
         "suppliers": suppliers,
         "scheduled_start": start,
         "duration_s": rng.randint(2, 7),
@@ -241,8 +292,8 @@ def auction_spec(rng: random.Random, spec: dict[str, Any], start: str | None) ->
 
 
 class Buyer(Actor):
-    def __init__(self, spec: dict[str, Any], client: CheckingClient, acks: IO[str]) -> None:
-        super().__init__(spec, client, acks)
+    def __init__(self, spec: dict[str, Any], client: CheckingClient, journal: Journal) -> None:
+        super().__init__(spec, client, journal)
         self.drafts: list[str] = []
         self.next_create = 0.0
 
@@ -272,7 +323,9 @@ class Buyer(Actor):
     async def create(self) -> None:
         draft = self.rng.random() < 0.1
         start = None if draft else iso_in(self.rng.uniform(0.5, 3))
-        reply = await self.send("create_auction", auction=auction_spec(self.rng, self.spec, start))
+        key = self.new_key()
+        auction = auction_spec(self.rng, self.spec, start, key)
+        reply = await self.send("create_auction", auction=auction, key=key)
         if draft and reply is not None:
             self.drafts.append(str(reply["auction_id"]))
 
@@ -293,16 +346,17 @@ class Buyer(Actor):
 
 
 class Admin(Actor):
-    def __init__(self, spec: dict[str, Any], client: CheckingClient, acks: IO[str]) -> None:
-        super().__init__(spec, client, acks)
+    def __init__(self, spec: dict[str, Any], client: CheckingClient, journal: Journal) -> None:
+        super().__init__(spec, client, journal)
         self.next_create = 0.0
 
     async def act(self) -> None:
         now = time.monotonic()
         if now >= self.next_create:
             self.next_create = now + self.rng.uniform(0.8, 2.5)
-            auction = auction_spec(self.rng, self.spec, iso_in(0))  # an admin's "now": opens
-            await self.send("create_auction", buyer=self.spec["buyer"], auction=auction)
+            key = self.new_key()
+            auction = auction_spec(self.rng, self.spec, iso_in(0), key)  # an admin's "now": opens
+            await self.send("create_auction", buyer=self.spec["buyer"], auction=auction, key=key)
             return
         picked = self.pick(("pending", "expired"))
         if picked is None:
@@ -317,17 +371,20 @@ class Admin(Actor):
 ROLES: dict[str, type[Actor]] = {"supplier": Supplier, "buyer": Buyer, "admin": Admin}
 
 
-async def run(spec: dict[str, Any], acks: IO[str]) -> dict[str, Any]:
+async def run(spec: dict[str, Any], journal: Journal) -> dict[str, Any]:
     client = CheckingClient(spec["url"], spec["token"])
     summary: dict[str, Any] = {"user_id": spec["user_id"], "outcomes": {}, "wire_failures": []}
     try:
         await client.connect()
     except ClientError as exc:  # the server died before we got in: a quiet round
         summary["connect_error"] = exc.code
+        for entry in spec["retry"]:  # for the next round to retry
+            journal.write("pending", entry)
         return summary
-    actor = ROLES[spec["role"]](spec, client, acks)
+    actor = ROLES[spec["role"]](spec, client, journal)
     deadline = time.monotonic() + spec["max_s"]
     try:
+        await actor.retry(spec["retry"])
         everything = spec["role"] == "admin"
         if everything:
             await client.subscribe_all()
@@ -355,8 +412,11 @@ async def run(spec: dict[str, Any], acks: IO[str]) -> dict[str, Any]:
 
 def main(argv: list[str]) -> int:
     spec = json.loads(Path(argv[0]).read_text())
-    with open(spec["acks"], "a", encoding="utf-8") as acks:
-        summary = asyncio.run(run(spec, acks))
+    journal = Journal(spec)
+    try:
+        summary = asyncio.run(run(spec, journal))
+    finally:
+        journal.close()
     Path(spec["summary"]).write_text(json.dumps(summary))
     return 0
 

@@ -35,16 +35,17 @@ import contextlib
 import json
 import random
 import sys
-import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from served import Server, add_user, cli_json, curve
+from harness import PLATFORM, Server, cli_json, curve, report, serve_fresh, workdir
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
+
+from auctionactors.store.base import NewUser
 
 MAX_FRAME = 64 * 1024
 WINDOW = 48  # requests in flight per connection before the sender waits for replies
@@ -88,7 +89,7 @@ UNICODE = ["\u202e", "\ufeff", "\U0010ffff", "\u0000", "é", "日本", "\U0001f6
 class Context:
     url: str
     auction_id: str
-    users: dict[str, dict[str, str]]
+    users: dict[str, NewUser]
     bid_id: str
     eta: str
 
@@ -114,7 +115,7 @@ class Context:
             return supplier
         auction = {
             "kind": "spot", "port": "Rotterdam", "scheduled_start": None,
-            "suppliers": [u["s1"]["company_id"]],
+            "suppliers": [u["s1"].company_id],
             "products": [{"vessel": {"name": "MV X", "imo": "1"}, "fuel": "VLSFO",
                           "quantity_mt": 1, "eta": self.eta}],
         }  # fmt: skip
@@ -124,22 +125,22 @@ class Context:
             {"type": "get_events", "auction_id": a, "since": 0, "limit": 10},
             {"type": "operator_status"},
             {"type": "operator_revive", "auction_id": a},
-            {"type": "create_auction", "auction": auction, "buyer": u["buyer"]["company_id"]},
+            {"type": "create_auction", "auction": auction, "buyer": u["buyer"].company_id},
             {"type": "update_auction", "auction_id": a, "changes": {"port": "Antwerp"}},
             {"type": "start_auction", "auction_id": a},
             {"type": "cancel_auction", "auction_id": a},
             {"type": "select_solution", "auction_id": a, "bid_ids": [self.bid_id]},
             {"type": "select_solution", "auction_id": a, "solution": "best_overall"},
             {"type": "approve_barge", "auction_id": a, "imo": "9100001",
-             "supplier_id": u["s1"]["company_id"]},
+             "supplier_id": u["s1"].company_id},
             {"type": "reject_barge", "auction_id": a, "imo": "9100001",
-             "supplier_id": u["s1"]["company_id"]},
-            {"type": "invite_observer", "auction_id": a, "company_id": u["outsider"]["company_id"]},
+             "supplier_id": u["s1"].company_id},
+            {"type": "invite_observer", "auction_id": a, "company_id": u["outsider"].company_id},
             {"type": "uninvite_observer", "auction_id": a, "company_id": "c-x"},
         ]  # fmt: skip
 
     def other_users(self) -> list[str]:
-        return [u["user_id"] for u in self.users.values()]
+        return [u.user_id for u in self.users.values()]
 
 
 def leaf(rng: random.Random) -> Any:
@@ -339,7 +340,7 @@ async def open_conn(ctx: Context, token: str, stats: Stats, **kwargs: Any) -> Co
 async def outsider(n: int, ctx: Context, stats: Stats, seed: int) -> None:
     """Hostile frames of every kind on the outsider's token, reconnecting after each close."""
     rng = random.Random(seed * 1000 + n)
-    token = ctx.users["outsider"]["token"]
+    token = ctx.users["outsider"].token
     rid = 0
     while stats.take() > 0:
         conn = await open_conn(ctx, token, stats)
@@ -370,7 +371,7 @@ async def outsider(n: int, ctx: Context, stats: Stats, seed: int) -> None:
                            "auction_id": long_id}  # fmt: skip
                     await conn.send(json.dumps(big)[: MAX_FRAME - 16], "large (under the limit)")
                 elif roll < 0.90:
-                    hello = {"type": "hello", "token": ctx.users["admin"]["token"], "id": rid}
+                    hello = {"type": "hello", "token": ctx.users["admin"].token, "id": rid}
                     await conn.send(json.dumps(hello), "second hello")
                 elif roll < 0.955:
                     await conn.send(json.dumps({"type": "list_auctions", "id": rid}), "valid read")
@@ -440,7 +441,7 @@ async def supplier(ctx: Context, stats: Stats, share: int, seed: int) -> list[tu
         except (OSError, InvalidHandshake, TimeoutError):
             await asyncio.sleep(0.2)
             continue
-        await ws.send(json.dumps({"type": "hello", "token": ctx.users["s1"]["token"]}))
+        await ws.send(json.dumps({"type": "hello", "token": ctx.users["s1"].token}))
         try:
             await ws.recv()
             while sent < share and stats.take() > 0:
@@ -469,7 +470,7 @@ async def supplier(ctx: Context, stats: Stats, share: int, seed: int) -> list[tu
 async def door(ctx: Context, stats: Stats, share: int, seed: int) -> None:
     """The hello: garbage first, bad tokens, huge tokens, binary hellos."""
     rng = random.Random(seed * 1000 + 998)
-    good = ctx.users["outsider"]["token"]
+    good = ctx.users["outsider"].token
     for _ in range(share):
         if stats.take() <= 0:
             return
@@ -511,7 +512,7 @@ async def too_many(ctx: Context, stats: Stats) -> None:
     opened: list[ClientConnection] = []
     for _ in range(20):
         ws = await connect(ctx.url, open_timeout=10, compression=None)
-        await ws.send(json.dumps({"type": "hello", "token": ctx.users["outsider"]["token"]}))
+        await ws.send(json.dumps({"type": "hello", "token": ctx.users["outsider"].token}))
         stats.sent["hello (over the cap)"] += 1
         try:
             frame = json.loads(await asyncio.wait_for(ws.recv(), REPLY_WAIT_S))
@@ -566,27 +567,27 @@ async def admin_request(url: str, token: str, type_: str, **fields: Any) -> dict
                 return frame
 
 
-async def setup(url: str, users: dict[str, dict[str, str]]) -> Context:
+async def setup(url: str, users: dict[str, NewUser]) -> Context:
     now = time.time()
     start = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
     eta = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + 86_400 * 3))
     auction = {
         "kind": "spot", "port": "Rotterdam", "scheduled_start": start, "duration_s": 86_400,
-        "suppliers": [users["s1"]["company_id"], users["s2"]["company_id"]],
+        "suppliers": [users["s1"].company_id, users["s2"].company_id],
         "products": [{"vessel": {"name": "MV Aurora", "imo": "9300001"}, "fuel": "VLSFO",
                       "quantity_mt": 1500, "eta": eta}],
     }  # fmt: skip
     created = await admin_request(
-        url, users["admin"]["token"], "create_auction",
-        buyer=users["buyer"]["company_id"], auction=auction,
+        url, users["admin"].token, "create_auction",
+        buyer=users["buyer"].company_id, auction=auction,
     )  # fmt: skip
     auction_id = str(created["auction_id"])
     bid = await admin_request(
-        url, users["s1"]["token"], "place_bids", auction_id=auction_id,
+        url, users["s1"].token, "place_bids", auction_id=auction_id,
         bids=[{"product_id": "p1", "amount": "500.00"}],
     )  # fmt: skip
     await admin_request(
-        url, users["s2"]["token"], "place_bids", auction_id=auction_id,
+        url, users["s2"].token, "place_bids", auction_id=auction_id,
         bids=[{"product_id": "p1", "amount": "520.00", "min_amount": "400.00"}],
     )  # fmt: skip
     return Context(url, auction_id, users, bid["bid_ids"][0], eta)
@@ -596,7 +597,7 @@ async def all_events(ctx: Context) -> list[dict[str, Any]]:
     events: list[dict[str, Any]] = []
     while True:
         page = await admin_request(
-            ctx.url, ctx.users["admin"]["token"], "get_events",
+            ctx.url, ctx.users["admin"].token, "get_events",
             auction_id=ctx.auction_id, since=len(events), limit=10_000,
         )  # fmt: skip
         events += page["events"]
@@ -635,7 +636,7 @@ def attribute(
 
 async def fuzz(args: argparse.Namespace, server: Server, ctx: Context) -> dict[str, Any]:
     stats = Stats(args.frames)
-    status_before = await admin_request(ctx.url, ctx.users["admin"]["token"], "operator_status")
+    status_before = await admin_request(ctx.url, ctx.users["admin"].token, "operator_status")
     sampler = asyncio.get_running_loop().create_task(sample_rss(server, stats, 0.25))
     rss_before = server.rss_mb()
     supplier_share = args.frames // 10
@@ -652,7 +653,7 @@ async def fuzz(args: argparse.Namespace, server: Server, ctx: Context) -> dict[s
     await asyncio.gather(*tasks)
     elapsed = time.monotonic() - stats.started
     await asyncio.sleep(1.0)  # let the server finish closing what we closed
-    status = await admin_request(ctx.url, ctx.users["admin"]["token"], "operator_status")
+    status = await admin_request(ctx.url, ctx.users["admin"].token, "operator_status")
     rss_after = server.rss_mb()
     sampler.cancel()
     return {
@@ -678,20 +679,16 @@ def main() -> int:
     if args.quick:
         args.frames = min(args.frames, 2000)
         args.connections = min(args.connections, 3)
-    with tempfile.TemporaryDirectory(prefix="fuzz-server-") as tmp:
-        return run(args, Path(tmp))
+    with workdir("fuzz-server-") as tmp:
+        return run(args, tmp)
 
 
 def run(args: argparse.Namespace, tmp: Path) -> int:
-    db = tmp / "fuzz.db"
-    users = {
-        "admin": add_user(db, "Platform", "admin", "Ada"),
-        "buyer": add_user(db, "Aegean Shipping", "buyer", "Bea"),
-        "s1": add_user(db, "Baltic Bunkers", "supplier", "Sam"),
-        "s2": add_user(db, "North Sea Fuels", "supplier", "Sue"),
-        "outsider": add_user(db, "Outsider Oil", "supplier", "Olly"),
-    }
-    server = Server(db, tmp / "server.log", "--rate", str(RATE))
+    people = {**PLATFORM, "s1": ("Baltic Bunkers", "supplier", "Sam"),
+              "s2": ("North Sea Fuels", "supplier", "Sue"),
+              "outsider": ("Outsider Oil", "supplier", "Olly")}  # fmt: skip
+    server, users = serve_fresh(tmp, people, "--rate", str(RATE))
+    db = server.db
     print(f"server pid {server.pid} on {server.url}; fuzzing {args.frames} frames, seed "
           f"{args.seed}, {args.connections} outsider connections", flush=True)  # fmt: skip
     try:
@@ -706,7 +703,7 @@ def run(args: argparse.Namespace, tmp: Path) -> int:
         exit_status = server.stop()
     after = cli_json("verify", "--db", str(db))
     stats: Stats = result["stats"]
-    problems = attribute(events, baseline, result["acked"], users["s1"]["user_id"])
+    problems = attribute(events, baseline, result["acked"], users["s1"].user_id)
     trouble = server.trouble()
     status = result["status"]
     rss = [r for _, _, r in stats.rss]
@@ -756,13 +753,7 @@ def run(args: argparse.Namespace, tmp: Path) -> int:
           f"{result['rss_after']:.1f}; curve: {curve(rss)}")  # fmt: skip
     print(f"operator_status: {status['connections']} connections after; asyncio tasks "
           f"{result['status_before']['tasks']} before, {status['tasks']} after")  # fmt: skip
-    for line in problems[:20] + trouble[:20]:
-        print(f"PROBLEM: {line}")
-    for name, ok in checks.items():
-        print(f"{'ok  ' if ok else 'FAIL'}  {name}")
-    if args.json:
-        print(json.dumps(summary, separators=(",", ":")))
-    return 0 if all(checks.values()) else 1
+    return report(checks, problems[:20] + trouble[:20], summary if args.json else None)
 
 
 if __name__ == "__main__":

@@ -28,29 +28,25 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import random
 import statistics
 import sys
-import tempfile
 import time
-import urllib.request
 from collections import Counter
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from served import Server, add_user, cli_json
+from harness import PLATFORM, Column, Server, Table, cli_json, report, serve_fresh, workdir
 
 from auctionactors.client import Client, ClientError
+from auctionactors.domain.money import format_amount
+from auctionactors.store.base import NewUser
 
 
 def iso(t: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
-
-
-def money(cents: int) -> str:
-    return f"{cents // 100}.{cents % 100:02d}"
 
 
 @dataclass
@@ -62,7 +58,7 @@ class Live:
 @dataclass
 class Load:
     url: str
-    users: dict[str, dict[str, str]]
+    users: dict[str, NewUser]
     suppliers: list[str]  # keys of users
     live: dict[str, Live] = field(default_factory=dict)
     created: int = 0
@@ -75,7 +71,7 @@ class Load:
     stop: asyncio.Event = field(default_factory=asyncio.Event)
 
     def client(self, who: str) -> Client:
-        return Client(self.url, self.users[who]["token"], request_timeout_s=60)
+        return Client(self.url, self.users[who].token, request_timeout_s=60)
 
 
 # --- the load -------------------------------------------------------------------------------
@@ -91,18 +87,29 @@ async def create_auction(load: Load, admin: Client, duration_s: int) -> None:
     auction = {
         "kind": "spot", "port": "Rotterdam", "scheduled_start": iso(now),
         "duration_s": duration_s, "decision_duration_s": 30, "soft_close_s": 5,
-        "suppliers": [load.users[s]["company_id"] for s in load.suppliers],
+        "suppliers": [load.users[s].company_id for s in load.suppliers],
         "products": products,
     }  # fmt: skip
     reply = await admin.request(
-        "create_auction", buyer=load.users["buyer"]["company_id"], auction=auction
+        "create_auction", buyer=load.users["buyer"].company_id, auction=auction
     )
     auction_id = str(reply["auction_id"])
     await admin.request(
-        "invite_observer", auction_id=auction_id, company_id=load.users["observer"]["company_id"]
+        "invite_observer", auction_id=auction_id, company_id=load.users["observer"].company_id
     )
     load.live[auction_id] = Live(auction_id, list(reply["product_ids"]))
     load.created += 1
+
+
+async def updates(load: Load, client: Client) -> AsyncIterator[dict[str, Any]]:
+    """The updates ``client`` receives, until the load stops."""
+    while not load.stop.is_set():
+        try:
+            update = await client.next_update(1.0)
+        except TimeoutError:
+            continue
+        if update.get("type") == "update":
+            yield update
 
 
 async def manager(load: Load, auctions: int, duration_s: int) -> None:
@@ -115,13 +122,7 @@ async def manager(load: Load, auctions: int, duration_s: int) -> None:
         for i in range(auctions):  # staggered, so that they do not all end together
             await create_auction(load, admin, duration_s + i * duration_s // auctions)
         deciding: set[str] = set()
-        while not load.stop.is_set():
-            try:
-                update = await buyer.next_update(1.0)
-            except TimeoutError:
-                continue
-            if update.get("type") != "update":
-                continue
+        async for update in updates(load, buyer):
             aid, status = update["auction_id"], update["view"]["status"]
             if status == "decision" and aid not in deciding:
                 deciding.add(aid)
@@ -182,9 +183,12 @@ async def bidder(load: Load, who: str, pace_s: float, seed: int) -> None:
                     load.acks["rsvp"] += 1
                 elif price[key] > reserve[key]:
                     price[key] = max(reserve[key], price[key] - rng.randrange(1, 8) * 25)
-                    bid: dict[str, Any] = {"product_id": product, "amount": money(price[key])}
+                    bid: dict[str, Any] = {
+                        "product_id": product,
+                        "amount": format_amount(price[key]),
+                    }
                     if roll < 0.15:
-                        bid["min_amount"] = money(reserve[key])
+                        bid["min_amount"] = format_amount(reserve[key])
                     await client.request("place_bids", auction_id=auction.auction_id, bids=[bid])
                     load.acks["place_bids"] += 1
             except ClientError as exc:
@@ -200,13 +204,7 @@ async def watcher(load: Load, who: str) -> None:
     last: dict[str, int] = {}
     try:
         await client.subscribe_all()
-        while not load.stop.is_set():
-            try:
-                update = await client.next_update(1.0)
-            except TimeoutError:
-                continue
-            if update.get("type") != "update":
-                continue
+        async for update in updates(load, client):
             load.updates += 1
             aid, seq = update["auction_id"], update["seq"]
             seqs = [e["seq"] for e in update["events"]]
@@ -243,15 +241,22 @@ SERIES = ("rss_mb", "fds", "threads", "tasks", "connections", "events")
 # Judged series: (relative, absolute) growth tolerated from the middle third to the last third.
 TOLERANCE = {"rss_mb": (0.05, 4.0), "fds": (0.0, 3), "threads": (0.0, 1), "tasks": (0.10, 5),
              "connections": (0.0, 2)}  # fmt: skip
+SAMPLED = ("t_min", "rss_mb", "fds", "threads", "tasks", "connections", "events")
+SAMPLES = Table(
+    Column("min", 6, ".1f"), Column("rss MiB", 8, ".1f"), Column("fds", 5, ".0f"),
+    Column("thr", 4, ".0f"), Column("tasks", 6, ".0f"), Column("conns", 6, ".0f"),
+    Column("events", 8, ".0f"), Column("auctions", 9), Column("acks", 7), Column("updates", 8),
+    Column("churns", 6),
+)  # fmt: skip
+SERIES_TABLE = Table(
+    Column("series", 12, left=True), *(Column(t, 9, ".1f") for t in ("first", "middle", "last")),
+    Column("max", 9, ".1f"), Column("slope/min", 10, ".3f"), Column("verdict", 0, lead=" "),
+)  # fmt: skip
 
 
 def events_stored(server: Server) -> int:
-    scheme = "https" if server.url.startswith("wss") else "http"
-    with urllib.request.urlopen(f"{scheme}://127.0.0.1:{server.port}/metrics", timeout=10) as r:
-        for line in r.read().decode().splitlines():
-            if line.startswith("auctionactors_store_events_total "):
-                return int(float(line.split()[1]))
-    return -1
+    stored = server.metric("auctionactors_store_events_total")
+    return -1 if stored is None else int(stored)
 
 
 async def sample(server: Server, admin: Client, t0: float) -> dict[str, float]:
@@ -305,7 +310,7 @@ def verdict(samples: list[dict[str, float]]) -> tuple[dict[str, dict[str, Any]],
     return report, bounded
 
 
-async def soak(args: argparse.Namespace, server: Server, users: dict[str, dict[str, str]]) -> Any:
+async def soak(args: argparse.Namespace, server: Server, users: dict[str, NewUser]) -> Any:
     suppliers = [k for k in users if k.startswith("s")]
     load = Load(server.url, users, suppliers)
     loop = asyncio.get_running_loop()
@@ -319,9 +324,7 @@ async def soak(args: argparse.Namespace, server: Server, users: dict[str, dict[s
     t0 = time.monotonic()
     samples: list[dict[str, float]] = []
     end = t0 + args.minutes * 60
-    print(f"{'min':>6} {'rss MiB':>8} {'fds':>5} {'thr':>4} {'tasks':>6} {'conns':>6} "
-          f"{'events':>8} {'auctions':>9} {'acks':>7} {'updates':>8} {'churns':>6}",
-          flush=True)  # fmt: skip
+    print(SAMPLES.head(), flush=True)
     try:
         while time.monotonic() < end:
             await asyncio.sleep(min(args.interval, max(0.0, end - time.monotonic())))
@@ -330,10 +333,9 @@ async def soak(args: argparse.Namespace, server: Server, users: dict[str, dict[s
                     raise RuntimeError(f"a load task failed: {task.exception()!r}")
             s = await sample(server, admin, t0)
             samples.append(s)
-            print(f"{s['t_min']:6.1f} {s['rss_mb']:8.1f} {s['fds']:5.0f} {s['threads']:4.0f} "
-                  f"{s['tasks']:6.0f} {s['connections']:6.0f} {s['events']:8.0f} "
-                  f"{len(load.live):>3}/{load.created:<5} {sum(load.acks.values()):7} "
-                  f"{load.updates:8} {load.churns:6}", flush=True)  # fmt: skip
+            auctions = f"{len(load.live):>3}/{load.created:<5}"
+            print(SAMPLES.row(*(s[k] for k in SAMPLED), auctions, sum(load.acks.values()),
+                              load.updates, load.churns), flush=True)  # fmt: skip
     finally:
         load.stop.set()
         results = await asyncio.gather(*tasks, return_exceptions=True)
@@ -356,20 +358,14 @@ def main() -> int:
     parser.add_argument("--churn", type=float, default=0.5, help="seconds between short visits")
     parser.add_argument("--json", action="store_true", help="a JSON summary as the last line")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="soak-") as tmp:
-        return run(args, Path(tmp))
+    with workdir("soak-") as tmp:
+        return run(args, tmp)
 
 
 def run(args: argparse.Namespace, tmp: Path) -> int:
-    db = tmp / "soak.db"
-    users = {
-        "admin": add_user(db, "Platform", "admin", "Ada"),
-        "buyer": add_user(db, "Aegean Shipping", "buyer", "Bea"),
-        "observer": add_user(db, "Port Watch", "observer", "Olga"),
-        **{f"s{i}": add_user(db, f"Supplier {i}", "supplier", f"Sam {i}")
-           for i in range(args.suppliers)},
-    }  # fmt: skip
-    server = Server(db, tmp / "server.log")
+    people = {**PLATFORM, "observer": ("Port Watch", "observer", "Olga")}
+    people |= {f"s{i}": (f"Supplier {i}", "supplier", f"Sam {i}") for i in range(args.suppliers)}
+    server, users = serve_fresh(tmp, people)
     print(f"soak: server pid {server.pid} on {server.url}; {args.minutes:g} min, "
           f"{args.auctions} auctions live, {args.suppliers} bidders, {args.watchers} watchers",
           flush=True)  # fmt: skip
@@ -378,8 +374,8 @@ def run(args: argparse.Namespace, tmp: Path) -> int:
         alive = server.alive
     finally:
         exit_status = server.stop()
-    verify = cli_json("verify", "--db", str(db))
-    report, bounded = verdict(samples)
+    verify = cli_json("verify", "--db", str(server.db))
+    series, bounded = verdict(samples)
     trouble = server.trouble()
     print(f"\nafter the load (3 s quiet): rss {quiet['rss_mb']:.1f} MiB, fds {quiet['fds']:.0f}, "
           f"threads {quiet['threads']:.0f}, tasks {quiet['tasks']:.0f}, "
@@ -389,11 +385,10 @@ def run(args: argparse.Namespace, tmp: Path) -> int:
     print(f"updates watched {load.updates}, out of order {load.order_errors}; short visits "
           f"{load.churns}; verify: {verify['streams']} streams, {verify['events']} events, "
           f"{len(verify['problems'])} problems")  # fmt: skip
-    print(f"\n{'series':<12} {'first':>9} {'middle':>9} {'last':>9} {'max':>9} {'slope/min':>10}"
-          "  verdict")  # fmt: skip
-    for name, row in report.items():
-        print(f"{name:<12} {row['first']:9.1f} {row['middle_mean']:9.1f} {row['last_mean']:9.1f} "
-              f"{row['max']:9.1f} {row['slope_per_min']:10.3f}  {row['verdict']}")  # fmt: skip
+    print(f"\n{SERIES_TABLE.head()}")
+    for name, row in series.items():
+        print(SERIES_TABLE.row(name, *(row[k] for k in ("first", "middle_mean", "last_mean", "max",
+                                                        "slope_per_min", "verdict"))))  # fmt: skip
     checks = {
         "server alive to the end": alive,
         "stops cleanly (exit 0)": exit_status == 0,
@@ -404,14 +399,8 @@ def run(args: argparse.Namespace, tmp: Path) -> int:
         "load tasks ended cleanly": not failures,
         "connections back to the checker's only": quiet["connections"] <= 1,
     }
-    for line in trouble[:10] + failures[:10]:
-        print(f"PROBLEM: {line}")
-    for name, ok in checks.items():
-        print(f"{'ok  ' if ok else 'FAIL'}  {name}")
-    if args.json:
-        print(json.dumps({"samples": samples, "quiet": quiet, "report": report,
-                          "checks": checks}, separators=(",", ":")))  # fmt: skip
-    return 0 if all(checks.values()) else 1
+    summary = {"samples": samples, "quiet": quiet, "report": series, "checks": checks}
+    return report(checks, trouble[:10] + failures[:10], summary if args.json else None)
 
 
 if __name__ == "__main__":

@@ -14,11 +14,12 @@ from typing import Any
 
 from auctionactors.cli import daemon
 from auctionactors.cli.demo import demo
+from auctionactors.domain.bounds import check_text
 from auctionactors.domain.present import event_entry, state_document
 from auctionactors.domain.state import AuctionState, evolve
 from auctionactors.domain.timestamps import format_instant
 from auctionactors.domain.views import Viewer, product_label, view
-from auctionactors.errors import CorruptionError, UsageError
+from auctionactors.errors import CorruptionError, DomainError, UsageError
 from auctionactors.runtime.replay import ReplayFailed, rebuild
 from auctionactors.store.codec import decode_event
 from auctionactors.store.sqlite import SqliteEventStore
@@ -117,8 +118,10 @@ async def backup(args: argparse.Namespace) -> int:
 
 async def user_add(args: argparse.Namespace) -> int:
     for field in ("company", "name"):
-        if not getattr(args, field).strip():
-            raise UsageError(f"--{field} must not be empty")
+        try:
+            check_text(getattr(args, field), f"--{field}")
+        except DomainError as exc:
+            raise UsageError(exc.message) from None
     async with open_store(args.db, create=True) as store:
         user = await store.add_user(args.company.strip(), args.role, args.name.strip())
     _print_json({"company_id": user.company_id, "user_id": user.user_id, "token": user.token})
@@ -136,30 +139,21 @@ async def auctions(args: argparse.Namespace) -> int:
     async with open_store(args.db) as store:
         rows: list[dict[str, Any]] = []
         for info in await store.streams():
+            # One auction that cannot be read or shown is reported on its own row; it never
+            # ends the list (whatever an older version let a user store).
             try:
                 state = await _load(store, info.stream_id, None)
-            except ReplayFailed as exc:
+                rows.append(_auction_row(state))
+            except Exception as exc:
+                error = str(exc) if isinstance(exc, ReplayFailed) else _failure(exc)
                 rows.append(
                     {
                         "auction_id": info.stream_id,
                         "seq": info.highest_seq,
                         "status": "unreadable",
-                        "error": str(exc),
+                        "error": error,
                     }
                 )
-                continue
-            rows.append(
-                {
-                    "auction_id": state.auction_id,
-                    "status": state.status,
-                    "seq": state.seq,
-                    "port": state.terms.port,
-                    "buyer": state.terms.buyer.name,
-                    "scheduled_start": _instant(state.terms.scheduled_start),
-                    "closes_at": _instant(state.closes_at),
-                    "decision_closes_at": _instant(state.decision_closes_at),
-                }
-            )
     if args.json:
         _print_json(rows)
         return 0
@@ -172,6 +166,24 @@ async def auctions(args: argparse.Namespace) -> int:
             f"{start:<27} {closes:<27} {last}"
         )
     return 0
+
+
+def _auction_row(state: AuctionState) -> dict[str, Any]:
+    return {
+        "auction_id": state.auction_id,
+        "status": state.status,
+        "seq": state.seq,
+        "port": state.terms.port,
+        "buyer": state.terms.buyer.name,
+        "scheduled_start": _instant(state.terms.scheduled_start),
+        "closes_at": _instant(state.closes_at),
+        "decision_closes_at": _instant(state.decision_closes_at),
+    }
+
+
+def _failure(exc: BaseException) -> str:
+    """A failure to show something stored, in one line (never a traceback)."""
+    return f"cannot be shown: {type(exc).__name__}: {exc}"
 
 
 def _print_event(entry: dict[str, Any], as_json: bool) -> None:
@@ -193,18 +205,30 @@ async def events(args: argparse.Namespace) -> int:
         if await store.highest_seq(args.auction_id) == 0:
             raise UsageError(f"no auction {args.auction_id} in the database")
         after = 0
+        failed = False
         while True:
             for record in await store.read_stream(args.auction_id, from_seq=after + 1):
                 try:
-                    entry = event_entry(record.seq, decode_event(record))
+                    event = decode_event(record)
                 except CorruptionError as exc:
                     print(f"seq {record.seq}: {exc}", file=sys.stderr)
                     return 1
-                _print_event(entry, args.json)
+                try:
+                    _print_event(event_entry(record.seq, event), args.json)
+                except Exception as exc:  # reported on its line; the log goes on
+                    failed = True
+                    _print_event_failure(record.seq, record.type, exc, args.json)
                 after = record.seq
             if not args.follow:
-                return 0
+                return 1 if failed else 0
             await asyncio.sleep(FOLLOW_POLL_S)
+
+
+def _print_event_failure(seq: int, kind: str, exc: Exception, as_json: bool) -> None:
+    if as_json:
+        _print_json({"seq": seq, "type": kind, "error": _failure(exc)})
+    else:
+        print(f"{seq:>6}  {kind:<26} {_failure(exc)}", flush=True)
 
 
 async def replay(args: argparse.Namespace) -> int:
@@ -220,9 +244,21 @@ async def replay(args: argparse.Namespace) -> int:
             return 1
         if args.as_company is not None:
             viewer = await _viewer(store, state, args.as_company)
-            return _print_view(state, viewer, args.json)
+            try:
+                return _print_view(state, viewer, args.json)
+            except Exception as exc:
+                print(f"auctionactors: failed: the view {_failure(exc)}", file=sys.stderr)
+                return 1
+    try:
+        return _print_state(state, args.json)
+    except Exception as exc:
+        print(f"auctionactors: failed: the state {_failure(exc)}", file=sys.stderr)
+        return 1
+
+
+def _print_state(state: AuctionState, as_json: bool) -> int:
     doc = state_document(state)
-    if args.json:
+    if as_json:
         _print_json(doc)
         return 0
     print(f"auction {state.auction_id}  status {state.status}  seq {state.seq}")

@@ -75,10 +75,30 @@ def gateway_config(args: argparse.Namespace) -> GatewayConfig:
             if args.max_connections_per_token is not None
             else defaults.max_connections_per_token
         ),
+        max_unauthenticated_per_address=_or_default(
+            args, "max_unauthenticated_per_address", defaults.max_unauthenticated_per_address
+        ),
+        creates_per_hour=_zero_is_none(args, "create_rate", defaults.creates_per_hour),
+        max_open_auctions=_zero_is_none(args, "max_open_auctions", defaults.max_open_auctions),
         allowed_origins=tuple(getattr(args, "allowed_origin", None) or ()),
+        public_origins=tuple(getattr(args, "public_origin", None) or ()),
+        metrics_token=getattr(args, "metrics_token", None) or None,
         tls_cert=getattr(args, "tls_cert", None),
         tls_key=getattr(args, "tls_key", None),
     )
+
+
+def _or_default(args: argparse.Namespace, name: str, default: int) -> int:
+    value = getattr(args, name, None)
+    return default if value is None else int(value)
+
+
+def _zero_is_none(args: argparse.Namespace, name: str, default: int | None) -> int | None:
+    """A quota option: absent is the default, 0 means no quota."""
+    value = getattr(args, name, None)
+    if value is None:
+        return default
+    return None if value == 0 else int(value)
 
 
 @asynccontextmanager
@@ -121,7 +141,8 @@ async def serve(args: argparse.Namespace) -> int:
     """Run until SIGTERM/SIGINT; then stop accepting, close every connection (1001), drain the
     mailboxes and close the store."""
     path = _db_path(args.db)
-    store = await SqliteEventStore.open(path, busy_timeout=args.busy_timeout)
+    # One daemon per database: a second one is refused (StoreLocked, exit status 1).
+    store = await SqliteEventStore.open(path, busy_timeout=args.busy_timeout, exclusive=True)
     try:
         async with running(store, gateway_config(args)) as (gateway, count):
             stop = stop_signal()
@@ -209,7 +230,8 @@ def add_parsers(sub: Any, add_db: Any, add_json: Any) -> None:
         "command is answered `unavailable` (default 5)",
     )
     limits = serve_p.add_argument_group(
-        "limits", "per-connection limits of the gateway (raise them for load tests)"
+        "limits",
+        "limits of the gateway per connection, address and company (raise them for load tests)",
     )
     limits.add_argument(
         "--rate",
@@ -232,6 +254,33 @@ def add_parsers(sub: Any, add_db: Any, add_json: Any) -> None:
         metavar="N",
         help="connections one token may hold at once (default 16)",
     )
+    limits.add_argument(
+        "--max-unauthenticated-per-address",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="connections from one IP address that have not yet sent a good hello; more are "
+        "refused at the handshake with HTTP 429 (default 32; behind a proxy every client has "
+        "the proxy's address: raise it). A connection is closed 1008 after 8 frames refused "
+        "before its hello",
+    )
+    limits.add_argument(
+        "--create-rate",
+        type=_whole_number,
+        default=None,
+        metavar="N",
+        help="auctions one buyer company may create in any hour, whoever creates them for it "
+        "(an admin acting as itself is exempt); more are refused `rate_limited` with the time "
+        "to retry (default 360; 0: no quota)",
+    )
+    limits.add_argument(
+        "--max-open-auctions",
+        type=_whole_number,
+        default=None,
+        metavar="N",
+        help="auctions of one buyer company that may be unfinished (drafts included) at once; "
+        "creating more is refused `rate_limited` (default 1000; 0: no limit)",
+    )
     serve_p.add_argument(
         "--allowed-origin",
         action="append",
@@ -240,6 +289,24 @@ def add_parsers(sub: Any, add_db: Any, add_json: Any) -> None:
         metavar="ORIGIN",
         help="a site whose pages may connect, e.g. https://bunkers.example (repeatable); "
         "by default only pages served by this server (and clients sending no Origin)",
+    )
+    serve_p.add_argument(
+        "--public-origin",
+        action="append",
+        default=[],
+        type=_origin,
+        metavar="ORIGIN",
+        help="an origin this server's own page is reached at, e.g. https://auctions.example "
+        "(repeatable). Own origins are derived from --host and --port (a loopback address "
+        "also as localhost, 127.0.0.1 and [::1]; https with TLS), never from the request's "
+        "Host header; give them here for a wildcard --host (0.0.0.0, ::) or behind a proxy",
+    )
+    serve_p.add_argument(
+        "--metrics-token",
+        default=None,
+        metavar="TOKEN",
+        help="protect /metrics: it then wants 'Authorization: Bearer TOKEN' (else 401); "
+        "by default /metrics is open",
     )
     serve_p.add_argument("--tls-cert", metavar="FILE", help="PEM certificate: serve wss/https")
     serve_p.add_argument("--tls-key", metavar="FILE", help="PEM private key of --tls-cert")
@@ -285,6 +352,17 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1: {value}")
+    return value
+
+
+def _whole_number(text: str) -> int:
+    """An argparse type: a whole number of at least 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0: {value}")
     return value
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from auctionactors.domain.access import require_invited_supplier, wrong_status
 from auctionactors.domain.book import bid_id_for, ranked, triggered_events
+from auctionactors.domain.bounds import check_optional_text
 from auctionactors.domain.commands import BidRequest, PlaceBids, RevokeBid
 from auctionactors.domain.events import (
     AutoBidPlaced,
@@ -49,6 +50,7 @@ def _validate_amount(state: AuctionState, value: Cents, field: str) -> None:
 def _validate_bid(state: AuctionState, req: BidRequest, traded: bool) -> None:
     if req.product_id not in state.products:
         raise DomainError("not_found", f"unknown product {req.product_id}")
+    check_optional_text(req.comment, f"the comment of the bid on {req.product_id}")
     if req.amount is None and req.min_amount is None:
         raise DomainError("invalid", "amount or min_amount is required")
     if req.amount is not None:
@@ -85,6 +87,10 @@ def place_bids(state: AuctionState, cmd: PlaceBids, now: Instant) -> list[Event]
     product_ids = [b.product_id for b in cmd.bids]
     if len(set(product_ids)) != len(product_ids):
         raise DomainError("invalid", "at most one bid per product in a request")
+    if len(cmd.bids) > len(state.products):
+        raise DomainError(
+            "invalid", f"bids: at most one per product, {len(state.products)} in this auction"
+        )
     for req in cmd.bids:
         _validate_bid(state, req, cmd.traded)
     by = By.of(caller)

@@ -20,14 +20,22 @@ class Command(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
 
 
 class CreateAuction(Command, frozen=True, kw_only=True, tag="create_auction"):
-    """Create an auction; ``auction_id`` is chosen by the runtime (the domain makes no ids)."""
+    """Create an auction; ``auction_id`` is chosen by the runtime (the domain makes no ids).
+
+    ``alias_salt`` is randomness drawn by the runtime (the domain draws none): it orders the
+    suppliers' anonymous aliases so that no one but the server can compute them. It is never
+    stored; the aliases it gave are (in the event)."""
 
     auction_id: str
     terms: AuctionTerms
+    alias_salt: bytes = b""
 
 
 class UpdateAuction(Command, frozen=True, kw_only=True, tag="update_auction"):
+    """An edit; ``alias_salt`` orders the aliases of suppliers it adds (see `CreateAuction`)."""
+
     changes: AuctionChanges
+    alias_salt: bytes = b""
 
 
 class StartAuction(Command, frozen=True, kw_only=True, tag="start_auction"):

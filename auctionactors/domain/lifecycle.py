@@ -9,11 +9,25 @@ never moves (no extra time).
 from __future__ import annotations
 
 import hashlib
+import hmac
 
 import msgspec
 
 from auctionactors.domain.access import require_admin, require_buyer_or_admin
 from auctionactors.domain.book import triggered_events
+from auctionactors.domain.bounds import (
+    MAX_DURATION_S,
+    MAX_PRODUCTS,
+    MAX_SOFT_CLOSE_S,
+    MAX_SUPPLIERS,
+    check_count,
+    check_duration,
+    check_instant,
+    check_month,
+    check_optional_text,
+    check_quantity,
+    check_text,
+)
 from auctionactors.domain.commands import CancelAuction, CreateAuction, StartAuction, UpdateAuction
 from auctionactors.domain.events import (
     AuctionCanceled,
@@ -28,6 +42,7 @@ from auctionactors.domain.parties import By, Caller
 from auctionactors.domain.state import AuctionState
 from auctionactors.domain.terms import (
     FINAL_STATUSES,
+    AuctionChanges,
     AuctionTerms,
     Status,
     month_count,
@@ -84,14 +99,23 @@ def clock_status(state: AuctionState, now: Instant) -> Status:
 
 
 def validate_terms(terms: AuctionTerms, scheduled: bool) -> None:
-    if not terms.port.strip():
-        raise DomainError("invalid", "port must not be empty")
-    if terms.duration_s <= 0 or terms.decision_duration_s <= 0:
-        raise DomainError("invalid", "durations must be positive")
-    if terms.soft_close_s < 0:
-        raise DomainError("invalid", "soft_close_s must not be negative")
+    """Every rule and bound on the terms (PROTOCOL.md 1.1, Bounds): checked on creation and on
+    every edit, so nothing stored can later fail a view, a list or a replay."""
+    check_text(terms.port, "port")
+    for name, what in (("po", "PO"), ("buyer_reference", "buyer reference")):
+        check_optional_text(getattr(terms, name), f"{name} ({what})")
+    check_optional_text(terms.additional_information, "additional_information")
+    check_optional_text(terms.port_agent, "port_agent")
+    if terms.scheduled_start is not None:
+        check_instant(terms.scheduled_start, "scheduled_start")
+    check_duration(terms.duration_s, "duration_s", "the bidding time", 1, MAX_DURATION_S)
+    check_duration(
+        terms.decision_duration_s, "decision_duration_s", "the decision time", 1, MAX_DURATION_S
+    )
+    check_duration(terms.soft_close_s, "soft_close_s", "the soft-close window", 0, MAX_SOFT_CLOSE_S)
     if terms.tick <= 0:
         raise DomainError("invalid", "tick must be positive")
+    check_count(len(terms.suppliers), MAX_SUPPLIERS, "suppliers per auction")
     ids = [s.id for s in terms.suppliers]
     if len(set(ids)) != len(ids):
         raise DomainError("invalid", "a supplier is listed twice")
@@ -109,31 +133,36 @@ def validate_terms(terms: AuctionTerms, scheduled: bool) -> None:
 
 
 def _validate_spot_products(terms: AuctionTerms) -> None:
+    check_count(len(terms.products), MAX_PRODUCTS, "products per auction")
     for i, p in enumerate(terms.products, start=1):
-        if not p.vessel.name.strip() or not p.vessel.imo.strip():
-            raise DomainError("invalid", f"product {i}: vessel name and IMO are required")
-        if not p.fuel.strip():
-            raise DomainError("invalid", f"product {i}: fuel is required")
-        if p.quantity_mt <= 0:
-            raise DomainError("invalid", f"product {i}: quantity_mt must be greater than 0")
-        if p.etd is not None and p.etd < p.eta:
-            raise DomainError("invalid", f"product {i}: etd must not be before eta")
+        check_text(p.vessel.name, f"product {i}: vessel name")
+        check_text(p.vessel.imo, f"product {i}: vessel IMO")
+        check_text(p.fuel, f"product {i}: fuel")
+        check_quantity(p.quantity_mt, f"product {i}: quantity_mt")
+        check_instant(p.eta, f"product {i}: eta")
+        if p.etd is not None:
+            check_instant(p.etd, f"product {i}: etd")
+            if p.etd < p.eta:
+                raise DomainError("invalid", f"product {i}: etd must not be before eta")
 
 
 def _validate_term_fields(terms: AuctionTerms, scheduled: bool) -> None:
     if terms.products:
         raise DomainError("invalid", "a term auction has a fuel and months, not products")
-    if terms.fuel is not None and not terms.fuel.strip():
-        raise DomainError("invalid", "fuel must not be empty")
-    if terms.quantity_mt_per_month is not None and terms.quantity_mt_per_month <= 0:
-        raise DomainError("invalid", "quantity_mt_per_month must be greater than 0")
-    if terms.start_month is not None and terms.end_month is not None:
-        try:
-            months = month_count(terms.start_month, terms.end_month)
-        except ValueError as exc:
-            raise DomainError("invalid", str(exc)) from None
-        if months < 1:
-            raise DomainError("invalid", "end_month must not be before start_month")
+    check_optional_text(terms.fuel, "fuel")
+    check_optional_text(terms.fuel_index, "fuel_index")
+    if terms.quantity_mt_per_month is not None:
+        check_quantity(terms.quantity_mt_per_month, "quantity_mt_per_month")
+    for name in ("start_month", "end_month"):
+        month = getattr(terms, name)
+        if month is not None:
+            check_month(month, name)
+    if (
+        terms.start_month is not None
+        and terms.end_month is not None
+        and month_count(terms.start_month, terms.end_month) < 1
+    ):
+        raise DomainError("invalid", "end_month must not be before start_month")
     if scheduled:
         missing = [
             name
@@ -156,14 +185,15 @@ def _check_start(terms: AuctionTerms, caller: Caller, now: Instant) -> bool:
     return caller.role == "admin"
 
 
-def _aliases(auction_id: str, existing: dict[str, str], terms: AuctionTerms) -> dict[str, str]:
+def aliases_for(salt: bytes, existing: dict[str, str], terms: AuctionTerms) -> dict[str, str]:
     """Aliases for suppliers that have none yet, numbered on from the highest given.
 
-    Numbered in an order the buyer cannot guess (a hash of the auction id, itself random, and
-    the supplier id), not in the order the buyer listed them: otherwise "Supplier 1" would be
-    whoever the buyer typed first. Deterministic, and stored in the event, so replay agrees."""
+    Numbered in an order no one but the server can compute: by a keyed hash (HMAC-SHA256) of
+    the supplier id under ``salt``, random bytes drawn by the runtime and kept nowhere, not in
+    the order the buyer listed them (nor by a hash of ids the buyer knows, which it could
+    recompute). Stored in the event, so replay agrees without the salt."""
     fresh = [s.id for s in terms.suppliers if s.id not in existing]
-    fresh.sort(key=lambda sid: hashlib.sha256(f"{auction_id}\x00{sid}".encode()).digest())
+    fresh.sort(key=lambda sid: hmac.new(salt, sid.encode(), hashlib.sha256).digest())
     return {sid: f"Supplier {len(existing) + i}" for i, sid in enumerate(fresh, start=1)}
 
 
@@ -185,7 +215,7 @@ def create(cmd: CreateAuction, now: Instant) -> list[Event]:
             terms=terms,
             products=products_of(terms),
             status="pending" if scheduled else "draft",
-            aliases=_aliases(cmd.auction_id, {}, terms),
+            aliases=aliases_for(cmd.alias_salt, {}, terms),
         )
     ]
     if start_now:
@@ -211,7 +241,12 @@ def update(state: AuctionState, cmd: UpdateAuction, now: Instant) -> list[Event]
             raise DomainError("invalid", "the tick cannot change once bids were placed")
         if not scheduled:
             raise DomainError("invalid", "an auction with bids cannot go back to draft")
+    _check_anonymity_kept(state, changes, status)
     kept = {s.id for s in terms.suppliers}
+    removed = any(supplier_id not in kept for supplier_id in state.bidders)
+    if removed and state.terms.anonymous_bidding:
+        # Naming which one would tell the buyer who has bid: every removal answers the same.
+        raise DomainError("invalid", "suppliers cannot be removed once bids were placed")
     for supplier_id in state.bidders:
         if supplier_id not in kept:
             raise DomainError("invalid", f"supplier {supplier_id} has bid and cannot be removed")
@@ -224,13 +259,25 @@ def update(state: AuctionState, cmd: UpdateAuction, now: Instant) -> list[Event]
             changes=changes,
             products=products_of(terms) if changes.changes_products() else None,
             status="pending" if scheduled else "draft",
-            aliases=_aliases(state.auction_id, state.aliases, terms),
+            aliases=aliases_for(cmd.alias_salt, state.aliases, terms),
         )
     ]
     if start_now:
         closes_at = now + seconds(terms.duration_s)
         events += start_events(state, closes_at, now, by, state.seq + 2)
     return events
+
+
+def _check_anonymity_kept(state: AuctionState, changes: AuctionChanges, status: str) -> None:
+    """Anonymous bidding is settled once the suppliers are invited (pending): switching it
+    afterwards would reveal, or retract, what they bid under."""
+    wanted = changes.anonymous_bidding
+    if (
+        status != "draft"
+        and wanted is not msgspec.UNSET
+        and wanted != state.terms.anonymous_bidding
+    ):
+        raise DomainError("invalid", "anonymous_bidding cannot change once the auction is pending")
 
 
 def start(state: AuctionState, cmd: StartAuction, now: Instant) -> list[Event]:

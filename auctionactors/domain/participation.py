@@ -12,6 +12,7 @@ from auctionactors.domain.access import (
     require_invited_supplier,
     wrong_status,
 )
+from auctionactors.domain.bounds import check_text
 from auctionactors.domain.commands import (
     ApproveBarge,
     DeleteComment,
@@ -36,12 +37,12 @@ from auctionactors.domain.events import (
     RsvpGiven,
 )
 from auctionactors.domain.lifecycle import clock_status
-from auctionactors.domain.parties import By
+from auctionactors.domain.parties import By, Caller
 from auctionactors.domain.state import AuctionState, barge_key
+from auctionactors.domain.terms import FINAL_STATUSES
 from auctionactors.domain.timestamps import Instant
 from auctionactors.errors import DomainError
 
-MAX_TEXT = 2000
 _ACTIVE = ("pending", "open", "decision")
 
 
@@ -52,20 +53,17 @@ def _require_status(state: AuctionState, now: Instant, allowed: tuple[str, ...],
 
 
 def _text(value: str, field: str) -> str:
-    text = value.strip()
-    if not text:
-        raise DomainError("invalid", f"{field} must not be empty")
-    if len(text) > MAX_TEXT:
-        raise DomainError("invalid", f"{field} must be at most {MAX_TEXT} characters")
-    return text
+    """The text trimmed of white space, after `check_text`."""
+    check_text(value, field)
+    return value.strip()
 
 
 def submit_barge(state: AuctionState, cmd: SubmitBarge, now: Instant) -> list[Event]:
     require_invited_supplier(state, cmd.by)
     _require_status(state, now, _ACTIVE, "barges cannot be submitted")
     barge = cmd.barge
-    _text(barge.name, "barge name")
-    _text(barge.imo, "barge imo")
+    check_text(barge.name, "barge name")
+    check_text(barge.imo, "barge imo")
     existing = state.barges.get(barge_key(cmd.by.company_id, barge.imo))
     if existing is not None and existing.barge == barge:
         return []
@@ -83,14 +81,30 @@ def unsubmit_barge(state: AuctionState, cmd: UnsubmitBarge, now: Instant) -> lis
 def judge_barge(state: AuctionState, cmd: ApproveBarge | RejectBarge, now: Instant) -> list[Event]:
     require_buyer_or_admin(state, cmd.by)
     _require_status(state, now, (*_ACTIVE, "closed"), "barges cannot be approved or rejected")
-    record = state.barges.get(barge_key(cmd.supplier_id, cmd.imo))
-    if record is None:
+    supplier_id = named_supplier(state, cmd.by, cmd.supplier_id)
+    record = None if supplier_id is None else state.barges.get(barge_key(supplier_id, cmd.imo))
+    if supplier_id is None or record is None:
+        # The same answer for every supplier that does not match, real or not, with a barge
+        # or not: it echoes only what was asked.
         raise DomainError("not_found", f"no barge {cmd.imo} submitted by {cmd.supplier_id}")
     approve = isinstance(cmd, ApproveBarge)
     if record.status == ("approved" if approve else "rejected"):
         return []
     kind = BargeApproved if approve else BargeRejected
-    return [kind(at=now, by=By.of(cmd.by), supplier_id=cmd.supplier_id, imo=cmd.imo)]
+    return [kind(at=now, by=By.of(cmd.by), supplier_id=supplier_id, imo=cmd.imo)]
+
+
+def named_supplier(state: AuctionState, caller: Caller, name: str) -> str | None:
+    """The supplier a buyer or admin names: by alias ("Supplier 3") or by id. A buyer of an
+    anonymous auction knows only aliases, so a real id from it names no one (it must not be
+    able to test which id is behind which alias); an admin may use either."""
+    by_alias = next((sid for sid, alias in state.aliases.items() if alias == name), None)
+    anonymous_buyer = caller.role != "admin" and state.terms.anonymous_bidding
+    if anonymous_buyer:
+        return by_alias
+    if state.is_supplier(name) or name in state.aliases:
+        return name
+    return by_alias if caller.role == "admin" else None
 
 
 def post_comment(state: AuctionState, cmd: PostComment, now: Instant) -> list[Event]:
@@ -111,6 +125,9 @@ def post_comment(state: AuctionState, cmd: PostComment, now: Instant) -> list[Ev
 
 def delete_comment(state: AuctionState, cmd: DeleteComment, now: Instant) -> list[Event]:
     require_invited_supplier(state, cmd.by)
+    status = clock_status(state, now)
+    if status in FINAL_STATUSES:
+        raise wrong_status("comments cannot be deleted", status)
     comment = state.comments.get(cmd.comment_id)
     if comment is None or comment.supplier_id != cmd.by.company_id:
         raise DomainError("not_found", f"no comment {cmd.comment_id} of yours")

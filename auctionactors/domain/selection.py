@@ -8,6 +8,7 @@ one per product, and a supplier's non-split bids taken all together or not at al
 from __future__ import annotations
 
 from auctionactors.domain.access import require_buyer_or_admin, wrong_status
+from auctionactors.domain.bounds import check_optional_text
 from auctionactors.domain.commands import SelectSolution
 from auctionactors.domain.events import AuctionClosed, Event, WinningSolutionSelected
 from auctionactors.domain.lifecycle import clock_status
@@ -41,6 +42,8 @@ def select(
     for status in (state.status, clock_status(state, now)):
         if status not in allowed:
             raise wrong_status("a solution cannot be selected", status)
+    check_optional_text(cmd.comment, "comment")
+    check_optional_text(cmd.port_agent, "port_agent")
     bid_ids = _chosen_ids(state, cmd, solutions)
     chosen: list[Bid] = []
     for bid_id in bid_ids:

@@ -102,6 +102,8 @@ class AuctionState(msgspec.Struct, kw_only=True):
     closes_at: Instant | None = None
     decision_closes_at: Instant | None = None
     ended_at: Instant | None = None
+    # The latest event time: the runtime decides no command earlier (``at`` never goes back).
+    last_at: Instant = 0
     # Every bid ever placed, by id, in the order placed: the history.
     bids: dict[str, Bid] = msgspec.field(default_factory=dict)
     # product_id -> supplier_id -> bid_id of that supplier's live bid on the product.
@@ -181,12 +183,15 @@ def evolve(state: AuctionState | None, event: Event) -> AuctionState:
             terms=event.terms,
             products={p.product_id: p for p in event.products},
             created_at=event.at,
+            last_at=event.at,
             port_agent=event.terms.port_agent,
             aliases=dict(event.aliases),
         )
     if state is None:
         raise ReplayError(f"{type(event).__name__} before auction_created")
     state.seq += 1
+    if event.at > state.last_at:
+        state.last_at = event.at
     if isinstance(event, BidPlaced):  # and AutoBidPlaced
         _apply_bid(state, event)
     elif isinstance(event, AutoBidTriggered):

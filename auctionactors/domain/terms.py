@@ -6,6 +6,7 @@ auction's stream alone rebuilds it.
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 import msgspec
@@ -25,6 +26,7 @@ class Vessel(msgspec.Struct, frozen=True):
 
 
 Month = str  # "YYYY-MM"
+Seconds = int | float  # as the client sent it: 600, or 90.125 (at most ms precision)
 
 
 class ProductSpec(msgspec.Struct, frozen=True, kw_only=True):
@@ -58,17 +60,18 @@ class Product(msgspec.Struct, frozen=True, kw_only=True):
 def month_count(start: Month, end: Month) -> int:
     """Months from ``start`` to ``end`` inclusive ("2027-01".."2027-03" is 3); ValueError if
     either is not ``YYYY-MM``."""
-    (sy, sm), (ey, em) = (_month(start), _month(end))
+    (sy, sm), (ey, em) = (parse_month(start), parse_month(end))
     return (ey - sy) * 12 + (em - sm) + 1
 
 
-def _month(text: Month) -> tuple[int, int]:
-    year, sep, month = text.partition("-")
-    if not sep or len(year) != 4 or len(month) != 2 or not (year + month).isdigit():
+def parse_month(text: Month) -> tuple[int, int]:
+    match = _MONTH.fullmatch(text)
+    if match is None or not 1 <= int(match[2]) <= 12:
         raise ValueError(f"not a YYYY-MM month: {text!r}")
-    if not 1 <= int(month) <= 12:
-        raise ValueError(f"not a YYYY-MM month: {text!r}")
-    return int(year), int(month)
+    return int(match[1]), int(match[2])
+
+
+_MONTH = re.compile(r"([0-9]{4})-([0-9]{2})", re.ASCII)
 
 
 def term_product(terms: AuctionTerms) -> Product:
@@ -124,9 +127,9 @@ class AuctionTerms(msgspec.Struct, frozen=True, kw_only=True):
     buyer: Party
     suppliers: tuple[Party, ...] = ()
     scheduled_start: Instant | None = None
-    duration_s: int = 600
-    decision_duration_s: int = 900
-    soft_close_s: int = 180
+    duration_s: Seconds = 600
+    decision_duration_s: Seconds = 900
+    soft_close_s: Seconds = 180
     tick: Cents = DEFAULT_TICK
     anonymous_bidding: bool = False
     traded_bids_allowed: bool = False
@@ -154,9 +157,9 @@ class AuctionChanges(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=Tr
     port: str | msgspec.UnsetType = msgspec.UNSET
     suppliers: tuple[Party, ...] | msgspec.UnsetType = msgspec.UNSET
     scheduled_start: Instant | msgspec.UnsetType | None = msgspec.UNSET
-    duration_s: int | msgspec.UnsetType = msgspec.UNSET
-    decision_duration_s: int | msgspec.UnsetType = msgspec.UNSET
-    soft_close_s: int | msgspec.UnsetType = msgspec.UNSET
+    duration_s: Seconds | msgspec.UnsetType = msgspec.UNSET
+    decision_duration_s: Seconds | msgspec.UnsetType = msgspec.UNSET
+    soft_close_s: Seconds | msgspec.UnsetType = msgspec.UNSET
     tick: Cents | msgspec.UnsetType = msgspec.UNSET
     anonymous_bidding: bool | msgspec.UnsetType = msgspec.UNSET
     traded_bids_allowed: bool | msgspec.UnsetType = msgspec.UNSET

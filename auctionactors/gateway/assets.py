@@ -35,6 +35,16 @@ _COMMON_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
+# On every HTTP response of the port (the page, health, metrics, errors): the page never needs
+# another window's handle, nor a device; HSTS only when the port speaks TLS.
+SECURITY_HEADERS = {
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Permissions-Policy": (
+        "camera=(), microphone=(), geolocation=(), payment=(), usb=(), serial=(), hid=(), "
+        "midi=(), display-capture=()"
+    ),
+}
+STRICT_TRANSPORT_SECURITY = "max-age=31536000"
 _SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 PREFIX = "/static/"
 

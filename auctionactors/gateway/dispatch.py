@@ -4,28 +4,36 @@ reads served through the hub; every outcome becomes exactly one ``ok`` or ``erro
 Checks that do not depend on an auction (a buyer placing bids, a supplier starting an auction)
 are made here, before anything is queued; the domain remains the authority for everything
 else. Errors are mapped once: a `DomainError` is an answer (its code, its message); an
-unavailable auction or store is ``unavailable``; anything else is ``internal``, logged here with
-its traceback, and the client is told nothing more.
+unavailable auction or store is ``unavailable`` (not applied); a command whose outcome is
+unknown is ``timeout``; anything else is ``internal``, logged here with its traceback, and the
+client is told nothing more.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from auctionactors.domain.access import can_see
+import msgspec
+
+from auctionactors.domain.access import Viewer, can_see
 from auctionactors.domain.parties import Caller, Party, Role
 from auctionactors.domain.redaction import filter_events
 from auctionactors.domain.state import AuctionState
+from auctionactors.domain.terms import FINAL_STATUSES, AuctionTerms
 from auctionactors.domain.views import view
 from auctionactors.errors import AuctionActorsError, DomainError
 from auctionactors.gateway import messages as m
 from auctionactors.gateway import protocol
 from auctionactors.gateway.hub import NOT_FOUND, Hub, Peer
 from auctionactors.gateway.metrics import actor_counts
+from auctionactors.gateway.quota import CreationQuota
 from auctionactors.gateway.translate import command_of, companies_needed, terms_of
+from auctionactors.runtime.mailbox import CommandKey, Reply
+from auctionactors.runtime.receipts import Receipt
 from auctionactors.runtime.supervisor import Supervisor
 from auctionactors.store.base import Accounts, Principal
 from auctionactors.store.codec import decode_events
@@ -55,10 +63,17 @@ ADMIN_ONLY = (m.StartAuction, m.InviteObserver, m.UninviteObserver)
 
 
 class Dispatcher:
-    def __init__(self, supervisor: Supervisor, hub: Hub, accounts: Accounts) -> None:
+    def __init__(
+        self,
+        supervisor: Supervisor,
+        hub: Hub,
+        accounts: Accounts,
+        quota: CreationQuota | None = None,
+    ) -> None:
         self.supervisor = supervisor
         self.hub = hub
         self.accounts = accounts
+        self.quota = quota or CreationQuota(None)
         self._companies: dict[str, Party] = {}
         self._routes: dict[type[m.Request], Callable[[Peer, Any], Awaitable[Result]]] = {
             m.Subscribe: self._subscribe,
@@ -70,16 +85,39 @@ class Dispatcher:
             m.OperatorStatus: self._operator_status,
             m.OperatorRevive: self._operator_revive,
         }
+        # Requests (by `id` of the object) whose handler has sent its own ``ok`` (subscriptions).
+        self._answered: set[int] = set()
 
-    async def handle(self, peer: Peer, request: m.Request) -> None:
-        """Serve one request; its reply goes to the peer's outbox."""
+    async def handle(self, peer: Peer, request: m.Request, receipt: Receipt | None = None) -> None:
+        """Serve one request; its reply (exactly one, whatever happens) goes to the peer's
+        outbox. ``receipt`` is when the frame arrived: a command is decided at that time
+        (PROTOCOL.md 1.1)."""
+        rid = request.id
+        try:
+            frame = await self._serve(peer, request, receipt)
+            answered = id(request) in self._answered
+        finally:
+            self._answered.discard(id(request))
+        if answered:  # its ``ok`` is out: a later failure is only logged, never a second frame
+            if frame is not None:
+                log.error("%s failed after its ok: %s", m.frame_type(request), frame.decode())
+        elif frame is not None:
+            self.hub.send(peer, frame)
+        elif not peer.closed:  # pragma: no cover - a handler that forgot to answer
+            log.error("%s got no answer", m.frame_type(request))
+            self.hub.send(peer, protocol.error(rid, "internal", "internal error"))
+
+    async def _serve(self, peer: Peer, request: m.Request, receipt: Receipt | None) -> bytes | None:
+        """The reply frame, or None when the handler has sent its own ``ok``."""
         rid = request.id
         try:
             route = self._routes.get(type(request))
             if route is not None:
+                if receipt is not None:
+                    receipt.release()  # not a command: no deadline waits for it
                 result = await route(peer, request)
             elif isinstance(request, m.Command):
-                result = await self._command(peer.principal, request)
+                result = await self._command(peer.principal, request, receipt)
             else:  # pragma: no cover - every frame type has a route
                 raise DomainError("bad_request", "unknown request")
         except DomainError as exc:
@@ -95,15 +133,21 @@ class Dispatcher:
             frame = protocol.error(rid, "internal", "internal error")
         else:
             if result is None:
-                return
+                return None
             frame = protocol.ok(rid, result)
-        self.hub.send(peer, frame)
+        return frame
+
+    def _answer(self, request: m.Request, frame: bytes) -> bytes:
+        """``frame`` (an ``ok``) is being sent by the handler itself: `handle` sends nothing
+        more for this request."""
+        self._answered.add(id(request))
+        return frame
 
     # --- reads --------------------------------------------------------------------------------
 
     async def _subscribe(self, peer: Peer, req: m.Subscribe) -> Result:
         def ok(seq: int) -> bytes:
-            return protocol.ok(req.id, {"seq": seq})
+            return self._answer(req, protocol.ok(req.id, {"seq": seq}))
 
         await self.hub.subscribe(peer, req.auction_id, req.since, ok)
         return None
@@ -114,15 +158,20 @@ class Dispatcher:
 
     async def _subscribe_all(self, peer: Peer, req: m.SubscribeAll) -> Result:
         def ok(ids: list[str]) -> bytes:
-            return protocol.ok(req.id, {"auctions": ids})
+            return self._answer(req, protocol.ok(req.id, {"auctions": ids}))
 
         await self.hub.subscribe_all(peer, ok)
         return None
 
     async def _list(self, peer: Peer, req: m.ListAuctions) -> Result:
         statuses = None if req.status is None else set(req.status)
-        summaries = self.hub.index.visible(peer.viewer, statuses)
-        return {"auctions": [s.public(peer.viewer) for s in summaries]}
+        listed = []
+        for summary in self.hub.index.visible(peer.viewer, statuses):
+            try:
+                listed.append(summary.public(peer.viewer))
+            except Exception:  # one auction that cannot be shown never fails the list
+                self.hub.failed_render(summary.auction_id, "its summary")
+        return {"auctions": listed}
 
     async def _get_view(self, peer: Peer, req: m.GetView) -> Result:
         viewer, now = peer.viewer, self.supervisor.clock.now
@@ -187,19 +236,46 @@ class Dispatcher:
 
     # --- commands -----------------------------------------------------------------------------
 
-    async def _command(self, principal: Principal, req: m.Command) -> Result:
+    async def _command(
+        self, principal: Principal, req: m.Command, receipt: Receipt | None = None
+    ) -> Result:
         caller = await self._caller(principal, req.as_user)
         _check_role(caller, req)
         parties = {cid: await self._company(cid, role) for cid, role in companies_needed(req)}
+        # Keys are per authenticated user (an admin's key is the admin's, whoever it acts as).
+        key = None if req.key is None else CommandKey(principal.user_id, req.key, fingerprint(req))
         if isinstance(req, m.CreateAuction):
             buyer = await self._buyer(principal, caller, req)
             terms = terms_of(req.auction, buyer, parties)
-            reply = await self.supervisor.create_auction(caller, terms)
+            reply = await self._create(caller, buyer, terms, receipt, key)
         else:
             assert isinstance(req, m.AuctionCommand)
             command = command_of(req, caller, parties)
-            reply = await self.supervisor.ask(req.auction_id, command)
+            reply = await self.supervisor.ask(req.auction_id, command, receipt=receipt, key=key)
         return {"seq": reply.seq, **reply.fields}
+
+    async def _create(
+        self,
+        caller: Caller,
+        buyer: Party,
+        terms: AuctionTerms,
+        receipt: Receipt | None,
+        key: CommandKey | None,
+    ) -> Reply:
+        """Create within the buyer's quota (an admin acting as itself has none)."""
+        if caller.role == "admin":
+            return await self.supervisor.create_auction(caller, terms, receipt=receipt, key=key)
+        unfinished = 0
+        if self.quota.max_open is not None:
+            mine = self.hub.index.visible(Viewer(buyer.id, "buyer"))
+            unfinished = sum(1 for s in mine if s.status not in FINAL_STATUSES)
+        stamp = self.quota.take(buyer.id, self.supervisor.clock.now(), unfinished)
+        try:
+            return await self.supervisor.create_auction(caller, terms, receipt=receipt, key=key)
+        except AuctionActorsError as exc:
+            if isinstance(exc, DomainError) or exc.code == "unavailable":  # not created
+                self.quota.give_back(buyer.id, stamp)
+            raise
 
     async def _caller(self, principal: Principal, as_user: str | None) -> Caller:
         me = Caller(principal.user_id, principal.company_id, principal.role)
@@ -234,6 +310,13 @@ class Dispatcher:
         if caller.company_id == principal.company_id:
             return Party(principal.company_id, principal.company_name)
         return await self._company(caller.company_id, "buyer")
+
+
+def fingerprint(req: m.Command) -> bytes:
+    """What identifies a keyed command: the sha256 of its canonical encoding without ``id`` and
+    ``key`` (``as_user`` included), so only a retry of the same command matches its key."""
+    bare = msgspec.structs.replace(req, id=0, key=None)
+    return hashlib.sha256(msgspec.json.encode(bare)).digest()
 
 
 def _headline(exc: AuctionActorsError) -> str:

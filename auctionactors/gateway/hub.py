@@ -56,6 +56,8 @@ class HubStats:
         self.slow_closes = 0
         self.updates = 0
         self.renders = 0
+        # Views or event lists that raised while rendering (logged, that receiver skipped).
+        self.render_failures = 0
 
 
 class _Sub:
@@ -197,28 +199,42 @@ class Hub:
     def publish(self, update: Update) -> None:
         state = update.state
         auction_id = update.auction_id
-        summary = self.index.observe(state)
+        try:
+            summary = self.index.observe(state)
+        except Exception:
+            self.failed_render(auction_id, "its summary")
+            return
         self._remember(state)
         self.stats.updates += 1
         subs = self._subs.get(auction_id, {})
-        newcomers = [
-            p
-            for p in self._all
-            if auction_id not in p.subs
-            and auction_id not in p.excluded
-            and summary.visible_to(p.viewer)
-        ]
+        newcomers: list[Peer] = []
+        for p in self._all:
+            if auction_id in p.subs:
+                continue
+            if auction_id in p.excluded:
+                if not summary.visible_to(p.viewer):
+                    p.excluded.discard(auction_id)  # nothing to exclude any more
+            elif summary.visible_to(p.viewer):
+                newcomers.append(p)
         if not subs and not newcomers:
             return
         groups: dict[Receiver, list[Peer]] = {}
         for peer in (*subs, *newcomers):
             groups.setdefault(peer.receiver, []).append(peer)
         now = self.supervisor.clock.now()
-        solutions = compute(state)
+        try:
+            solutions = compute(state)
+        except Exception:
+            self.failed_render(auction_id, "its solutions")
+            return
         events = list(update.events)
         for peers in groups.values():
             viewer = peers[0].viewer
-            frame = self._render(state, viewer, now, solutions, update.first_seq, events)
+            try:
+                frame = self._render(state, viewer, now, solutions, update.first_seq, events)
+            except Exception:  # this receiver misses this update; nobody else does
+                self.failed_render(auction_id, f"the update for {peers[0].receiver}")
+                continue
             if frame is None:
                 gone = protocol.unsubscribed(auction_id, update.seq, "not_found", NOT_FOUND)
                 for peer in peers:
@@ -228,6 +244,42 @@ class Hub:
                 continue
             for peer in peers:
                 self._deliver(peer, auction_id, update.seq, frame)
+
+    async def resync(self, auction_id: str, state: AuctionState) -> None:
+        """The auction's actor was rebuilt after a crash (see `Resyncing`): refresh the index and
+        the finished-auction cache, and send each subscribed connection the update it missed
+        (events read from the store), before the actor publishes again."""
+        self.index.observe(state)
+        self._remember(state)
+        behind = [
+            (p, s) for p, s in self._subs.get(auction_id, {}).items() if s.last_seq < state.seq
+        ]
+        if not behind:
+            return
+        since = min(s.last_seq for _, s in behind)
+        stored = await self.supervisor.store.read_stream(
+            auction_id, from_seq=since + 1, to_seq=state.seq
+        )
+        events = decode_events(stored)
+        now = self.supervisor.clock.now()
+        solutions = compute(state)
+        frames: dict[tuple[Receiver, int], bytes | None] = {}
+        for peer, sub in behind:
+            if peer.subs.get(auction_id) is not sub:  # gone while the events were read
+                continue
+            group = (peer.receiver, sub.last_seq)
+            if group not in frames:
+                missed = events[sub.last_seq - since :]
+                frames[group] = self._render(
+                    state, peer.viewer, now, solutions, sub.last_seq + 1, missed
+                )
+            frame = frames[group]
+            if frame is None:
+                self._end(
+                    peer, sub, protocol.unsubscribed(auction_id, state.seq, "not_found", NOT_FOUND)
+                )
+            else:
+                self._deliver(peer, auction_id, state.seq, frame)
 
     def _render(
         self,
@@ -244,6 +296,13 @@ class Hub:
         filtered = filter_events(state, viewer, first_seq, events)
         self.stats.renders += 1
         return protocol.update(state.auction_id, state.seq, filtered or [], doc)
+
+    def failed_render(self, auction_id: str, what: str) -> None:
+        """Log (with the traceback being handled) and count a rendering that raised: the caller
+        skips that one auction for that one receiver, so that nothing a user stored can fail a
+        list, a ``subscribe_all`` or anyone else's update."""
+        self.stats.render_failures += 1
+        log.exception("%s: cannot render %s; skipped", auction_id, what)
 
     def _deliver(self, peer: Peer, auction_id: str, seq: int, frame: bytes) -> None:
         sub = peer.subs.get(auction_id)
@@ -294,10 +353,13 @@ class Hub:
         """Subscribe ``peer``: ``ok(S)`` (if given), then one update with the events after
         ``since`` (none without it) and the view at S, then every live update after S."""
         existing = peer.subs.get(auction_id)
-        if existing is not None:  # already receiving every update in order: nothing to add
+        if existing is not None and since is None:  # already receiving every update in order
             if ok is not None:
                 self.send(peer, ok(existing.last_seq))
             return
+        peer.excluded.discard(auction_id)
+        # With ``since`` on a subscribed auction: like a first subscription (PROTOCOL 1.1). The
+        # existing subscription keeps receiving until the new one replaces it inside the actor.
         viewer = peer.viewer
         sub = _Sub(auction_id, 0, buffering=True)
         abandoned = False
@@ -307,11 +369,13 @@ class Hub:
                 raise DomainError("not_found", NOT_FOUND)
             if since is not None and since > state.seq:
                 raise DomainError("invalid", f"since is beyond the auction's seq {state.seq}")
-            if abandoned or peer.closed or auction_id in peer.subs:
+            if abandoned or peer.closed or peer.subs.get(auction_id) not in (None, existing):
                 return None  # the caller gave up, or a live update got there first
             doc = view(state, viewer, self.supervisor.clock.now())
             assert doc is not None
             sub.last_seq = state.seq
+            if existing is not None:
+                self._detach(peer, existing)
             self._attach(peer, sub)
             return state.seq, doc
 
@@ -381,12 +445,18 @@ class Hub:
             await self.subscribe(peer, auction_id, None, None)
         except AuctionActorsError as exc:  # gone meanwhile, or quarantined: skip it
             log.debug("subscribe_all: %s skipped: %s", auction_id, exc)
+        except Exception:  # its view cannot be rendered: skip it, subscribe the rest
+            self.failed_render(auction_id, "its first update")
 
     def unsubscribe(self, peer: Peer, auction_id: str) -> None:
         sub = peer.subs.get(auction_id)
         if sub is not None:
             self._detach(peer, sub)
-        if peer.all_auctions:
+        # Remembered only for an auction that exists and is visible to the peer (else it would
+        # never be sent anyway): made-up ids cannot grow the set; `publish` forgets an auction
+        # that stops being visible, and `subscribe` or `subscribe_all` one subscribed again.
+        summary = self.index.get(auction_id)
+        if peer.all_auctions and summary is not None and summary.visible_to(peer.viewer):
             peer.excluded.add(auction_id)
 
     def add(self, peer: Peer) -> None:

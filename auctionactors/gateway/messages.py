@@ -18,6 +18,9 @@ from auctionactors.domain.terms import Kind, Status
 RequestId = str | int
 # A decimal string ("2.25") or a JSON number (2.25); converted exactly by `parse_amount`.
 Amount = str | int | float
+# A number of seconds: an integer, or a decimal with at most millisecond precision (0.5, 90.125),
+# kept as sent; its bounds are the domain's (`domain.bounds`), refused ``invalid``.
+Seconds = int | float
 Count = Annotated[int, msgspec.Meta(ge=0)]
 Limit = Annotated[int, msgspec.Meta(ge=1, le=10_000)]
 SolutionName = Literal["best_overall", "best_single_supplier"]
@@ -104,9 +107,9 @@ class AuctionIn(msgspec.Struct, frozen=True, kw_only=True):
     port: str
     suppliers: list[str] = []
     scheduled_start: str | None = None
-    duration_s: int = 600
-    decision_duration_s: int = 900
-    soft_close_s: int = 180
+    duration_s: Seconds = 600
+    decision_duration_s: Seconds = 900
+    soft_close_s: Seconds = 180
     tick: Amount = "0.25"
     anonymous_bidding: bool = False
     traded_bids_allowed: bool = False
@@ -129,9 +132,9 @@ class ChangesIn(msgspec.Struct, frozen=True, kw_only=True):
     port: str | Unset = UNSET
     suppliers: list[str] | Unset = UNSET
     scheduled_start: str | Unset | None = UNSET
-    duration_s: int | Unset = UNSET
-    decision_duration_s: int | Unset = UNSET
-    soft_close_s: int | Unset = UNSET
+    duration_s: Seconds | Unset = UNSET
+    decision_duration_s: Seconds | Unset = UNSET
+    soft_close_s: Seconds | Unset = UNSET
     tick: Amount | Unset = UNSET
     anonymous_bidding: bool | Unset = UNSET
     traded_bids_allowed: bool | Unset = UNSET

@@ -36,6 +36,7 @@ def healthz(supervisor: Supervisor, hub: Hub) -> bytes:
         "actors": actor_counts(supervisor, hub),
         "auctions": len(hub.index),
         "connections": hub.stats.connections,
+        "render_failures": hub.stats.render_failures,
     }
     return msgspec.json.encode(doc)
 
@@ -122,6 +123,12 @@ def render(supervisor: Supervisor, hub: Hub) -> str:
         "counter",
         "Views rendered for fan-out (one per distinct receiver per update).",
         h.renders,
+    )
+    out.one(
+        "auctionactors_render_failures_total",
+        "counter",
+        "Views, summaries or updates that could not be rendered (logged; that one skipped).",
+        h.render_failures,
     )
     return "\n".join(out.lines) + "\n"
 

@@ -60,10 +60,12 @@ class RequestReceived:
 
 @dataclass(frozen=True, slots=True)
 class Refused:
-    """The frame is refused; send ``frame`` (an error) back. The connection stays usable."""
+    """The frame is refused; send ``frame`` (an error) back. The connection stays usable unless
+    ``close`` is set: too many frames refused before the hello (close it, 1008)."""
 
     frame: bytes
     code: ErrorCode
+    close: bool = False
 
 
 Received = HelloReceived | RequestReceived | Refused
@@ -92,15 +94,29 @@ class Session:
     """One client's session: hello first, then rate-limited requests.
 
     ``now`` is any monotonic time in seconds (the caller's clock), used only by the rate limit.
+    Frames before the hello are rate-limited too, and an unauthenticated client gets only
+    ``max_refused_before_hello`` refusals (a wrong frame, a frame too many): the last one says
+    to close the connection, so that nobody without a token can make the server answer at will.
     """
 
-    def __init__(self, *, rate_per_s: float = 50.0, burst: float = 100.0) -> None:
+    def __init__(
+        self, *, rate_per_s: float = 50.0, burst: float = 100.0, max_refused_before_hello: int = 8
+    ) -> None:
         self.phase = Phase.AWAITING_HELLO
         self.principal: Principal | None = None
         self._bucket = TokenBucket(rate_per_s, burst)
+        self._refusals_left = max_refused_before_hello
 
     def receive(self, data: str | bytes, now: float) -> Received:
-        if self.phase is Phase.READY and not self._bucket.take(now):
+        received = self._receive(data, now)
+        if isinstance(received, Refused) and self.phase is not Phase.READY:
+            self._refusals_left -= 1
+            if self._refusals_left <= 0:
+                return Refused(received.frame, received.code, close=True)
+        return received
+
+    def _receive(self, data: str | bytes, now: float) -> Received:
+        if not self._bucket.take(now):
             return _refuse(_read_id(data), "rate_limited", "too many requests; slow down")
         if not isinstance(data, str):
             return _refuse(None, "bad_request", "binary frames are not supported; send text")
@@ -120,6 +136,7 @@ class Session:
         """The token was good: the session is ready; returns the welcome frame."""
         self.phase = Phase.READY
         self.principal = principal
+        self._bucket = TokenBucket(self._bucket.rate, self._bucket.burst)  # a full one
         return welcome(principal, server_time)
 
 

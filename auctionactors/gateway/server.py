@@ -2,15 +2,24 @@
 dispatcher. The only module that imports websockets.
 
 One port: ``/ws`` upgrades to WebSocket; ``/healthz``, ``/metrics`` and ``/`` are answered as
-plain HTTP from ``process_request``. Per connection: a reader (this handler: one request at a
-time, in order) and a writer task draining the connection's bounded outbox. Limits: frames over
+plain HTTP from ``process_request``. Per connection: a reader task stamping and parsing each
+frame on arrival (`ReadAhead`, bounded), this handler serving one request at a time, in order,
+and a writer task draining the connection's bounded outbox. Limits: frames over
 ``max_frame_bytes`` close with 1009 (websockets' ``max_size``), no hello in time closes with 4408,
 a bad token with 4401, too many connections on one token with 4429, a full outbox with 1013.
+Before the hello: frames are rate-limited like requests, and the ``max_refused_before_hello``-th
+refused one closes the connection with 1008; one IP address may hold at most
+``max_unauthenticated_per_address`` connections that have not completed their hello (a handshake
+over that gets HTTP 429; one that slips through at the same moment is closed 4429).
 
-Security at the door: a WebSocket handshake whose ``Origin`` is neither the server's own origin
-(the ``Host`` it was reached on) nor one of ``allowed_origins`` is refused with HTTP 403, so a
-page on another site cannot use a logged-in browser's connection (cross-site WebSocket
-hijacking); clients that send no ``Origin`` (programs, not browsers) are let in. The tokens of
+Security at the door: a WebSocket handshake whose ``Origin`` is neither one of the server's own
+public origins (derived from its configured address, or ``public_origins``; never the request's
+``Host``, see `origins`) nor one of ``allowed_origins`` is refused with HTTP 403, so a page on
+another site cannot use a logged-in browser's connection (cross-site WebSocket hijacking);
+clients that send no ``Origin`` (programs, not browsers) are let in. Plain HTTP answers GET and
+HEAD only (others: 405, with or without a body, see `_Protocol`), with the security headers of
+`assets.SECURITY_HEADERS` (and HSTS with TLS) and no library version in ``Server``;
+``metrics_token`` puts ``/metrics`` behind a bearer token. The tokens of
 open connections are checked again every ``token_recheck_s``: a revoked token's connections are
 closed with 4401 (new ones are refused at the hello at once). With ``tls_cert`` and ``tls_key``
 the port speaks TLS: ``wss://`` and ``https://``.
@@ -21,26 +30,38 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import hmac
 import logging
 import os
 import socket
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from http import HTTPStatus
+from typing import Any
 from urllib.parse import urlsplit
 
 import msgspec
 from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.exceptions import ConnectionClosed
-from websockets.http11 import Request, Response
+from websockets.datastructures import Headers
+from websockets.exceptions import (
+    ConnectionClosed,
+    HeaderLineTooLong,
+    InvalidMessage,
+    RequestLineTooLong,
+    TooManyHeaders,
+)
+from websockets.http11 import Request, Response, parse_headers, parse_line
 from websockets.protocol import State
+from websockets.server import ServerProtocol
 
 from auctionactors.errors import AuctionActorsError, UsageError
-from auctionactors.gateway import metrics
-from auctionactors.gateway.assets import Assets
+from auctionactors.gateway import metrics, origins
+from auctionactors.gateway.assets import SECURITY_HEADERS, STRICT_TRANSPORT_SECURITY, Assets
 from auctionactors.gateway.dispatch import Dispatcher
 from auctionactors.gateway.hub import Hub, Peer
+from auctionactors.gateway.intake import ReadAhead
 from auctionactors.gateway.protocol import HelloReceived, Refused, RequestReceived, Session
+from auctionactors.gateway.quota import CreationQuota
 from auctionactors.runtime.supervisor import Supervisor
 from auctionactors.store.base import Accounts, Principal
 
@@ -50,6 +71,7 @@ CLOSE_BAD_TOKEN = 4401
 CLOSE_HELLO_TIMEOUT = 4408
 CLOSE_TOO_MANY = 4429
 CLOSE_TRY_AGAIN_LATER = 1013
+CLOSE_POLICY = 1008
 
 
 class GatewayConfig(msgspec.Struct, frozen=True, kw_only=True):
@@ -62,6 +84,12 @@ class GatewayConfig(msgspec.Struct, frozen=True, kw_only=True):
     rate_per_s: float = 50.0  # requests per second per connection, in bursts of `burst`
     burst: float = 100.0
     max_connections_per_token: int = 16
+    # Connections from one IP address that have not completed their hello (more: HTTP 429),
+    # and the frames refused before the hello after which a connection is closed (1008).
+    max_unauthenticated_per_address: int = 32
+    max_refused_before_hello: int = 8
+    creates_per_hour: int | None = 360  # auctions one buyer company may create per hour
+    max_open_auctions: int | None = 1000  # ... and may have not final (drafts included)
     ping_interval_s: float | None = 20.0
     ping_timeout_s: float | None = 20.0
     close_timeout_s: float = 5.0
@@ -69,8 +97,11 @@ class GatewayConfig(msgspec.Struct, frozen=True, kw_only=True):
     # SO_SNDBUF per connection: None leaves the kernel's autotuning, which may buffer megabytes
     # for a reader that stopped reading before its outbox fills up.
     socket_send_buffer: int | None = None
-    # Origins (``https://example.com``) whose pages may open WebSockets besides our own.
+    # Origins (``https://example.com``) whose pages may open WebSockets besides our own, and
+    # our own public origins when they cannot be derived from ``host`` (see `origins`).
     allowed_origins: tuple[str, ...] = ()
+    public_origins: tuple[str, ...] = ()
+    metrics_token: str | None = None  # set: /metrics wants ``Authorization: Bearer <token>``
     token_recheck_s: float | None = 10.0  # how soon a revoked token's connections are closed
     tls_cert: str | None = None  # PEM files: both set, the port speaks TLS (wss://, https://)
     tls_key: str | None = None
@@ -104,15 +135,22 @@ class Gateway:
         self.config = config or GatewayConfig()
         self.hub = Hub(supervisor)
         supervisor.subscribers.append(self.hub)
-        self.dispatcher = Dispatcher(supervisor, self.hub, accounts)
+        self.dispatcher = Dispatcher(
+            supervisor,
+            self.hub,
+            accounts,
+            CreationQuota(self.config.creates_per_hour, self.config.max_open_auctions),
+        )
         self._server: Server | None = None
         # The open connections per token (keyed by its sha256), with the token to recheck it.
         self._per_token: dict[str, tuple[str, set[ServerConnection]]] = {}
         self._closing: set[asyncio.Task[None]] = set()
+        # Connections that have not completed their hello, per client IP address.
+        self._unauthenticated: dict[str, int] = {}
         self._recheck: asyncio.Task[None] | None = None
         self._batch = _Batch()
         self._assets = Assets.load()
-        self._origins = frozenset(o.rstrip("/").lower() for o in self.config.allowed_origins)
+        self._origins: frozenset[str] = frozenset()  # known once the port is (`start`)
         cfg = self.config
         if (cfg.tls_cert is None) != (cfg.tls_key is None):
             raise UsageError("TLS needs both a certificate and its key")
@@ -126,6 +164,9 @@ class Gateway:
             cfg.host,
             cfg.port,
             process_request=self._http,
+            process_response=self._secure,
+            server_header="auctionactors",  # not websockets' version
+            create_connection=_Connection,
             compression=None,
             max_size=cfg.max_frame_bytes,
             ping_interval=cfg.ping_interval_s,
@@ -134,6 +175,9 @@ class Gateway:
             write_limit=cfg.write_limit,
             ssl=self._tls,
         )
+        self._origins = origins.own_origins(
+            cfg.host, self.port, tls=self._tls is not None, public=cfg.public_origins
+        ) | frozenset(origins.normalize(o) for o in cfg.allowed_origins)
         if cfg.token_recheck_s is not None:
             self._recheck = asyncio.create_task(self._recheck_tokens(cfg.token_recheck_s))
 
@@ -164,15 +208,39 @@ class Gateway:
     # --- HTTP -----------------------------------------------------------------------------------
 
     def _http(self, connection: ServerConnection, request: Request) -> Response | None:
+        if request.method not in ("GET", "HEAD"):
+            response = connection.respond(HTTPStatus.METHOD_NOT_ALLOWED, "method not allowed\n")
+            response.headers["Allow"] = "GET, HEAD"
+            return response
+        if _has_body(request.headers):
+            return connection.respond(HTTPStatus.BAD_REQUEST, "a request body is not accepted\n")
         path = urlsplit(request.path).path
         if path == "/ws":
-            if self._origin_allowed(request):
-                return None
-            return connection.respond(HTTPStatus.FORBIDDEN, "origin not allowed\n")
+            if not origins.allowed(request.headers.get_all("Origin"), self._origins):
+                return connection.respond(HTTPStatus.FORBIDDEN, "origin not allowed\n")
+            if request.method == "HEAD":  # what websockets answers a GET (`_secure`: no body)
+                get = Request(request.path, request.headers, "GET", request.protocol)
+                response = connection.protocol.accept(get)
+                if response.status_code == HTTPStatus.SWITCHING_PROTOCOLS:  # never with HEAD
+                    return connection.respond(
+                        HTTPStatus.BAD_REQUEST, "a WebSocket opens with GET\n"
+                    )
+                return response
+            waiting = self._unauthenticated.get(_address(connection), 0)
+            if waiting >= self.config.max_unauthenticated_per_address:
+                return connection.respond(
+                    HTTPStatus.TOO_MANY_REQUESTS,
+                    "too many connections without hello from this address\n",
+                )
+            return None
         if path == "/healthz":
             body = metrics.healthz(self.supervisor, self.hub)
             return _respond(connection, HTTPStatus.OK, "application/json", body)
         if path == "/metrics":
+            if not self._may_read_metrics(request):
+                response = connection.respond(HTTPStatus.UNAUTHORIZED, "a bearer token is needed\n")
+                response.headers["WWW-Authenticate"] = 'Bearer realm="metrics"'
+                return response
             text = metrics.render(self.supervisor, self.hub).encode()
             return _respond(connection, HTTPStatus.OK, metrics.CONTENT_TYPE, text)
         asset = self._assets.get(path)  # the web page: / and /static/...
@@ -182,31 +250,49 @@ class Gateway:
             )
         return connection.respond(HTTPStatus.NOT_FOUND, "not found\n")
 
-    def _origin_allowed(self, request: Request) -> bool:
-        """No ``Origin`` (not a browser), our own origin, or one of ``allowed_origins``."""
-        origins = request.headers.get_all("Origin")
-        if not origins:
+    def _may_read_metrics(self, request: Request) -> bool:
+        token = self.config.metrics_token
+        if token is None:
             return True
-        if len(origins) > 1:
-            return False
-        origin = origins[0].rstrip("/").lower()
-        if origin in self._origins:
-            return True
-        host = request.headers.get("Host")
-        parts = urlsplit(origin)
-        return (
-            host is not None
-            and parts.scheme in ("http", "https")
-            and parts.netloc == host.lower()
-            and not parts.path
-        )
+        given = request.headers.get("Authorization", "")
+        expected = f"Bearer {token}"
+        return hmac.compare_digest(given.encode(), expected.encode())
+
+    def _secure(
+        self, connection: ServerConnection, request: Request, response: Response
+    ) -> Response:
+        """Every HTTP answer: the security headers; for HEAD, no body (its length is kept)."""
+        if response.status_code == HTTPStatus.SWITCHING_PROTOCOLS:
+            return response
+        for name, value in SECURITY_HEADERS.items():
+            response.headers[name] = value
+        if self._tls is not None:
+            response.headers["Strict-Transport-Security"] = STRICT_TRANSPORT_SECURITY
+        if request.method == "HEAD":
+            response.body = b""
+        return response
 
     # --- WebSocket ------------------------------------------------------------------------------
 
     async def _connection(self, ws: ServerConnection) -> None:
         cfg = self.config
-        session = Session(rate_per_s=cfg.rate_per_s, burst=cfg.burst)
-        hello = await self._hello(ws, session)
+        session = Session(
+            rate_per_s=cfg.rate_per_s,
+            burst=cfg.burst,
+            max_refused_before_hello=cfg.max_refused_before_hello,
+        )
+        address = _address(ws)
+        waiting = self._unauthenticated.get(address, 0)
+        if waiting >= cfg.max_unauthenticated_per_address:  # several handshakes at once
+            await ws.close(CLOSE_TOO_MANY, "too many connections without hello from this address")
+            return
+        self._unauthenticated[address] = waiting + 1
+        try:
+            hello = await self._hello(ws, session)
+        finally:
+            self._unauthenticated[address] -= 1
+            if not self._unauthenticated[address]:
+                del self._unauthenticated[address]
         if hello is None:
             return
         principal, token_key, token = hello
@@ -224,20 +310,23 @@ class Gateway:
         peer.on_overflow = lambda: cut_off.append(self._cut_off(ws, writer))
         peer.send_now = self._sender(ws)
         self.hub.add(peer)
+        frames = ReadAhead(ws, session, self.supervisor)  # reads only after the accept below
         try:
             self.hub.send(peer, session.accept(principal, self.supervisor.clock.now()))
-            loop = asyncio.get_running_loop()
-            async for data in ws:
-                if peer.closed:
-                    break
-                received = session.receive(data, loop.time())
-                if isinstance(received, RequestReceived):
-                    await self.dispatcher.handle(peer, received.request)
-                elif isinstance(received, Refused):
-                    self.hub.send(peer, received.frame)
+            async for received, receipt in frames:
+                try:
+                    if peer.closed:
+                        break
+                    if isinstance(received, RequestReceived):
+                        await self.dispatcher.handle(peer, received.request, receipt)
+                    elif isinstance(received, Refused):
+                        self.hub.send(peer, received.frame)
+                finally:
+                    receipt.release()
         except ConnectionClosed:
             pass
         finally:
+            frames.close()
             self.hub.drop(peer)
             same_token.discard(ws)
             if not same_token:
@@ -260,6 +349,9 @@ class Gateway:
                     received = session.receive(await ws.recv(), loop.time())
                     if isinstance(received, Refused):
                         await ws.send(received.frame, text=True)
+                        if received.close:
+                            await ws.close(CLOSE_POLICY, "too many frames refused before hello")
+                            return None
                     elif isinstance(received, HelloReceived):
                         token = received.token
                 principal = await self.accounts.authenticate(token)
@@ -344,6 +436,66 @@ class Gateway:
             ws.transport.abort()
 
 
+class _Protocol(ServerProtocol):
+    """websockets' server protocol, except that a request with a body is read (up to its
+    headers) rather than refused by dropping the connection: so that a POST, or any method, is
+    answered (405 by `Gateway._http`) instead of meeting a closed socket. The body itself is
+    discarded as it arrives, never kept. The rest is websockets' own `ServerProtocol.parse`."""
+
+    def parse(self) -> Generator[None]:
+        try:
+            request = yield from _read_request(self.reader.read_line)
+        except RequestLineTooLong as exc:
+            self.handshake_exc = exc
+            self.send_response(self.reject(HTTPStatus.REQUEST_URI_TOO_LONG, f"{exc}.\n"))
+            yield
+        except (HeaderLineTooLong, TooManyHeaders) as exc:
+            self.handshake_exc = exc
+            status = HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE
+            self.send_response(self.reject(status, f"{exc}.\n"))
+            yield
+        except Exception as exc:
+            self.handshake_exc = InvalidMessage("did not receive a valid HTTP request")
+            self.handshake_exc.__cause__ = exc
+            self.send_eof()
+            self.parser = self.discard()
+            next(self.parser)
+            yield
+        self.events.append(request)
+        if _has_body(request.headers):  # answered (400 or 405) without reading what follows
+            while not (yield from self.reader.at_eof()):
+                self.reader.discard()
+            yield
+        yield from super(ServerProtocol, self).parse()  # frames, as websockets does
+
+
+def _read_request(
+    read_line: Callable[[int, type[Exception]], Generator[None, None, bytes | bytearray]],
+) -> Generator[None, None, Request]:
+    """`Request.parse` without its refusal of a body (and otherwise as strict)."""
+    line = yield from parse_line(read_line, RequestLineTooLong)
+    method, path, version = line.split(b" ", 2)
+    if version not in (b"HTTP/1.1", b"HTTP/1.0"):
+        raise ValueError("unsupported protocol; expected HTTP/1.1 or HTTP/1.0")
+    headers = yield from parse_headers(read_line)
+    return Request(path.decode("ascii"), headers, method.decode("ascii"), version.decode())
+
+
+def _has_body(headers: Headers) -> bool:
+    return "Transfer-Encoding" in headers or not set(headers.get_all("Content-Length")) <= {"0"}
+
+
+class _Connection(ServerConnection):
+    """The server's connections, with `_Protocol` (`serve` makes a plain `ServerProtocol`,
+    which has not read anything yet: its parser is simply started again)."""
+
+    def __init__(self, protocol: ServerProtocol, *args: Any, **kwargs: Any) -> None:
+        protocol.__class__ = _Protocol
+        protocol.parser = protocol.parse()
+        next(protocol.parser)
+        super().__init__(protocol, *args, **kwargs)
+
+
 class _Batch:
     """Connections with frames handed to websockets but not yet to the socket: flushed once at
     the end of the event loop's turn, with one write each, so that a burst of updates costs a
@@ -376,6 +528,12 @@ class _Batch:
                         ws.transport.write_eof()
                     else:
                         ws.transport.close()
+
+
+def _address(connection: ServerConnection) -> str:
+    """The client's IP address (behind a proxy: the proxy's)."""
+    remote = connection.remote_address
+    return str(remote[0]) if isinstance(remote, tuple) and remote else str(remote)
 
 
 def _respond(

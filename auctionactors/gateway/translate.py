@@ -8,6 +8,7 @@ dispatcher first and handed in as `Party` values, so that an auction's events ca
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 
 from auctionactors.domain import commands as dc
@@ -42,7 +43,9 @@ def command_of(request: m.Command, caller: Caller, parties: Parties) -> dc.AnyCo
     if isinstance(request, m.CreateAuction):
         raise TypeError("create_auction goes through `terms_of` and the supervisor")
     if isinstance(request, m.UpdateAuction):
-        return dc.UpdateAuction(by=by, changes=changes_of(request.changes, parties))
+        # Randomness is an input to the domain: the salt orders the aliases of added suppliers.
+        changes = changes_of(request.changes, parties)
+        return dc.UpdateAuction(by=by, changes=changes, alias_salt=secrets.token_bytes(16))
     if isinstance(request, m.StartAuction):
         return dc.StartAuction(by=by)
     if isinstance(request, m.CancelAuction):

@@ -1,9 +1,15 @@
 """The auction actor: the only writer of its auction's stream.
 
-It takes one message at a time from its mailbox. For a command: ``decide`` (pure) → append the
-events (durable) → ``evolve`` the state → publish to subscribers → reply. Before every message it
-acts on any deadline that has passed, and after every message it arms one timer for the next
-stored deadline, so a bid after ``closes_at`` is refused even if the timer has not fired yet.
+It takes one message at a time from its mailbox. For a command: ``decide`` (pure) at the time
+the server received it → append the events (durable, with the command's idempotency key) →
+``evolve`` the state → publish to subscribers → reply. After every message it arms one timer for
+the next stored deadline.
+
+Deadlines and receipt time (PROTOCOL.md 1.1): a deadline D falls due when the timer fires or a
+message received at or after D is taken. Then, before acting on D, the actor handles every queued
+command received before D and waits (bounded) for those still on their way (`Receipts`); only
+then does it store D's events, and handle the message that made D due. Event times never go
+back: a command is decided at max(its receipt time, the auction's last event time).
 """
 
 from __future__ import annotations
@@ -15,27 +21,34 @@ from typing import Any, Protocol
 
 import msgspec
 
-from auctionactors.domain.commands import CheckDeadlines
+from auctionactors.domain.commands import CheckDeadlines, CreateAuction
 from auctionactors.domain.decide import decide, result_of
 from auctionactors.domain.events import Event
 from auctionactors.domain.state import AuctionState, evolve
 from auctionactors.domain.timestamps import SECOND
 from auctionactors.errors import (
     ActorCrashed,
+    CommandTimedOut,
     ConcurrencyError,
     DomainError,
+    DuplicateKey,
+    OutcomeUnknown,
     StorageUnavailable,
+    StoreError,
     Unavailable,
 )
 from auctionactors.runtime.clock import Clock, TimerHandle
-from auctionactors.runtime.mailbox import Ask, Mailbox, Query, Reply
+from auctionactors.runtime.keys import KeyCache, record_of, replayed
+from auctionactors.runtime.mailbox import Ask, Mailbox, Message, Query, Reply
+from auctionactors.runtime.receipts import Receipts
 from auctionactors.runtime.stats import RuntimeStats
-from auctionactors.store.base import EventStore
+from auctionactors.store.base import EventStore, KeyRecord
 from auctionactors.store.codec import encode_event
 
 log = logging.getLogger(__name__)
 
 STORAGE_RETRY_S = 1
+RECEIPT_WAIT_S = 1.0  # how long a deadline waits for frames received before it
 
 
 class Update(msgspec.Struct, frozen=True):
@@ -57,6 +70,14 @@ class Subscriber(Protocol):
     def publish(self, update: Update) -> None:
         """Called synchronously by the actor after each durable append, in seq order. Must not
         block; an exception is logged and never reaches the actor."""
+        ...
+
+
+class Resyncing(Protocol):
+    async def resync(self, auction_id: str, state: AuctionState) -> None:
+        """Optional on a subscriber: called by the supervisor after it rebuilt a crashed actor,
+        before the actor takes its next message. The state may be ahead of the last update
+        published (a crash between append and publish): catch up from the store."""
         ...
 
 
@@ -83,6 +104,8 @@ class AuctionActor:
         mailbox: Mailbox,
         subscribers: Sequence[Subscriber],
         stats: RuntimeStats,
+        receipts: Receipts | None = None,
+        receipt_wait_s: float = RECEIPT_WAIT_S,
     ) -> None:
         self.auction_id = auction_id
         self.state = state
@@ -91,17 +114,31 @@ class AuctionActor:
         self._mailbox = mailbox
         self._subscribers = subscribers
         self._stats = stats
+        self._receipts = receipts if receipts is not None else Receipts()
+        self._receipt_wait_s = receipt_wait_s
+        self._keys = KeyCache(store, auction_id)
         self._timer: TimerHandle | None = None
         self._timer_deadline: int | None = None
 
     async def run(self) -> None:
         """Serve the mailbox until cancelled, or until the auction is final and nothing is
-        queued (it is then passivated: the supervisor reloads it on the next message)."""
-        self._mailbox.put_tick()  # deadlines that passed while the actor was down: act now
+        queued (it is then passivated: the supervisor reloads it on the next message). An
+        auction that does not exist (a refused or abandoned creation) leaves as soon as nothing
+        is queued."""
+        if self.state is not None:
+            self._mailbox.put_tick()  # deadlines that passed while the actor was down: act now
         try:
             while True:
+                if self.state is None and not self._mailbox.has_work():
+                    return
                 message = await self._mailbox.get()
-                await self._act_on_deadlines()
+                try:
+                    await self._deadlines_before(message)
+                except BaseException as exc:
+                    # The message was taken but not handled: never leave its caller waiting.
+                    if message is not None:
+                        resolve(message.future, error=self._failure(exc))
+                    raise
                 if isinstance(message, Ask):
                     await self._handle(message)
                 elif isinstance(message, Query):
@@ -112,17 +149,51 @@ class AuctionActor:
         finally:
             self._cancel_timer()
 
-    async def _act_on_deadlines(self) -> None:
+    def _failure(self, exc: BaseException) -> BaseException:
+        """What the caller of a message that was not handled is told (nothing was applied)."""
+        if isinstance(exc, StoreError | asyncio.CancelledError):
+            return Unavailable(f"{self.auction_id} is restarting: {exc!r}")
+        return ActorCrashed(f"{self.auction_id}: {exc!r}")
+
+    # --- deadlines ------------------------------------------------------------------------------
+
+    async def _deadlines_before(self, message: Message | None) -> None:
+        """Act on every deadline due before ``message`` (received at or after it; for a tick or
+        a query: passed on the clock), after the commands received before it."""
+        wait_until: float | None = None
+        loop = asyncio.get_running_loop()
+        while self.state is not None:
+            deadline = self.state.next_deadline()
+            now = self._clock.now()
+            at = message.received_at if isinstance(message, Ask) else now
+            if deadline is None or at < deadline:
+                return
+            early = self._mailbox.take_received_before(deadline)
+            if early:
+                for ask in early:
+                    await self._handle(ask)
+                continue  # they may have moved the deadline (soft close)
+            if self._receipts.pending_before(deadline, self.auction_id):
+                wait_until = wait_until or loop.time() + self._receipt_wait_s
+                if loop.time() < wait_until:
+                    # Reads first: a connection may be waiting for one before it sends on.
+                    for query in self._mailbox.take_queries():
+                        self._query(query)
+                    await self._receipts.released(wait_until - loop.time())
+                    continue
+                log.warning("%s: frames received before a deadline are late", self.auction_id)
+            if not await self._act_on(deadline):
+                return
+
+    async def _act_on(self, deadline: int) -> bool:
+        """Store the events of the due deadline; False if there are none or storage failed (it
+        is retried by a timer, calmly)."""
         state = self.state
-        if state is None:
-            return
-        deadline = state.next_deadline()
-        now = self._clock.now()
-        if deadline is None or deadline > now:
-            return
+        assert state is not None
+        now = max(self._clock.now(), state.last_at)
         events = decide(state, CheckDeadlines(), now)
         if not events:
-            return
+            return False
         try:
             await self._commit(events)
         except StorageUnavailable:
@@ -134,50 +205,118 @@ class AuctionActor:
             self._cancel_timer()
             self._timer = self._clock.call_at(now + STORAGE_RETRY_S * SECOND, self._on_timer)
             self._timer_deadline = deadline
+            return False
+        return True
+
+    # --- commands -------------------------------------------------------------------------------
 
     async def _handle(self, ask: Ask) -> None:
         if ask.future.done():  # the caller gave up while it was queued: do not act for it
             return
+        ask.taken = True
         command = ask.command
         name = type(command).__name__
+        keys = self._keys if not isinstance(command, CreateAuction) else KeyCache(self._store, "")
+        if ask.key is not None and (record := keys.cached(ask.key)) is not None:
+            self._answer_repeat(ask, name, record)
+            return
+        state = self.state
+        now = ask.received_at if state is None else max(ask.received_at, state.last_at)
         try:
-            events = decide(self.state, command, self._clock.now())
+            events = decide(state, command, now)
         except DomainError as refusal:
-            self._stats.count_command(name, refusal.code)
-            resolve(ask.future, error=refusal)
+            if not await self._repeated(ask, name, keys):
+                self._stats.count_command(name, refusal.code)
+                resolve(ask.future, error=refusal)
             return
         except Exception as exc:
             self._stats.count_command(name, "internal")
             resolve(ask.future, error=ActorCrashed(f"{self.auction_id}: {exc!r}"))
             raise
-        if not events:
-            seq = self.state.seq if self.state is not None else 0
+        if not events and ask.key is None:  # nothing changes (an identical repeat)
             self._stats.count_command(name, "ok")
-            resolve(ask.future, Reply(seq, {}))
+            resolve(ask.future, Reply(state.seq if state is not None else 0, {}))
             return
+        # A keyed command that changes nothing still stores its key (alone), so that a repeat
+        # gets this very reply, same seq, even after the auction has moved on.
+        seq = (state.seq if state is not None else 0) + len(events)
+        reply = Reply(seq, result_of(command, events))
+        records = [] if ask.key is None else [record_of(keys.scope, ask.key, reply)]
         try:
-            seq = await self._commit(events)
-        except StorageUnavailable as exc:
+            await self._commit(events, records)
+        except DuplicateKey:
+            if not await self._repeated(ask, name, keys):  # pragma: no cover - a store bug
+                self._stats.count_command(name, "internal")
+                resolve(ask.future, error=ActorCrashed("a duplicate key that is not stored"))
+            return
+        except StorageUnavailable as exc:  # nothing was written
             self._stats.count_command(name, "unavailable")
             self._stats.storage_failures += 1
             resolve(ask.future, error=Unavailable(f"storage unavailable: {exc}"))
             return
+        except OutcomeUnknown as exc:
+            # Stored or not, we cannot tell: answer `timeout` and restart by replay, since our
+            # state may be stale. A retry with the same key learns the outcome.
+            self._stats.count_command(name, "timeout")
+            self._stats.storage_failures += 1
+            resolve(ask.future, error=exc)
+            raise
         except ConcurrencyError as exc:
             # Another writer appended to our stream: our state is stale. Restart by replay.
             self._stats.count_command(name, "unavailable")
             resolve(ask.future, error=Unavailable(f"{self.auction_id} is restarting: {exc}"))
             raise
+        except asyncio.CancelledError:  # shutting down: the append may still complete
+            self._stats.count_command(name, "timeout")
+            resolve(ask.future, error=CommandTimedOut("the server stopped; outcome unknown"))
+            raise
         except BaseException as exc:
             self._stats.count_command(name, "internal")
             resolve(ask.future, error=ActorCrashed(f"{self.auction_id}: {exc!r}"))
             raise
+        for record in records:
+            keys.remember(record)
         self._stats.count_command(name, "ok")
-        resolve(ask.future, Reply(seq, result_of(command, events)))
+        resolve(ask.future, reply)
 
-    async def _commit(self, events: list[Event]) -> int:
-        """Persist, then apply, then publish. Returns the seq after the events."""
+    async def _repeated(self, ask: Ask, name: str, keys: KeyCache) -> bool:
+        """Answer ``ask`` from its key's stored record if the key was applied; False if it has
+        no key or the key is new."""
+        if ask.key is None:
+            return False
+        try:
+            record = await keys.find(ask.key)
+        except StoreError as exc:  # the lookup failed: nothing was applied
+            self._stats.count_command(name, exc.code)
+            resolve(ask.future, error=Unavailable(f"storage unavailable: {exc}"))
+            return True
+        if record is None:
+            return False
+        self._answer_repeat(ask, name, record)
+        return True
+
+    def _answer_repeat(self, ask: Ask, name: str, record: KeyRecord) -> None:
+        assert ask.key is not None
+        try:
+            reply = replayed(record, ask.key)
+        except DomainError as refusal:
+            self._stats.count_command(name, refusal.code)
+            resolve(ask.future, error=refusal)
+            return
+        self._stats.count_command(name, "ok")
+        resolve(ask.future, reply)
+
+    async def _commit(self, events: list[Event], keys: Sequence[KeyRecord] = ()) -> int:
+        """Persist (with ``keys``), then apply, then publish. Returns the seq after the events.
+        With no events, only ``keys`` are stored (commands that changed nothing)."""
         expected = self.state.seq if self.state is not None else 0
-        await self._store.append(self.auction_id, expected, [encode_event(e) for e in events])
+        encoded = [encode_event(e) for e in events]
+        if keys:
+            await self._store.append(self.auction_id, expected, encoded, keys=keys)
+        else:
+            await self._store.append(self.auction_id, expected, encoded)
+        if not events:  # keys only: nothing to apply or publish
+            return expected
         state = self.state
         for event in events:
             state = evolve(state, event)

@@ -31,11 +31,16 @@ class Clock(Protocol):
 
 
 class SystemClock:
-    """Wall-clock time; timers on the running event loop. A timer that fires early (the wall
-    clock was stepped) is harmless: the actor re-checks ``now`` against the deadline."""
+    """Wall-clock time that never goes back: read once from the wall clock at start, then
+    advanced by the monotonic clock, so a stepped system clock (NTP, an operator) moves neither
+    event times nor deadlines. Timers run on the event loop, whose clock is monotonic too."""
+
+    def __init__(self) -> None:
+        self._wall = time.time_ns() // 1000
+        self._start = time.monotonic_ns()
 
     def now(self) -> Instant:
-        return time.time_ns() // 1000
+        return self._wall + (time.monotonic_ns() - self._start) // 1000
 
     def call_at(self, when: Instant, callback: Callable[[], None]) -> TimerHandle:
         delay = max(0.0, (when - self.now()) / SECOND)

@@ -12,6 +12,7 @@ import msgspec
 
 from auctionactors.domain.commands import AnyCommand
 from auctionactors.domain.state import AuctionState
+from auctionactors.domain.timestamps import Instant
 from auctionactors.errors import Unavailable
 
 
@@ -23,9 +24,25 @@ class Reply(msgspec.Struct, frozen=True):
     fields: dict[str, Any]
 
 
+class CommandKey(msgspec.Struct, frozen=True):
+    """A command's idempotency key (PROTOCOL.md 1.1) as the runtime sees it: the authenticated
+    user who sent it (never ``as_user``), the client's key and the request's fingerprint."""
+
+    user_id: str
+    key: str
+    fingerprint: bytes
+
+
 class Ask(msgspec.Struct):
+    """A command, the time the server received it, and its key if it has one. ``taken`` is set
+    when the actor takes it: from then on its outcome is unknown until it is answered (an ask
+    timing out then answers ``timeout``, not ``unavailable``)."""
+
     command: AnyCommand
     future: asyncio.Future[Reply]
+    received_at: Instant
+    key: CommandKey | None = None
+    taken: bool = False
 
 
 class Query(msgspec.Struct):
@@ -75,6 +92,27 @@ class Mailbox:
             self._tick = False
             return None
         return self._items.popleft()
+
+    def take_received_before(self, t: Instant) -> list[Ask]:
+        """Take the queued commands received before ``t``, in order (the receipt barrier: they
+        are handled before the deadline ``t``); queries and later commands stay queued."""
+        early = [m for m in self._items if isinstance(m, Ask) and m.received_at < t]
+        if early:
+            self._items = deque(
+                m for m in self._items if not (isinstance(m, Ask) and m.received_at < t)
+            )
+        return early
+
+    def take_queries(self) -> list[Query]:
+        """Take the queued queries, in order (reads answered while a deadline waits)."""
+        queries = [m for m in self._items if isinstance(m, Query)]
+        if queries:
+            self._items = deque(m for m in self._items if not isinstance(m, Query))
+        return queries
+
+    def awaited(self) -> bool:
+        """Whether a caller still waits for a queued message (others are skipped anyway)."""
+        return any(not m.future.done() for m in self._items)
 
     def has_work(self) -> bool:
         return bool(self._items) or self._tick

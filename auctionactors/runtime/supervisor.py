@@ -3,8 +3,15 @@
 Each auction has a *cell* that outlives its actor: the mailbox (so commands queued behind a
 crash are handled by the restarted actor), the restart history and the status operators see.
 A cell whose actor crashes too often in a short time is **quarantined**: its commands are
-answered `unavailable` until an operator revives it. A final auction's actor is passivated once
-idle and reloaded on its next message.
+answered `unavailable` until an operator revives it. A storage outage is not a crash: a rebuild
+that fails with `StorageUnavailable` is retried with a capped exponential backoff (the cell is
+"restarting"), never counted towards quarantine. A final auction's actor is passivated once
+idle and reloaded on its next message; an auction that does not exist after its first command
+(a refused creation) leaves at once and its cell is removed.
+
+Timeouts: an ask not answered in ``ask_timeout_s`` is answered `unavailable` if its actor has not
+taken it yet (it is then skipped: never applied), and `timeout` (`CommandTimedOut`) if it was
+taken (it may still take effect; a retry with the same key learns the outcome).
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ import logging
 import secrets
 from collections import deque
 from collections.abc import Callable
-from typing import Any, Literal, TypeVar
+from typing import Literal, TypeVar
 
 import msgspec
 
@@ -24,10 +31,18 @@ from auctionactors.domain.parties import Caller
 from auctionactors.domain.state import AuctionState
 from auctionactors.domain.terms import AuctionTerms
 from auctionactors.domain.timestamps import SECOND
-from auctionactors.errors import DomainError, Unavailable
-from auctionactors.runtime.actor import AuctionActor, Subscriber, resolve
+from auctionactors.errors import (
+    CommandTimedOut,
+    DomainError,
+    OutcomeUnknown,
+    StorageUnavailable,
+    Unavailable,
+)
+from auctionactors.runtime.actor import RECEIPT_WAIT_S, AuctionActor, Subscriber, resolve
 from auctionactors.runtime.clock import Clock
-from auctionactors.runtime.mailbox import Ask, Mailbox, Query, Reply
+from auctionactors.runtime.keys import replayed
+from auctionactors.runtime.mailbox import Ask, CommandKey, Mailbox, Query, Reply
+from auctionactors.runtime.receipts import Receipt, Receipts
 from auctionactors.runtime.replay import ReplayFailed, rebuild
 from auctionactors.runtime.stats import RuntimeStats
 from auctionactors.store.base import EventStore
@@ -38,8 +53,12 @@ CellStatus = Literal["starting", "live", "restarting", "quarantined"]
 T = TypeVar("T")
 
 
-def _time_out(future: asyncio.Future[Any], auction_id: str) -> None:
-    resolve(future, error=Unavailable(f"auction {auction_id} did not answer in time"))
+def _time_out(message: Ask | Query, auction_id: str) -> None:
+    if isinstance(message, Ask) and message.taken:
+        error: Exception = CommandTimedOut(f"auction {auction_id} did not answer in time")
+    else:
+        error = Unavailable(f"auction {auction_id} did not answer in time")
+    resolve(message.future, error=error)
 
 
 class SupervisorConfig(msgspec.Struct, frozen=True, kw_only=True):
@@ -51,7 +70,12 @@ class SupervisorConfig(msgspec.Struct, frozen=True, kw_only=True):
     # Exponential backoff between restarts: base * 2**(n-1), at most max (real time).
     backoff_base_s: float = 0.05
     backoff_max_s: float = 5.0
+    # Storage outages (never counted as crashes): base * 2**(n-1), at most max.
+    storage_backoff_base_s: float = 0.05
+    storage_backoff_max_s: float = 5.0
     drain_timeout_s: float = 10.0
+    # How long a due deadline waits for frames received before it (`Receipts`).
+    receipt_wait_s: float = RECEIPT_WAIT_S
 
 
 class CellInfo(msgspec.Struct, frozen=True):
@@ -72,6 +96,8 @@ class _Cell:
         self.new = new
         self.crash_times: deque[int] = deque()
         self.restarts = 0
+        self.outages = 0  # consecutive storage failures (backoff), reset by a rebuild
+        self.crashed = False  # subscribers are resynced after the next rebuild
         self.last_error: str | None = None
         self.task: asyncio.Task[None] | None = None
         self.actor: AuctionActor | None = None
@@ -96,7 +122,9 @@ class Supervisor:
         self.config = config or SupervisorConfig()
         self.subscribers: list[Subscriber] = subscribers if subscribers is not None else []
         self.stats = RuntimeStats()
+        self.receipts = Receipts()  # the gateway registers every frame's arrival here
         self._cells: dict[str, _Cell] = {}
+        self._creating: dict[tuple[str, str], asyncio.Future[None]] = {}
         self._closing = False
 
     # --- life of the supervisor ---------------------------------------------------------------
@@ -140,37 +168,94 @@ class Supervisor:
 
     # --- asking ---------------------------------------------------------------------------------
 
-    async def create_auction(self, caller: Caller, terms: AuctionTerms) -> Reply:
-        """Create an auction under a fresh id (ids are made here, never in the domain)."""
+    async def create_auction(
+        self,
+        caller: Caller,
+        terms: AuctionTerms,
+        *,
+        receipt: Receipt | None = None,
+        key: CommandKey | None = None,
+    ) -> Reply:
+        """Create an auction under a fresh id (ids are made here, never in the domain).
+
+        With a key (per user): a key already applied is answered with the stored reply (the
+        same ``auction_id``), and a creation with the same user and key still in flight is
+        waited for first, so one key never creates two auctions."""
+        if key is None:
+            return await self._create(caller, terms, receipt, None)
+        slot = (key.user_id, key.key)
+        try:
+            while (running := self._creating.get(slot)) is not None:
+                await asyncio.wait([running])
+        finally:
+            if receipt is not None:
+                receipt.release()  # its time is kept; do not hold deadlines back meanwhile
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._creating[slot] = done
+        try:
+            found = await self.store.find_keys("", key.user_id, [key.key])
+            if key.key in found:
+                return replayed(found[key.key], key)
+            return await self._create(caller, terms, receipt, key)
+        finally:
+            del self._creating[slot]
+            done.set_result(None)
+
+    async def _create(
+        self, caller: Caller, terms: AuctionTerms, receipt: Receipt | None, key: CommandKey | None
+    ) -> Reply:
         auction_id = f"a-{secrets.token_hex(6)}"
         self._spawn(auction_id, new=True)
-        return await self.ask(
-            auction_id, CreateAuction(by=caller, auction_id=auction_id, terms=terms)
+        command = CreateAuction(
+            by=caller, auction_id=auction_id, terms=terms, alias_salt=secrets.token_bytes(16)
         )
+        return await self.ask(auction_id, command, receipt=receipt, key=key)
 
-    async def ask(self, auction_id: str, command: AnyCommand) -> Reply:
+    async def ask(
+        self,
+        auction_id: str,
+        command: AnyCommand,
+        *,
+        receipt: Receipt | None = None,
+        key: CommandKey | None = None,
+    ) -> Reply:
         """Send a command and wait for its reply, which comes only once its events are durable.
-        Raises `DomainError` (a refusal), `Unavailable` or `ActorCrashed`."""
+        ``receipt`` is when the server received it (now by default): the command is decided at
+        that time. Raises `DomainError` (a refusal), `Unavailable` (not applied),
+        `CommandTimedOut` or `OutcomeUnknown` (``timeout``: may have been applied) or
+        `ActorCrashed`."""
         future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
-        return await self._send(auction_id, Ask(command, future), future)
+        received_at = receipt.at if receipt is not None else self.clock.now()
+        message = Ask(command, future, received_at, key)
+        return await self._send(auction_id, message, future, receipt)
 
     async def query(self, auction_id: str, fn: Callable[[AuctionState | None], T]) -> T:
         """Run ``fn`` on the auction's state inside its actor, between two commands."""
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         return await self._send(auction_id, Query(fn, future), future)
 
-    async def _send(self, auction_id: str, message: Ask | Query, future: asyncio.Future[T]) -> T:
-        if self._closing:
-            raise Unavailable("the server is shutting down")
-        cell = self._cells.get(auction_id) or self._spawn(auction_id, new=False)
-        if cell.status == "quarantined":
-            raise Unavailable(f"auction {auction_id} is quarantined: {cell.last_error}")
-        cell.mailbox.put(message)
+    async def _send(
+        self,
+        auction_id: str,
+        message: Ask | Query,
+        future: asyncio.Future[T],
+        receipt: Receipt | None = None,
+    ) -> T:
+        try:
+            if self._closing:
+                raise Unavailable("the server is shutting down")
+            cell = self._cells.get(auction_id) or self._spawn(auction_id, new=False)
+            if cell.status == "quarantined":
+                raise Unavailable(f"auction {auction_id} is quarantined: {cell.last_error}")
+            cell.mailbox.put(message)
+        finally:
+            if receipt is not None:
+                receipt.release()  # queued (or refused): the receipt barrier need not wait
         # One plain timer, not wait_for + shield: this is the hot path of every command. When
-        # it fires, the future is answered `unavailable`; if the message is still queued, the
-        # actor then skips it, so a command never takes effect without an answer in time.
+        # it fires, the future is answered `unavailable` if the message is still queued (the
+        # actor then skips it), `timeout` if the actor has taken it (see `_time_out`).
         timer = asyncio.get_running_loop().call_later(
-            self.config.ask_timeout_s, _time_out, future, auction_id
+            self.config.ask_timeout_s, _time_out, message, auction_id
         )
         try:
             return await future
@@ -200,6 +285,13 @@ class Supervisor:
     # --- the cells ------------------------------------------------------------------------------
 
     def _spawn(self, auction_id: str, *, new: bool) -> _Cell:
+        """The auction's cell with its actor task: never a second one beside a running cell (an
+        existing cell is reused; a new auction under an id in use is refused)."""
+        existing = self._cells.get(auction_id)
+        if existing is not None:
+            if new:
+                raise Unavailable(f"auction id {auction_id} is in use; retry")
+            return existing
         cell = _Cell(auction_id, self.config.mailbox_capacity, new=new)
         self._cells[auction_id] = cell
         cell.task = asyncio.get_running_loop().create_task(
@@ -211,9 +303,13 @@ class Supervisor:
         while True:
             try:
                 state = await rebuild(self.store, cell.auction_id)
+                cell.outages = 0
                 if state is None and not cell.new:
                     self._forget(cell, DomainError("not_found", "auction not found"))
                     return
+                if cell.crashed and state is not None:
+                    await self._resync(cell.auction_id, state)
+                cell.crashed = False
                 cell.new = False
                 cell.status = "live"
                 cell.actor = AuctionActor(
@@ -224,11 +320,15 @@ class Supervisor:
                     mailbox=cell.mailbox,
                     subscribers=self.subscribers,
                     stats=self.stats,
+                    receipts=self.receipts,
+                    receipt_wait_s=self.config.receipt_wait_s,
                 )
                 await cell.actor.run()
-                # Final and idle: passivate. No await between the actor's last look at its
-                # mailbox and leaving the registry, so no message can slip in between.
-                self.stats.passivations += 1
+                # Final and idle (passivated), or never created: leave. No await between the
+                # actor's last look at its mailbox and leaving the registry, so no message can
+                # slip in between.
+                if cell.actor.state is not None:
+                    self.stats.passivations += 1
                 self._forget(cell, None)
                 return
             except asyncio.CancelledError:
@@ -237,10 +337,42 @@ class Supervisor:
                 if not await self._after_crash(cell, exc):
                     return
 
+    async def _resync(self, auction_id: str, state: AuctionState) -> None:
+        """After a crash the rebuilt state may be ahead of what subscribers were sent (a crash
+        between append and publish): let them catch up before the actor goes on."""
+        for subscriber in self.subscribers:
+            resync = getattr(subscriber, "resync", None)
+            if resync is None:
+                continue
+            try:
+                await resync(auction_id, state)
+            except Exception:
+                log.exception("%s: resync of %r failed", auction_id, subscriber)
+
     async def _after_crash(self, cell: _Cell, exc: Exception) -> bool:
-        """Record a crash; back off and return True to restart, or quarantine and return False."""
-        now = self.clock.now()
+        """Record a crash; back off and return True to restart, or quarantine and return False.
+        A storage failure is not a crash: it backs off (capped) and retries for as long as it
+        lasts, never counting towards quarantine."""
         cell.last_error = f"{type(exc).__name__}: {exc}"
+        cell.crashed = True
+        cell.status = "restarting"
+        if isinstance(exc, StorageUnavailable | OutcomeUnknown):
+            if cell.new and not cell.mailbox.awaited():  # a creation nobody waits for now
+                self._forget(cell, None)
+                return False
+            cell.outages += 1
+            self.stats.storage_failures += 1
+            if cell.outages & (cell.outages - 1) == 0:  # the 1st, 2nd, 4th, 8th...: no flood
+                log.warning(
+                    "%s: storage unavailable (%s); retrying (%d)",
+                    cell.auction_id,
+                    exc,
+                    cell.outages,
+                )
+            base, cap = self.config.storage_backoff_base_s, self.config.storage_backoff_max_s
+            await asyncio.sleep(min(cap, base * 2 ** min(cell.outages - 1, 30)))
+            return True
+        now = self.clock.now()
         cell.restarts += 1
         self.stats.restarts += 1
         cell.crash_times.append(now)
@@ -259,7 +391,6 @@ class Supervisor:
             cell.mailbox.idle.set()
             return False
         log.warning("%s crashed (%s); restarting by replay", cell.auction_id, cell.last_error)
-        cell.status = "restarting"
         n = len(cell.crash_times)
         delay = min(self.config.backoff_max_s, self.config.backoff_base_s * 2 ** (n - 1))
         await asyncio.sleep(delay)

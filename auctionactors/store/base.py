@@ -125,7 +125,10 @@ class EventStore(Protocol):
         highest seq is not ``expected_seq`` (nothing is written), `DuplicateKey` when one of
         ``keys`` (by scope, user and key) is already stored (nothing is written),
         `StorageUnavailable` when the storage fails (nothing is written), `OutcomeUnknown` when
-        it cannot tell whether the write happened. An empty ``events`` is a `ValueError`.
+        it cannot tell whether the write happened. ``events`` may be empty only when ``keys``
+        are given: the keys of commands that changed nothing are then stored alone (the stream
+        must still be at ``expected_seq``; the result's ``last_position`` is 0). Empty
+        ``events`` and ``keys`` are a `ValueError`.
         """
         ...
 

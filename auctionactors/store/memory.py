@@ -73,8 +73,8 @@ class MemoryEventStore:
         keys: Sequence[KeyRecord] = (),
     ) -> AppendResult:
         """See `EventStore.append`. Yields to the loop first, as a real store's I/O would."""
-        if not events:
-            raise ValueError("append needs at least one event")
+        if not events and not keys:
+            raise ValueError("append needs at least one event (or key)")
         if expected_seq < 0:
             raise ValueError("expected_seq must be >= 0")
         self._ensure_open()
@@ -103,10 +103,13 @@ class MemoryEventStore:
             position += 1
             prev_hash = chain_hash(prev_hash, stream_id, seq, event.type, event.data)
             new.append(StoredEvent(stream_id, seq, position, event.type, event.data, prev_hash))
-        self._streams.setdefault(stream_id, []).extend(new)
-        self._all.extend(new)
+        if new:
+            self._streams.setdefault(stream_id, []).extend(new)
+            self._all.extend(new)
         for key_id, record in zip(key_ids, keys, strict=True):
             self._keys[key_id] = record
+        if not new:  # keys only (a command that changed nothing): no position of its own
+            return AppendResult(last_seq=expected_seq, last_position=0)
         return AppendResult(last_seq=new[-1].seq, last_position=new[-1].position)
 
     async def read_stream(

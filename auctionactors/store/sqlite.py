@@ -17,6 +17,8 @@ only module that imports aiosqlite.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import os
 import sqlite3
 from collections.abc import Callable, Sequence
@@ -27,7 +29,13 @@ from typing import Any, Self, TypeVar, cast
 
 import aiosqlite
 
-from auctionactors.errors import CorruptionError, StorageUnavailable, StoreError
+from auctionactors.errors import (
+    CorruptionError,
+    OutcomeUnknown,
+    StorageUnavailable,
+    StoreError,
+    StoreLocked,
+)
 from auctionactors.store import sqlite_accounts
 from auctionactors.store.base import (
     AppendResult,
@@ -84,7 +92,8 @@ class SqliteEventStore:
     ``read_only`` is True when it was opened without a writer: appends and account changes then
     raise `StoreError`. ``stats`` counts commits and batch sizes (group commit at work);
     ``fail_next_append`` makes the next write batch fail inside its transaction, just before
-    COMMIT, for fault-injection tests.
+    COMMIT, and ``write_gate`` (when set) holds every batch until the event is set: both for
+    fault-injection tests (a slow disk, a failing one).
     """
 
     def __init__(
@@ -95,6 +104,7 @@ class SqliteEventStore:
         *,
         durable: bool,
         group_commit: bool,
+        lock_fd: int | None = None,
     ) -> None:
         """Use `open`; this only wires up already configured connections (no writer: read-only)."""
         self.path = path
@@ -102,6 +112,8 @@ class SqliteEventStore:
         self.group_commit = group_commit
         self.read_only = writer is None
         self.fail_next_append: BaseException | None = None
+        self.write_gate: asyncio.Event | None = None
+        self._lock_fd = lock_fd
         self._writer = writer
         self._reader = reader
         self._batch_writer = BatchWriter()
@@ -124,6 +136,7 @@ class SqliteEventStore:
         group_commit: bool = True,
         busy_timeout: float = 5.0,
         read_only: bool = False,
+        exclusive: bool = False,
     ) -> Self:
         """Open (creating or migrating) the database at ``path``.
 
@@ -134,6 +147,10 @@ class SqliteEventStore:
         for benchmark comparisons.
         ``busy_timeout`` is how long a statement waits for another process's lock before the
         operation fails with `StorageUnavailable`.
+        ``exclusive=True`` (what ``serve`` uses) makes this the only exclusive store of the file:
+        it takes an advisory lock (``flock``) held until `close`, and raises `StoreLocked` if
+        another process holds it. Other opens (read-only ones, ``user add``, ``backup``) are not
+        held back: SQLite's own locks are POSIX locks, independent of ``flock`` on Linux.
         """
         path = os.fspath(path)
         if path in ("", ":memory:") or path.startswith("file:"):
@@ -149,20 +166,27 @@ class SqliteEventStore:
                 await reader.close()
                 raise
             return cls(path, None, reader, durable=durable, group_commit=group_commit)
-        writer = await _connect(path)
+        lock_fd = _lock(path) if exclusive else None
         try:
-            await _on_thread(writer, partial(_setup_writer, durable=durable, busy_ms=busy_ms))
-            reader = await _connect(path)
+            writer = await _connect(path)
+            try:
+                await _on_thread(writer, partial(_setup_writer, durable=durable, busy_ms=busy_ms))
+                reader = await _connect(path)
+            except BaseException:
+                await writer.close()
+                raise
+            try:
+                await _on_thread(reader, partial(_setup_reader, busy_ms=busy_ms))
+            except BaseException:
+                await reader.close()
+                await writer.close()
+                raise
         except BaseException:
-            await writer.close()
+            _unlock(lock_fd)
             raise
-        try:
-            await _on_thread(reader, partial(_setup_reader, busy_ms=busy_ms))
-        except BaseException:
-            await reader.close()
-            await writer.close()
-            raise
-        return cls(path, writer, reader, durable=durable, group_commit=group_commit)
+        return cls(
+            path, writer, reader, durable=durable, group_commit=group_commit, lock_fd=lock_fd
+        )
 
     async def __aenter__(self) -> Self:
         return self
@@ -191,15 +215,15 @@ class SqliteEventStore:
         """
         if self._writer_task is None:
             raise StoreError(READ_ONLY_MESSAGE)
-        if not events:
-            raise ValueError("append needs at least one event")
+        if not events and not keys:
+            raise ValueError("append needs at least one event (or key)")
         if expected_seq < 0:
             raise ValueError("expected_seq must be >= 0")
         for event in events:
             if not isinstance(event.data, bytes):
                 raise TypeError(f"event data must be bytes, not {type(event.data).__name__}")
         if self._closing or self._writer_task.done():
-            raise StoreError("event store is closed")
+            raise StorageUnavailable("event store is closed")
         future: asyncio.Future[AppendResult] = asyncio.get_running_loop().create_future()
         self._pending.append((stream_id, expected_seq, events, keys, future))
         self._wakeup.set()
@@ -216,6 +240,8 @@ class SqliteEventStore:
                     self._wakeup.clear()
                     await self._wakeup.wait()
                     continue
+                if self.write_gate is not None:
+                    await self.write_gate.wait()
                 batch, self._pending = self._pending, []
                 fault, self.fail_next_append = self.fail_next_append, None
                 if self.group_commit:
@@ -227,7 +253,7 @@ class SqliteEventStore:
                 batch = []
         finally:  # cancelled (event loop shutting down): nobody may wait forever
             for request in [*batch, *self._pending]:
-                _settle(request, StoreError("event store is closed; the append may be lost"))
+                _settle(request, OutcomeUnknown("event store is closed; the append may be lost"))
             self._pending = []
 
     async def _write(self, batch: list[Request], fault: BaseException | None) -> None:
@@ -366,7 +392,7 @@ class SqliteEventStore:
         self._closing = True
         self._wakeup.set()
         try:
-            if self._writer_task is not None:
+            if self._writer_task is not None and not self._writer_task.cancelled():
                 await self._writer_task
         finally:
             self._closed = True
@@ -374,7 +400,11 @@ class SqliteEventStore:
                 if self._writer is not None:
                     await self._writer.close()
             finally:
-                await self._reader.close()
+                try:
+                    await self._reader.close()
+                finally:  # only now: closing a descriptor of the file drops SQLite's locks
+                    _unlock(self._lock_fd)
+                    self._lock_fd = None
 
     async def backup(self, dest: str | os.PathLike[str]) -> None:
         """Write a consistent copy of the whole database (events and accounts) to ``dest``
@@ -436,6 +466,27 @@ async def _connect(path: str, *, uri: bool = False) -> aiosqlite.Connection:
         return await aiosqlite.connect(path, isolation_level=None, uri=uri)
     except sqlite3.Error as exc:
         raise StorageUnavailable(f"cannot open {path}: {exc}") from exc
+
+
+def _lock(path: str) -> int:
+    """Take the exclusive ``flock`` of ``path`` on a descriptor of our own; `StoreLocked` if
+    another process holds it."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError as exc:
+        raise StorageUnavailable(f"cannot open {path}: {exc.strerror or exc}") from exc
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        os.close(fd)
+        raise StoreLocked(f"another auctionactors serve is using {path}") from exc
+    return fd
+
+
+def _unlock(fd: int | None) -> None:
+    if fd is not None:
+        with contextlib.suppress(OSError):
+            os.close(fd)  # releases the flock
 
 
 def _probe(path: str, uri: bool) -> None:

@@ -101,7 +101,7 @@ class BatchWriter:
         started = time.perf_counter()
         try:
             conn.execute("BEGIN IMMEDIATE")
-            planned: list[StoreError | int] = []
+            planned: list[StoreError | tuple[int, int]] = []
             staged: dict[str, Head] = {}
             rows: list[tuple[str, int, str, bytes, bytes]] = []
             key_rows: list[tuple[str, str, str, bytes, int, bytes, str]] = []
@@ -133,7 +133,8 @@ class BatchWriter:
             if isinstance(outcome, StoreError):
                 results.append(outcome)
                 continue
-            results.append(AppendResult(rows[outcome - 1][1], first_position + outcome - 1))
+            end, last_seq = outcome  # a keys-only append has no position of its own: 0
+            results.append(AppendResult(last_seq, first_position + end - 1 if events else 0))
             self.stats.appends += 1
             self.stats.events += len(events)
         self.stats.batch_sizes.append(len(requests))
@@ -147,9 +148,10 @@ class BatchWriter:
         staged: dict[str, Head],
         rows: list[tuple[str, int, str, bytes, bytes]],
         key_rows: list[tuple[str, str, str, bytes, int, bytes, str]],
-    ) -> StoreError | int:
-        """Chain one request's events after its stream's head; the end index in ``rows``.
-        Its keys are checked first (a stored one refuses the request alone: `DuplicateKey`)."""
+    ) -> StoreError | tuple[int, int]:
+        """Chain one request's events after its stream's head; the end index in ``rows`` and the
+        stream's seq after them. Its keys are checked first (a stored one refuses the request
+        alone: `DuplicateKey`)."""
         stream_id, expected_seq, events, keys, _ = request
         new_keys = [(k.scope, k.user_id, k.key) for k in keys]
         staged_keys = {row[:3] for row in key_rows}
@@ -175,7 +177,7 @@ class BatchWriter:
         key_rows.extend(
             (k.scope, k.user_id, k.key, k.fingerprint, k.seq, k.result, stream_id) for k in keys
         )
-        return len(rows)
+        return len(rows), seq
 
     def _load_head(self, conn: sqlite3.Connection, stream_id: str) -> Head:
         row = conn.execute(SELECT_HEAD, (stream_id,)).fetchone()

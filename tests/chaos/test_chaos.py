@@ -1,6 +1,7 @@
 """A short run of ``scripts/chaos.py``: real ``serve`` processes SIGKILLed under traffic from
 several client processes, and every check of the full run (acks in the log, verify, live views
-equal to offline replays, deadlines kept). The full run is ``--rounds 100``."""
+equal to offline replays, deadlines kept, keyed retries applied once). The full run is
+``--rounds 100``."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ import pytest
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "chaos.py"
 
 
-def load_script() -> ModuleType:
+def load_script(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    monkeypatch.syspath_prepend(str(SCRIPT.parent))  # as when it runs: its harness importable
     spec = importlib.util.spec_from_file_location("chaos_script", SCRIPT)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -25,8 +27,10 @@ def load_script() -> ModuleType:
 
 
 @pytest.mark.timeout(60)
-def test_three_rounds_of_chaos(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    chaos = load_script()
+def test_three_rounds_of_chaos(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    chaos = load_script(monkeypatch)
     argv = ["--rounds", "3", "--seed", "7", "--suppliers", "2", "--dir", str(tmp_path)]
     argv += ["--min-up", "0.8", "--max-up", "1.5", "--max-down", "0.5"]
     code = chaos.main(argv)
@@ -39,3 +43,8 @@ def test_three_rounds_of_chaos(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert acks is not None and int(acks.group(1)) > 0, summary
     assert views is not None and int(views.group(1)) > 0, summary
     assert " 0 failures" in summary
+    (keyed,) = [line for line in out.splitlines() if line.startswith("chaos: keyed retries: ")]
+    resent = re.search(
+        r"(\d+) acknowledged commands re-sent \((\d+) answered with the original", keyed
+    )
+    assert resent is not None and int(resent.group(1)) > 0, keyed

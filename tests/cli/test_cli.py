@@ -136,6 +136,11 @@ def test_a_company_keeps_its_role(capsys: pytest.CaptureFixture[str], tmp_path: 
         (["--company", "Acme", "--role", "king", "--name", "Ann"], "invalid choice: 'king'"),
         (["--company", "  ", "--role", "buyer", "--name", "Ann"], "--company must not be empty"),
         (["--company", "Acme", "--role", "buyer", "--name", ""], "--name must not be empty"),
+        (
+            ["--company", "\u200b", "--role", "buyer", "--name", "Ann"],
+            "--company must not be empty",
+        ),
+        (["--company", "Acme", "--role", "buyer", "--name", "n" * 2001], "at most 2000 characters"),
         (["--company", "Acme", "--name", "Ann"], "required: --role"),
     ],
 )

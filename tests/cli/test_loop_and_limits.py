@@ -103,3 +103,29 @@ def test_demo_takes_host_port_and_loop() -> None:
 
 def test_loop_name_outside_uvloop() -> None:
     assert asyncio.run(_which()) == 0
+
+
+def test_serve_flood_limits() -> None:
+    defaults = GatewayConfig()
+    config = daemon.gateway_config(build_parser().parse_args(["serve"]))
+    assert config.max_unauthenticated_per_address == defaults.max_unauthenticated_per_address
+    assert config.creates_per_hour == defaults.creates_per_hour == 360
+    args = ["serve", "--max-unauthenticated-per-address", "4", "--create-rate", "10"]
+    config = daemon.gateway_config(build_parser().parse_args(args))
+    assert (config.max_unauthenticated_per_address, config.creates_per_hour) == (4, 10)
+    assert config.max_open_auctions == defaults.max_open_auctions == 1000
+    args = ["serve", "--create-rate", "0", "--max-open-auctions", "0"]
+    config = daemon.gateway_config(build_parser().parse_args(args))
+    assert (config.creates_per_hour, config.max_open_auctions) == (None, None)
+    args = ["serve", "--max-open-auctions", "7"]
+    assert daemon.gateway_config(build_parser().parse_args(args)).max_open_auctions == 7
+
+
+def test_serve_http_options() -> None:
+    config = daemon.gateway_config(build_parser().parse_args(["serve"]))
+    assert (config.public_origins, config.metrics_token) == ((), None)
+    args = ["serve", "--host", "0.0.0.0", "--public-origin", "https://a.example"]
+    args += ["--public-origin", "https://b.example:8443", "--metrics-token", "tok"]
+    config = daemon.gateway_config(build_parser().parse_args(args))
+    assert config.public_origins == ("https://a.example", "https://b.example:8443")
+    assert config.metrics_token == "tok"

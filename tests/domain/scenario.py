@@ -8,6 +8,7 @@ explicit (the domain never reads a clock).
 from __future__ import annotations
 
 import hashlib
+import hmac
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -216,12 +217,12 @@ def created(
     )
 
 
-def aliases_of(terms: AuctionTerms, first: int = 1) -> dict[str, str]:
+def aliases_of(terms: AuctionTerms, first: int = 1, salt: bytes = b"") -> dict[str, str]:
     """The aliases an auction gives its suppliers: "Supplier 1".. in the order of
-    sha256(auction id, NUL, supplier id), an order the buyer cannot guess from its own list."""
+    HMAC-SHA256(salt, supplier id); the salt is the runtime's randomness (empty in tests)."""
     ordered = sorted(
         (s.id for s in terms.suppliers),
-        key=lambda sid: hashlib.sha256(f"{AID}\x00{sid}".encode()).digest(),
+        key=lambda sid: hmac.new(salt, sid.encode(), hashlib.sha256).digest(),
     )
     return {sid: f"Supplier {n}" for n, sid in enumerate(ordered, start=first)}
 

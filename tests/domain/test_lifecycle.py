@@ -67,7 +67,7 @@ def test_buyer_creates_a_draft_without_start_time() -> None:
             terms=terms,
             products=number_products(terms.products),
             status="draft",
-            aliases={"s1": "Supplier 1", "s2": "Supplier 2", "s3": "Supplier 3"},
+            aliases={"s1": "Supplier 1", "s3": "Supplier 2", "s2": "Supplier 3"},
         )
     )
     assert outcome.state.status == "draft"

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 import pytest
 
 from auctionactors.domain.access import Viewer
@@ -37,6 +38,7 @@ from auctionactors.domain.commands import (
 )
 from auctionactors.domain.decide import decide
 from auctionactors.domain.events import Barge, Event
+from auctionactors.domain.lifecycle import aliases_for
 from auctionactors.domain.money import format_amount
 from auctionactors.domain.parties import Caller, Party
 from auctionactors.domain.redaction import filter_event, filter_events
@@ -153,6 +155,9 @@ def sentinel_commands(anonymous: bool) -> list[tuple[AnyCommand, int]]:
     command marked by `MID`."""
     a, b, c, d = (s.caller for s in SUPS)
     late = CLOSES - MINUTE
+    # The buyer names a supplier as it knows it: by alias when bidding is anonymous.
+    aliases = aliases_for(b"", {}, sentinel_terms(anonymous))
+    named = aliases.get if anonymous else str
     return [
         (CreateAuction(by=BUYER_C, auction_id="a1", terms=sentinel_terms(anonymous)), CREATED_AT),
         (InviteObserver(by=ADMIN_C, observer=OBSERVER_P), CREATED_AT + MINUTE),
@@ -206,10 +211,13 @@ def sentinel_commands(anonymous: bool) -> list[tuple[AnyCommand, int]]:
         (SubmitBarge(by=a, barge=ALPHA.barge), T0 + 4 * MINUTE),
         (SubmitBarge(by=b, barge=BRAVO.barge), T0 + 4 * MINUTE),
         (
-            ApproveBarge(by=BUYER_C, imo=ALPHA.barge.imo, supplier_id=ALPHA.party.id),
+            ApproveBarge(by=BUYER_C, imo=ALPHA.barge.imo, supplier_id=str(named(ALPHA.party.id))),
             T0 + 5 * MINUTE,
         ),
-        (RejectBarge(by=BUYER_C, imo=BRAVO.barge.imo, supplier_id=BRAVO.party.id), T0 + 5 * MINUTE),
+        (
+            RejectBarge(by=BUYER_C, imo=BRAVO.barge.imo, supplier_id=str(named(BRAVO.party.id))),
+            T0 + 5 * MINUTE,
+        ),
         (PostComment(by=a, text=ALPHA.post), T0 + 6 * MINUTE),
         (PostComment(by=b, text=BRAVO.post), T0 + 6 * MINUTE),
         (PostComment(by=c, text=CHARLIE.post), T0 + 6 * MINUTE),
@@ -476,7 +484,7 @@ def test_the_buyer_never_sees_floors_and_sees_aliases_when_anonymous(sentinel_ru
     assert mid is not None
     names = {b["supplier"]["name"] for p in mid["products"] for b in p["bids"]}
     if anonymous:
-        assert names == {"Supplier 1", "Supplier 2", "Supplier 3"}
+        assert names == {run.state.aliases[s.party.id] for s in SUPS[:3]}
         assert "rsvp" not in mid
         assert [s["name"] for s in mid["suppliers"]] == [f"Supplier {n}" for n in range(1, 5)]
     else:
@@ -679,12 +687,14 @@ def test_status_lines_after_the_decision() -> None:
 
 
 def test_aliases_do_not_follow_the_invitation_order() -> None:
-    """Across auctions the alias numbering is a stable shuffle: never always the listed order."""
+    """The numbering follows the runtime's random salt, never the listed order nor anything the
+    buyer knows (the auction id): the same ids under other salts give other orders."""
     orders = set()
     for i in range(20):
-        events = decide(None, CreateAuction(by=BUYER, auction_id=f"a-{i}", terms=make_terms()), T0)
-        aliases = events[0].aliases  # type: ignore[attr-defined]
+        salt = bytes([i]) * 16
+        command = CreateAuction(by=BUYER, auction_id="a-1", terms=make_terms(), alias_salt=salt)
+        aliases = decide(None, command, T0)[0].aliases  # type: ignore[attr-defined]
         orders.add(tuple(aliases[s.id] for s in SUPPLIER_COS))
-        again = decide(None, CreateAuction(by=BUYER, auction_id=f"a-{i}", terms=make_terms()), T0)
-        assert again[0].aliases == aliases  # type: ignore[attr-defined]
+        other_id = msgspec.structs.replace(command, auction_id=f"a-{i + 2}")
+        assert decide(None, other_id, T0)[0].aliases == aliases  # type: ignore[attr-defined]
     assert len(orders) > 1

@@ -41,7 +41,7 @@ async def _populate(url: str, users: Users) -> tuple[str, str]:
     poisoned = await create(url, users, _now())
     healthy = await create(url, users, _now())
     async with (
-        Client(url, users.s1.token, reconnect=False) as s1,
+        Client(url, users.s1.token, reconnect=False, retry_attempts=1) as s1,
         Client(url, users.s2.token, reconnect=False) as s2,
     ):
         assert (await s1.request("place_bids", **bid(poisoned, "5.00")))["seq"] == 3
@@ -118,7 +118,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 
 async def _others_go_on(url: str, users: Users, poisoned: str, healthy: str) -> None:
     async with (
-        Client(url, users.s1.token, reconnect=False) as s1,
+        Client(url, users.s1.token, reconnect=False, retry_attempts=1) as s1,
         Client(url, users.admin.token, reconnect=False) as admin,
     ):
         assert (await s1.request("place_bids", **bid(healthy, "4.75")))["seq"] == 4
@@ -138,7 +138,7 @@ async def _others_go_on(url: str, users: Users, poisoned: str, healthy: str) -> 
 
 async def _revived(url: str, users: Users, poisoned: str) -> None:
     async with (
-        Client(url, users.s1.token, reconnect=False) as s1,
+        Client(url, users.s1.token, reconnect=False, retry_attempts=1) as s1,
         Client(url, users.admin.token, reconnect=False) as admin,
     ):
         assert (await admin.request("get_view", auction_id=poisoned))["seq"] == 6

@@ -96,7 +96,7 @@ async def _while_locked(srv: Serving, users: Users, path: Path, mode: str) -> No
     start = now + 2 * SECOND  # falls while the database is locked
     later = await create(srv.url, users, format_instant(start), duration_s=600)
     async with (
-        Client(srv.url, users.s1.token, reconnect=False) as s1,
+        Client(srv.url, users.s1.token, reconnect=False, retry_attempts=1) as s1,
         Client(srv.url, users.admin.token, reconnect=False) as admin,
     ):
         first = await s1.request("place_bids", **bid(opened, "5.00"))
@@ -199,7 +199,7 @@ async def _while_full(srv: Serving, users: Users, folder: Path) -> None:
     start = now + 1 * SECOND  # falls while the disk is full
     later = await create(srv.url, users, format_instant(start), duration_s=600)
     async with (
-        Client(srv.url, users.s1.token, reconnect=False) as s1,
+        Client(srv.url, users.s1.token, reconnect=False, retry_attempts=1) as s1,
         Client(srv.url, users.admin.token, reconnect=False) as admin,
     ):
         first = await s1.request("place_bids", **bid(opened, "5.00"))

@@ -29,7 +29,7 @@ from auctionactors.store.sqlite import SqliteEventStore
 T0 = parse_instant("2026-11-27T10:00:00Z")
 WAIT_S = 5.0
 SUPERVISOR = SupervisorConfig(backoff_base_s=0, backoff_max_s=0, ask_timeout_s=5, max_restarts=2)
-FAST = GatewayConfig(port=0, hello_timeout_s=0.3, ping_interval_s=None, close_timeout_s=2.0)
+FAST = GatewayConfig(port=0, hello_timeout_s=1.5, ping_interval_s=None, close_timeout_s=2.0)
 
 
 class Directory:

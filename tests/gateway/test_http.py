@@ -31,6 +31,7 @@ async def test_healthz(served: Served) -> None:
         "actors": {"live": 0, "passivated": 0, "restarting": 0, "quarantined": 0},
         "auctions": 0,
         "connections": 0,
+        "render_failures": 0,
     }
 
 

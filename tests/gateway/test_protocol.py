@@ -258,3 +258,16 @@ def test_amounts_as_strings_and_numbers() -> None:
             assert exc.code == "invalid"
         else:
             raise AssertionError(f"{bad} accepted")
+
+
+def test_frames_before_hello_are_rate_limited_and_refused_a_few_times_only() -> None:
+    session = Session(rate_per_s=1.0, burst=2, max_refused_before_hello=4)
+    text = '{"type": "list_auctions", "id": 1}'
+    codes = [refusal(session.receive(text, 5.0))["code"] for _ in range(3)]
+    assert codes == ["unauthenticated", "unauthenticated", "rate_limited"]
+    last = session.receive(text, 5.0)
+    assert isinstance(last, Refused) and last.close  # the 4th refusal: close the connection
+    fresh = Session(rate_per_s=1.0, burst=2)
+    assert isinstance(fresh.receive('{"type": "hello", "token": "t"}', 0.0), HelloReceived)
+    fresh.accept(ALICE, 0)  # the hello's token is given back: a full bucket once signed in
+    assert all(isinstance(fresh.receive(text, 0.0), RequestReceived) for _ in range(2))

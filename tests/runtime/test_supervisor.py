@@ -22,7 +22,13 @@ from auctionactors.domain.commands import (
 from auctionactors.domain.events import AuctionEnded, BidPlaced
 from auctionactors.domain.state import AuctionState
 from auctionactors.domain.timestamps import SECOND
-from auctionactors.errors import ActorCrashed, DomainError, StorageUnavailable, Unavailable
+from auctionactors.errors import (
+    ActorCrashed,
+    CommandTimedOut,
+    DomainError,
+    StorageUnavailable,
+    Unavailable,
+)
 from auctionactors.runtime.actor import Update
 from auctionactors.runtime.clock import ManualClock
 from auctionactors.runtime.replay import rebuild
@@ -391,7 +397,7 @@ class GatedStore(MemoryEventStore):
         return await super().append(stream_id, expected_seq, events, writer_token=writer_token)
 
 
-async def test_ask_timeout_answers_unavailable_and_skips_the_queued_command(
+async def test_ask_timeout_answers_timeout_if_taken_and_unavailable_if_queued(
     clock: ManualClock,
 ) -> None:
     store = GatedStore()
@@ -400,10 +406,10 @@ async def test_ask_timeout_answers_unavailable_and_skips_the_queued_command(
     store.gate.clear()  # storage stalls
     stalled = asyncio.ensure_future(sup.ask(auction_id, bid("p1", 300)))
     queued = asyncio.ensure_future(sup.ask(auction_id, bid_as(bid("p1", 275), S2)))
+    with pytest.raises(CommandTimedOut, match="did not answer in time"):
+        await stalled  # taken: its append is in flight, the outcome is unknown
     with pytest.raises(Unavailable, match="did not answer in time"):
-        await stalled
-    with pytest.raises(Unavailable, match="did not answer in time"):
-        await queued
+        await queued  # still queued: skipped, never applied
     store.gate.set()  # storage recovers: the stalled append completes, the queued one is skipped
     await sup.quiesce()
     state = await state_of(sup, auction_id)

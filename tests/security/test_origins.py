@@ -1,5 +1,6 @@
 """Cross-site WebSocket hijacking: a browser sends the page's ``Origin`` with the handshake; the
-server lets in its own origin (the ``Host`` it was reached on), the origins it was told to allow
+server lets in its own origins (derived from the address it listens on, never from the request's
+``Host``: see `auctionactors.gateway.origins`), the origins it was told to allow
 (``serve --allowed-origin``), and clients that send no ``Origin`` at all (programs); anything
 else is refused with HTTP 403 before a WebSocket exists."""
 
@@ -39,14 +40,16 @@ def _cases(port: int) -> list[tuple[dict[str, Any], int | str]]:
     return [
         ({}, "welcome"),  # no Origin: not a browser
         ({"origin": own}, "welcome"),  # the page this server serves
-        ({"origin": f"https://127.0.0.1:{port}"}, "welcome"),  # same host, behind TLS
+        ({"origin": f"http://localhost:{port}"}, "welcome"),  # a loopback bind: its names
+        ({"origin": f"http://[::1]:{port}"}, "welcome"),
+        ({"origin": f"https://127.0.0.1:{port}"}, 403),  # this server does not speak TLS
         ({"origin": ALLOWED}, "welcome"),
         ({"origin": "HTTPS://Bunkers.Example"}, "welcome"),  # origins are case-insensitive
         ({"origin": "https://evil.example"}, 403),
         ({"origin": "https://bunkers.example.evil.example"}, 403),
         ({"origin": "http://bunkers.example"}, 403),  # another scheme is another origin
         ({"origin": f"http://127.0.0.1:{port + 1}"}, 403),  # another port too
-        ({"origin": f"http://localhost:{port}"}, 403),  # another name for the host too
+        ({"origin": f"http://rebind.example:{port}"}, 403),  # another name for the host too
         ({"origin": "null"}, 403),  # sandboxed frames, file:// pages
         ({"origin": f"{own}/path"}, 403),
         ({"additional_headers": [("Origin", own), ("Origin", "https://evil.example")]}, 403),

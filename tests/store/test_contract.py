@@ -413,3 +413,24 @@ async def test_a_duplicate_key_in_a_batch_fails_only_its_own_append(store: Backe
         "k5",
     }
     assert await store.check() == []
+
+
+async def test_keys_alone_are_stored_at_the_stream_s_seq(store: Backend) -> None:
+    """A keyed command that changed nothing stores its key with no event."""
+    await store.append("a-1", 0, evs("1"), keys=[key("k1")])
+    result = await store.append("a-1", 1, [], keys=[key("k2")])
+    assert result == AppendResult(last_seq=1, last_position=0)
+    assert set(await store.find_keys("a-1", "u-1", ["k1", "k2"])) == {"k1", "k2"}
+    assert [e.data for e in await store.read_stream("a-1")] == [b"1"]
+    with pytest.raises(ConcurrencyError):  # the stream moved on: its seq is stale
+        await store.append("a-1", 0, [], keys=[key("k3")])
+    with pytest.raises(DuplicateKey):
+        await store.append("a-1", 1, [], keys=[key("k1")])
+    with pytest.raises(ValueError):
+        await store.append("a-1", 1, [])
+    assert await store.find_keys("a-1", "u-1", ["k3"]) == {}
+    # keys alone on a stream that does not exist yet create no stream
+    await store.append("a-9", 0, [], keys=[key("k9", scope="a-9")])
+    assert await store.highest_seq("a-9") == 0
+    assert [s.stream_id for s in await store.streams()] == ["a-1"]
+    assert await store.check() == []

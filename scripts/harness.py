@@ -1,0 +1,361 @@
+"""The harness every script in ``scripts/`` shares, so that none repeats a setup: a real
+``auctionactors serve`` process (started on port 0 on a fresh or existing database, its URL read
+from its output, what the operating system says about it read from ``/proc/PID``, SIGTERMed or
+SIGKILLed), users and tokens on a database, connected clients, the command line run in this
+process, and the arithmetic and layout of the figures the scripts print.
+
+The scripts run with ``scripts/`` on ``sys.path`` (Python puts a script's folder there); a test
+that loads one puts it there too."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import json
+import os
+import queue
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from auctionactors.cli import main as cli_main
+from auctionactors.client import Client
+from auctionactors.domain.parties import Role
+from auctionactors.store.base import NewUser
+from auctionactors.store.sqlite import SqliteEventStore
+
+REPO = Path(__file__).resolve().parents[1]
+LISTENING = "auctionactors: listening on "
+EVENT_LOOP = "auctionactors: event loop "
+# Lines of the server's log that mean something went wrong inside it.
+TROUBLE = ("Traceback", "connection handler failed", "Error in", "failed:", "internal error")
+
+
+def now_us() -> int:
+    """The wall clock in microseconds: what the server stamps its events with."""
+    return time.time_ns() // 1000
+
+
+# --- the server process -----------------------------------------------------------------------
+
+
+@dataclass
+class Lifetime:
+    """One server process, in microseconds of the shared wall clock: started (spawned), ready
+    (its URL line read: every stored deadline has been acted on by then), killed (None: alive)."""
+
+    started: int
+    ready: int | None = None
+    killed: int | None = None
+
+
+class Server:
+    """``python -m auctionactors serve --db DB --port 0 OPTIONS``. Its output (stdout and
+    stderr) is read line by line in a thread and copied to ``log``, so that the caller can wait
+    for a line with a timeout and know when it came. ``wait=False`` returns at once (to kill it
+    while it starts up); `wait_ready` then waits for the URL. ``python`` goes before ``-m``
+    (e.g. cProfile)."""
+
+    def __init__(
+        self,
+        db: Path,
+        log: Path,
+        *options: str,
+        python: Sequence[str] = (),
+        wait: bool = True,
+        timeout_s: float = 60.0,
+    ) -> None:
+        self.db = db
+        self.log = log
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(REPO)}
+        env.pop("AUCTIONACTORS_DB", None)
+        self._out = log.open("w", encoding="utf-8")
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        self.lifetime = Lifetime(now_us())
+        self.proc = subprocess.Popen(
+            [sys.executable, *python, "-m", "auctionactors", "serve", "--db", str(db),
+             "--port", "0", *options],
+            cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True, encoding="utf-8", errors="replace",
+        )  # fmt: skip
+        self.pid = self.proc.pid
+        assert self.proc.stdout is not None
+        self._pump = threading.Thread(target=self._copy, args=(self.proc.stdout,), daemon=True)
+        self._pump.start()
+        self.url = ""
+        self.port = 0
+        if wait:
+            self.wait_ready(timeout_s)
+
+    def _copy(self, stream: IO[str]) -> None:
+        try:
+            for line in stream:
+                self._out.write(line)
+                self._out.flush()
+                self._lines.put(line.rstrip("\n"))
+        except ValueError:  # closed under us
+            pass
+        finally:
+            self._lines.put(None)
+
+    def expect(self, prefix: str, timeout_s: float = 60.0) -> str:
+        """The rest of the next output line starting with ``prefix``; if the server ends or
+        none comes in time, it is killed and RuntimeError says what its log holds."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                line = self._lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                line = None
+            if line is None:
+                self.kill()
+                tail = self.log.read_text(encoding="utf-8", errors="replace")[-4000:]
+                raise RuntimeError(f"the server did not start ({self.log}):\n{tail}")
+            if line.startswith(prefix):
+                return line.removeprefix(prefix).strip()
+
+    def wait_ready(self, timeout_s: float = 60.0) -> str:
+        """Until it listens; its URL."""
+        self.url = self.expect(LISTENING, timeout_s)
+        self.lifetime.ready = now_us()
+        self.port = int(self.url.rsplit(":", 1)[1].split("/", 1)[0])
+        return self.url
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def kill(self, hold_s: float = 0.0) -> None:
+        """SIGKILL: a crash. With ``hold_s``, SIGSTOP first and SIGKILL that much later: what
+        clients send meanwhile is in flight when it dies (it counts as dead from the stop)."""
+        if self.lifetime.killed is None:
+            self.lifetime.killed = now_us()
+        if self.proc.poll() is None and hold_s > 0:
+            self.proc.send_signal(signal.SIGSTOP)
+            time.sleep(hold_s)
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=30)
+        self._close()
+
+    def stop(self, timeout_s: float = 30.0) -> int:
+        """SIGTERM (a clean drain), SIGKILL if that takes too long; the exit status."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=30)
+        if self.lifetime.killed is None:
+            self.lifetime.killed = now_us()
+        self._close()
+        return self.proc.returncode
+
+    def _close(self) -> None:
+        self._pump.join(timeout=10)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+        self._out.close()
+
+    def trouble(self, words: Sequence[str] = TROUBLE) -> list[str]:
+        """Lines of the server's log that mean something went wrong inside it."""
+        lines = self.log.read_text(encoding="utf-8", errors="replace").splitlines()
+        return [line for line in lines if any(w in line for w in words)]
+
+    # --- what the operating system and the server's HTTP side say about it ----------------
+
+    def _proc_status(self, field: str) -> int:
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1])
+        raise RuntimeError(f"no {field}")
+
+    def rss_mb(self) -> float:
+        """Resident memory (VmRSS), MiB."""
+        return self._proc_status("VmRSS") / 1024
+
+    def threads(self) -> int:
+        return self._proc_status("Threads")
+
+    def fds(self) -> int:
+        return len(os.listdir(f"/proc/{self.pid}/fd"))
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the process (every thread); NaN once it is gone."""
+        try:
+            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return float("nan")
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def http(self, path: str) -> tuple[int, bytes]:
+        scheme = "https" if self.url.startswith("wss") else "http"
+        url = f"{scheme}://127.0.0.1:{self.port}{path}"
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.read()
+
+    def healthz(self) -> tuple[int, dict[str, Any]]:
+        status, body = self.http("/healthz")
+        return status, json.loads(body)
+
+    def metric(self, name: str) -> float | None:
+        """One sample of ``/metrics`` by its name (labels included), None if absent."""
+        for line in self.http("/metrics")[1].decode().splitlines():
+            key, _, value = line.rpartition(" ")
+            if key == name:
+                return float(value)
+        return None
+
+
+# --- users, clients, the command line ---------------------------------------------------------
+
+People = Mapping[str, tuple[str, Role, str]]  # key -> (company, role, user name)
+
+
+async def add_users(db: Path, people: People) -> dict[str, NewUser]:
+    """A user (and its company if new) for each of ``people``, as ``auctionactors user add``
+    does it: company_id, user_id, token by key."""
+    async with await SqliteEventStore.open(db) as store:
+        return {key: await store.add_user(c, role, name) for key, (c, role, name) in people.items()}
+
+
+def make_users(db: Path, people: People) -> dict[str, NewUser]:
+    return asyncio.run(add_users(db, people))
+
+
+# The platform's admin and a buyer: who every proof script's run starts with.
+PLATFORM: dict[str, tuple[str, Role, str]] = {
+    "admin": ("Platform", "admin", "Ada"),
+    "buyer": ("Aegean Shipping", "buyer", "Bea"),
+}
+
+
+def serve_fresh(folder: Path, people: People, *options: str) -> tuple[Server, dict[str, NewUser]]:
+    """A fresh database in ``folder`` with ``people`` on it, and a server on that database."""
+    db = folder / "serve.db"
+    users = make_users(db, people)
+    return Server(db, folder / "server.log", *options), users
+
+
+async def connected(url: str, token: str, **options: Any) -> Client:
+    """A `Client` signed in with ``token``."""
+    client = Client(url, token, **options)
+    await client.connect()
+    return client
+
+
+def run_cli(*argv: str) -> tuple[int, str, str]:
+    """``auctionactors ARGV`` in this process (it is what the console script runs): the exit
+    status, stdout and stderr."""
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = cli_main(list(argv))
+    return code, out.getvalue(), err.getvalue()
+
+
+def cli_json(*argv: str) -> Any:
+    """``auctionactors ARGV --json``, its output parsed (exit status 0 or 1: a check may fail)."""
+    code, out, err = run_cli(*argv, "--json")
+    if code not in (0, 1):
+        raise RuntimeError(f"auctionactors {' '.join(argv)}: {err}")
+    return json.loads(out)
+
+
+@contextlib.contextmanager
+def workdir(prefix: str) -> Iterator[Path]:
+    """A temporary folder for a run's databases and logs, removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        yield Path(tmp)
+
+
+# --- figures ----------------------------------------------------------------------------------
+
+
+def percentile(samples: Sequence[float], q: int) -> float:
+    """The ``q``-th percentile (inclusive method); NaN without samples."""
+    if not samples:
+        return float("nan")
+    if len(samples) == 1:
+        return samples[0]
+    return statistics.quantiles(samples, n=100, method="inclusive")[q - 1]
+
+
+def ratio(top: float, bottom: float) -> float:
+    """``top / bottom``, NaN when the bottom is zero."""
+    return top / bottom if bottom else float("nan")
+
+
+def curve(samples: list[float], width: int = 12) -> str:
+    """Samples thinned to ``width`` evenly spaced values, for a one-line curve."""
+    if len(samples) <= width:
+        picked = samples
+    else:
+        picked = [samples[round(i * (len(samples) - 1) / (width - 1))] for i in range(width)]
+    return " ".join(f"{v:.1f}" for v in picked)
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a `Table`: its title, width and format spec; ``unit`` follows each value
+    inside the width, ``lead`` precedes the cell (title and values alike)."""
+
+    title: str
+    width: int
+    spec: str = ""
+    left: bool = False
+    unit: str = ""
+    lead: str = ""
+
+    def cell(self, value: Any, title: bool = False) -> str:
+        if title:
+            text = self.title
+        elif value is None:
+            text = ""
+        else:
+            text = value if isinstance(value, str) else format(value, self.spec)
+            text = self._align(text, self.width - len(self.unit)) + self.unit
+        return self.lead + self._align(text, self.width)
+
+    def _align(self, text: str, width: int) -> str:
+        return text.ljust(width) if self.left else text.rjust(width)
+
+
+class Table:
+    """Rows of figures under a header line, columns separated by ``sep``. A value given as a
+    string is printed as it is (aligned); None leaves the cell blank."""
+
+    def __init__(self, *columns: Column, sep: str = " ", indent: str = "") -> None:
+        self.columns = columns
+        self.sep = sep
+        self.indent = indent
+
+    def head(self) -> str:
+        return self.indent + self.sep.join(c.cell(None, title=True) for c in self.columns)
+
+    def row(self, *values: Any) -> str:
+        cells = (c.cell(v) for c, v in zip(self.columns, values, strict=True))
+        return self.indent + self.sep.join(cells)
+
+
+def report(checks: Mapping[str, bool], problems: Sequence[str], summary: Any = None) -> int:
+    """The end of a proof script: its problems, each check ``ok`` or ``FAIL``, the JSON summary
+    (if asked for) as the last line; the exit status (0: every check holds)."""
+    for line in problems:
+        print(f"PROBLEM: {line}")
+    for name, ok in checks.items():
+        print(f"{'ok  ' if ok else 'FAIL'}  {name}")
+    if summary is not None:
+        print(json.dumps(summary, separators=(",", ":")))
+    return 0 if all(checks.values()) else 1
