@@ -84,6 +84,56 @@ def _checked(problem: Problem) -> Choice:
         return combination.solve(problem)
 
 
+class Solved:
+    """A state with its solutions, for reading them on the event loop without a long search.
+
+    `ready` finds the best overall of a big problem in the solver thread (and keeps the previous
+    state's choice when the problem is the same: a comment or a status change); after it,
+    `solutions` computes the rest at most once, inline and bounded (the domain search only ever
+    runs on small problems here). The actor keeps one per state; the hub caches them."""
+
+    __slots__ = ("_choice", "_problem", "_ready", "_solutions", "state")
+
+    def __init__(self, state: AuctionState) -> None:
+        self.state = state
+        self._ready = False
+        self._problem: Problem | None = None
+        self._choice: Choice | None = None
+        self._solutions: Solutions | None = None
+
+    @property
+    def is_ready(self) -> bool:
+        return self._ready
+
+    async def ready(self, previous: Solved | None = None) -> Solved:
+        """Find a big problem's best overall off the loop (once); returns self."""
+        if not self._ready:
+            problem = combination.problem_of(self.state)
+            choice = None
+            if problem is not None and not inline(problem):
+                if previous is not None and previous._ready and previous._problem == problem:
+                    choice = previous._choice
+                else:
+                    choice = await best_overall(problem)
+            if not self._ready:  # another caller may have got there first
+                self._problem, self._choice, self._ready = problem, choice, True
+        return self
+
+    @property
+    def solutions(self) -> Solutions:
+        """The state's solutions; only after `ready` (else a big search could run here)."""
+        if not self._ready:
+            raise RuntimeError("Solved.solutions read before ready()")
+        if self._solutions is None:
+            self._solutions = compute(self.state, self._choice)
+        return self._solutions
+
+
+async def solve(state: AuctionState, previous: Solved | None = None) -> Solved:
+    """`Solved(state)`, ready (see `Solved.ready` for ``previous``)."""
+    return await Solved(state).ready(previous)
+
+
 async def solutions(state: AuctionState) -> Solutions:
     """`solutions.compute(state)`, with the best overall solved off the loop when it is big."""
     problem = combination.problem_of(state)
