@@ -92,7 +92,7 @@ class Solved:
     `solutions` computes the rest at most once, inline and bounded (the domain search only ever
     runs on small problems here). The actor keeps one per state; the hub caches them."""
 
-    __slots__ = ("_choice", "_problem", "_ready", "_solutions", "state")
+    __slots__ = ("_choice", "_error", "_problem", "_ready", "_solutions", "state")
 
     def __init__(self, state: AuctionState) -> None:
         self.state = state
@@ -100,6 +100,7 @@ class Solved:
         self._problem: Problem | None = None
         self._choice: Choice | None = None
         self._solutions: Solutions | None = None
+        self._error: Exception | None = None
 
     @property
     def is_ready(self) -> bool:
@@ -108,15 +109,20 @@ class Solved:
     async def ready(self, previous: Solved | None = None) -> Solved:
         """Find a big problem's best overall off the loop (once); returns self."""
         if not self._ready:
-            problem = combination.problem_of(self.state)
-            choice = None
-            if problem is not None and not inline(problem):
-                if previous is not None and previous._ready and previous._problem == problem:
-                    choice = previous._choice
-                else:
-                    choice = await best_overall(problem)
+            problem, choice, error = None, None, None
+            try:
+                problem = combination.problem_of(self.state)
+                if problem is not None and not inline(problem):
+                    if previous is not None and previous._ready and previous._problem == problem:
+                        choice = previous._choice
+                    else:
+                        choice = await best_overall(problem)
+            except Exception as exc:  # a state that cannot be solved fails its readers only
+                log.exception("%s: no best overall", self.state.auction_id)
+                error = exc
             if not self._ready:  # another caller may have got there first
-                self._problem, self._choice, self._ready = problem, choice, True
+                self._problem, self._choice, self._error = problem, choice, error
+                self._ready = True
         return self
 
     @property
@@ -124,6 +130,8 @@ class Solved:
         """The state's solutions; only after `ready` (else a big search could run here)."""
         if not self._ready:
             raise RuntimeError("Solved.solutions read before ready()")
+        if self._error is not None:
+            raise RuntimeError("the best overall could not be found") from self._error
         if self._solutions is None:
             self._solutions = compute(self.state, self._choice)
         return self._solutions

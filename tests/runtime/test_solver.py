@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 import threading
 
+import msgspec
 import pytest
 from hypothesis import given as hyp_given
 from hypothesis import settings
@@ -201,3 +202,35 @@ def test_a_failed_solve_falls_back_to_the_exact_domain_search(
         solver.milp(problem)
     assert solver.choose(problem) == combination.solve(problem) == best
     assert "HiGHS failed" in caplog.text
+
+
+async def test_solved_finds_a_big_best_overall_once_and_keeps_it_while_the_problem_stands(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    state = fragmented(12, 24, seed=5)
+    calls: list[Problem] = []
+    milp = solver.milp
+
+    def counted(p: Problem) -> tuple[int, ...]:
+        calls.append(p)
+        return milp(p)
+
+    monkeypatch.setattr(solver, "milp", counted)
+    unready = solver.Solved(state)
+    with pytest.raises(RuntimeError, match="before ready"):
+        unready.solutions  # noqa: B018 - reading it is the test
+    first = await solver.solve(state)
+    assert len(calls) == 1
+    # A comment or a status change leaves the problem as it was: the choice is kept.
+    same = msgspec.structs.replace(state, seq=state.seq + 1)
+    again = await solver.solve(same, first)
+    assert len(calls) == 1 and again.solutions.best_overall == first.solutions.best_overall
+    assert first.solutions == solver.solutions_now(state)
+
+
+async def test_a_state_that_cannot_be_solved_fails_its_readers_not_the_solve() -> None:
+    state = fragmented(3, 5, seed=1)
+    broken = msgspec.structs.replace(state, live={"p1": {"s0": "no-such-bid"}})
+    solved = await solver.solve(broken)  # logged, never raised to the actor
+    with pytest.raises(RuntimeError, match="could not be found"):
+        solved.solutions  # noqa: B018
