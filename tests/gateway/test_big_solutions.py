@@ -253,3 +253,31 @@ def test_replay_as_the_buyer_shows_the_same_best_overall(
     assert doc["solutions"] == seen["solutions"]
     del doc["server_time"], seen["server_time"]
     assert doc == seen
+
+
+async def test_after_a_restart_a_finished_auction_is_solved_off_the_loop_on_first_view(
+    tmp_path: Path, guards: Guards
+) -> None:
+    """The hub caches finished auctions from the start without their solutions: the first view
+    finds the best overall in the solver thread while other requests are answered."""
+    path = tmp_path / "big.db"
+    async with serving(path) as served:
+        aid, planted = await decide_by_name(served, guards)
+    guards.gate.clear()
+    guards.entered.clear()
+    async with serving(path) as served:
+        p = served.people
+        buyer = await Conn.open(served.url, p.buyer.token)
+        admin = await Conn.open(served.url, p.admin.token)
+        await buyer.send({"type": "get_view", "id": "big", "auction_id": aid})
+        loop = asyncio.get_running_loop()
+        assert await loop.run_in_executor(None, guards.entered.wait, 30)
+        other = await open_auction(admin, p)  # served while the solve is held
+        assert (await admin.ok("get_view", auction_id=other))["view"]["status"] == "open"
+        guards.gate.set()
+        reply = await buyer.reply("big")
+        assert reply["type"] == "ok", reply
+        doc = reply["view"]
+        assert doc["status"] == "closed"
+        assert sorted(doc["solutions"]["best_overall"]["bid_ids"]) == planted
+        assert sorted(doc["solutions"]["winning"]["bid_ids"]) == planted
