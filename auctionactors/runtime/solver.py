@@ -111,7 +111,8 @@ class Solved:
         if not self._ready:
             problem, choice, error = None, None, None
             try:
-                problem = combination.problem_of(self.state)
+                if not _surely_inline(self.state):  # else nothing to do before reading
+                    problem = combination.problem_of(self.state)
                 if problem is not None and not inline(problem):
                     if previous is not None and previous._ready and previous._problem == problem:
                         choice = previous._choice
@@ -135,6 +136,14 @@ class Solved:
         if self._solutions is None:
             self._solutions = compute(self.state, self._choice)
         return self._solutions
+
+
+def _surely_inline(state: AuctionState) -> bool:
+    """Whether `inline` holds whatever the bids, without building the problem (the actor asks
+    after every append): a problem has at most one group per supplier with live bids, so its
+    `combination.work` is at most ``s * 2**s`` plus the products, for ``s`` such suppliers."""
+    suppliers = len({s for bids in state.live.values() for s in bids})
+    return suppliers * (1 << suppliers) + len(state.products) <= INLINE_WORK
 
 
 async def solve(state: AuctionState, previous: Solved | None = None) -> Solved:

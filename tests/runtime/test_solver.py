@@ -229,8 +229,25 @@ async def test_solved_finds_a_big_best_overall_once_and_keeps_it_while_the_probl
 
 
 async def test_a_state_that_cannot_be_solved_fails_its_readers_not_the_solve() -> None:
-    state = fragmented(3, 5, seed=1)
-    broken = msgspec.structs.replace(state, live={"p1": {"s0": "no-such-bid"}})
-    solved = await solver.solve(broken)  # logged, never raised to the actor
+    state = fragmented(12, 24, seed=5)
+    live = {**state.live, "p1": {**state.live.get("p1", {}), "ghost": "no-such-bid"}}
+    solved = await solver.solve(msgspec.structs.replace(state, live=live))  # logged only
     with pytest.raises(RuntimeError, match="could not be found"):
         solved.solutions  # noqa: B018
+    small = fragmented(3, 5, seed=1)
+    solved = await solver.solve(msgspec.structs.replace(small, live={"p1": {"s0": "no-such"}}))
+    with pytest.raises(KeyError):  # a small one is computed when read: the reader fails
+        solved.solutions  # noqa: B018
+
+
+@settings(max_examples=100, deadline=None)
+@hyp_given(BOOK)
+def test_a_state_surely_inline_has_a_problem_within_the_inline_bound(
+    entries: list[tuple[str, str, int, bool]],
+) -> None:
+    """The shortcut the actor takes after every append (no problem built) is sound."""
+    state = book_state(entries)
+    problem = combination.problem_of(state)
+    if solver._surely_inline(state):
+        assert problem is None or solver.inline(problem)
+    assert not solver._surely_inline(fragmented(12, 24, seed=5))
