@@ -20,6 +20,7 @@ from auctionactors.domain.state import AuctionState, evolve
 from auctionactors.domain.timestamps import format_instant
 from auctionactors.domain.views import Viewer, product_label, view
 from auctionactors.errors import CorruptionError, DomainError, UsageError
+from auctionactors.runtime import solver
 from auctionactors.runtime.replay import ReplayFailed, rebuild
 from auctionactors.store.codec import decode_event
 from auctionactors.store.sqlite import SqliteEventStore
@@ -294,7 +295,7 @@ async def _viewer(store: SqliteEventStore, state: AuctionState, company_id: str)
 
 def _print_view(state: AuctionState, viewer: Viewer, as_json: bool) -> int:
     """The company's view, exactly what ``get_view`` returns it (``server_time``: now)."""
-    doc = view(state, viewer, time.time_ns() // 1000)
+    doc = view(state, viewer, time.time_ns() // 1000, solver.solutions_now(state))
     if doc is None:
         print(
             f"auctionactors: failed: company {viewer.company_id} may not see {state.auction_id}",

@@ -36,6 +36,7 @@ from auctionactors.domain.commands import (
 )
 from auctionactors.domain.events import AuctionCreated, BidPlaced, CommentPosted, Event
 from auctionactors.domain.lifecycle import due_events
+from auctionactors.domain.solutions import Solutions
 from auctionactors.domain.state import AuctionState
 from auctionactors.domain.timestamps import Instant
 from auctionactors.errors import DomainError
@@ -43,8 +44,14 @@ from auctionactors.errors import DomainError
 __all__ = ["bid_id_for", "decide", "result_of"]  # bid_id_for: the id rule, for callers
 
 
-def decide(state: AuctionState | None, command: AnyCommand, now: Instant) -> list[Event]:
-    """The events ``command`` causes at ``now``, or a `DomainError` refusal."""
+def decide(
+    state: AuctionState | None,
+    command: AnyCommand,
+    now: Instant,
+    solutions: Solutions | None = None,
+) -> list[Event]:
+    """The events ``command`` causes at ``now``, or a `DomainError` refusal. ``solutions`` may
+    give the state's solutions when the caller has them (a selection by name reads them)."""
     if isinstance(command, CreateAuction):
         if state is not None:
             raise DomainError("invalid", f"auction {command.auction_id} already exists")
@@ -53,6 +60,8 @@ def decide(state: AuctionState | None, command: AnyCommand, now: Instant) -> lis
         raise DomainError("not_found", NOT_FOUND)
     if isinstance(command, CheckDeadlines):
         return due_events(state, now)
+    if isinstance(command, SelectSolution):
+        return selection.select(state, command, now, solutions)
     handler = _HANDLERS.get(type(command))
     if handler is None:
         raise DomainError("bad_request", f"unknown command {type(command).__name__}")
@@ -83,7 +92,6 @@ _HANDLERS: dict[type[Any], Callable[[AuctionState, Any, Instant], list[Event]]] 
     CancelAuction: lifecycle.cancel,
     PlaceBids: bidding.place_bids,
     RevokeBid: bidding.revoke,
-    SelectSolution: selection.select,
     SubmitBarge: participation.submit_barge,
     UnsubmitBarge: participation.unsubmit_barge,
     ApproveBarge: participation.judge_barge,

@@ -13,7 +13,7 @@ from auctionactors.domain.commands import SelectSolution
 from auctionactors.domain.events import AuctionClosed, Event, WinningSolutionSelected
 from auctionactors.domain.lifecycle import clock_status
 from auctionactors.domain.parties import By
-from auctionactors.domain.solutions import compute
+from auctionactors.domain.solutions import Solutions, compute
 from auctionactors.domain.state import AuctionState, Bid
 from auctionactors.domain.timestamps import Instant
 from auctionactors.errors import DomainError
@@ -28,7 +28,12 @@ def _allowed_statuses(state: AuctionState, role: str) -> tuple[str, ...]:
     return statuses
 
 
-def select(state: AuctionState, cmd: SelectSolution, now: Instant) -> list[Event]:
+def select(
+    state: AuctionState, cmd: SelectSolution, now: Instant, solutions: Solutions | None = None
+) -> list[Event]:
+    """The selection's events. ``solutions`` are the state's (`solutions.compute`), when the
+    caller already has them (the runtime solves big problems off the event loop); else they are
+    computed here."""
     caller = cmd.by
     require_buyer_or_admin(state, caller)
     allowed = _allowed_statuses(state, caller.role)
@@ -39,7 +44,7 @@ def select(state: AuctionState, cmd: SelectSolution, now: Instant) -> list[Event
             raise wrong_status("a solution cannot be selected", status)
     check_optional_text(cmd.comment, "comment")
     check_optional_text(cmd.port_agent, "port_agent")
-    bid_ids = _chosen_ids(state, cmd)
+    bid_ids = _chosen_ids(state, cmd, solutions)
     chosen: list[Bid] = []
     for bid_id in bid_ids:
         bid = state.bids.get(bid_id)
@@ -67,14 +72,17 @@ def select(state: AuctionState, cmd: SelectSolution, now: Instant) -> list[Event
     ]
 
 
-def _chosen_ids(state: AuctionState, cmd: SelectSolution) -> tuple[str, ...]:
+def _chosen_ids(
+    state: AuctionState, cmd: SelectSolution, solutions: Solutions | None
+) -> tuple[str, ...]:
     if cmd.solution is not None and cmd.bid_ids:
         raise DomainError("invalid", "give either bid_ids or solution, not both")
     if cmd.solution is None:
         if not cmd.bid_ids:
             raise DomainError("invalid", "bid_ids must not be empty")
         return cmd.bid_ids
-    solutions = compute(state)
+    if solutions is None:
+        solutions = compute(state)
     named = (
         solutions.best_overall if cmd.solution == "best_overall" else solutions.best_single_supplier
     )

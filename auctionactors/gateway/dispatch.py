@@ -35,6 +35,7 @@ from auctionactors.gateway.quota import CreationQuota
 from auctionactors.gateway.translate import command_of, companies_needed, terms_of
 from auctionactors.runtime.mailbox import CommandKey, Reply
 from auctionactors.runtime.receipts import Receipt
+from auctionactors.runtime.solver import Solved
 from auctionactors.runtime.supervisor import Supervisor
 from auctionactors.store.base import Accounts, Principal
 from auctionactors.store.codec import decode_events
@@ -177,13 +178,15 @@ class Dispatcher:
     async def _get_view(self, peer: Peer, req: m.GetView) -> Result:
         viewer, now = peer.viewer, self.supervisor.clock.now
 
-        def read(state: AuctionState | None) -> dict[str, Any]:
-            doc = None if state is None else view(state, viewer, now())
-            if state is None or doc is None:
+        def read(solved: Solved | None) -> dict[str, Any]:
+            if solved is None:
                 raise DomainError("not_found", NOT_FOUND)
-            return {"seq": state.seq, "view": doc}
+            doc = view(solved.state, viewer, now(), solved.solutions)
+            if doc is None:
+                raise DomainError("not_found", NOT_FOUND)
+            return {"seq": solved.state.seq, "view": doc}
 
-        return await self.hub.read(req.auction_id, read)
+        return await self.hub.read_solved(req.auction_id, read)
 
     async def _get_events(self, peer: Peer, req: m.GetEvents) -> Result:
         viewer = peer.viewer

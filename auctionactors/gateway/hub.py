@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 from auctionactors.domain.access import Viewer, can_see
 from auctionactors.domain.redaction import filter_events
-from auctionactors.domain.solutions import Solutions, compute
+from auctionactors.domain.solutions import Solutions
 from auctionactors.domain.state import AuctionState
 from auctionactors.domain.views import view
 from auctionactors.errors import AuctionActorsError, DomainError
@@ -32,6 +32,7 @@ from auctionactors.gateway import protocol
 from auctionactors.gateway.index import AuctionIndex, summarize
 from auctionactors.gateway.peer import Peer, Receiver, _Sub
 from auctionactors.runtime.actor import Update
+from auctionactors.runtime.solver import Solved
 from auctionactors.runtime.supervisor import Supervisor
 from auctionactors.store.codec import decode_events
 
@@ -66,8 +67,9 @@ class Hub:
         # The latest state of recently finished auctions, by auction id (least recent first).
         # A finished auction's actor is passivated; without this, every `subscribe_all` (each
         # page load) would replay every visible finished auction from the store. The entry is
-        # always the state object of the auction's latest published update.
-        self._final: OrderedDict[str, AuctionState] = OrderedDict()
+        # always the state object of the auction's latest published update, with its solutions
+        # (found when first read: `read_solved`).
+        self._final: OrderedDict[str, Solved] = OrderedDict()
         self._final_cache = final_cache
 
     async def load(self, batch: int = 64) -> int:
@@ -86,15 +88,16 @@ class Hub:
                 elif result is not None:
                     summary, state = result
                     self.index.put(summary)
-                    self._remember(state)
+                    self._remember(Solved(state))
         return len(self.index)
 
-    def _remember(self, state: AuctionState) -> None:
+    def _remember(self, solved: Solved) -> None:
         """Keep a finished auction's state (see ``_final``); forget one that is not final."""
+        state = solved.state
         if not state.is_final:
             self._final.pop(state.auction_id, None)
             return
-        self._final[state.auction_id] = state
+        self._final[state.auction_id] = solved
         self._final.move_to_end(state.auction_id)
         while len(self._final) > self._final_cache:
             self._final.popitem(last=False)
@@ -108,8 +111,21 @@ class Hub:
             # Not while the actor is restarting or quarantined: a crash in the middle of
             # applying events could have left this very object half-applied.
             self._final.move_to_end(auction_id)
-            return fn(cached)
+            return fn(cached.state)
         return await self.supervisor.query(auction_id, fn)
+
+    async def read_solved(self, auction_id: str, fn: Callable[[Solved | None], T]) -> T:
+        """`read` with the state's solutions (views): a cached auction's are found once, a big
+        problem off the loop, and ``fn`` runs only on the entry still cached after that."""
+        while True:
+            cached = self._final.get(auction_id)
+            cell = self.supervisor.cell(auction_id)
+            if cached is None or (cell is not None and cell.status != "live"):
+                return await self.supervisor.query_solved(auction_id, fn)
+            if cached.is_ready:
+                self._final.move_to_end(auction_id)
+                return fn(cached)
+            await cached.ready()
 
     # --- live updates ---------------------------------------------------------------------------
 
@@ -121,7 +137,7 @@ class Hub:
         except Exception:
             self.failed_render(auction_id, "its summary")
             return
-        self._remember(state)
+        self._remember(update.solved)
         self.stats.updates += 1
         subs = self._subs.get(auction_id, {})
         newcomers: list[Peer] = []
@@ -140,7 +156,7 @@ class Hub:
             groups.setdefault(peer.receiver, []).append(peer)
         now = self.supervisor.clock.now()
         try:
-            solutions = compute(state)
+            solutions = update.solutions
         except Exception:
             self.failed_render(auction_id, "its solutions")
             return
@@ -167,7 +183,8 @@ class Hub:
         the finished-auction cache, and send each subscribed connection the update it missed
         (events read from the store), before the actor publishes again."""
         self.index.observe(state)
-        self._remember(state)
+        solved = Solved(state)
+        self._remember(solved)
         behind = [
             (p, s) for p, s in self._subs.get(auction_id, {}).items() if s.last_seq < state.seq
         ]
@@ -178,8 +195,8 @@ class Hub:
             auction_id, from_seq=since + 1, to_seq=state.seq
         )
         events = decode_events(stored)
+        solutions = (await solved.ready()).solutions
         now = self.supervisor.clock.now()
-        solutions = compute(state)
         frames: dict[tuple[Receiver, int], bytes | None] = {}
         for peer, sub in behind:
             if peer.subs.get(auction_id) is not sub:  # gone while the events were read
@@ -281,14 +298,15 @@ class Hub:
         sub = _Sub(auction_id, 0, buffering=True)
         abandoned = False
 
-        def register(state: AuctionState | None) -> tuple[int, dict[str, Any]] | None:
-            if state is None or not can_see(state, viewer):
+        def register(solved: Solved | None) -> tuple[int, dict[str, Any]] | None:
+            if solved is None or not can_see(solved.state, viewer):
                 raise DomainError("not_found", NOT_FOUND)
+            state = solved.state
             if since is not None and since > state.seq:
                 raise DomainError("invalid", f"since is beyond the auction's seq {state.seq}")
             if abandoned or peer.closed or peer.subs.get(auction_id) not in (None, existing):
                 return None  # the caller gave up, or a live update got there first
-            doc = view(state, viewer, self.supervisor.clock.now())
+            doc = view(state, viewer, self.supervisor.clock.now(), solved.solutions)
             assert doc is not None
             sub.last_seq = state.seq
             if existing is not None:
@@ -297,7 +315,7 @@ class Hub:
             return state.seq, doc
 
         try:
-            registered = await self.read(auction_id, register)
+            registered = await self.read_solved(auction_id, register)
             if registered is None:
                 current = peer.subs.get(auction_id)
                 if ok is not None and current is not None:

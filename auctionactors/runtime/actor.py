@@ -25,9 +25,10 @@ from typing import Any, Protocol
 
 import msgspec
 
-from auctionactors.domain.commands import CheckDeadlines, CreateAuction
+from auctionactors.domain.commands import CheckDeadlines, CreateAuction, SelectSolution
 from auctionactors.domain.decide import decide, result_of
 from auctionactors.domain.events import Event
+from auctionactors.domain.solutions import Solutions
 from auctionactors.domain.state import AuctionState, evolve
 from auctionactors.domain.timestamps import SECOND
 from auctionactors.errors import (
@@ -45,6 +46,7 @@ from auctionactors.runtime.clock import Clock, TimerHandle
 from auctionactors.runtime.keys import KeyCache, record_of, replayed
 from auctionactors.runtime.mailbox import Ask, Mailbox, Message, Query, Reply
 from auctionactors.runtime.receipts import Receipts
+from auctionactors.runtime.solver import Solved, solve
 from auctionactors.runtime.stats import RuntimeStats
 from auctionactors.store.base import EventStore, KeyRecord
 from auctionactors.store.codec import encode_event
@@ -57,17 +59,24 @@ RECEIPT_WAIT_S = 1.0  # how long a deadline waits for frames received before it
 
 class Update(msgspec.Struct, frozen=True):
     """What subscribers get after each durable append: the events with their seqs and the state
-    after them. The state is the actor's own: read it during `Subscriber.publish`, never keep it
-    (the next command changes it)."""
+    after them, with its solutions (`solved`: a big problem's best overall was found off the
+    loop before publishing; the rest is computed on first read, once for every subscriber).
+    The state is the actor's own: read it during `Subscriber.publish`, never keep it (the next
+    command changes it)."""
 
     auction_id: str
     seq: int
     events: Sequence[Event]
     state: AuctionState
+    solved: Solved
 
     @property
     def first_seq(self) -> int:
         return self.seq - len(self.events) + 1
+
+    @property
+    def solutions(self) -> Solutions:
+        return self.solved.solutions
 
 
 class Subscriber(Protocol):
@@ -113,6 +122,9 @@ class AuctionActor:
     ) -> None:
         self.auction_id = auction_id
         self.state = state
+        # The state's solutions, found when first needed (not at load: most loaded auctions are
+        # never viewed) and before each publish; a big problem off the loop (`solver`).
+        self.solved: Solved | None = None
         self._store = store
         self._clock = clock
         self._mailbox = mailbox
@@ -146,7 +158,7 @@ class AuctionActor:
                 if isinstance(message, Ask):
                     await self._handle(message)
                 elif isinstance(message, Query):
-                    self._query(message)
+                    await self._query(message)
                 if self.state is not None and self.state.is_final and not self._mailbox.has_work():
                     return
                 self._arm_timer()
@@ -187,7 +199,7 @@ class AuctionActor:
                     # Reads queued meanwhile, on every pass: a connection may be waiting for
                     # one before it sends on the command that the deadline waits for.
                     for query in self._mailbox.take_queries():
-                        self._query(query)
+                        await self._query(query)
                     await self._mail_or_receipt(deadline, wait_until - loop.time())
                     continue
                 log.warning("%s: frames received before a deadline are late", self.auction_id)
@@ -244,7 +256,10 @@ class AuctionActor:
         state = self.state
         now = ask.received_at if state is None else max(ask.received_at, state.last_at)
         try:
-            events = decide(state, command, now)
+            solutions = None
+            if isinstance(command, SelectSolution) and command.solution is not None:
+                solutions = None if state is None else (await self._solved()).solutions
+            events = decide(state, command, now, solutions)
         except DomainError as refusal:
             if not await self._repeated(ask, name, keys):
                 self._stats.count_command(name, refusal.code)
@@ -343,7 +358,8 @@ class AuctionActor:
             state = evolve(state, event)
         assert state is not None
         self.state = state
-        update = Update(self.auction_id, state.seq, events, state)
+        self.solved = await solve(state, self.solved)
+        update = Update(self.auction_id, state.seq, events, state, self.solved)
         for subscriber in self._subscribers:
             try:
                 subscriber.publish(update)
@@ -351,9 +367,20 @@ class AuctionActor:
                 log.exception("%s: subscriber %r failed", self.auction_id, subscriber)
         return state.seq
 
-    def _query(self, query: Query) -> None:
+    async def _solved(self) -> Solved:
+        """The current state's solutions, ready to read."""
+        assert self.state is not None
+        if self.solved is None or self.solved.state is not self.state:
+            self.solved = Solved(self.state)
+        return await self.solved.ready()
+
+    async def _query(self, query: Query) -> None:
         try:
-            result = query.fn(self.state)
+            if query.solved:
+                solved = None if self.state is None else await self._solved()
+                result = query.fn(solved)
+            else:
+                result = query.fn(self.state)
         except Exception as exc:
             resolve(query.future, error=exc)
         else:

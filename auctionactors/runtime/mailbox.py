@@ -11,7 +11,6 @@ from typing import Any
 import msgspec
 
 from auctionactors.domain.commands import AnyCommand
-from auctionactors.domain.state import AuctionState
 from auctionactors.domain.timestamps import Instant
 from auctionactors.errors import Unavailable
 
@@ -47,10 +46,12 @@ class Ask(msgspec.Struct):
 
 class Query(msgspec.Struct):
     """Run ``fn`` on the state inside the actor, between two commands: a read consistent with
-    ``seq`` (used e.g. to register a subscriber without a gap or a duplicate)."""
+    ``seq`` (used e.g. to register a subscriber without a gap or a duplicate). With ``solved``,
+    ``fn`` gets the state with its solutions (`runtime.solver.Solved`) instead."""
 
-    fn: Callable[[AuctionState | None], Any]
+    fn: Callable[[Any], Any]
     future: asyncio.Future[Any]
+    solved: bool = False
 
 
 Message = Ask | Query

@@ -45,6 +45,7 @@ from auctionactors.runtime.keys import replayed
 from auctionactors.runtime.mailbox import Ask, CommandKey, Mailbox, Query, Reply
 from auctionactors.runtime.receipts import Receipt, Receipts
 from auctionactors.runtime.replay import ReplayFailed, rebuild
+from auctionactors.runtime.solver import Solved
 from auctionactors.runtime.stats import RuntimeStats
 from auctionactors.store.base import EventStore
 
@@ -241,6 +242,12 @@ class Supervisor:
         """Run ``fn`` on the auction's state inside its actor, between two commands."""
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         return await self._send(auction_id, Query(fn, future), future)
+
+    async def query_solved(self, auction_id: str, fn: Callable[[Solved | None], T]) -> T:
+        """`query` with the state's solutions: ``fn`` gets the state and its solutions, ready to
+        read (a big problem's best overall is found off the event loop first)."""
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        return await self._send(auction_id, Query(fn, future, solved=True), future)
 
     async def _send(
         self,
