@@ -30,7 +30,6 @@ from auctionactors.domain.events import (
 )
 from auctionactors.domain.present import event_entry
 from auctionactors.domain.state import AuctionState
-from auctionactors.domain.views import alias_number as _alias_number
 
 _SUPPLIER_PRIVATE = (
     BargeSubmitted,
@@ -142,7 +141,7 @@ def _for_buyer(
         if isinstance(event, AuctionCreated | AuctionUpdated):
             return _observer_terms(state, entry)
     if isinstance(event, AuctionCreated | AuctionUpdated) and anonymous:
-        _alias_suppliers(state, data)
+        _alias_suppliers(data)
     if supplier_id is not None:
         if anonymous:
             alias = state.aliases.get(supplier_id, "Supplier")
@@ -175,20 +174,21 @@ def _observer_terms(state: AuctionState, entry: dict[str, Any]) -> dict[str, Any
     for product in data.get("products") or []:
         _hide_vessel(product, names)
     if state.terms.anonymous_bidding:
-        _alias_suppliers(state, data)
+        _alias_suppliers(data)
     return entry
 
 
-def _alias_suppliers(state: AuctionState, data: dict[str, Any]) -> None:
-    """Anonymous bidding: the invited suppliers as their aliases, listed by alias as the view
-    lists them (the invitation order would otherwise tell which alias is whose)."""
+def _alias_suppliers(data: dict[str, Any]) -> None:
+    """Anonymous bidding: an event's suppliers as "Supplier 1".."N" for its own N, tied to no
+    one. Past events are shown with today's state, so today's aliases there would tell the
+    buyer, comparing the lists before and after an edit that added a supplier, the alias new in
+    the later list: the newcomer's (and the invitation order would tell every alias). The view
+    lists the current suppliers by alias; how many each event listed is no secret."""
     for key in ("terms", "changes"):
         terms = data.get(key)
         if terms is not None and "suppliers" in terms:
-            aliases = sorted(
-                (state.aliases.get(s["id"], "Supplier") for s in terms["suppliers"]),
-                key=_alias_number,
-            )
+            count = len(terms["suppliers"])
+            aliases = [f"Supplier {n}" for n in range(1, count + 1)]
             terms["suppliers"] = [{"id": alias, "name": alias} for alias in aliases]
 
 

@@ -388,3 +388,56 @@ def test_no_alias_map_and_no_hidden_supplier_reaches_a_buyer_observer_or_supplie
                     for doc in docs:
                         assert not _leaks(doc, forbidden), (anon, viewer, doc)
     assert seen >= {event_type_of(cls) for cls in EVENT_TYPES} - {"observer_uninvited"}
+
+
+def test_the_supplier_lists_of_past_events_do_not_name_the_supplier_an_edit_added() -> None:
+    """Before the fix every past auction_created and auction_updated listed its suppliers by
+    today's aliases: the buyer (or an observer) compared the list before the edit that added
+    s4 with the one after it, and the alias new in the later list was s4's, under every salt.
+    Now each event lists "Supplier 1".."N" for its own N suppliers: what the buyer and
+    observers get of those events (and the view, while no supplier has acted) is the same
+    whatever the salts, so nothing in it can tell which alias is whose."""
+    s4 = Party("s4", "S 4")
+    edits = ((*SUPPLIER_COS, s4), SUPPLIER_COS[1:], (SUPPLIER_COS[0], s4))
+    seen: dict[str, list[object]] = {"buyer": [], "observer": []}
+    maps = set()
+    for i in range(16):
+        command = CreateAuction(
+            by=BUYER,
+            auction_id="a1",
+            terms=make_terms(anonymous_bidding=True),
+            alias_salt=bytes([i]) * 16,
+        )
+        scenario = nothing().after(command, at=CREATED_AT)
+        scenario = scenario.after(InviteObserver(by=ADMIN, observer=OBSERVER_CO), at=CREATED_AT)
+        for n, suppliers in enumerate(edits, start=1):
+            edit = UpdateAuction(
+                by=BUYER,
+                changes=AuctionChanges(suppliers=suppliers),
+                alias_salt=bytes([i, n]) * 8,
+            )
+            scenario = scenario.after(edit, at=CREATED_AT + n)
+            state = scenario.state
+            assert state is not None
+            maps.add(tuple(sorted(state.aliases.items())))
+            for viewer in (
+                Viewer(BUYER.company_id, "buyer"),
+                Viewer(OBSERVER.company_id, "observer"),
+            ):
+                events = [
+                    filter_event(state, viewer, k, e) for k, e in enumerate(scenario.events, 1)
+                ]
+                lists = [
+                    [s["id"] for s in (e["data"].get("terms") or e["data"]["changes"])["suppliers"]]
+                    for e in events
+                    if e is not None and e["type"] in ("auction_created", "auction_updated")
+                ]
+                assert lists[-1] == [f"Supplier {k}" for k in range(1, len(suppliers) + 1)]
+                if n == 1:  # the alias new in the list after the edit that added s4
+                    (new,) = set(lists[1]) - set(lists[0])
+                    assert new == "Supplier 4"
+                seen[viewer.role].append((n, events, view(state, viewer, state.last_at)))
+    assert len(maps) > 1  # the salts did draw different maps
+    for role, outputs in seen.items():
+        for n in range(1, len(edits) + 1):
+            assert len({repr(o) for k, *o in outputs if k == n}) == 1, role
