@@ -200,3 +200,35 @@ async def test_a_supplier_added_to_a_pending_auction_is_not_the_last_alias(
         assert sorted(aliases.values()) == [f"Supplier {n}" for n in range(1, 5)]
         seen.add(aliases[suppliers[3]])
     assert len(seen) > 1
+
+
+async def test_past_supplier_lists_do_not_name_the_supplier_an_edit_added(
+    served: Served, open_conn: Opener
+) -> None:
+    """Before the fix the buyer's and observer's auction_created listed s1 and s2 by today's
+    aliases, so the alias missing from it and present in the edit adding s3 was s3's. Now each
+    event lists "Supplier 1".."N" of its own; the admin still gets the real lists and map."""
+    p = served.people
+    buyer, admin = await open_conn(p.buyer), await open_conn(p.admin)
+    observer = await open_conn(p.observer)
+    s1, s2, s3 = p.s1.company_id, p.s2.company_id, p.s3.company_id
+    for _ in range(5):
+        later = spot(p, start=T0 + 3_600_000_000, suppliers=(s1, s2), anonymous_bidding=True)
+        aid = (await buyer.ok("create_auction", auction=later))["auction_id"]
+        await admin.ok("invite_observer", auction_id=aid, company_id=p.observer.company_id)
+        await buyer.ok("update_auction", auction_id=aid, changes={"suppliers": [s1, s2, s3]})
+        for conn in (buyer, observer):
+            await conn.ok("subscribe", auction_id=aid, since=0)
+            events = (await conn.next_update())["events"]
+            await conn.ok("unsubscribe", auction_id=aid)
+            lists = [
+                [s["id"] for s in (e["data"].get("terms") or e["data"]["changes"])["suppliers"]]
+                for e in events
+                if e["type"] in ("auction_created", "auction_updated")
+            ]
+            assert lists == [["Supplier 1", "Supplier 2"], [f"Supplier {n}" for n in (1, 2, 3)]]
+        await admin.ok("subscribe", auction_id=aid, since=0)
+        events = (await admin.next_update())["events"]
+        await admin.ok("unsubscribe", auction_id=aid)
+        assert [s["id"] for s in events[-1]["data"]["changes"]["suppliers"]] == [s1, s2, s3]
+        assert set(events[-1]["data"]["aliases"]) == {s1, s2, s3}
