@@ -469,6 +469,17 @@ def raw_sql(path: Path, sql: str, *params: object) -> int:
     return changed
 
 
+def read_events(path: Path, stream_id: str) -> list[bytes]:
+    conn = sqlite3.connect(path)
+    try:
+        rows = conn.execute(
+            "SELECT data FROM events WHERE stream_id = ? ORDER BY seq", (stream_id,)
+        )
+        return [row[0] for row in rows]
+    finally:
+        conn.close()
+
+
 def test_verify_finds_an_edited_event(capsys: pytest.CaptureFixture[str], seeded: Seeded) -> None:
     conn = sqlite3.connect(seeded.path)
     (data,) = conn.execute(
@@ -483,13 +494,17 @@ def test_verify_finds_an_edited_event(capsys: pytest.CaptureFixture[str], seeded
     code, out, _ = run(capsys, "verify", "--db", db(seeded))
     assert code == 1
     damaged = [line for line in out.splitlines() if line.startswith("DAMAGED")]
+    # The auction's final snapshot no longer matches the fold of its (edited) events either.
+    final_seq = len(read_events(seeded.path, seeded.decided))
     assert damaged == [
-        f"DAMAGED {seeded.decided} seq 4: hash chain broken: event edited, lost or moved"
+        f"DAMAGED {seeded.decided} seq 4: hash chain broken: event edited, lost or moved",
+        f"DAMAGED {seeded.decided} seq {final_seq}: snapshot differs from the fold of its events",
     ]
     code, out, _ = run(capsys, "verify", "--json", "--db", db(seeded))
     assert code == 1
     assert [(p["stream_id"], p["seq"]) for p in json.loads(out)["problems"]] == [
-        (seeded.decided, 4)
+        (seeded.decided, 4),
+        (seeded.decided, final_seq),
     ]
 
 
@@ -503,8 +518,9 @@ def test_verify_finds_a_deleted_event(capsys: pytest.CaptureFixture[str], seeded
     assert problems[0]["seq"] == 5
     assert "gap" in problems[0]["problem"]
     assert run(capsys, "verify", "--db", db(seeded))[0] == 1
-    # Replay refuses to skip the hole.
-    code, _, err = run(capsys, "replay", seeded.decided, "--db", db(seeded))
+    # Replay refuses to skip the hole (when it folds over it: the auction's final snapshot,
+    # taken before the damage, is after it).
+    code, _, err = run(capsys, "replay", seeded.decided, "--until-seq", "6", "--db", db(seeded))
     assert code == 1
     assert one_line(err).startswith("seq 5: missing event")
 
