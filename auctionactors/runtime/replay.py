@@ -39,12 +39,14 @@ async def rebuild(
     """The auction's state after its events up to ``until_seq`` (all by default); None if the
     stream is empty. Raises `ReplayFailed` naming the first event that cannot be applied.
     ``use_snapshot=False`` folds from seq 1 (to compare, or to measure)."""
-    state, stored = (None, None)
     if use_snapshot:
-        state, stored = await _from_snapshot(store, stream_id, until_seq)
-    if stored is None:
-        state, stored = None, await store.read_stream(stream_id, to_seq=until_seq)
-    return fold(stream_id, state, stored)
+        state, after = await _from_snapshot(store, stream_id, until_seq)
+        if after is not None:
+            try:
+                return fold(stream_id, state, after)
+            except ReplayFailed as exc:  # maybe the snapshot's fault: the events decide
+                log.warning("%s: %s after the snapshot; folding from seq 1", stream_id, exc)
+    return fold(stream_id, None, await store.read_stream(stream_id, to_seq=until_seq))
 
 
 async def _from_snapshot(

@@ -167,6 +167,20 @@ async def test_an_unusable_snapshot_is_ignored_and_the_fold_starts_at_seq_1(
         assert "snapshot" in caplog.text and sid in caplog.text
 
 
+async def test_a_snapshot_the_events_after_it_do_not_fit_is_passed_over(
+    stored: tuple[Path, str, list[Event]], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Decodable but wrong (its bids lost): the next bid cannot be folded onto it, so the
+    rebuild folds from seq 1 instead of quarantining the auction."""
+    path, sid, kept = stored
+    state = fold_events(kept[:8])
+    assert state is not None
+    state.bids = {}
+    put_snapshot(path, sid, encode_snapshot(state))
+    assert encode(await rebuilt(path, sid)) == encode(fold_events(kept))
+    assert "folding from seq 1" in caplog.text
+
+
 def test_the_version_follows_the_shape_of_the_state() -> None:
     """A changed shape (here a new field) gives another version, so old snapshots are ignored."""
     fields = [(f.name, f.type, f.default) for f in msgspec.structs.fields(AuctionState)]
