@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import os
 import sqlite3
+import statistics
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -27,14 +28,19 @@ from harness import Column, Table, percentile, ratio, workdir
 from auctionactors.domain.commands import BidRequest, CreateAuction, PlaceBids
 from auctionactors.domain.decide import decide
 from auctionactors.domain.parties import Caller, Party
-from auctionactors.domain.state import evolve
+from auctionactors.domain.state import AuctionState, evolve
 from auctionactors.domain.terms import AuctionTerms, ProductSpec, Vessel
 from auctionactors.domain.timestamps import SECOND
 from auctionactors.runtime.clock import SystemClock
 from auctionactors.runtime.replay import rebuild
 from auctionactors.runtime.supervisor import Supervisor
 from auctionactors.store.base import NewEvent, chain_hash
-from auctionactors.store.codec import decode_event, encode_event
+from auctionactors.store.codec import (
+    decode_event,
+    decode_snapshot,
+    encode_event,
+    encode_snapshot,
+)
 from auctionactors.store.sqlite import SqliteEventStore
 
 # A bid as the domain encodes it is about this size.
@@ -320,15 +326,23 @@ async def section_replay(results: Results, workdir: Path, cfg: Config) -> None:
                 pending.append(encode_event(event))
             i += 1
             if len(pending) >= 5000 or state.seq >= n:
-                await store.append("a-long", seq, pending)
+                # The last append carries the snapshot of the final state, as the actor does.
+                last = state.seq >= n
+                start = time.perf_counter()
+                snapshot = encode_snapshot(state) if last else None
+                encoding_s = time.perf_counter() - start
+                await store.append("a-long", seq, pending, snapshot=snapshot)
                 seq += len(pending)
                 pending = []
         total = state.seq
         best_rebuild = best_fold = float("inf")
+        from_seq_1: list[float] = []
         for _ in range(3):
             start = time.perf_counter()
-            rebuilt = await rebuild(store, "a-long")
-            best_rebuild = min(best_rebuild, time.perf_counter() - start)
+            rebuilt = await rebuild(store, "a-long", use_snapshot=False)
+            took = time.perf_counter() - start
+            from_seq_1.append(took)
+            best_rebuild = min(best_rebuild, took)
             stored = await store.read_stream("a-long")
             start = time.perf_counter()
             folded = None
@@ -337,6 +351,25 @@ async def section_replay(results: Results, workdir: Path, cfg: Config) -> None:
             best_fold = min(best_fold, time.perf_counter() - start)
         assert rebuilt is not None and folded is not None
         assert msgspec.msgpack.encode(rebuilt) == msgspec.msgpack.encode(state)
+        from_snapshot = await timed_rebuilds(store, "a-long", state)
+        start = time.perf_counter()
+        stored_snapshot = await store.latest_snapshot("a-long")
+        read_s = time.perf_counter() - start
+        assert stored_snapshot is not None
+        start = time.perf_counter()
+        decode_snapshot("a-long", stored_snapshot)
+        decode_s = time.perf_counter() - start
+        # The worst case with snapshots every 1000 events: 999 more after the snapshot.
+        j = i
+        while state.seq < total + 999:
+            for event in decide(state, bid_command(j), now + j):
+                state = evolve(state, event)
+                pending.append(encode_event(event))
+            j += 1
+        await store.append("a-long", seq, pending)
+        after_999 = await timed_rebuilds(store, "a-long", state)
+        size = len(encode_snapshot(state).data)
+    costs = (encoding_s, read_s, decode_s, size)
     results["replay"] = Figure(
         "replay",
         f"rebuild a {total}-event auction: read + decode + fold",
@@ -350,6 +383,72 @@ async def section_replay(results: Results, workdir: Path, cfg: Config) -> None:
         total / best_fold,
         "events/s",
         note=f"{best_fold * 1000:.0f} ms",
+    )
+    snapshot_figures(results, total, from_seq_1, from_snapshot, after_999, costs)
+
+
+async def timed_rebuilds(
+    store: SqliteEventStore, stream_id: str, state: AuctionState
+) -> list[float]:
+    """Three rebuilds (from the stream's snapshot), each checked byte for byte."""
+    times = []
+    for _ in range(3):
+        start = time.perf_counter()
+        rebuilt = await rebuild(store, stream_id)
+        times.append(time.perf_counter() - start)
+        assert msgspec.msgpack.encode(rebuilt) == msgspec.msgpack.encode(state)
+    return times
+
+
+def snapshot_figures(
+    results: Results,
+    total: int,
+    from_seq_1: list[float],
+    from_snapshot: list[float],
+    after_999: list[float],
+    costs: tuple[float, float, float, int],
+) -> None:
+    """Rebuilds from seq 1 and from the snapshot (min/median/max of 3, ratio of the medians),
+    and what a snapshot costs: its encoding on the loop, its read, its decoding."""
+    encoding_s, read_s, decode_s, size = costs
+
+    def spread(times: list[float]) -> str:
+        low, mid, high = sorted(times)
+        return f"min/median/max {low * 1000:.1f}/{mid * 1000:.1f}/{high * 1000:.1f} ms"
+
+    seq_1 = statistics.median(from_seq_1)
+    results["replay_seq_1"] = Figure(
+        "snapshots",
+        f"rebuild a {total}-event auction from seq 1",
+        total / seq_1,
+        "events/s",
+        note=spread(from_seq_1),
+    )
+    for key, name, times in (
+        ("replay_snapshot", "from its snapshot at the last seq", from_snapshot),
+        ("replay_snapshot_999", "from its snapshot + 999 events after it", after_999),
+    ):
+        mid = statistics.median(times)
+        results[key] = Figure(
+            "snapshots",
+            f"rebuild the same auction {name}",
+            total / mid,
+            "events/s",
+            note=f"{spread(times)}, {seq_1 / mid:.1f}x faster (target <= 20 ms, >= 20x)",
+        )
+    results["snapshot_encode"] = Figure(
+        "snapshots",
+        f"encode the snapshot of a {total}-bid state (on the event loop)",
+        1 / encoding_s,
+        "per s",
+        note=f"{encoding_s * 1000:.1f} ms, {size / 1e6:.1f} MB",
+    )
+    results["snapshot_load"] = Figure(
+        "snapshots",
+        "of a snapshot's rebuild: read the row / decode the state",
+        1 / (read_s + decode_s),
+        "per s",
+        note=f"{read_s * 1000:.1f} ms / {decode_s * 1000:.1f} ms",
     )
 
 

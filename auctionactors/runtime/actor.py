@@ -27,7 +27,7 @@ import msgspec
 
 from auctionactors.domain.commands import CheckDeadlines, CreateAuction, SelectSolution
 from auctionactors.domain.decide import decide, result_of
-from auctionactors.domain.events import Event
+from auctionactors.domain.events import AuctionCanceled, AuctionClosed, AuctionExpired, Event
 from auctionactors.domain.solutions import Solutions
 from auctionactors.domain.state import AuctionState, evolve
 from auctionactors.domain.timestamps import SECOND
@@ -48,13 +48,15 @@ from auctionactors.runtime.mailbox import Ask, Mailbox, Message, Query, Reply
 from auctionactors.runtime.receipts import Receipts
 from auctionactors.runtime.solver import Solved, solve
 from auctionactors.runtime.stats import RuntimeStats
-from auctionactors.store.base import EventStore, KeyRecord
-from auctionactors.store.codec import encode_event
+from auctionactors.store.base import EventStore, KeyRecord, Snapshot
+from auctionactors.store.codec import decode_snapshot, encode_event, encode_snapshot
 
 log = logging.getLogger(__name__)
 
 STORAGE_RETRY_S = 1
 RECEIPT_WAIT_S = 1.0  # how long a deadline waits for frames received before it
+SNAPSHOT_EVERY = 1000  # events between snapshots of a state (0: no snapshots)
+FINALISING = (AuctionClosed, AuctionExpired, AuctionCanceled)
 
 
 class Update(msgspec.Struct, frozen=True):
@@ -119,6 +121,7 @@ class AuctionActor:
         stats: RuntimeStats,
         receipts: Receipts | None = None,
         receipt_wait_s: float = RECEIPT_WAIT_S,
+        snapshot_every: int = SNAPSHOT_EVERY,
     ) -> None:
         self.auction_id = auction_id
         self.state = state
@@ -135,6 +138,10 @@ class AuctionActor:
         self._keys = KeyCache(store, auction_id)
         self._timer: TimerHandle | None = None
         self._timer_deadline: int | None = None
+        self._snapshot_every = snapshot_every
+        # The seq of the latest snapshot written, as far as this actor knows: a loaded state
+        # counts as one (the next comes ``snapshot_every`` events after it).
+        self._snapshot_seq = state.seq if state is not None else 0
 
     async def run(self) -> None:
         """Serve the mailbox until cancelled, or until the auction is final and nothing is
@@ -347,10 +354,15 @@ class AuctionActor:
         With no events, only ``keys`` are stored (commands that changed nothing)."""
         expected = self.state.seq if self.state is not None else 0
         encoded = [encode_event(e) for e in events]
-        if keys:
-            await self._store.append(self.auction_id, expected, encoded, keys=keys)
+        snapshot = self._snapshot_for(events)
+        if keys or snapshot is not None:
+            await self._store.append(
+                self.auction_id, expected, encoded, keys=keys, snapshot=snapshot
+            )
         else:
             await self._store.append(self.auction_id, expected, encoded)
+        if snapshot is not None:
+            self._snapshot_seq = snapshot.seq
         if not events:  # keys only: nothing to apply or publish
             return expected
         state = self.state
@@ -366,6 +378,24 @@ class AuctionActor:
             except Exception:
                 log.exception("%s: subscriber %r failed", self.auction_id, subscriber)
         return state.seq
+
+    def _snapshot_for(self, events: list[Event]) -> Snapshot | None:
+        """The snapshot to store with ``events``, if one is due: of the state they make final
+        (folded on a copy: the state changes only once they are durable, and it happens once
+        per auction), or, every ``snapshot_every`` events, of the current state (durable
+        already; one encoding, on the loop: about 25 ms for 100k bids)."""
+        state = self.state
+        if self._snapshot_every <= 0 or state is None or not events:
+            return None
+        if any(isinstance(e, FINALISING) for e in events):
+            after: AuctionState = decode_snapshot(self.auction_id, encode_snapshot(state))
+            for event in events:
+                after = evolve(after, event)
+            if after.is_final:
+                return encode_snapshot(after)
+        if state.seq - self._snapshot_seq >= self._snapshot_every:
+            return encode_snapshot(state)
+        return None
 
     async def _solved(self) -> Solved:
         """The current state's solutions, ready to read."""

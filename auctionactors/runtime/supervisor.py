@@ -38,7 +38,13 @@ from auctionactors.errors import (
     StorageUnavailable,
     Unavailable,
 )
-from auctionactors.runtime.actor import RECEIPT_WAIT_S, AuctionActor, Subscriber, resolve
+from auctionactors.runtime.actor import (
+    RECEIPT_WAIT_S,
+    SNAPSHOT_EVERY,
+    AuctionActor,
+    Subscriber,
+    resolve,
+)
 from auctionactors.runtime.clock import Clock
 from auctionactors.runtime.ids import alias_salt
 from auctionactors.runtime.keys import replayed
@@ -78,6 +84,8 @@ class SupervisorConfig(msgspec.Struct, frozen=True, kw_only=True):
     drain_timeout_s: float = 10.0
     # How long a due deadline waits for frames received before it (`Receipts`).
     receipt_wait_s: float = RECEIPT_WAIT_S
+    # Events between snapshots of an auction's state (also taken when it becomes final); 0: off.
+    snapshot_every: int = SNAPSHOT_EVERY
 
 
 class CellInfo(msgspec.Struct, frozen=True):
@@ -337,6 +345,7 @@ class Supervisor:
                     stats=self.stats,
                     receipts=self.receipts,
                     receipt_wait_s=self.config.receipt_wait_s,
+                    snapshot_every=self.config.snapshot_every,
                 )
                 await cell.actor.run()
                 # Final and idle (passivated), or never created: leave. No await between the

@@ -75,6 +75,19 @@ class KeyRecord(msgspec.Struct, frozen=True):
     result: bytes
 
 
+class Snapshot(msgspec.Struct, frozen=True):
+    """A stream's state after its events up to ``seq``, encoded (see `codec.encode_snapshot`).
+
+    ``version`` names the shape of the encoded state: a snapshot of another version is ignored
+    by its readers (they fold from seq 1), so changing the state's shape needs no migration.
+    The store keeps only the latest snapshot of each stream.
+    """
+
+    seq: int
+    version: str
+    data: bytes
+
+
 class Damage(msgspec.Struct, frozen=True):
     """One problem found by `EventStore.check`: which stream, at which seq, and what."""
 
@@ -94,6 +107,19 @@ def chain_hash(prev_hash: bytes, stream_id: str, seq: int, type_: str, data: byt
         h.update(len(part).to_bytes(8, "big"))
         h.update(part)
     return h.digest()
+
+
+def check_snapshot(expected_seq: int, events: Sequence[NewEvent], snapshot: Snapshot) -> None:
+    """`ValueError` unless ``snapshot`` may go with an append of ``events`` after
+    ``expected_seq`` (see `EventStore.append`)."""
+    if not events:
+        raise ValueError("a snapshot goes with events, never with keys alone")
+    if not 1 <= snapshot.seq <= expected_seq + len(events):
+        raise ValueError(
+            f"snapshot seq {snapshot.seq} outside 1..{expected_seq + len(events)} of its append"
+        )
+    if not isinstance(snapshot.data, bytes):
+        raise TypeError(f"snapshot data must be bytes, not {type(snapshot.data).__name__}")
 
 
 def storage_failure(exc: BaseException) -> StoreError:
@@ -117,9 +143,10 @@ class EventStore(Protocol):
         *,
         writer_token: int | None = None,
         keys: Sequence[KeyRecord] = (),
+        snapshot: Snapshot | None = None,
     ) -> AppendResult:
         """Append ``events`` atomically after ``expected_seq`` (0 for a new stream), and store
-        ``keys`` in the same transaction.
+        ``keys`` and ``snapshot`` in the same transaction.
 
         Returns only once the events are durable. Raises `ConcurrencyError` when the stream's
         highest seq is not ``expected_seq`` (nothing is written), `DuplicateKey` when one of
@@ -129,8 +156,14 @@ class EventStore(Protocol):
         it cannot tell whether the write happened. ``events`` may be empty only when ``keys``
         are given: the keys of commands that changed nothing are then stored alone (the stream
         must still be at ``expected_seq``; the result's ``last_position`` is 0). Empty
-        ``events`` and ``keys`` are a `ValueError`.
+        ``events`` and ``keys`` are a `ValueError`. A ``snapshot`` replaces the stream's
+        stored one; it needs events (a keys-only append carries none) and a seq from 1 to the
+        stream's seq after them, else `ValueError` (nothing is written).
         """
+        ...
+
+    async def latest_snapshot(self, stream_id: str) -> Snapshot | None:
+        """The stream's stored snapshot (the latest written), or None."""
         ...
 
     async def find_keys(

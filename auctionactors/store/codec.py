@@ -1,17 +1,32 @@
 """Encoding of domain events for the store: compact JSON (readable with the sqlite3 shell, for
 auditors), decoded by a msgspec tagged union. The type name stored beside the payload is the
-event's stable tag, never a module path."""
+event's stable tag, never a module path.
+
+Snapshots of an auction's state are msgpack (a cache of the fold, never read by auditors: the
+events are the truth). Their version is a hash of the state's JSON schema, nested types
+included, so any change to the state's shape makes older snapshots unusable, and they are
+ignored rather than misread.
+"""
 
 from __future__ import annotations
+
+import hashlib
 
 import msgspec
 
 from auctionactors.domain.events import AnyEvent, Event, event_type
+from auctionactors.domain.state import AuctionState
 from auctionactors.errors import CorruptionError
-from auctionactors.store.base import NewEvent, StoredEvent
+from auctionactors.store.base import NewEvent, Snapshot, StoredEvent
 
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(AnyEvent)
+_state_encoder = msgspec.msgpack.Encoder()
+_state_decoder = msgspec.msgpack.Decoder(AuctionState)
+
+SNAPSHOT_VERSION = hashlib.sha256(
+    msgspec.json.encode(msgspec.json.schema(AuctionState), order="sorted")
+).hexdigest()[:16]
 
 
 def encode_event(event: Event) -> NewEvent:
@@ -36,3 +51,23 @@ def decode_event(stored: StoredEvent) -> Event:
 
 def decode_events(stored: list[StoredEvent]) -> list[Event]:
     return [decode_event(s) for s in stored]
+
+
+def encode_snapshot(state: AuctionState) -> Snapshot:
+    """The state as a snapshot at its seq (on the caller's thread: about 25 ms for 100k bids)."""
+    return Snapshot(state.seq, SNAPSHOT_VERSION, _state_encoder.encode(state))
+
+
+def decode_snapshot(stream_id: str, snapshot: Snapshot) -> AuctionState:
+    """The state a snapshot holds; `CorruptionError` if it does not decode to one at its seq.
+    Check ``snapshot.version == SNAPSHOT_VERSION`` first: another version is not an error."""
+    try:
+        state = _state_decoder.decode(snapshot.data)
+    except msgspec.DecodeError as exc:
+        raise CorruptionError(f"{stream_id} snapshot at seq {snapshot.seq}: {exc}") from None
+    if state.seq != snapshot.seq or state.auction_id != stream_id:
+        raise CorruptionError(
+            f"{stream_id} snapshot at seq {snapshot.seq} holds {state.auction_id} "
+            f"at seq {state.seq}"
+        )
+    return state

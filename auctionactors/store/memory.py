@@ -22,9 +22,11 @@ from auctionactors.store.base import (
     NewUser,
     Principal,
     Role,
+    Snapshot,
     StoredEvent,
     StreamInfo,
     chain_hash,
+    check_snapshot,
     storage_failure,
 )
 from auctionactors.store.credentials import (
@@ -62,6 +64,7 @@ class MemoryEventStore:
         self._users: dict[str, tuple[str, str]] = {}  # user_id -> (name, company_id)
         self._tokens: dict[bytes, tuple[str, bool]] = {}  # token hash -> (user_id, revoked)
         self._keys: dict[tuple[str, str, str], KeyRecord] = {}  # (scope, user_id, key)
+        self.snapshots: dict[str, Snapshot] = {}  # the latest per stream (tests may edit it)
 
     async def append(
         self,
@@ -71,12 +74,15 @@ class MemoryEventStore:
         *,
         writer_token: int | None = None,
         keys: Sequence[KeyRecord] = (),
+        snapshot: Snapshot | None = None,
     ) -> AppendResult:
         """See `EventStore.append`. Yields to the loop first, as a real store's I/O would."""
         if not events and not keys:
             raise ValueError("append needs at least one event (or key)")
         if expected_seq < 0:
             raise ValueError("expected_seq must be >= 0")
+        if snapshot is not None:
+            check_snapshot(expected_seq, events, snapshot)
         self._ensure_open()
         await asyncio.sleep(0)
         self._ensure_open()
@@ -108,6 +114,8 @@ class MemoryEventStore:
             self._all.extend(new)
         for key_id, record in zip(key_ids, keys, strict=True):
             self._keys[key_id] = record
+        if snapshot is not None:
+            self.snapshots[stream_id] = snapshot
         if not new:  # keys only (a command that changed nothing): no position of its own
             return AppendResult(last_seq=expected_seq, last_position=0)
         return AppendResult(last_seq=new[-1].seq, last_position=new[-1].position)
@@ -149,6 +157,10 @@ class MemoryEventStore:
         self._ensure_open()
         found = {k: self._keys.get((scope, user_id, k)) for k in keys}
         return {k: record for k, record in found.items() if record is not None}
+
+    async def latest_snapshot(self, stream_id: str) -> Snapshot | None:
+        self._ensure_open()
+        return self.snapshots.get(stream_id)
 
     async def highest_seq(self, stream_id: str) -> int:
         self._ensure_open()

@@ -64,6 +64,18 @@ MIGRATIONS: list[tuple[int, tuple[str, ...]]] = [
             ) WITHOUT ROWID""",
         ),
     ),
+    (
+        4,
+        (
+            # The latest snapshot of each stream's state, written with the events it follows.
+            """CREATE TABLE snapshots (
+                stream_id TEXT PRIMARY KEY,
+                seq INTEGER NOT NULL,
+                version TEXT NOT NULL,
+                data BLOB NOT NULL
+            )""",
+        ),
+    ),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

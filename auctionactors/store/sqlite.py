@@ -40,8 +40,10 @@ from auctionactors.store.base import (
     NewUser,
     Principal,
     Role,
+    Snapshot,
     StoredEvent,
     StreamInfo,
+    check_snapshot,
 )
 from auctionactors.store.sqlite_setup import (
     probe,
@@ -189,6 +191,7 @@ class SqliteEventStore:
         *,
         writer_token: int | None = None,
         keys: Sequence[KeyRecord] = (),
+        snapshot: Snapshot | None = None,
     ) -> AppendResult:
         """See `EventStore.append`: queued to the writer task, answered after the commit.
 
@@ -203,10 +206,12 @@ class SqliteEventStore:
         for event in events:
             if not isinstance(event.data, bytes):
                 raise TypeError(f"event data must be bytes, not {type(event.data).__name__}")
+        if snapshot is not None:
+            check_snapshot(expected_seq, events, snapshot)
         if self._closing or self._writer_task.done():
             raise StorageUnavailable("event store is closed")
         future: asyncio.Future[AppendResult] = asyncio.get_running_loop().create_future()
-        self._pending.append((stream_id, expected_seq, events, keys, future))
+        self._pending.append((stream_id, expected_seq, events, keys, snapshot, future))
         self._wakeup.set()
         return await future
 
@@ -293,6 +298,9 @@ class SqliteEventStore:
         wanted = list(dict.fromkeys(keys))
         read = partial(sqlite_reads.find_keys, scope=scope, user_id=user_id)
         return await self._read(partial(read, keys=wanted))
+
+    async def latest_snapshot(self, stream_id: str) -> Snapshot | None:
+        return await self._read(partial(sqlite_reads.snapshot, stream_id=stream_id))
 
     async def highest_seq(self, stream_id: str) -> int:
         return await self._read(partial(sqlite_reads.highest_seq, stream_id=stream_id))
@@ -381,7 +389,7 @@ class SqliteEventStore:
 
 
 def _settle(request: Request, outcome: AppendResult | BaseException) -> None:
-    future = cast("asyncio.Future[AppendResult]", request[4])
+    future = cast("asyncio.Future[AppendResult]", request[5])
     if future.done():  # the caller was cancelled
         return
     if isinstance(outcome, BaseException):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 from itertools import starmap
 
-from auctionactors.store.base import Damage, KeyRecord, StoredEvent, StreamInfo
+from auctionactors.store.base import Damage, KeyRecord, Snapshot, StoredEvent, StreamInfo
 from auctionactors.store.integrity import check_events
 
 # ?1 is selected back so that rows map straight onto StoredEvent (no per-row Python code).
@@ -54,6 +54,13 @@ def find_keys(
         if row is not None:
             found[key] = KeyRecord(scope, user_id, key, *row)
     return found
+
+
+def snapshot(conn: sqlite3.Connection, stream_id: str) -> Snapshot | None:
+    row = conn.execute(
+        "SELECT seq, version, data FROM snapshots WHERE stream_id = ?", (stream_id,)
+    ).fetchone()
+    return None if row is None else Snapshot(row[0], row[1], row[2])
 
 
 def highest_seq(conn: sqlite3.Connection, stream_id: str) -> int:

@@ -27,6 +27,7 @@ from auctionactors.store.base import (
     AppendResult,
     KeyRecord,
     NewEvent,
+    Snapshot,
     chain_hash,
     storage_failure,
 )
@@ -36,15 +37,20 @@ SELECT_HEAD = "SELECT seq, hash FROM events WHERE stream_id = ? ORDER BY seq DES
 SELECT_KEY = "SELECT 1 FROM command_keys WHERE scope = ? AND user_id = ? AND key = ?"
 INSERT_KEY = """INSERT INTO command_keys (scope, user_id, key, fingerprint, seq, result, stream_id)
     VALUES (?, ?, ?, ?, ?, ?, ?)"""
+# The latest snapshot of a stream replaces the one before (one row per stream).
+UPSERT_SNAPSHOT = (
+    "INSERT OR REPLACE INTO snapshots (stream_id, seq, version, data) VALUES (?, ?, ?, ?)"
+)
 
 # Errors of COMMIT after which SQLite has rolled the transaction back (its documented automatic
 # rollbacks, I/O errors aside): the append is certainly not written.
 ROLLED_BACK = frozenset({sqlite3.SQLITE_FULL, sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED,
                          sqlite3.SQLITE_NOMEM})  # fmt: skip
 
-# What the writer needs of one queued append: (stream_id, expected_seq, events, keys, ...); the
-# rest of the tuple (the caller's future) belongs to the event loop and is not touched here.
-Request = tuple[str, int, Sequence[NewEvent], Sequence[KeyRecord], object]
+# What the writer needs of one queued append: (stream_id, expected_seq, events, keys, snapshot,
+# ...); the rest of the tuple (the caller's future) belongs to the event loop and is not touched
+# here.
+Request = tuple[str, int, Sequence[NewEvent], Sequence[KeyRecord], Snapshot | None, object]
 Outcome = AppendResult | StoreError
 Head = tuple[int, bytes]
 
@@ -112,12 +118,19 @@ class BatchWriter:
             key_rows: list[tuple[str, str, str, bytes, int, bytes, str]] = []
             for request in requests:
                 planned.append(self._stage(conn, request, staged, rows, key_rows))
+            snapshot_rows = {  # of the appends staged; the latest per stream
+                r[0]: (r[0], r[4].seq, r[4].version, r[4].data)
+                for r, outcome in zip(requests, planned, strict=True)
+                if r[4] is not None and not isinstance(outcome, StoreError)
+            }
             last_position = 0
             if rows:
                 conn.executemany(INSERT_EVENT, rows)
                 last_position = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
             if key_rows:
                 conn.executemany(INSERT_KEY, key_rows)
+            if snapshot_rows:
+                conn.executemany(UPSERT_SNAPSHOT, snapshot_rows.values())
             if fault is not None:
                 raise fault
         except sqlite3.IntegrityError:
@@ -142,7 +155,7 @@ class BatchWriter:
         self._remember(staged)
         first_position = last_position - len(rows) + 1
         results: list[Outcome] = []
-        for (_, _, events, _, _), outcome in zip(requests, planned, strict=True):
+        for (_, _, events, *_), outcome in zip(requests, planned, strict=True):
             if isinstance(outcome, StoreError):
                 results.append(outcome)
                 continue
@@ -174,7 +187,7 @@ class BatchWriter:
         """Chain one request's events after its stream's head; the end index in ``rows`` and the
         stream's seq after them. Its keys are checked first (a stored one refuses the request
         alone: `DuplicateKey`)."""
-        stream_id, expected_seq, events, keys, _ = request
+        stream_id, expected_seq, events, keys, *_ = request
         new_keys = [(k.scope, k.user_id, k.key) for k in keys]
         staged_keys = {row[:3] for row in key_rows}
         if len(set(new_keys)) != len(new_keys) or any(

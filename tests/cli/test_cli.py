@@ -14,12 +14,15 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from auctionactors.cli import main
 from auctionactors.domain.commands import RevokeBid
+from auctionactors.domain.state import AuctionState
 from auctionactors.store import migrations
 from auctionactors.store.base import NewEvent
+from auctionactors.store.codec import SNAPSHOT_VERSION
 from auctionactors.store.sqlite import SqliteEventStore
 
 from .process import LineReader, start_cli
@@ -469,6 +472,17 @@ def raw_sql(path: Path, sql: str, *params: object) -> int:
     return changed
 
 
+def read_events(path: Path, stream_id: str) -> list[bytes]:
+    conn = sqlite3.connect(path)
+    try:
+        rows = conn.execute(
+            "SELECT data FROM events WHERE stream_id = ? ORDER BY seq", (stream_id,)
+        )
+        return [row[0] for row in rows]
+    finally:
+        conn.close()
+
+
 def test_verify_finds_an_edited_event(capsys: pytest.CaptureFixture[str], seeded: Seeded) -> None:
     conn = sqlite3.connect(seeded.path)
     (data,) = conn.execute(
@@ -483,13 +497,17 @@ def test_verify_finds_an_edited_event(capsys: pytest.CaptureFixture[str], seeded
     code, out, _ = run(capsys, "verify", "--db", db(seeded))
     assert code == 1
     damaged = [line for line in out.splitlines() if line.startswith("DAMAGED")]
+    # The auction's final snapshot no longer matches the fold of its (edited) events either.
+    final_seq = len(read_events(seeded.path, seeded.decided))
     assert damaged == [
-        f"DAMAGED {seeded.decided} seq 4: hash chain broken: event edited, lost or moved"
+        f"DAMAGED {seeded.decided} seq 4: hash chain broken: event edited, lost or moved",
+        f"DAMAGED {seeded.decided} seq {final_seq}: snapshot differs from the fold of its events",
     ]
     code, out, _ = run(capsys, "verify", "--json", "--db", db(seeded))
     assert code == 1
     assert [(p["stream_id"], p["seq"]) for p in json.loads(out)["problems"]] == [
-        (seeded.decided, 4)
+        (seeded.decided, 4),
+        (seeded.decided, final_seq),
     ]
 
 
@@ -503,10 +521,56 @@ def test_verify_finds_a_deleted_event(capsys: pytest.CaptureFixture[str], seeded
     assert problems[0]["seq"] == 5
     assert "gap" in problems[0]["problem"]
     assert run(capsys, "verify", "--db", db(seeded))[0] == 1
-    # Replay refuses to skip the hole.
-    code, _, err = run(capsys, "replay", seeded.decided, "--db", db(seeded))
+    # Replay refuses to skip the hole (when it folds over it: the auction's final snapshot,
+    # taken before the damage, is after it).
+    code, _, err = run(capsys, "replay", seeded.decided, "--until-seq", "6", "--db", db(seeded))
     assert code == 1
     assert one_line(err).startswith("seq 5: missing event")
+
+
+def tamper_snapshot(path: Path, stream_id: str, **changes: Any) -> int:
+    """Rewrite the stream's stored snapshot (its state with ``changes``, or its version)."""
+    conn = sqlite3.connect(path)
+    try:
+        seq, data = conn.execute(
+            "SELECT seq, data FROM snapshots WHERE stream_id = ?", (stream_id,)
+        ).fetchone()
+        version = changes.pop("version", None)
+        state = msgspec.msgpack.decode(data, type=AuctionState)
+        data = msgspec.msgpack.encode(msgspec.structs.replace(state, **changes))
+        with conn:
+            sql = (
+                "UPDATE snapshots SET data = ?, version = COALESCE(?, version) WHERE stream_id = ?"
+            )
+            conn.execute(sql, (data, version, stream_id))
+    finally:
+        conn.close()
+    return int(seq)
+
+
+def test_verify_finds_a_snapshot_that_differs_from_its_events(
+    capsys: pytest.CaptureFixture[str], seeded: Seeded
+) -> None:
+    assert run(capsys, "verify", "--db", db(seeded))[0] == 0
+    seq = tamper_snapshot(seeded.path, seeded.decided, winning_total=1)
+    code, out, _ = run(capsys, "verify", "--db", db(seeded))
+    assert code == 1
+    damaged = [line for line in out.splitlines() if line.startswith("DAMAGED")]
+    assert damaged == [
+        f"DAMAGED {seeded.decided} seq {seq}: snapshot differs from the fold of its events"
+    ]
+
+
+def test_verify_ignores_a_snapshot_of_an_older_version(
+    capsys: pytest.CaptureFixture[str], seeded: Seeded
+) -> None:
+    _, before, _ = run(capsys, "replay", seeded.decided, "--db", db(seeded))
+    tamper_snapshot(seeded.path, seeded.decided, winning_total=1, version="0123456789abcdef")
+    assert run(capsys, "verify", "--db", db(seeded))[0] == 0
+    # ... and so does replay: it folds from seq 1, so the edit does not show.
+    assert run(capsys, "replay", seeded.decided, "--db", db(seeded)) == (0, before, "")
+    tamper_snapshot(seeded.path, seeded.decided, version=SNAPSHOT_VERSION)
+    assert run(capsys, "replay", seeded.decided, "--db", db(seeded))[1] != before
 
 
 # --- read commands open the database read-only -------------------------------------------------

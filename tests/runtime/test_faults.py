@@ -28,7 +28,14 @@ from auctionactors.gateway.hub import Hub
 from auctionactors.gateway.peer import Peer
 from auctionactors.runtime.clock import ManualClock
 from auctionactors.runtime.supervisor import Supervisor
-from auctionactors.store.base import AppendResult, KeyRecord, NewEvent, Principal, StoredEvent
+from auctionactors.store.base import (
+    AppendResult,
+    KeyRecord,
+    NewEvent,
+    Principal,
+    Snapshot,
+    StoredEvent,
+)
 from auctionactors.store.memory import MemoryEventStore
 
 from .conftest import BUYER, FAST, S1, T0, terms
@@ -56,11 +63,12 @@ class FaultyStore(MemoryEventStore):
         *,
         writer_token: int | None = None,
         keys: Sequence[KeyRecord] = (),
+        snapshot: Snapshot | None = None,
     ) -> AppendResult:
         if self.append_faults and not self.after_write:
             raise self.append_faults.pop(0)
         result = await super().append(
-            stream_id, expected_seq, events, writer_token=writer_token, keys=keys
+            stream_id, expected_seq, events, writer_token=writer_token, keys=keys, snapshot=snapshot
         )
         if self.append_faults:
             raise self.append_faults.pop(0)

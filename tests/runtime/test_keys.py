@@ -17,7 +17,7 @@ from auctionactors.errors import DomainError, OutcomeUnknown
 from auctionactors.runtime.clock import ManualClock
 from auctionactors.runtime.mailbox import CommandKey
 from auctionactors.runtime.supervisor import Supervisor
-from auctionactors.store.base import AppendResult, KeyRecord, NewEvent
+from auctionactors.store.base import AppendResult, KeyRecord, NewEvent, Snapshot
 from auctionactors.store.codec import decode_event
 from auctionactors.store.memory import MemoryEventStore
 
@@ -122,9 +122,10 @@ class UnsureStore(MemoryEventStore):
         *,
         writer_token: int | None = None,
         keys: Sequence[KeyRecord] = (),
+        snapshot: Snapshot | None = None,
     ) -> AppendResult:
         result = await super().append(
-            stream_id, expected_seq, events, writer_token=writer_token, keys=keys
+            stream_id, expected_seq, events, writer_token=writer_token, keys=keys, snapshot=snapshot
         )
         if self.unsure:
             self.unsure -= 1

@@ -33,7 +33,7 @@ from auctionactors.runtime.actor import Update
 from auctionactors.runtime.clock import ManualClock
 from auctionactors.runtime.replay import rebuild
 from auctionactors.runtime.supervisor import Supervisor
-from auctionactors.store.base import AppendResult, KeyRecord, NewEvent, StoredEvent
+from auctionactors.store.base import AppendResult, KeyRecord, NewEvent, Snapshot, StoredEvent
 from auctionactors.store.codec import decode_event
 from auctionactors.store.memory import MemoryEventStore
 
@@ -76,11 +76,15 @@ class CrashingStore(MemoryEventStore):
         events: Sequence[NewEvent],
         *,
         writer_token: int | None = None,
+        keys: Sequence[KeyRecord] = (),
+        snapshot: Snapshot | None = None,
     ) -> AppendResult:
         if self.crash_appends:
             self.crash_appends -= 1
             raise RuntimeError("injected crash in append")
-        return await super().append(stream_id, expected_seq, events, writer_token=writer_token)
+        return await super().append(
+            stream_id, expected_seq, events, writer_token=writer_token, keys=keys, snapshot=snapshot
+        )
 
     async def read_stream(
         self,
@@ -393,10 +397,11 @@ class GatedStore(MemoryEventStore):
         *,
         writer_token: int | None = None,
         keys: Sequence[KeyRecord] = (),
+        snapshot: Snapshot | None = None,
     ) -> AppendResult:
         await self.gate.wait()
         return await super().append(
-            stream_id, expected_seq, events, writer_token=writer_token, keys=keys
+            stream_id, expected_seq, events, writer_token=writer_token, keys=keys, snapshot=snapshot
         )
 
 

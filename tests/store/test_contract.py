@@ -27,6 +27,7 @@ from auctionactors.store.base import (
     EventStore,
     KeyRecord,
     NewEvent,
+    Snapshot,
     StreamInfo,
     chain_hash,
 )
@@ -442,3 +443,60 @@ async def test_a_stored_key_is_reported_before_a_stale_seq(store: Backend) -> No
     await store.append("a-1", 0, evs("1"), keys=[key("k1")])
     with pytest.raises(DuplicateKey):
         await store.append("a-1", 0, evs("again"), keys=[key("k1")])
+
+
+# -- snapshots -----------------------------------------------------------------------------------
+
+
+async def test_a_snapshot_is_stored_with_its_append_and_the_latest_replaces_it(
+    store: Backend,
+) -> None:
+    assert await store.latest_snapshot("s") is None
+    await store.append("s", 0, evs("1", "2"), snapshot=Snapshot(2, "v1", b"state@2"))
+    assert await store.latest_snapshot("s") == Snapshot(2, "v1", b"state@2")
+    assert await store.latest_snapshot("other") is None
+    await store.append("s", 2, evs("3"), snapshot=Snapshot(2, "v2", b"again@2"))
+    await store.append("s", 3, evs("4", "5"), snapshot=Snapshot(5, "v2", b"state@5"))
+    assert await store.latest_snapshot("s") == Snapshot(5, "v2", b"state@5")
+    await store.append("s", 5, evs("6"))  # no snapshot: the stored one stays
+    assert await store.latest_snapshot("s") == Snapshot(5, "v2", b"state@5")
+
+
+@pytest.mark.parametrize("seq", [0, 4])
+async def test_a_snapshot_beyond_its_append_is_refused_and_nothing_written(
+    store: Backend, seq: int
+) -> None:
+    await store.append("s", 0, evs("1"))
+    with pytest.raises(ValueError):
+        await store.append("s", 1, evs("2", "3"), snapshot=Snapshot(seq, "v", b"x"))
+    assert await store.highest_seq("s") == 1
+    assert await store.latest_snapshot("s") is None
+
+
+async def test_keys_alone_carry_no_snapshot(store: Backend) -> None:
+    await store.append("s", 0, evs("1"))
+    record = KeyRecord("s", "u", "k", b"f", 1, b"{}")
+    with pytest.raises(ValueError):
+        await store.append("s", 1, [], keys=[record], snapshot=Snapshot(1, "v", b"x"))
+    assert await store.find_keys("s", "u", ["k"]) == {}
+
+
+async def test_a_refused_append_leaves_the_snapshot_alone(store: Backend) -> None:
+    await store.append("s", 0, evs("1"), snapshot=Snapshot(1, "v", b"one"))
+    with pytest.raises(ConcurrencyError):
+        await store.append("s", 0, evs("x"), snapshot=Snapshot(1, "v", b"forked"))
+    store.fail_next_append = OSError("disk on fire")
+    with pytest.raises(StorageUnavailable):
+        await store.append("s", 1, evs("2"), snapshot=Snapshot(2, "v", b"two"))
+    assert await store.latest_snapshot("s") == Snapshot(1, "v", b"one")
+
+
+async def test_snapshots_of_a_batch_land_per_stream(store: Backend) -> None:
+    await asyncio.gather(
+        *(
+            store.append(f"s{i}", 0, evs("a", "b"), snapshot=Snapshot(2, "v", f"s{i}".encode()))
+            for i in range(20)
+        )
+    )
+    for i in range(20):
+        assert await store.latest_snapshot(f"s{i}") == Snapshot(2, "v", f"s{i}".encode())

@@ -20,7 +20,14 @@ from auctionactors.errors import (
     StoreError,
 )
 from auctionactors.store import migrations
-from auctionactors.store.base import GENESIS_HASH, AppendResult, Damage, NewEvent, chain_hash
+from auctionactors.store.base import (
+    GENESIS_HASH,
+    AppendResult,
+    Damage,
+    NewEvent,
+    Snapshot,
+    chain_hash,
+)
 from auctionactors.store.sqlite import SqliteEventStore
 from auctionactors.store.sqlite_writer import BatchWriter
 
@@ -97,6 +104,24 @@ async def test_old_schema_is_migrated_on_open(db_path: Path) -> None:
         await store.append("s", 1, evs("new"))
         new = await store.add_user("Shipco", "buyer", "Bo")  # the tables of migration 2
         assert await store.authenticate(new.token) is not None
+        assert await store.check() == []
+
+
+async def test_a_version_3_database_gains_snapshots_and_keeps_its_events(db_path: Path) -> None:
+    with raw(db_path) as conn:
+        assert migrations.migrate(conn, target=3) == 3
+        h = chain_hash(GENESIS_HASH, "s", 1, "happened", b"old")
+        conn.execute(
+            "INSERT INTO events (stream_id, seq, type, data, hash) VALUES (?, 1, ?, ?, ?)",
+            ("s", "happened", b"old", h),
+        )
+    async with await SqliteEventStore.open(db_path) as store:
+        assert (await store.pragmas())["user_version"] == migrations.LATEST_VERSION >= 4
+        assert await store.latest_snapshot("s") is None
+        await store.append("s", 1, evs("new"), snapshot=Snapshot(2, "v", b"state"))
+    async with await SqliteEventStore.open(db_path, read_only=True) as store:
+        assert [e.data for e in await store.read_stream("s")] == [b"old", b"new"]
+        assert await store.latest_snapshot("s") == Snapshot(2, "v", b"state")
         assert await store.check() == []
 
 
@@ -456,18 +481,22 @@ def test_a_full_disk_fails_the_whole_batch_and_the_writer_recovers(db_path: Path
         conn.execute("PRAGMA journal_mode = WAL")
         migrations.migrate(conn)
         writer = BatchWriter()
-        assert isinstance(writer.write(conn, [("s", 0, evs("1"), (), None)])[0], AppendResult)
+        assert isinstance(writer.write(conn, [("s", 0, evs("1"), (), None, None)])[0], AppendResult)
         pages = conn.execute("PRAGMA page_count").fetchone()[0]
         conn.execute(f"PRAGMA max_page_count = {pages}")
         big = [NewEvent("blob", b"x" * 100_000)]
-        outcomes = writer.write(conn, [("s", 1, big, (), None), ("t", 0, big, (), None)])
+        outcomes = writer.write(
+            conn, [("s", 1, big, (), None, None), ("t", 0, big, (), None, None)]
+        )
         assert all(isinstance(o, StorageUnavailable) for o in outcomes)
         assert "full" in str(outcomes[0])
         assert not conn.in_transaction
         assert conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 1
         assert writer.heads == {}  # forgotten: reloaded from the file next time
         conn.execute(f"PRAGMA max_page_count = {pages * 100}")
-        outcomes = writer.write(conn, [("s", 1, big, (), None), ("t", 0, big, (), None)])
+        outcomes = writer.write(
+            conn, [("s", 1, big, (), None, None), ("t", 0, big, (), None, None)]
+        )
         assert [o.last_seq for o in outcomes if isinstance(o, AppendResult)] == [2, 1]
 
 
@@ -495,16 +524,18 @@ def test_a_failed_commit_is_unknown_unless_it_never_ran(db_path: Path) -> None:
         migrations.migrate(conn)
         writer = BatchWriter()
         conn.fail = "before"
-        outcomes = writer.write(conn, [("s", 0, evs("1"), (), None)])
+        outcomes = writer.write(conn, [("s", 0, evs("1"), (), None, None)])
         assert isinstance(outcomes[0], StorageUnavailable)
         assert not isinstance(outcomes[0], OutcomeUnknown)
         assert not conn.in_transaction
         assert conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 0
         conn.fail = "after"
-        outcomes = writer.write(conn, [("s", 0, evs("1"), (), None), ("t", 0, evs("2"), (), None)])
+        outcomes = writer.write(
+            conn, [("s", 0, evs("1"), (), None, None), ("t", 0, evs("2"), (), None, None)]
+        )
         assert all(isinstance(o, OutcomeUnknown) for o in outcomes)
         assert conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 2  # it was written
         assert writer.heads == {}  # reloaded from the file next time
         conn.fail = None
-        outcomes = writer.write(conn, [("s", 0, evs("again"), (), None)])
+        outcomes = writer.write(conn, [("s", 0, evs("again"), (), None, None)])
         assert isinstance(outcomes[0], ConcurrencyError)  # the head was re-read: seq 1 is taken
