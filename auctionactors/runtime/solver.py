@@ -20,9 +20,10 @@ as a set packing over the groups in three lexicographic levels:
    later than it excluded, products whose single is later covered by a group) finds the
    earliest time at which that total is still reached. When even the total would not fit
    (spreads, one per product, summing to 2^50: absurd amounts times quantities), the groups that
-   cannot be in any optimum are dropped first (`_prune`, an exact bound); if it still does not
-   fit, the domain search runs only on an inline problem, else the solve fails (logged; the
-   state's readers get an error, never a guess).
+   cannot be in any optimum are dropped first (`_prune`, an exact bound), and a group in every
+   optimum is taken out (`_forced`, `_with`); if it still does not fit, the domain search runs
+   only on an inline problem, else the solve fails (logged; the state's readers get an error,
+   never a guess).
 
 HiGHS runs under `_OPTIONS["time_limit"]` (a backstop far above the measured worst case): past
 it the solve fails the same way, logged, instead of holding the solver thread.
@@ -186,6 +187,8 @@ def milp(problem: Problem, *, weighted: bool | None = None) -> Choice:
     ]
     if _size(problem, kept) >= EXACT_BELOW:
         kept = _prune(problem, kept)
+        if _size(problem, kept) >= EXACT_BELOW and (forced := _forced(problem, kept)) is not None:
+            return _with(problem, kept, forced, weighted)
         if _size(problem, kept) >= EXACT_BELOW:
             if inline(problem):
                 return combination.solve(problem)
@@ -331,6 +334,44 @@ def _prune(problem: Problem, kept: list[int]) -> list[int]:
     upper = sum(spread[j] for j in cheap)
     lowest = sum(sorted(c for c in spread if c < 0)[: len(products)])
     return [i for i, c in zip(kept, spread, strict=True) if c < 0 or c + lowest <= upper]
+
+
+def _forced(problem: Problem, kept: list[int]) -> int | None:
+    """The kept group of the largest spread if it is in every packing of the most products
+    coverable (without it, fewer are): in every optimum, as coverage comes first. E.g. the only
+    bid on a product, all or nothing, at an absurd amount."""
+    spread = _spreads(problem, kept)
+    top = max(range(len(kept)), key=lambda j: abs(spread[j]))
+    groups = [problem.groups[i] for i in kept]
+    gain = [-float(len(g.products - problem.singles.keys())) for g in groups]
+    if not gain[top]:
+        return None
+    products = frozenset().union(*(g.products for g in groups))
+    packing: list[_Row] = [
+        (-math.inf, 1.0, js, [1.0] * len(js))
+        for js in ([j for j, g in enumerate(groups) if p in g.products] for p in products)
+    ]
+    most = _solve(gain, packing)
+    without = _solve(gain, [*packing, (-math.inf, 0.0, [top], [1.0])])
+    if most is None or without is None:
+        return None
+    if sum(gain[j] for j in without) > sum(gain[j] for j in most):  # fewer covered without
+        return kept[top]
+    return None
+
+
+def _with(problem: Problem, kept: list[int], forced: int, weighted: bool | None) -> Choice:
+    """The best choice given that it holds group ``forced``: that group plus the best choice of
+    the rest (its products gone). Exact: the total adds a constant, and the latest time is the
+    max of the group's and the rest's, lowest when the rest's is."""
+    taken = problem.groups[forced].products
+    rest = [i for i in kept if not problem.groups[i].products & taken]
+    reduced = Problem(
+        products=tuple(p for p in problem.products if p not in taken),
+        singles={p: s for p, s in problem.singles.items() if p not in taken},
+        groups=tuple(problem.groups[i] for i in rest),
+    )
+    return tuple(sorted((forced, *(rest[j] for j in milp(reduced, weighted=weighted)))))
 
 
 _Row = tuple[float, float, list[int], list[float]]  # lower, upper, columns, coefficients

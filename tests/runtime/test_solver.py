@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 import threading
+from unittest.mock import patch
 
 import msgspec
 import pytest
@@ -224,6 +225,36 @@ def test_one_absurd_bid_is_solved_by_highs_not_by_the_domain_search(
     no_domain_search(monkeypatch)
     assert solver.milp(problem) == best
     assert solver.milp(problem, weighted=False) == best
+
+
+def test_an_absurd_bid_in_every_optimum_is_taken_out_and_the_rest_solved_by_highs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The only bid on a product, all or nothing, at the most allowed amount: in every optimum,
+    so it is taken as given and HiGHS solves the rest."""
+    problem, best = planted(20, 100, 4, seed=3)
+    absurd = offer(frozenset({"zz"}), 1_000_000 * 10**15, 5)
+    problem = Problem((*problem.products, "zz"), {}, (*problem.groups, absurd))
+    no_domain_search(monkeypatch)
+    expected = (*best, len(problem.groups) - 1)
+    assert solver.milp(problem) == expected
+    assert solver.milp(problem, weighted=False) == expected
+
+
+@settings(max_examples=200, deadline=None)
+@hyp_given(problems(huge=True))
+def test_pruning_and_forced_groups_keep_the_best_key(problem: Problem) -> None:
+    """With the doubles bound lowered to nothing, every problem goes through `_prune` and
+    `_forced`: the answer, when there is one, is still the best key."""
+    with (
+        patch.object(solver, "EXACT_BELOW", 1),
+        patch.object(solver, "inline", lambda _: False),
+    ):
+        try:
+            choice = solver.milp(problem)
+        except RuntimeError:
+            return
+    assert combination.key(problem, choice) == combination.brute_force(problem)
 
 
 async def test_solved_finds_a_big_best_overall_once_and_keeps_it_while_the_problem_stands(
