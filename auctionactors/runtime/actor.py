@@ -57,6 +57,7 @@ STORAGE_RETRY_S = 1
 RECEIPT_WAIT_S = 1.0  # how long a deadline waits for frames received before it
 SNAPSHOT_EVERY = 1000  # events between snapshots of a state (0: no snapshots)
 FINALISING = (AuctionClosed, AuctionExpired, AuctionCanceled)
+_NO_SOLUTIONS = "the best overall offer cannot be computed now; retry, or select bid_ids"
 
 
 class Update(msgspec.Struct, frozen=True):
@@ -262,10 +263,23 @@ class AuctionActor:
             return
         state = self.state
         now = ask.received_at if state is None else max(ask.received_at, state.last_at)
+        solutions = None
+        if (
+            isinstance(command, SelectSolution)
+            and command.solution is not None
+            and state is not None
+        ):
+            # Reading the solutions changes nothing: solutions that cannot be computed refuse
+            # the command (`unavailable`), never restart the actor (each retry would crash it).
+            try:
+                solutions = (await self._solved()).solutions
+            except Exception as exc:
+                log.warning("%s: select_solution without solutions: %r", self.auction_id, exc)
+                if not await self._repeated(ask, name, keys):
+                    self._stats.count_command(name, "unavailable")
+                    resolve(ask.future, error=Unavailable(_NO_SOLUTIONS))
+                return
         try:
-            solutions = None
-            if isinstance(command, SelectSolution) and command.solution is not None:
-                solutions = None if state is None else (await self._solved()).solutions
             events = decide(state, command, now, solutions)
         except DomainError as refusal:
             if not await self._repeated(ask, name, keys):

@@ -18,9 +18,15 @@ as a set packing over the groups in three lexicographic levels:
    integers exactly to 2^53; HiGHS detects the integral objective and stops at a gap < 1).
    Above that, the total alone is minimised, then a binary search on the latest rank (groups
    later than it excluded, products whose single is later covered by a group) finds the
-   earliest time at which that total is still reached. The domain search takes over only when
-   the total itself would not fit (spreads, one per product, summing to 2^50: absurd amounts
-   times quantities).
+   earliest time at which that total is still reached. When even the total would not fit
+   (spreads, one per product, summing to 2^50: absurd amounts times quantities), the groups that
+   cannot be in any optimum are dropped first (`_prune`, an exact bound), and a group in every
+   optimum is taken out (`_forced`, `_with`); if it still does not fit, the domain search runs
+   only on an inline problem, else the solve fails (logged; the state's readers get an error,
+   never a guess).
+
+HiGHS runs under `_OPTIONS["time_limit"]` (a backstop far above the measured worst case): past
+it the solve fails the same way, logged, instead of holding the solver thread.
 
 The HiGHS result is checked in Python (disjoint groups, the coverage of level 1). Measured
 (`scripts/bench_solver.py`): at 12 products x 60 suppliers, all non-split on distinct sets,
@@ -73,12 +79,15 @@ async def best_overall(problem: Problem) -> Choice:
 
 
 def _checked(problem: Problem) -> Choice:
-    """`milp`, or the exact domain search should HiGHS ever fail or answer wrong."""
+    """`milp`, logged when it fails. Never the domain search instead: on a big problem it could
+    run for minutes holding the GIL (and gigabytes), stalling every auction. A failure (HiGHS
+    wrong, past `time_limit`, or amounts beyond its exact range) fails the state's readers only
+    (`Solved`: views and selection by name answer an error; bids go on)."""
     try:
         return milp(problem)
     except RuntimeError:
-        log.exception("HiGHS failed on a best-overall problem; using the domain search")
-        return combination.solve(problem)
+        log.exception("HiGHS failed on a best-overall problem (work %d)", combination.work(problem))
+        raise
 
 
 class Solved:
@@ -167,7 +176,8 @@ def solutions_now(state: AuctionState) -> Solutions:
 def milp(problem: Problem, *, weighted: bool | None = None) -> Choice:
     """The best choice, exactly, by HiGHS. Levels 2 and 3 are one weighted solve while the
     weighted objective fits in doubles (or ``weighted`` says so), else a solve for the total and
-    a binary search on the latest time; the domain search when even the total does not fit."""
+    a binary search on the latest time; when even the total does not fit after `_prune`, the
+    domain search if the problem is inline, else RuntimeError."""
     singles = problem.singles
     # A group inside the products with singles that costs more than they do can never help.
     kept = [
@@ -175,6 +185,14 @@ def milp(problem: Problem, *, weighted: bool | None = None) -> Choice:
         for i, g in enumerate(problem.groups)
         if not (g.products <= singles.keys() and g.cost > sum(singles[p].cost for p in g.products))
     ]
+    if _size(problem, kept) >= EXACT_BELOW:
+        kept = _prune(problem, kept)
+        if _size(problem, kept) >= EXACT_BELOW and (forced := _forced(problem, kept)) is not None:
+            return _with(problem, kept, forced, weighted)
+        if _size(problem, kept) >= EXACT_BELOW:
+            if inline(problem):
+                return combination.solve(problem)
+            raise RuntimeError("HiGHS: amounts too big for an exact solve")
     if not kept:
         return ()
     groups = [problem.groups[i] for i in kept]
@@ -193,8 +211,6 @@ def milp(problem: Problem, *, weighted: bool | None = None) -> Choice:
     # A packing (and the LP relaxation: at most one per product) holds at most one group per
     # product: no objective value exceeds the largest spreads, one per product.
     size = sum(sorted(abs(c) for c in scaled)[-len(products) :])
-    if size >= EXACT_BELOW:
-        return combination.solve(problem)
     if weighted is None:
         weighted = m * size + m < EXACT_BELOW
     late: list[_Row] = []
@@ -265,6 +281,99 @@ def milp(problem: Problem, *, weighted: bool | None = None) -> Choice:
     return tuple(kept[j] for j in chosen)
 
 
+def _spreads(problem: Problem, kept: list[int]) -> list[int]:
+    """Per kept group: its cost minus the singles it displaces (exact integers)."""
+    singles = problem.singles
+    return [
+        g.cost - sum(singles[p].cost for p in g.products & singles.keys())
+        for g in (problem.groups[i] for i in kept)
+    ]
+
+
+def _size(problem: Problem, kept: list[int]) -> int:
+    """The bound on the total's objective that `milp` checks (see there), before the weight."""
+    if not kept:
+        return 0
+    spread = _spreads(problem, kept)
+    unit = math.gcd(*spread) or 1
+    products = frozenset().union(*(problem.groups[i].products for i in kept))
+    return sum(sorted(abs(c) // unit for c in spread)[-len(products) :])
+
+
+def _prune(problem: Problem, kept: list[int]) -> list[int]:
+    """The kept groups that can be in an optimal choice, by a bound that is exact: any packing
+    P0 of the most products coverable costs a total U (exact, in Python), so a group whose
+    spread plus the most negative spreads of any other groups exceeds U is in no optimum (nor
+    in P0: U counts it with other spreads no lower than those). P0 comes from HiGHS with the
+    spreads scaled down to doubles (inexact, which only loosens U). One absurd bid (10^15 cents
+    per MT on its own products) is thus dropped before the bound, never searched."""
+    groups = [problem.groups[i] for i in kept]
+    n = len(groups)
+    spread = _spreads(problem, kept)
+    singles = problem.singles
+    products = sorted(frozenset().union(*(g.products for g in groups)))
+    owners = {p: [j for j, g in enumerate(groups) if p in g.products] for p in products}
+    gain = [float(len(g.products - singles.keys())) for g in groups]
+    packing: list[_Row] = [(-math.inf, 1.0, owners[p], [1.0] * len(owners[p])) for p in products]
+    most = _solve([-k for k in gain], packing)
+    if most is None:
+        return kept
+    coverage = sum(gain[j] for j in most)
+    packing.append((coverage, math.inf, list(range(n)), gain))
+    scale = max(abs(c) for c in spread) / 2**30 or 1.0
+    cheap = _solve([c / scale for c in spread], packing) or most
+
+    def valid(choice: list[int]) -> bool:
+        used = [p for j in choice for p in groups[j].products]
+        return len(used) == len(set(used)) and sum(gain[j] for j in choice) >= coverage
+
+    if not valid(cheap):
+        cheap = most
+    if not valid(cheap):
+        return kept
+    upper = sum(spread[j] for j in cheap)
+    lowest = sum(sorted(c for c in spread if c < 0)[: len(products)])
+    return [i for i, c in zip(kept, spread, strict=True) if c < 0 or c + lowest <= upper]
+
+
+def _forced(problem: Problem, kept: list[int]) -> int | None:
+    """The kept group of the largest spread if it is in every packing of the most products
+    coverable (without it, fewer are): in every optimum, as coverage comes first. E.g. the only
+    bid on a product, all or nothing, at an absurd amount."""
+    spread = _spreads(problem, kept)
+    top = max(range(len(kept)), key=lambda j: abs(spread[j]))
+    groups = [problem.groups[i] for i in kept]
+    gain = [-float(len(g.products - problem.singles.keys())) for g in groups]
+    if not gain[top]:
+        return None
+    products = frozenset().union(*(g.products for g in groups))
+    packing: list[_Row] = [
+        (-math.inf, 1.0, js, [1.0] * len(js))
+        for js in ([j for j, g in enumerate(groups) if p in g.products] for p in products)
+    ]
+    most = _solve(gain, packing)
+    without = _solve(gain, [*packing, (-math.inf, 0.0, [top], [1.0])])
+    if most is None or without is None:
+        return None
+    if sum(gain[j] for j in without) > sum(gain[j] for j in most):  # fewer covered without
+        return kept[top]
+    return None
+
+
+def _with(problem: Problem, kept: list[int], forced: int, weighted: bool | None) -> Choice:
+    """The best choice given that it holds group ``forced``: that group plus the best choice of
+    the rest (its products gone). Exact: the total adds a constant, and the latest time is the
+    max of the group's and the rest's, lowest when the rest's is."""
+    taken = problem.groups[forced].products
+    rest = [i for i in kept if not problem.groups[i].products & taken]
+    reduced = Problem(
+        products=tuple(p for p in problem.products if p not in taken),
+        singles={p: s for p, s in problem.singles.items() if p not in taken},
+        groups=tuple(problem.groups[i] for i in rest),
+    )
+    return tuple(sorted((forced, *(rest[j] for j in milp(reduced, weighted=weighted)))))
+
+
 _Row = tuple[float, float, list[int], list[float]]  # lower, upper, columns, coefficients
 
 
@@ -311,6 +420,7 @@ _OPTIONS: dict[str, bool | float | int] = {
     "threads": 1,
     "mip_rel_gap": 0.0,
     "mip_abs_gap": 0.5,  # the objective is integral: a gap below 1 proves the optimum
+    "time_limit": 20.0,  # seconds per solve: a backstop (measured worst case about 0.5 s)
     # Measured on the worst cases (exact covers by 3- to 6-product groups): primal heuristics,
     # a large cut pool and restarts after root fixings cost more than the branching they save
     # on 100 columns (without them: about half the time at 20 x 100).

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 import threading
+from unittest.mock import patch
 
 import msgspec
 import pytest
@@ -13,7 +14,7 @@ from hypothesis import given as hyp_given
 from hypothesis import settings
 
 from auctionactors.domain import combination
-from auctionactors.domain.combination import Offer, Problem
+from auctionactors.domain.combination import Choice, Offer, Problem
 from auctionactors.domain.commands import BidRequest, PlaceBids
 from auctionactors.domain.decide import decide
 from auctionactors.domain.parties import Caller, Party
@@ -193,15 +194,67 @@ async def test_a_small_problem_is_solved_inline_by_the_domain_search() -> None:
     assert await solver.best_overall(problem) == combination.solve(problem)
 
 
-def test_a_failed_solve_falls_back_to_the_exact_domain_search(
+def no_domain_search(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refused(problem: Problem) -> Choice:
+        raise AssertionError(f"domain search on a big problem (work {combination.work(problem)})")
+
+    monkeypatch.setattr(combination, "solve", refused)
+
+
+def test_a_failed_solve_fails_without_the_domain_search(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    problem, best = planted(12, 60, 3, seed=4)
+    problem, _ = planted(12, 60, 3, seed=4)
     monkeypatch.setitem(solver._OPTIONS, "time_limit", 0.0)  # HiGHS stops before any answer
+    no_domain_search(monkeypatch)
     with pytest.raises(RuntimeError, match="HiGHS: Time limit reached"):
-        solver.milp(problem)
-    assert solver.choose(problem) == combination.solve(problem) == best
+        solver.choose(problem)
     assert "HiGHS failed" in caplog.text
+
+
+def test_one_absurd_bid_is_solved_by_highs_not_by_the_domain_search(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """10^15 cents per MT (the most allowed) on 5 products of 10^6 MT each, all or nothing, on
+    a set no other group has: its spread alone is beyond doubles, yet it is in no optimum."""
+    problem, best = planted(20, 100, 4, seed=3)
+    absurd = offer(frozenset(problem.products[:5]), 5 * 1_000_000 * 10**15, 5)
+    assert absurd.products not in {g.products for g in problem.groups}
+    problem = msgspec.structs.replace(problem, groups=(*problem.groups, absurd))
+    assert not solver.inline(problem)
+    no_domain_search(monkeypatch)
+    assert solver.milp(problem) == best
+    assert solver.milp(problem, weighted=False) == best
+
+
+def test_an_absurd_bid_in_every_optimum_is_taken_out_and_the_rest_solved_by_highs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The only bid on a product, all or nothing, at the most allowed amount: in every optimum,
+    so it is taken as given and HiGHS solves the rest."""
+    problem, best = planted(20, 100, 4, seed=3)
+    absurd = offer(frozenset({"zz"}), 1_000_000 * 10**15, 5)
+    problem = Problem((*problem.products, "zz"), {}, (*problem.groups, absurd))
+    no_domain_search(monkeypatch)
+    expected = (*best, len(problem.groups) - 1)
+    assert solver.milp(problem) == expected
+    assert solver.milp(problem, weighted=False) == expected
+
+
+@settings(max_examples=200, deadline=None)
+@hyp_given(problems(huge=True))
+def test_pruning_and_forced_groups_keep_the_best_key(problem: Problem) -> None:
+    """With the doubles bound lowered to nothing, every problem goes through `_prune` and
+    `_forced`: the answer, when there is one, is still the best key."""
+    with (
+        patch.object(solver, "EXACT_BELOW", 1),
+        patch.object(solver, "inline", lambda _: False),
+    ):
+        try:
+            choice = solver.milp(problem)
+        except RuntimeError:
+            return
+    assert combination.key(problem, choice) == combination.brute_force(problem)
 
 
 async def test_solved_finds_a_big_best_overall_once_and_keeps_it_while_the_problem_stands(
