@@ -6,14 +6,13 @@ the server received it → append the events (durable, with the command's idempo
 the next stored deadline.
 
 Deadlines and receipt time (PROTOCOL.md 1.1): a deadline D falls due when the timer fires or a
-command received at or after D is taken (a read never makes it due: it is served on the current
-state). Then, before acting on D, the actor handles every queued command received before D, one
-at a time (one that crashes the actor leaves the others, and the message that made D due, queued
-for the rebuilt actor), and waits (bounded, for each deadline) for those still on their way
-(`Receipts`). While it waits it is woken by a released receipt or by new mail, and serves the
-reads queued meanwhile (a connection may need one answered before it sends on the command that D
-waits for); only then does it store D's events, and handle the message that made D due. Event
-times never go back: a command is decided at max(its receipt time, the auction's last event time).
+command received at or after D is taken (never a read). Then, before acting on D, the actor
+handles every queued command received before D, one at a time (a crash leaves the others, and
+the message that made D due, queued for the rebuilt actor), and waits (bounded, for each
+deadline) for those still on their way (`Receipts`), woken by a released receipt or new mail,
+serving the reads queued meanwhile; only then does it store D's events (and then those of the
+next deadline due, if any), and handle the message that made D due. Event times never go back:
+a command is decided at max(its receipt time, the auction's last event time).
 """
 
 from __future__ import annotations
@@ -184,7 +183,6 @@ class AuctionActor:
             at = message.received_at if message is not None else self._clock.now()
             if deadline is None or at < deadline:
                 return
-            # One command at a time, so that none is held outside the mailbox if one crashes.
             early = self._mailbox.take_received_before(deadline)
             if early is not None:
                 try:
@@ -219,12 +217,14 @@ class AuctionActor:
                 mail.cancel()
 
     async def _act_on(self, deadline: int) -> bool:
-        """Store the events of the due deadline; False if there are none or storage failed (it
-        is retried by a timer, calmly)."""
+        """Store the due deadline's events (if a later one is due too, at this one's time: the
+        later waits its turn); False if none or storage failed (a timer retries, calmly)."""
         state = self.state
         assert state is not None
         now = max(self._clock.now(), state.last_at)
         events = decide(state, CheckDeadlines(), now)
+        mine = decide(state, CheckDeadlines(), max(deadline, state.last_at))
+        events = events if len(events) == len(mine) else mine
         if not events:
             return False
         try:

@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterator, Sequence
 import msgspec
 import pytest
 
-from auctionactors.domain.commands import BidRequest, PlaceBids
-from auctionactors.domain.events import AuctionEnded, BidPlaced
+from auctionactors.domain.commands import BidRequest, PlaceBids, SelectSolution
+from auctionactors.domain.events import AuctionClosed, AuctionEnded, BidPlaced
 from auctionactors.domain.parties import Caller
 from auctionactors.domain.timestamps import SECOND, Instant
 from auctionactors.errors import ConcurrencyError, DomainError, Unavailable
@@ -351,4 +351,31 @@ async def test_the_message_that_made_a_deadline_due_outlives_a_crash_before_it(
     with pytest.raises(Unavailable, match="restarting"):
         await before
     assert await outcome(after) == "too_late"  # never applied: handled by the rebuilt actor
+    await sup.stop()
+
+
+async def test_after_an_outage_each_deadline_is_acted_on_after_what_was_received_before_it(
+    clock: ManualClock,
+) -> None:
+    config = msgspec.structs.replace(FAST, ask_timeout_s=60, receipt_wait_s=60)
+    sup = Supervisor(GatedStore(), clock, config=config)
+    auction_id = await open_auction(sup, clock, soft_close_s=0)
+    (command,) = bids(1)
+    await sup.ask(auction_id, command)
+    decision_closes_at = CLOSES_AT + 900 * SECOND
+    # The buyer's choice, received before the decision deadline (after the close), on its way
+    # when the actor comes back from a long outage past both deadlines.
+    on_the_way = sup.receipts.register(decision_closes_at - MS)
+    on_the_way.auction_id = auction_id
+    clock.set(decision_closes_at + SECOND)
+    await settled(lambda: sup.receipts.waiting == 1)  # the decision deadline's own wait
+    choice = SelectSolution(by=BUYER, solution="best_overall")
+    assert (
+        await outcome(asyncio.ensure_future(sup.ask(auction_id, choice, receipt=on_the_way)))
+        == "ok"
+    )
+    events = decode_events(await sup.store.read_stream(auction_id))
+    ended = [e for e in events if isinstance(e, AuctionEnded)]
+    assert [e.at for e in ended] == [CLOSES_AT]  # each deadline's event at its own time
+    assert isinstance(events[-1], AuctionClosed)  # closed by the choice, never expired
     await sup.stop()
