@@ -64,13 +64,19 @@ class ReadAhead:
                     await self._changed.wait()
                 data = await ws.recv()
                 receipt = receipts.register(clock.now())
-                received = session.receive(data, loop.time())
-                request = received.request if isinstance(received, RequestReceived) else None
-                if isinstance(request, AuctionCommand) and _may_send(session.principal, request):
-                    receipt.auction_id = request.auction_id
-                else:
-                    receipt.release()  # no deadline waits for it (its time is kept)
-                self._queue.append((received, receipt, len(data)))
+                try:
+                    received = session.receive(data, loop.time())
+                    request = received.request if isinstance(received, RequestReceived) else None
+                    if isinstance(request, AuctionCommand) and _may_send(
+                        session.principal, request
+                    ):
+                        receipt.auction_id = request.auction_id
+                    else:
+                        receipt.release()  # no deadline waits for it (its time is kept)
+                    self._queue.append((received, receipt, len(data)))
+                except BaseException:
+                    receipt.release()  # never queued: no deadline may wait for it
+                    raise
                 self._bytes += len(data)
                 self._changed.set()
         finally:

@@ -6,14 +6,13 @@ the server received it → append the events (durable, with the command's idempo
 the next stored deadline.
 
 Deadlines and receipt time (PROTOCOL.md 1.1): a deadline D falls due when the timer fires or a
-message received at or after D is taken. Then, before acting on D, the actor handles every queued
-command received before D, taking them from the mailbox one at a time (one that crashes the actor
-leaves the others queued for the rebuilt actor, which handles them before D), and waits (bounded)
-for those still on their way (`Receipts`). While it waits it is woken by a released receipt or
-by new mail, and serves the reads queued meanwhile (a connection may need one answered before it
-sends on the command that D waits for); only then does it store D's events, and handle the
-message that made D due. Event times never go
-back: a command is decided at max(its receipt time, the auction's last event time).
+command received at or after D is taken (never a read). Then, before acting on D, the actor
+handles every queued command received before D, one at a time (a crash leaves the others, and
+the message that made D due, queued for the rebuilt actor), and waits (bounded, for each
+deadline) for those still on their way (`Receipts`), woken by a released receipt or new mail,
+serving the reads queued meanwhile; only then does it store D's events (and then those of the
+next deadline due, if any), and handle the message that made D due. Event times never go back:
+a command is decided at max(its receipt time, the auction's last event time).
 """
 
 from __future__ import annotations
@@ -158,10 +157,9 @@ class AuctionActor:
                 message = await self._mailbox.get()
                 try:
                     await self._deadlines_before(message)
-                except BaseException as exc:
-                    # The message was taken but not handled: never leave its caller waiting.
-                    if message is not None:
-                        resolve(message.future, error=self._failure(exc))
+                except BaseException:
+                    if message is not None:  # taken, never applied: for the rebuilt actor
+                        self._mailbox.put_back(message)
                     raise
                 if isinstance(message, Ask):
                     await self._handle(message)
@@ -182,17 +180,17 @@ class AuctionActor:
     # --- deadlines ------------------------------------------------------------------------------
 
     async def _deadlines_before(self, message: Message | None) -> None:
-        """Act on every deadline due before ``message`` (received at or after it; for a tick or
-        a query: passed on the clock), after the commands received before it."""
-        wait_until: float | None = None
+        """Act on every deadline due before a command (received at or after it) or a tick
+        (passed on the clock), after the commands received before it; a read: none."""
+        if isinstance(message, Query):
+            return
+        waits: dict[int, float] = {}  # each deadline's own bounded wait: until when
         loop = asyncio.get_running_loop()
         while self.state is not None:
             deadline = self.state.next_deadline()
-            now = self._clock.now()
-            at = message.received_at if isinstance(message, Ask) else now
+            at = message.received_at if message is not None else self._clock.now()
             if deadline is None or at < deadline:
                 return
-            # One command at a time, so that none is held outside the mailbox if one crashes.
             early = self._mailbox.take_received_before(deadline)
             if early is not None:
                 try:
@@ -202,37 +200,39 @@ class AuctionActor:
                     raise
                 continue  # it may have moved the deadline (soft close)
             if self._receipts.pending_before(deadline, self.auction_id):
-                wait_until = wait_until or loop.time() + self._receipt_wait_s
-                if loop.time() < wait_until:
-                    # Reads queued meanwhile, on every pass: a connection may be waiting for
-                    # one before it sends on the command that the deadline waits for.
-                    for query in self._mailbox.take_queries():
-                        await self._query(query)
-                    await self._mail_or_receipt(deadline, wait_until - loop.time())
+                until = waits.setdefault(deadline, loop.time() + self._receipt_wait_s)
+                if loop.time() < until:
+                    await self._mail_or_receipt(deadline, until)
                     continue
                 log.warning("%s: frames received before a deadline are late", self.auction_id)
             if not await self._act_on(deadline):
                 return
 
-    async def _mail_or_receipt(self, deadline: int, timeout_s: float) -> None:
-        """Wait until a message is put, a receipt before ``deadline`` is released, or
-        ``timeout_s`` passes."""
+    async def _mail_or_receipt(self, deadline: int, until: float) -> None:
+        """Serve the queued reads (a connection may need one before it sends the command awaited),
+        then wait for new mail, a receipt before ``deadline`` released, or the loop time ``until``;
+        both wake-ups registered before the reads, which may await, so none is missed."""
         with self._receipts.released_before(deadline, self.auction_id) as released:
             mail = asyncio.ensure_future(self._mailbox.next_put())
             try:
+                for query in self._mailbox.take_queries():
+                    await self._query(query)
+                timeout = max(0.0, until - asyncio.get_running_loop().time())
                 await asyncio.wait(
-                    (released, mail), timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED
+                    (released, mail), timeout=timeout, return_when=asyncio.FIRST_COMPLETED
                 )
             finally:
                 mail.cancel()
 
     async def _act_on(self, deadline: int) -> bool:
-        """Store the events of the due deadline; False if there are none or storage failed (it
-        is retried by a timer, calmly)."""
+        """Store the due deadline's events (if a later one is due too, at this one's time: the
+        later waits its turn); False if none or storage failed (a timer retries, calmly)."""
         state = self.state
         assert state is not None
         now = max(self._clock.now(), state.last_at)
         events = decide(state, CheckDeadlines(), now)
+        mine = decide(state, CheckDeadlines(), max(deadline, state.last_at))
+        events = events if len(events) == len(mine) else mine
         if not events:
             return False
         try:

@@ -76,6 +76,13 @@ class Mailbox:
         self.idle.clear()
         self._wakeup.set()
 
+    def put_back(self, message: Message) -> None:
+        """Return a message taken but never handled to the front (its actor crashed before it:
+        the rebuilt actor handles it first); never refused for the bound, as it held a place."""
+        self._items.appendleft(message)
+        self.idle.clear()
+        self._wakeup.set()
+
     def put_tick(self) -> None:
         self._tick = True
         self.idle.clear()

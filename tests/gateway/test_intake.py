@@ -14,7 +14,7 @@ import json
 import pytest
 
 from auctionactors.gateway.intake import ReadAhead
-from auctionactors.gateway.protocol import Session
+from auctionactors.gateway.protocol import Received, Session
 from auctionactors.runtime.clock import ManualClock
 from auctionactors.runtime.supervisor import Supervisor
 from auctionactors.store.base import Principal, Role
@@ -69,4 +69,22 @@ async def test_only_a_command_the_role_may_send_holds_its_auctions_deadlines(
     assert len(sup.receipts) == (1 if held else 0)
     assert receipt.auction_id == ("a-x" if held else None)
     receipt.release()
+    frames.close()
+
+
+class BrokenSession(Session):
+    """A session whose parsing fails unexpectedly (a bug)."""
+
+    def receive(self, data: str | bytes, now: float) -> Received:
+        raise RuntimeError("injected: a parser bug")
+
+
+async def test_a_frame_whose_reading_fails_holds_no_deadline() -> None:
+    sup = Supervisor(MemoryEventStore(), ManualClock(T0))
+    session = BrokenSession()
+    session.accept(Principal("u-1", "Una", "c-1", "One Co", "supplier"), T0)
+    frames = ReadAhead(Frames(BID), session, sup)
+    with pytest.raises(RuntimeError, match="parser bug"):
+        await anext(frames)
+    assert len(sup.receipts) == 0  # released: no deadline waits for it
     frames.close()

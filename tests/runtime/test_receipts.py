@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterator, Sequence
 import msgspec
 import pytest
 
-from auctionactors.domain.commands import BidRequest, PlaceBids
-from auctionactors.domain.events import AuctionEnded, BidPlaced
+from auctionactors.domain.commands import BidRequest, PlaceBids, SelectSolution
+from auctionactors.domain.events import AuctionClosed, AuctionEnded, BidPlaced
 from auctionactors.domain.parties import Caller
 from auctionactors.domain.timestamps import SECOND, Instant
 from auctionactors.errors import ConcurrencyError, DomainError, Unavailable
@@ -270,3 +270,113 @@ async def test_a_release_wakes_only_the_deadlines_it_could_hold() -> None:
         ours.release()
         assert released.done()
     assert receipts.waiting == 0
+
+
+async def test_a_read_never_makes_a_deadline_due_so_the_bid_behind_it_is_on_time(
+    clock: ManualClock,
+) -> None:
+    # The wait is short: before the fix the read was held for all of it, then the bid refused.
+    config = msgspec.structs.replace(FAST, ask_timeout_s=60, receipt_wait_s=0.3)
+    sup = Supervisor(GatedStore(), clock, config=config)
+    auction_id = await open_auction(sup, clock, soft_close_s=0)
+    # One connection: a read, then a bid received at D - 1 ms, waiting behind the read.
+    on_the_way = sup.receipts.register(CLOSES_AT - MS)
+    on_the_way.auction_id = auction_id
+    clock.set(CLOSES_AT + MS, fire_timers=False)  # the deadline's timer runs a little late
+    assert await sup.query(auction_id, lambda s: s.status) == "open"
+    (command,) = bids(1)
+    bid = asyncio.ensure_future(sup.ask(auction_id, command, receipt=on_the_way))
+    assert await outcome(bid) == "ok"
+    clock.advance(0)  # the late timer fires: the deadline is acted on after the bid
+    await sup.quiesce()
+    events = decode_events(await sup.store.read_stream(auction_id))
+    assert [type(e) for e in events[-2:]] == [BidPlaced, AuctionEnded]
+    await sup.stop()
+
+
+async def test_a_command_queued_while_a_read_awaits_during_the_receipt_wait_wakes_the_actor(
+    clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from auctionactors.runtime.actor import AuctionActor
+
+    config = msgspec.structs.replace(FAST, ask_timeout_s=60, receipt_wait_s=60)
+    sup = Supervisor(GatedStore(), clock, config=config)
+    auction_id = await open_auction(sup, clock, soft_close_s=0)
+    real, entered, gate = AuctionActor._solved, asyncio.Event(), asyncio.Event()
+
+    async def slow(self: AuctionActor) -> object:  # a big state's first solve after a load
+        entered.set()
+        await gate.wait()
+        return await real(self)
+
+    monkeypatch.setattr(AuctionActor, "_solved", slow)
+    on_the_way = sup.receipts.register(CLOSES_AT - MS)
+    on_the_way.auction_id = auction_id
+    read = asyncio.ensure_future(sup.query_solved(auction_id, lambda s: s.state.seq))
+    clock.set(CLOSES_AT + MS)  # the timer fires: the deadline waits, serving the read
+    await settled(entered.is_set)
+    (command,) = bids(1)
+    bid = asyncio.ensure_future(sup.ask(auction_id, command, receipt=on_the_way))
+    await settled(lambda: len(sup.receipts) == 0)  # queued while the read awaits
+    gate.set()
+    await settled(bid.done)  # not after the whole receipt wait
+    assert await outcome(bid) == "ok"
+    assert read.done()
+    await sup.stop()
+
+
+async def test_the_message_that_made_a_deadline_due_outlives_a_crash_before_it(
+    clock: ManualClock,
+) -> None:
+    store = FailingOnceStore()
+    config = msgspec.structs.replace(FAST, ask_timeout_s=60, receipt_wait_s=60)
+    sup = Supervisor(store, clock, config=config)
+    auction_id = await open_auction(sup, clock, soft_close_s=0)
+    clock.set(CLOSES_AT - SECOND)
+    store.gate.clear()
+    mailbox = sup._cells[auction_id].mailbox
+    first, early, late = bids(3)
+    busy = asyncio.ensure_future(sup.ask(auction_id, first, receipt=Receipt(clock.now())))
+    await asyncio.sleep(0)
+    await settled(lambda: len(mailbox) == 0)  # taken: its append waits for the gate
+    # Queued behind the busy one: a bid received after the deadline, then one received before
+    # it (it was on its way longer); the early one crashes the actor.
+    after = asyncio.ensure_future(sup.ask(auction_id, late, receipt=Receipt(CLOSES_AT + MS)))
+    await asyncio.sleep(0)
+    before = asyncio.ensure_future(sup.ask(auction_id, early, receipt=Receipt(CLOSES_AT - MS)))
+    await asyncio.sleep(0)
+    assert len(mailbox) == 2
+    store.fail_next = True
+    store.gate.set()
+    assert await outcome(busy) == "ok"
+    with pytest.raises(Unavailable, match="restarting"):
+        await before
+    assert await outcome(after) == "too_late"  # never applied: handled by the rebuilt actor
+    await sup.stop()
+
+
+async def test_after_an_outage_each_deadline_is_acted_on_after_what_was_received_before_it(
+    clock: ManualClock,
+) -> None:
+    config = msgspec.structs.replace(FAST, ask_timeout_s=60, receipt_wait_s=60)
+    sup = Supervisor(GatedStore(), clock, config=config)
+    auction_id = await open_auction(sup, clock, soft_close_s=0)
+    (command,) = bids(1)
+    await sup.ask(auction_id, command)
+    decision_closes_at = CLOSES_AT + 900 * SECOND
+    # The buyer's choice, received before the decision deadline (after the close), on its way
+    # when the actor comes back from a long outage past both deadlines.
+    on_the_way = sup.receipts.register(decision_closes_at - MS)
+    on_the_way.auction_id = auction_id
+    clock.set(decision_closes_at + SECOND)
+    await settled(lambda: sup.receipts.waiting == 1)  # the decision deadline's own wait
+    choice = SelectSolution(by=BUYER, solution="best_overall")
+    assert (
+        await outcome(asyncio.ensure_future(sup.ask(auction_id, choice, receipt=on_the_way)))
+        == "ok"
+    )
+    events = decode_events(await sup.store.read_stream(auction_id))
+    ended = [e for e in events if isinstance(e, AuctionEnded)]
+    assert [e.at for e in ended] == [CLOSES_AT]  # each deadline's event at its own time
+    assert isinstance(events[-1], AuctionClosed)  # closed by the choice, never expired
+    await sup.stop()
