@@ -23,8 +23,8 @@ from auctionactors.client import Client, ClientError
 from auctionactors.errors import AuctionActorsError, UsageError
 from auctionactors.gateway.config import GatewayConfig
 from auctionactors.gateway.server import Gateway
-from auctionactors.runtime.actor import Subscriber
 from auctionactors.runtime.clock import SystemClock
+from auctionactors.runtime.publishing import Subscriber
 from auctionactors.runtime.supervisor import Supervisor
 from auctionactors.store.sqlite import SqliteEventStore
 

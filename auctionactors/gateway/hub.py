@@ -31,7 +31,7 @@ from auctionactors.errors import AuctionActorsError, DomainError
 from auctionactors.gateway import protocol
 from auctionactors.gateway.index import AuctionIndex, summarize
 from auctionactors.gateway.peer import Peer, Receiver, _Sub
-from auctionactors.runtime.actor import Update
+from auctionactors.runtime.publishing import Update
 from auctionactors.runtime.solver import Solved
 from auctionactors.runtime.supervisor import Supervisor
 from auctionactors.store.codec import decode_events

@@ -20,14 +20,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from typing import Any, Protocol
-
-import msgspec
 
 from auctionactors.domain.commands import CheckDeadlines, CreateAuction, SelectSolution
 from auctionactors.domain.decide import decide, result_of
 from auctionactors.domain.events import AuctionCanceled, AuctionClosed, AuctionExpired, Event
-from auctionactors.domain.solutions import Solutions
 from auctionactors.domain.state import AuctionState, evolve
 from auctionactors.domain.timestamps import SECOND
 from auctionactors.errors import (
@@ -43,7 +39,8 @@ from auctionactors.errors import (
 )
 from auctionactors.runtime.clock import Clock, TimerHandle
 from auctionactors.runtime.keys import KeyCache, record_of, replayed
-from auctionactors.runtime.mailbox import Ask, Mailbox, Message, Query, Reply
+from auctionactors.runtime.mailbox import Ask, Mailbox, Message, Query, Reply, resolve
+from auctionactors.runtime.publishing import Subscriber, Update
 from auctionactors.runtime.receipts import Receipts
 from auctionactors.runtime.solver import Solved, solve
 from auctionactors.runtime.stats import RuntimeStats
@@ -57,55 +54,6 @@ RECEIPT_WAIT_S = 1.0  # how long a deadline waits for frames received before it
 SNAPSHOT_EVERY = 1000  # events between snapshots of a state (0: no snapshots)
 FINALISING = (AuctionClosed, AuctionExpired, AuctionCanceled)
 _NO_SOLUTIONS = "the best overall offer cannot be computed now; retry, or select bid_ids"
-
-
-class Update(msgspec.Struct, frozen=True):
-    """What subscribers get after each durable append: the events with their seqs and the state
-    after them, with its solutions (`solved`: a big problem's best overall was found off the
-    loop before publishing; the rest is computed on first read, once for every subscriber).
-    The state is the actor's own: read it during `Subscriber.publish`, never keep it (the next
-    command changes it)."""
-
-    auction_id: str
-    seq: int
-    events: Sequence[Event]
-    state: AuctionState
-    solved: Solved
-
-    @property
-    def first_seq(self) -> int:
-        return self.seq - len(self.events) + 1
-
-    @property
-    def solutions(self) -> Solutions:
-        return self.solved.solutions
-
-
-class Subscriber(Protocol):
-    def publish(self, update: Update) -> None:
-        """Called synchronously by the actor after each durable append, in seq order. Must not
-        block; an exception is logged and never reaches the actor."""
-        ...
-
-
-class Resyncing(Protocol):
-    async def resync(self, auction_id: str, state: AuctionState) -> None:
-        """Optional on a subscriber: called by the supervisor after it rebuilt a crashed actor,
-        before the actor takes its next message. The state may be ahead of the last update
-        published (a crash between append and publish): catch up from the store."""
-        ...
-
-
-def resolve(
-    future: asyncio.Future[Any], result: Any = None, error: BaseException | None = None
-) -> None:
-    """Answer a caller unless it has stopped waiting (timed out or cancelled)."""
-    if future.done():
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(result)
 
 
 class AuctionActor:

@@ -138,3 +138,15 @@ class Mailbox:
         self._items.clear()
         self._tick = False
         return items
+
+
+def resolve(
+    future: asyncio.Future[Any], result: Any = None, error: BaseException | None = None
+) -> None:
+    """Answer a caller unless it has stopped waiting (timed out or cancelled)."""
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)

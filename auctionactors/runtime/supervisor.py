@@ -38,17 +38,12 @@ from auctionactors.errors import (
     StorageUnavailable,
     Unavailable,
 )
-from auctionactors.runtime.actor import (
-    RECEIPT_WAIT_S,
-    SNAPSHOT_EVERY,
-    AuctionActor,
-    Subscriber,
-    resolve,
-)
+from auctionactors.runtime.actor import RECEIPT_WAIT_S, SNAPSHOT_EVERY, AuctionActor
 from auctionactors.runtime.clock import Clock
 from auctionactors.runtime.ids import alias_salt
 from auctionactors.runtime.keys import replayed
-from auctionactors.runtime.mailbox import Ask, CommandKey, Mailbox, Query, Reply
+from auctionactors.runtime.mailbox import Ask, CommandKey, Mailbox, Query, Reply, resolve
+from auctionactors.runtime.publishing import Subscriber
 from auctionactors.runtime.receipts import Receipt, Receipts
 from auctionactors.runtime.replay import ReplayFailed, rebuild
 from auctionactors.runtime.solver import Solved

@@ -29,8 +29,8 @@ from auctionactors.errors import (
     StorageUnavailable,
     Unavailable,
 )
-from auctionactors.runtime.actor import Update
 from auctionactors.runtime.clock import ManualClock
+from auctionactors.runtime.publishing import Update
 from auctionactors.runtime.replay import rebuild
 from auctionactors.runtime.supervisor import Supervisor
 from auctionactors.store.base import AppendResult, KeyRecord, NewEvent, Snapshot, StoredEvent
