@@ -47,6 +47,21 @@ async def open_auction(sup: Supervisor, clock: ManualClock, soft_close_s: int) -
     return str(reply.fields["auction_id"])
 
 
+async def gated_auction(clock: ManualClock, receipt_wait_s: float = 60) -> tuple[Supervisor, str]:
+    """A supervisor whose appends a test can hold (`GatedStore`) and an auction of it, open,
+    without soft close (so deadlines do not move)."""
+    config = msgspec.structs.replace(FAST, ask_timeout_s=60, receipt_wait_s=receipt_wait_s)
+    sup = Supervisor(GatedStore(), clock, config=config)
+    return sup, await open_auction(sup, clock, soft_close_s=0)
+
+
+def on_its_way(sup: Supervisor, auction_id: str, at: Instant) -> Receipt:
+    """A command frame for ``auction_id`` received at ``at``, read but not yet queued."""
+    receipt = sup.receipts.register(at)
+    receipt.auction_id = auction_id
+    return receipt
+
+
 async def outcome(ask: asyncio.Future[Reply]) -> str:
     try:
         await ask
@@ -236,13 +251,10 @@ async def test_a_crash_before_a_deadline_loses_none_of_the_commands_received_bef
 async def test_reads_queued_while_a_deadline_waits_are_served_and_the_bid_after_is_on_time(
     clock: ManualClock,
 ) -> None:
-    config = msgspec.structs.replace(FAST, ask_timeout_s=60, receipt_wait_s=60)
-    sup = Supervisor(GatedStore(), clock, config=config)
-    auction_id = await open_auction(sup, clock, soft_close_s=0)
+    sup, auction_id = await gated_auction(clock)
     # A connection reads the auction twice (a subscribe with since), then bids; the bid was
     # received before the deadline, so the deadline waits for it.
-    on_the_way = sup.receipts.register(CLOSES_AT - MS)
-    on_the_way.auction_id = auction_id
+    on_the_way = on_its_way(sup, auction_id, CLOSES_AT - MS)
     clock.set(CLOSES_AT)
     await settled(lambda: sup.receipts.waiting == 1)
     for _ in range(2):
@@ -276,12 +288,9 @@ async def test_a_read_never_makes_a_deadline_due_so_the_bid_behind_it_is_on_time
     clock: ManualClock,
 ) -> None:
     # The wait is short: before the fix the read was held for all of it, then the bid refused.
-    config = msgspec.structs.replace(FAST, ask_timeout_s=60, receipt_wait_s=0.3)
-    sup = Supervisor(GatedStore(), clock, config=config)
-    auction_id = await open_auction(sup, clock, soft_close_s=0)
+    sup, auction_id = await gated_auction(clock, receipt_wait_s=0.3)
     # One connection: a read, then a bid received at D - 1 ms, waiting behind the read.
-    on_the_way = sup.receipts.register(CLOSES_AT - MS)
-    on_the_way.auction_id = auction_id
+    on_the_way = on_its_way(sup, auction_id, CLOSES_AT - MS)
     clock.set(CLOSES_AT + MS, fire_timers=False)  # the deadline's timer runs a little late
     assert await sup.query(auction_id, lambda s: s.status) == "open"
     (command,) = bids(1)
@@ -299,9 +308,7 @@ async def test_a_command_queued_while_a_read_awaits_during_the_receipt_wait_wake
 ) -> None:
     from auctionactors.runtime.actor import AuctionActor
 
-    config = msgspec.structs.replace(FAST, ask_timeout_s=60, receipt_wait_s=60)
-    sup = Supervisor(GatedStore(), clock, config=config)
-    auction_id = await open_auction(sup, clock, soft_close_s=0)
+    sup, auction_id = await gated_auction(clock)
     real, entered, gate = AuctionActor._solved, asyncio.Event(), asyncio.Event()
 
     async def slow(self: AuctionActor) -> object:  # a big state's first solve after a load
@@ -310,8 +317,7 @@ async def test_a_command_queued_while_a_read_awaits_during_the_receipt_wait_wake
         return await real(self)
 
     monkeypatch.setattr(AuctionActor, "_solved", slow)
-    on_the_way = sup.receipts.register(CLOSES_AT - MS)
-    on_the_way.auction_id = auction_id
+    on_the_way = on_its_way(sup, auction_id, CLOSES_AT - MS)
     read = asyncio.ensure_future(sup.query_solved(auction_id, lambda s: s.state.seq))
     clock.set(CLOSES_AT + MS)  # the timer fires: the deadline waits, serving the read
     await settled(entered.is_set)
@@ -358,16 +364,13 @@ async def test_the_message_that_made_a_deadline_due_outlives_a_crash_before_it(
 async def test_after_an_outage_each_deadline_is_acted_on_after_what_was_received_before_it(
     clock: ManualClock,
 ) -> None:
-    config = msgspec.structs.replace(FAST, ask_timeout_s=60, receipt_wait_s=60)
-    sup = Supervisor(GatedStore(), clock, config=config)
-    auction_id = await open_auction(sup, clock, soft_close_s=0)
+    sup, auction_id = await gated_auction(clock)
     (command,) = bids(1)
     await sup.ask(auction_id, command)
     decision_closes_at = CLOSES_AT + 900 * SECOND
     # The buyer's choice, received before the decision deadline (after the close), on its way
     # when the actor comes back from a long outage past both deadlines.
-    on_the_way = sup.receipts.register(decision_closes_at - MS)
-    on_the_way.auction_id = auction_id
+    on_the_way = on_its_way(sup, auction_id, decision_closes_at - MS)
     clock.set(decision_closes_at + SECOND)
     await settled(lambda: sup.receipts.waiting == 1)  # the decision deadline's own wait
     choice = SelectSolution(by=BUYER, solution="best_overall")
