@@ -317,12 +317,7 @@ class AuctionActor:
         expected = self.state.seq if self.state is not None else 0
         encoded = [encode_event(e) for e in events]
         snapshot = self._snapshot_for(events)
-        if keys or snapshot is not None:
-            await self._store.append(
-                self.auction_id, expected, encoded, keys=keys, snapshot=snapshot
-            )
-        else:
-            await self._store.append(self.auction_id, expected, encoded)
+        await self._store.append(self.auction_id, expected, encoded, keys=keys, snapshot=snapshot)
         if snapshot is not None:
             self._snapshot_seq = snapshot.seq
         if not events:  # keys only: nothing to apply or publish
