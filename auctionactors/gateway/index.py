@@ -8,72 +8,12 @@ summary is made; the index only remembers the answer for each company involved.
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import Any
 
-import msgspec
-
-from auctionactors.domain.access import Viewer, can_see
-from auctionactors.domain.parties import Party, Role
+from auctionactors.domain.access import Viewer
+from auctionactors.domain.catalog import Summary, summarize
 from auctionactors.domain.state import AuctionState
-from auctionactors.domain.terms import Kind, Status
-from auctionactors.domain.timestamps import Instant, format_instant
 
-# The buyer as an observer sees it (views.py anonymises the buyer for observers).
-ANONYMOUS_BUYER: dict[str, Any] = {"id": None, "name": "Buyer"}
-
-
-class Summary(msgspec.Struct, frozen=True):
-    auction_id: str
-    kind: Kind
-    status: Status
-    port: str
-    buyer: Party
-    scheduled_start: Instant | None
-    closes_at: Instant | None
-    seq: int
-    # Companies (other than admins) that may see the auction, as `can_see` decided.
-    readers: frozenset[str]
-
-    def visible_to(self, viewer: Viewer) -> bool:
-        return viewer.role == "admin" or viewer.company_id in self.readers
-
-    def public(self, viewer: Viewer) -> dict[str, Any]:
-        """In the protocol's notation, as ``list_auctions`` returns it."""
-        buyer: dict[str, Any] = {"id": self.buyer.id, "name": self.buyer.name}
-        if viewer.role == "observer":
-            buyer = ANONYMOUS_BUYER
-        return {
-            "auction_id": self.auction_id,
-            "kind": self.kind,
-            "status": self.status,
-            "port": self.port,
-            "buyer": buyer,
-            "scheduled_start": _instant(self.scheduled_start),
-            "closes_at": _instant(self.closes_at),
-        }
-
-
-def _instant(t: Instant | None) -> str | None:
-    return None if t is None else format_instant(t)
-
-
-def summarize(state: AuctionState) -> Summary:
-    terms = state.terms
-    candidates: list[tuple[str, Role]] = [(terms.buyer.id, "buyer")]
-    candidates += [(s.id, "supplier") for s in terms.suppliers]
-    candidates += [(o, "observer") for o in state.observers]
-    readers = frozenset(c for c, role in candidates if can_see(state, Viewer(c, role)))
-    return Summary(
-        auction_id=state.auction_id,
-        kind=terms.kind,
-        status=state.status,
-        port=terms.port,
-        buyer=terms.buyer,
-        scheduled_start=terms.scheduled_start,
-        closes_at=state.closes_at,
-        seq=state.seq,
-        readers=readers,
-    )
+__all__ = ["AuctionIndex", "Summary", "summarize"]
 
 
 class AuctionIndex:

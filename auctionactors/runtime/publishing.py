@@ -1,10 +1,17 @@
-"""What an actor hands its subscribers (the gateway's hub) after each durable append: the
+"""What an actor hands its subscribers (the gateway's hub) for each command's events: the
 `Update`, and the `Subscriber` protocol they implement (`Resyncing` too, to catch up after a
-crash). Kept apart from the actor so that readers of updates need not know how actors run."""
+crash). Kept apart from the actor so that readers of updates need not know how actors run.
+
+Publishing has two phases because a hot auction batches: its actor applies the events of
+several commands one after another, stores them all in one write, then replies to each. Each
+command's update is *prepared* (rendered) right after its events were applied, while the state
+is as that command left it, and *delivered* only once the whole batch is durable; if storing
+fails, the prepared deliveries are dropped, the actor is rebuilt from the store, and `resync`
+brings subscribers up to date."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import msgspec
@@ -16,11 +23,10 @@ from auctionactors.runtime.solver import Solved
 
 
 class Update(msgspec.Struct, frozen=True):
-    """What subscribers get after each durable append: the events with their seqs and the state
-    after them, with its solutions (`solved`: a big problem's best overall was found off the
-    loop before publishing; the rest is computed on first read, once for every subscriber).
-    The state is the actor's own: read it during `Subscriber.publish`, never keep it (the next
-    command changes it)."""
+    """One command's events with their seqs and the state after them, with its solutions
+    (`solved`: a big problem's best overall was found off the loop before; the rest is computed
+    on first read, once for every subscriber). The state is the actor's own: read it during
+    `Subscriber.prepare`, never later (the next command of the batch changes it)."""
 
     auction_id: str
     seq: int
@@ -37,10 +43,16 @@ class Update(msgspec.Struct, frozen=True):
         return self.solved.solutions
 
 
+Delivery = Callable[[], None]
+
+
 class Subscriber(Protocol):
-    def publish(self, update: Update) -> None:
-        """Called synchronously by the actor after each durable append, in seq order. Must not
-        block; an exception is logged and never reaches the actor."""
+    def prepare(self, update: Update) -> Delivery | None:
+        """Called synchronously by the actor right after the update's events were applied to
+        its state, before they are durable, in seq order. Render from the state now (it changes
+        after the call) and send nothing: the returned delivery (if any) is called once the
+        events are durable, in seq order, or dropped if storing them failed. Must not block; an
+        exception (here or in the delivery) is logged and never reaches the actor."""
         ...
 
 

@@ -10,7 +10,7 @@ backends accept and ignore.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Protocol
 
 import msgspec
@@ -88,6 +88,25 @@ class Snapshot(msgspec.Struct, frozen=True):
     data: bytes
 
 
+class CatalogEntry(msgspec.Struct, frozen=True):
+    """One stream's row in the catalog, written in the same transaction as its events: what
+    lists, quotas and the timer heap read without loading the stream.
+
+    The store indexes the columns and keeps ``data`` (the encoded summary, see
+    `codec.encode_summary`) opaque. ``seq`` is the stream's seq after the append that wrote the
+    row; ``readers`` are the companies (other than admins) that may see the stream;
+    ``next_deadline`` is None once nothing will happen to it on the clock.
+    """
+
+    stream_id: str
+    seq: int
+    status: str
+    created_at: int
+    next_deadline: int | None
+    readers: tuple[str, ...]
+    data: bytes
+
+
 class Damage(msgspec.Struct, frozen=True):
     """One problem found by `EventStore.check`: which stream, at which seq, and what."""
 
@@ -144,9 +163,10 @@ class EventStore(Protocol):
         writer_token: int | None = None,
         keys: Sequence[KeyRecord] = (),
         snapshot: Snapshot | None = None,
+        catalog: CatalogEntry | None = None,
     ) -> AppendResult:
         """Append ``events`` atomically after ``expected_seq`` (0 for a new stream), and store
-        ``keys`` and ``snapshot`` in the same transaction.
+        ``keys``, ``snapshot`` and the stream's ``catalog`` row in the same transaction.
 
         Returns only once the events are durable. Raises `ConcurrencyError` when the stream's
         highest seq is not ``expected_seq`` (nothing is written), `DuplicateKey` when one of
@@ -158,8 +178,38 @@ class EventStore(Protocol):
         must still be at ``expected_seq``; the result's ``last_position`` is 0). Empty
         ``events`` and ``keys`` are a `ValueError`. A ``snapshot`` replaces the stream's
         stored one; it needs events (a keys-only append carries none) and a seq from 1 to the
-        stream's seq after them, else `ValueError` (nothing is written).
+        stream's seq after them, else `ValueError` (nothing is written). A ``catalog`` row
+        replaces the stream's; it needs events, and its ``seq`` and ``stream_id`` must be the
+        stream's after them, else `ValueError` (nothing is written).
         """
+        ...
+
+    async def catalog(
+        self,
+        *,
+        reader: str | None = None,
+        statuses: Collection[str] | None = None,
+        before: tuple[int, str] | None = None,
+        limit: int | None = None,
+    ) -> list[CatalogEntry]:
+        """Catalog rows, newest first: by ``created_at`` then ``stream_id``, both descending.
+        Only rows ``reader`` (a company id; None: every row) is among the readers of, only in
+        ``statuses`` (None: any), only those before ``before`` = (created_at, stream_id) in
+        that order (a page's cursor), at most ``limit``."""
+        ...
+
+    async def catalog_count(
+        self, *, reader: str | None = None, statuses: Collection[str] | None = None
+    ) -> int:
+        """How many rows `catalog` would return without ``before`` and ``limit``."""
+        ...
+
+    async def catalog_entry(self, stream_id: str) -> CatalogEntry | None:
+        """The stream's catalog row, or None."""
+        ...
+
+    async def scheduled(self) -> list[tuple[str, int]]:
+        """(stream_id, next_deadline) of every row that has a next deadline, by deadline."""
         ...
 
     async def latest_snapshot(self, stream_id: str) -> Snapshot | None:

@@ -14,15 +14,17 @@ import hashlib
 
 import msgspec
 
+from auctionactors.domain.catalog import Summary, summarize
 from auctionactors.domain.events import AnyEvent, Event, event_type
 from auctionactors.domain.state import AuctionState
 from auctionactors.errors import CorruptionError
-from auctionactors.store.base import NewEvent, Snapshot, StoredEvent
+from auctionactors.store.base import CatalogEntry, NewEvent, Snapshot, StoredEvent
 
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(AnyEvent)
 _state_encoder = msgspec.msgpack.Encoder()
 _state_decoder = msgspec.msgpack.Decoder(AuctionState)
+_summary_decoder = msgspec.msgpack.Decoder(Summary)
 
 SNAPSHOT_VERSION = hashlib.sha256(
     msgspec.json.encode(msgspec.json.schema(AuctionState), order="sorted")
@@ -71,3 +73,31 @@ def decode_snapshot(stream_id: str, snapshot: Snapshot) -> AuctionState:
             f"at seq {state.seq}"
         )
     return state
+
+
+def catalog_entry(state: AuctionState) -> CatalogEntry:
+    """The state's catalog row (its summary, encoded, beside the columns the store indexes)."""
+    return encode_summary(summarize(state))
+
+
+def encode_summary(summary: Summary) -> CatalogEntry:
+    return CatalogEntry(
+        stream_id=summary.auction_id,
+        seq=summary.seq,
+        status=summary.status,
+        created_at=summary.created_at,
+        next_deadline=summary.next_deadline,
+        readers=tuple(sorted(summary.readers)),
+        data=_state_encoder.encode(summary),
+    )
+
+
+def decode_summary(entry: CatalogEntry) -> Summary:
+    """The summary a catalog row holds; `CorruptionError` if it does not decode to one."""
+    try:
+        summary = _summary_decoder.decode(entry.data)
+    except msgspec.DecodeError as exc:
+        raise CorruptionError(f"{entry.stream_id} catalog row: {exc}") from None
+    if summary.auction_id != entry.stream_id:
+        raise CorruptionError(f"{entry.stream_id} catalog row holds {summary.auction_id}")
+    return summary
