@@ -25,7 +25,7 @@ from auctionactors.gateway.config import GatewayConfig
 from auctionactors.gateway.server import Gateway
 from auctionactors.runtime.clock import SystemClock
 from auctionactors.runtime.publishing import Subscriber
-from auctionactors.runtime.supervisor import Supervisor
+from auctionactors.runtime.supervisor import PASSIVATE_AFTER_S, Supervisor, SupervisorConfig
 from auctionactors.store.sqlite import SqliteEventStore
 
 DEFAULT_URL = "ws://127.0.0.1:8765/ws"
@@ -107,11 +107,13 @@ async def running(
     store: SqliteEventStore,
     config: GatewayConfig,
     subscribers: list[Subscriber] | None = None,
+    supervision: SupervisorConfig | None = None,
 ) -> AsyncIterator[tuple[Gateway, int]]:
-    """The supervisor (every stored auction brought up) and the gateway listening, on the system
-    clock; yields the gateway and the number of auctions supervised. On exit: stop accepting,
-    close every connection (1001), drain the mailboxes. The store stays open (the caller's)."""
-    supervisor = Supervisor(store, SystemClock(), subscribers=subscribers)
+    """The supervisor (the timer heap armed from the catalog; actors load when needed) and the
+    gateway listening, on the system clock; yields the gateway and the number of auctions
+    stored. On exit: stop accepting, close every connection (1001), drain the mailboxes. The
+    store stays open (the caller's)."""
+    supervisor = Supervisor(store, SystemClock(), subscribers=subscribers, config=supervision)
     gateway = Gateway(supervisor, store, config)
     count = await supervisor.start()
     try:
@@ -145,7 +147,11 @@ async def serve(args: argparse.Namespace) -> int:
     # One daemon per database: a second one is refused (StoreLocked, exit status 1).
     store = await SqliteEventStore.open(path, busy_timeout=args.busy_timeout, exclusive=True)
     try:
-        async with running(store, gateway_config(args)) as (gateway, count):
+        supervision = SupervisorConfig(passivate_after_s=args.passivate_after or None)
+        async with running(store, gateway_config(args), supervision=supervision) as (
+            gateway,
+            count,
+        ):
             stop = stop_signal()
             print(f"auctionactors: supervising {count} auctions; store {path}", flush=True)
             print(f"auctionactors: listening on {gateway.url}", flush=True)
@@ -229,6 +235,15 @@ def add_parsers(sub: Any, add_db: Any, add_json: Any) -> None:
         metavar="SECONDS",
         help="how long a write waits for another process's lock on the database before the "
         "command is answered `unavailable` (default 5)",
+    )
+    serve_p.add_argument(
+        "--passivate-after",
+        type=_non_negative_float,
+        default=PASSIVATE_AFTER_S,
+        metavar="SECONDS",
+        help="unload an auction's actor after this long with nothing to do; it is reloaded "
+        "from its snapshot when a message or its next deadline needs it (default "
+        f"{PASSIVATE_AFTER_S:g}; 0: never, finished auctions are unloaded at once anyway)",
     )
     limits = serve_p.add_argument_group(
         "limits",
@@ -364,14 +379,23 @@ positive_int = _int_at_least(1)
 _whole_number = _int_at_least(0)
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be more than 0: {value}")
-    return value
+def _float_above(low: float, *, inclusive: bool) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not (value >= low if inclusive else value > low) or value == float("inf"):
+            raise argparse.ArgumentTypeError(
+                f"must be {'at least' if inclusive else 'more than'} {low:g}: {value}"
+            )
+        return value
+
+    return parse
+
+
+_positive_float = _float_above(0, inclusive=False)
+_non_negative_float = _float_above(0, inclusive=True)
 
 
 def _port(text: str) -> int:

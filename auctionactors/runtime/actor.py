@@ -37,15 +37,18 @@ from auctionactors.errors import (
     StoreError,
     Unavailable,
 )
-from auctionactors.runtime.clock import Clock, TimerHandle
+from auctionactors.runtime.batch import BATCH_LIMIT, Answer, Batch
+from auctionactors.runtime.clock import Clock
 from auctionactors.runtime.keys import KeyCache, record_of, replayed
 from auctionactors.runtime.mailbox import Ask, Mailbox, Message, Query, Reply, resolve
 from auctionactors.runtime.publishing import Subscriber, Update
 from auctionactors.runtime.receipts import Receipts
+from auctionactors.runtime.replay import rebuild
+from auctionactors.runtime.scheduler import Scheduler
 from auctionactors.runtime.solver import Solved, solve
 from auctionactors.runtime.stats import RuntimeStats
 from auctionactors.store.base import EventStore, KeyRecord, Snapshot
-from auctionactors.store.codec import decode_snapshot, encode_event, encode_snapshot
+from auctionactors.store.codec import catalog_entry, encode_event, encode_snapshot
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +71,10 @@ class AuctionActor:
         subscribers: Sequence[Subscriber],
         stats: RuntimeStats,
         receipts: Receipts | None = None,
+        scheduler: Scheduler,
         receipt_wait_s: float = RECEIPT_WAIT_S,
         snapshot_every: int = SNAPSHOT_EVERY,
+        passivate_after_s: float | None = None,
     ) -> None:
         self.auction_id = auction_id
         self.state = state
@@ -84,40 +89,41 @@ class AuctionActor:
         self._receipts = receipts if receipts is not None else Receipts()
         self._receipt_wait_s = receipt_wait_s
         self._keys = KeyCache(store, auction_id)
-        self._timer: TimerHandle | None = None
-        self._timer_deadline: int | None = None
+        self._scheduler = scheduler
+        self._retry_for: int | None = None  # the deadline a storage retry stands for
+        self._passivate_after_s = passivate_after_s
         self._snapshot_every = snapshot_every
         # The seq of the latest snapshot written, as far as this actor knows: a loaded state
         # counts as one (the next comes ``snapshot_every`` events after it).
         self._snapshot_seq = state.seq if state is not None else 0
 
     async def run(self) -> None:
-        """Serve the mailbox until cancelled, or until the auction is final and nothing is
-        queued (it is then passivated: the supervisor reloads it on the next message). An
-        auction that does not exist (a refused or abandoned creation) leaves as soon as nothing
-        is queued."""
+        """Serve the mailbox until cancelled, or until it is passivated: when the auction is
+        final and nothing is queued, or when it has been idle for ``passivate_after_s`` (its
+        next deadline stays in the scheduler, which reloads it). The supervisor reloads it on
+        the next message too. An auction that does not exist (a refused or abandoned creation)
+        leaves as soon as nothing is queued."""
         if self.state is not None:
             self._mailbox.put_tick()  # deadlines that passed while the actor was down: act now
-        try:
-            while True:
-                if self.state is None and not self._mailbox.has_work():
+        while True:
+            if not self._mailbox.has_work():
+                if self.state is None or self.state.is_final:
                     return
-                message = await self._mailbox.get()
-                try:
-                    await self._deadlines_before(message)
-                except BaseException:
-                    if message is not None:  # taken, never applied: for the rebuilt actor
-                        self._mailbox.put_back(message)
-                    raise
-                if isinstance(message, Ask):
-                    await self._handle(message)
-                elif isinstance(message, Query):
-                    await self._query(message)
-                if self.state is not None and self.state.is_final and not self._mailbox.has_work():
-                    return
-                self._arm_timer()
-        finally:
-            self._cancel_timer()
+                idle = self._passivate_after_s
+                if idle is not None and (idle <= 0 or not await self._mailbox.wait_idle(idle)):
+                    return  # no await between this look at the mailbox and leaving
+            message = await self._mailbox.get()
+            try:
+                await self._deadlines_before(message)
+            except BaseException:
+                if message is not None:  # taken, never applied: for the rebuilt actor
+                    self._mailbox.put_back(message)
+                raise
+            if isinstance(message, Ask):
+                await self._handle(message)
+            elif isinstance(message, Query):
+                await self._query(message)
+            self._arm_timer()
 
     def _failure(self, exc: BaseException) -> BaseException:
         """What the caller of a message that was not handled is told (nothing was applied)."""
@@ -142,7 +148,7 @@ class AuctionActor:
             early = self._mailbox.take_received_before(deadline)
             if early is not None:
                 try:
-                    await self._handle(early)
+                    await self._handle(early, alone=True)
                 except BaseException as exc:
                     resolve(early.future, error=self._failure(exc))  # if `_handle` did not
                     raise
@@ -174,7 +180,7 @@ class AuctionActor:
 
     async def _act_on(self, deadline: int) -> bool:
         """Store the due deadline's events (if a later one is due too, at this one's time: the
-        later waits its turn); False if none or storage failed (a timer retries, calmly)."""
+        later waits its turn); False if none or storage failed (the scheduler retries, calmly)."""
         state = self.state
         assert state is not None
         now = max(self._clock.now(), state.last_at)
@@ -183,23 +189,49 @@ class AuctionActor:
         events = events if len(events) == len(mine) else mine
         if not events:
             return False
-        try:
-            await self._commit(events)
-        except StorageUnavailable:
-            log.warning("%s: storage unavailable for a deadline; retrying", self.auction_id)
-            self._stats.storage_failures += 1
-            # Retry in a while, not at once: the one timer now stands for this (past) deadline,
-            # so `_arm_timer` leaves it alone instead of re-arming it for the deadline itself,
-            # which would fire at once and spin while the storage is down.
-            self._cancel_timer()
-            self._timer = self._clock.call_at(now + STORAGE_RETRY_S * SECOND, self._on_timer)
-            self._timer_deadline = deadline
-            return False
-        return True
+        batch = Batch(state.seq)
+        await self._apply(events, batch)
+        if await self._commit(batch):
+            return True
+        log.warning("%s: storage unavailable for a deadline; retrying", self.auction_id)
+        # Retry in a while, not at once: the scheduler's entry now stands for this (past)
+        # deadline, so `_arm_timer` leaves it alone instead of re-arming it for the deadline
+        # itself, which would fire at once and spin while the storage is down.
+        self._retry_for = deadline
+        self._scheduler.set(self.auction_id, now + STORAGE_RETRY_S * SECOND)
+        return False
 
     # --- commands -------------------------------------------------------------------------------
 
-    async def _handle(self, ask: Ask) -> None:
+    async def _handle(self, first: Ask, *, alone: bool = False) -> None:
+        """Decide ``first`` and, unless ``alone``, the commands queued right behind it (a batch,
+        see `batch.py`), then store all their events in one write, deliver and answer."""
+        batch = Batch(self.state.seq if self.state is not None else 0)
+        ask: Ask | None = first
+        try:
+            while ask is not None:
+                await self._decide(ask, batch)
+                ask = None
+                if not alone and len(batch) < BATCH_LIMIT and self.state is not None:
+                    ask = self._mailbox.take_next_ask(lambda a: self._batches_with(a, batch))
+        except BaseException:
+            self._put_back(batch)
+            raise
+        await self._commit(batch)
+
+    def _batches_with(self, ask: Ask, batch: Batch) -> bool:
+        """Whether a queued command may join the batch: not a creation, not a repeat of a key
+        in it (it will be answered from the stored key), and received before the next deadline
+        (a deadline due goes first)."""
+        state = self.state
+        if state is None or isinstance(ask.command, CreateAuction) or batch.holds_key(ask):
+            return False
+        deadline = state.next_deadline()
+        return deadline is None or ask.received_at < deadline
+
+    async def _decide(self, ask: Ask, batch: Batch) -> None:
+        """Decide one command against the current state and apply its events to it (they are
+        stored with the batch); its answer waits in the batch."""
         if ask.future.done():  # the caller gave up while it was queued: do not act for it
             return
         ask.taken = True
@@ -207,7 +239,7 @@ class AuctionActor:
         name = type(command).__name__
         keys = self._keys if not isinstance(command, CreateAuction) else KeyCache(self._store, "")
         if ask.key is not None and (record := keys.cached(ask.key)) is not None:
-            self._answer_repeat(ask, name, record)
+            batch.add(self._repeat(ask, name, keys, record))
             return
         state = self.state
         now = ask.received_at if state is None else max(ask.received_at, state.last_at)
@@ -223,133 +255,179 @@ class AuctionActor:
                 solutions = (await self._solved()).solutions
             except Exception as exc:
                 log.warning("%s: select_solution without solutions: %r", self.auction_id, exc)
-                if not await self._repeated(ask, name, keys):
-                    self._stats.count_command(name, "unavailable")
-                    resolve(ask.future, error=Unavailable(_NO_SOLUTIONS))
+                await self._refuse(ask, name, keys, Unavailable(_NO_SOLUTIONS), batch)
                 return
         try:
             events = decide(state, command, now, solutions)
         except DomainError as refusal:
-            if not await self._repeated(ask, name, keys):
-                self._stats.count_command(name, refusal.code)
-                resolve(ask.future, error=refusal)
+            await self._refuse(ask, name, keys, refusal, batch)
             return
         except Exception as exc:
             self._stats.count_command(name, "internal")
             resolve(ask.future, error=ActorCrashed(f"{self.auction_id}: {exc!r}"))
             raise
         if not events and ask.key is None:  # nothing changes (an identical repeat)
-            self._stats.count_command(name, "ok")
-            resolve(ask.future, Reply(state.seq if state is not None else 0, {}))
+            batch.add(Answer(ask, name, keys, Reply(state.seq if state is not None else 0, {})))
             return
         # A keyed command that changes nothing still stores its key (alone), so that a repeat
         # gets this very reply, same seq, even after the auction has moved on.
         seq = (state.seq if state is not None else 0) + len(events)
         reply = Reply(seq, result_of(command, events))
-        records = [] if ask.key is None else [record_of(keys.scope, ask.key, reply)]
-        try:
-            await self._commit(events, records)
-        except DuplicateKey:
-            if not await self._repeated(ask, name, keys):  # pragma: no cover - a store bug
-                self._stats.count_command(name, "internal")
-                resolve(ask.future, error=ActorCrashed("a duplicate key that is not stored"))
-            return
-        except StorageUnavailable as exc:  # nothing was written
-            self._stats.count_command(name, "unavailable")
-            self._stats.storage_failures += 1
-            resolve(ask.future, error=Unavailable(f"storage unavailable: {exc}"))
-            return
-        except OutcomeUnknown as exc:
-            # Stored or not, we cannot tell: answer `timeout` and restart by replay, since our
-            # state may be stale. A retry with the same key learns the outcome.
-            self._stats.count_command(name, "timeout")
-            self._stats.storage_failures += 1
-            resolve(ask.future, error=exc)
-            raise
-        except ConcurrencyError as exc:
-            # Another writer appended to our stream: our state is stale. Restart by replay.
-            self._stats.count_command(name, "unavailable")
-            resolve(ask.future, error=Unavailable(f"{self.auction_id} is restarting: {exc}"))
-            raise
-        except asyncio.CancelledError:  # shutting down: the append may still complete
-            self._stats.count_command(name, "timeout")
-            resolve(ask.future, error=CommandTimedOut("the server stopped; outcome unknown"))
-            raise
-        except BaseException as exc:
-            self._stats.count_command(name, "internal")
-            resolve(ask.future, error=ActorCrashed(f"{self.auction_id}: {exc!r}"))
-            raise
-        for record in records:
-            keys.remember(record)
-        self._stats.count_command(name, "ok")
-        resolve(ask.future, reply)
+        record = None if ask.key is None else record_of(keys.scope, ask.key, reply)
+        batch.add(Answer(ask, name, keys, reply, record=record))
+        await self._apply(events, batch)
 
-    async def _repeated(self, ask: Ask, name: str, keys: KeyCache) -> bool:
-        """Answer ``ask`` from its key's stored record if the key was applied; False if it has
-        no key or the key is new."""
-        if ask.key is None:
-            return False
-        try:
-            record = await keys.find(ask.key)
-        except StoreError as exc:  # the lookup failed: nothing was applied
-            self._stats.count_command(name, exc.code)
-            resolve(ask.future, error=Unavailable(f"storage unavailable: {exc}"))
-            return True
-        if record is None:
-            return False
-        self._answer_repeat(ask, name, record)
-        return True
+    async def _refuse(
+        self, ask: Ask, name: str, keys: KeyCache, refusal: BaseException, batch: Batch
+    ) -> None:
+        """A refused command: answered from its key's stored record if the key was applied
+        (a repeat), else with the refusal."""
+        if ask.key is not None:
+            try:
+                record = await keys.find(ask.key)
+            except StoreError as exc:  # the lookup failed: nothing was applied
+                batch.add(Answer(ask, name, keys, error=Unavailable(f"storage unavailable: {exc}")))
+                return
+            if record is not None:
+                batch.add(self._repeat(ask, name, keys, record))
+                return
+        batch.add(Answer(ask, name, keys, error=refusal))
 
-    def _answer_repeat(self, ask: Ask, name: str, record: KeyRecord) -> None:
+    def _repeat(self, ask: Ask, name: str, keys: KeyCache, record: KeyRecord) -> Answer:
         assert ask.key is not None
         try:
-            reply = replayed(record, ask.key)
+            return Answer(ask, name, keys, replayed(record, ask.key))
         except DomainError as refusal:
-            self._stats.count_command(name, refusal.code)
-            resolve(ask.future, error=refusal)
-            return
-        self._stats.count_command(name, "ok")
-        resolve(ask.future, reply)
+            return Answer(ask, name, keys, error=refusal)
 
-    async def _commit(self, events: list[Event], keys: Sequence[KeyRecord] = ()) -> int:
-        """Persist (with ``keys``), then apply, then publish. Returns the seq after the events.
-        With no events, only ``keys`` are stored (commands that changed nothing)."""
-        expected = self.state.seq if self.state is not None else 0
-        encoded = [encode_event(e) for e in events]
-        snapshot = self._snapshot_for(events)
-        await self._store.append(self.auction_id, expected, encoded, keys=keys, snapshot=snapshot)
-        if snapshot is not None:
-            self._snapshot_seq = snapshot.seq
-        if not events:  # keys only: nothing to apply or publish
-            return expected
+    async def _apply(self, events: list[Event], batch: Batch) -> None:
+        """Fold one command's events into the state (before they are durable: nothing reads
+        the state meanwhile, and a failed write rebuilds it) and prepare its update."""
         state = self.state
         for event in events:
             state = evolve(state, event)
         assert state is not None
         self.state = state
+        batch.events.extend(events)
         self.solved = await solve(state, self.solved)
         update = Update(self.auction_id, state.seq, events, state, self.solved)
         for subscriber in self._subscribers:
             try:
-                subscriber.publish(update)
+                delivery = subscriber.prepare(update)
             except Exception:
                 log.exception("%s: subscriber %r failed", self.auction_id, subscriber)
-        return state.seq
+                continue
+            if delivery is not None:
+                batch.deliveries.append(delivery)
 
-    def _snapshot_for(self, events: list[Event]) -> Snapshot | None:
-        """The snapshot to store with ``events``, if one is due: of the state they make final
-        (folded on a copy: the state changes only once they are durable, and it happens once
-        per auction), or, every ``snapshot_every`` events, of the current state (durable
-        already; one encoding, on the loop: about 25 ms for 100k bids)."""
+    async def _commit(self, batch: Batch) -> bool:
+        """Store the batch in one write (events, keys, snapshot, catalog row), then deliver its
+        updates and answer its commands. If the write fails, nothing of it is stored: every
+        command is told so, and a state that had the batch applied is rebuilt from the store."""
+        records = batch.records
+        if not batch.events and not records:  # refusals and repeats: nothing to store
+            batch.answer(self._stats)
+            return True
         state = self.state
-        if self._snapshot_every <= 0 or state is None or not events:
+        catalog = snapshot = None
+        if batch.events:
+            assert state is not None
+            catalog = catalog_entry(state)
+            snapshot = self._snapshot_for(state, batch.events)
+        encoded = [encode_event(e) for e in batch.events]
+        try:
+            await self._store.append(
+                self.auction_id,
+                batch.expected_seq,
+                encoded,
+                keys=records,
+                snapshot=snapshot,
+                catalog=catalog,
+            )
+        except DuplicateKey:  # a key stored by an earlier life of this actor (a lost reply)
+            await self._after_duplicate(batch)
+            return False
+        except StorageUnavailable as exc:  # nothing was written
+            self._stats.storage_failures += 1
+            why = f"storage unavailable: {exc}"
+            batch.fail(self._stats, "unavailable", lambda: Unavailable(why))
+            await self._roll_back(batch)
+            return False
+        except OutcomeUnknown as exc:
+            # Stored or not, we cannot tell: answer `timeout` and restart by replay. A retry
+            # with the same key learns the outcome.
+            self._stats.storage_failures += 1
+            why = str(exc)
+            batch.fail(self._stats, "timeout", lambda: OutcomeUnknown(why))
+            raise
+        except ConcurrencyError as exc:
+            # Another writer appended to our stream: our state is stale. Restart by replay.
+            why = f"{self.auction_id} is restarting: {exc}"
+            batch.fail(self._stats, "unavailable", lambda: Unavailable(why))
+            raise
+        except asyncio.CancelledError:  # shutting down: the append may still complete
+            batch.fail(
+                self._stats,
+                "timeout",
+                lambda: CommandTimedOut("the server stopped; outcome unknown"),
+            )
+            raise
+        except BaseException as exc:
+            why = f"{self.auction_id}: {exc!r}"
+            batch.fail(self._stats, "internal", lambda: ActorCrashed(why))
+            raise
+        if snapshot is not None:
+            self._snapshot_seq = snapshot.seq
+        self._stats.count_commit(len(batch))
+        batch.deliver()
+        batch.answer(self._stats)
+        return True
+
+    async def _after_duplicate(self, batch: Batch) -> None:
+        """The write was refused for a key already stored: answer the commands whose keys were
+        applied from their records; the others go back to the mailbox, in order, to be decided
+        again on the rebuilt state."""
+        again: list[Ask] = []
+        for a in batch.answers:
+            record = None if a.ask.key is None else await a.keys.find(a.ask.key)
+            if record is not None:
+                self._answer_now(self._repeat(a.ask, a.name, a.keys, record))
+            else:
+                again.append(a.ask)
+        for ask in reversed(again):
+            ask.taken = False
+            self._mailbox.put_back(ask)
+        await self._roll_back(batch)
+
+    def _answer_now(self, answer: Answer) -> None:
+        single = Batch(0)
+        single.add(answer)
+        single.answer(self._stats)
+
+    def _put_back(self, batch: Batch) -> None:
+        """A crash while deciding: the batch's undecided and unanswered commands go back to the
+        mailbox (nothing of the batch was stored) for the rebuilt actor."""
+        for a in reversed(batch.answers):
+            if not a.ask.future.done():
+                a.ask.taken = False
+                self._mailbox.put_back(a.ask)
+
+    async def _roll_back(self, batch: Batch) -> None:
+        """Undo a batch that was applied but not stored: rebuild the state from the store (a
+        failure here restarts the actor, which rebuilds it with a backoff)."""
+        if not batch.events:
+            return
+        self.solved = None
+        self.state = await rebuild(self._store, self.auction_id)
+
+    def _snapshot_for(self, state: AuctionState, events: list[Event]) -> Snapshot | None:
+        """The snapshot to store with ``events`` (already applied to ``state``), if one is due:
+        when they make the auction final (once per auction), or every ``snapshot_every`` events
+        (one encoding, on the loop: about 25 ms for 100k bids)."""
+        if self._snapshot_every <= 0:
             return None
-        if any(isinstance(e, FINALISING) for e in events):
-            after: AuctionState = decode_snapshot(self.auction_id, encode_snapshot(state))
-            for event in events:
-                after = evolve(after, event)
-            if after.is_final:
-                return encode_snapshot(after)
+        if state.is_final and any(isinstance(e, FINALISING) for e in events):
+            return encode_snapshot(state)
         if state.seq - self._snapshot_seq >= self._snapshot_every:
             return encode_snapshot(state)
         return None
@@ -374,22 +452,10 @@ class AuctionActor:
             resolve(query.future, result)
 
     def _arm_timer(self) -> None:
-        """One timer, for the next stored deadline; left alone while that deadline stands."""
+        """The auction's entry in the scheduler: its next stored deadline (left alone while a
+        storage retry stands for that deadline)."""
         deadline = self.state.next_deadline() if self.state is not None else None
-        if deadline == self._timer_deadline and self._timer is not None:
+        if deadline is not None and deadline == self._retry_for:
             return
-        self._cancel_timer()
-        if deadline is not None:
-            self._timer = self._clock.call_at(deadline, self._on_timer)
-            self._timer_deadline = deadline
-
-    def _on_timer(self) -> None:
-        self._timer = None
-        self._timer_deadline = None
-        self._mailbox.put_tick()
-
-    def _cancel_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-            self._timer_deadline = None
+        self._retry_for = None
+        self._scheduler.set(self.auction_id, deadline)

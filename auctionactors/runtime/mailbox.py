@@ -4,6 +4,7 @@ flag for the deadline timer that never counts against the bound (a deadline is n
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -100,6 +101,28 @@ class Mailbox:
             self._tick = False
             return None
         return self._items.popleft()
+
+    async def wait_idle(self, seconds: float) -> bool:
+        """Wait up to ``seconds`` (real time) for work; False if none came (the owner may then
+        passivate: it is idle for `quiesce` meanwhile)."""
+        if self.has_work():
+            return True
+        self._wakeup.clear()
+        self.idle.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wakeup.wait(), seconds)
+        return self.has_work()
+
+    def take_next_ask(self, accept: Callable[[Ask], bool]) -> Ask | None:
+        """Take the first queued message if it is a command ``accept``s and no tick is due
+        (a batch grows only in arrival order, and stops at a read or a deadline)."""
+        if self._tick or not self._items:
+            return None
+        first = self._items[0]
+        if not isinstance(first, Ask) or not accept(first):
+            return None
+        self._items.popleft()
+        return first
 
     def take_received_before(self, t: Instant) -> Ask | None:
         """Take the first queued command received before ``t`` (the receipt barrier: it is

@@ -14,6 +14,13 @@ class RuntimeStats:
         self.quarantines = 0
         self.passivations = 0
         self.storage_failures = 0
+        # Writes of commands (batches) and the commands they stored: appends per commit.
+        self.commits = 0
+        self.committed = 0
 
     def count_command(self, name: str, outcome: str) -> None:
         self.commands[(name, outcome)] += 1
+
+    def count_commit(self, commands: int) -> None:
+        self.commits += 1
+        self.committed += commands

@@ -5,9 +5,13 @@ crash are handled by the restarted actor), the restart history and the status op
 A cell whose actor crashes too often in a short time is **quarantined**: its commands are
 answered `unavailable` until an operator revives it. A storage outage is not a crash: a rebuild
 that fails with `StorageUnavailable` is retried with a capped exponential backoff (the cell is
-"restarting"), never counted towards quarantine. A final auction's actor is passivated once
-idle and reloaded on its next message; an auction that does not exist after its first command
-(a refused creation) leaves at once and its cell is removed.
+"restarting"), never counted towards quarantine.
+
+Actors are lazy: `start` loads none, it arms the central timer heap (`Scheduler`) from the
+catalog, and an actor is loaded (its state rebuilt from the latest snapshot) only when a message
+or a deadline needs it. A final auction's actor is passivated once idle, any other after
+``passivate_after_s`` idle; its next deadline stays in the heap. An auction that does not exist
+after its first command (a refused creation) leaves at once and its cell is removed.
 
 Timeouts: an ask not answered in ``ask_timeout_s`` is answered `unavailable` if its actor has not
 taken it yet (it is then skipped: never applied), and `timeout` (`CommandTimedOut`) if it was
@@ -46,6 +50,7 @@ from auctionactors.runtime.mailbox import Ask, CommandKey, Mailbox, Query, Reply
 from auctionactors.runtime.publishing import Subscriber
 from auctionactors.runtime.receipts import Receipt, Receipts
 from auctionactors.runtime.replay import ReplayFailed, rebuild
+from auctionactors.runtime.scheduler import Scheduler
 from auctionactors.runtime.solver import Solved
 from auctionactors.runtime.stats import RuntimeStats
 from auctionactors.store.base import EventStore
@@ -53,6 +58,7 @@ from auctionactors.store.base import EventStore
 log = logging.getLogger(__name__)
 
 CellStatus = Literal["starting", "live", "restarting", "quarantined"]
+PASSIVATE_AFTER_S = 300.0
 T = TypeVar("T")
 
 
@@ -81,6 +87,17 @@ class SupervisorConfig(msgspec.Struct, frozen=True, kw_only=True):
     receipt_wait_s: float = RECEIPT_WAIT_S
     # Events between snapshots of an auction's state (also taken when it becomes final); 0: off.
     snapshot_every: int = SNAPSHOT_EVERY
+    # Real seconds an auction that is not final stays loaded with nothing to do; None: forever.
+    passivate_after_s: float | None = PASSIVATE_AFTER_S
+
+
+class Counts(msgspec.Struct, frozen=True):
+    """How many auctions have an actor loaded (``live``: running, restarting or quarantined),
+    are stored without one (``passivated``), and have a deadline in the timer heap."""
+
+    live: int
+    passivated: int
+    scheduled: int
 
 
 class CellInfo(msgspec.Struct, frozen=True):
@@ -131,17 +148,30 @@ class Supervisor:
         self._cells: dict[str, _Cell] = {}
         self._creating: dict[tuple[str, str], asyncio.Future[None]] = {}
         self._closing = False
+        self.scheduler = Scheduler(clock, self._wake)
 
     # --- life of the supervisor ---------------------------------------------------------------
 
     async def start(self) -> int:
-        """Bring up an actor for every stored auction so that each one's next deadline is armed
-        (a deadline passed while down is acted on at once). Final auctions passivate again as
-        soon as they are loaded. Returns the number of auctions looked at."""
-        infos = await self.store.streams()
-        for info in infos:
-            self._spawn(info.stream_id, new=False)
-        return len(infos)
+        """Arm the timer heap with every stored auction's next deadline, from the catalog (a
+        deadline passed while down falls due at once); no actor is loaded. Returns the number
+        of auctions stored."""
+        self.scheduler.load(await self.store.scheduled())
+        return await self.store.catalog_count()
+
+    async def counts(self) -> Counts:
+        live = len(self._cells)
+        stored = await self.store.catalog_count()
+        return Counts(live, max(0, stored - live), len(self.scheduler))
+
+    def _wake(self, auction_id: str) -> None:
+        """A deadline in the heap fell due: load the auction if it is passivated and tell its
+        actor (a quarantined one acts on nothing until revived)."""
+        if self._closing:
+            return
+        cell = self._cells.get(auction_id) or self._spawn(auction_id, new=False)
+        if cell.status != "quarantined":
+            cell.mailbox.put_tick()
 
     async def quiesce(self) -> None:
         """Wait until every mailbox is empty and every actor waits for work: the point at which
@@ -155,6 +185,7 @@ class Supervisor:
     async def stop(self) -> None:
         """Graceful shutdown: stop intake, let the actors drain their mailboxes, stop them."""
         self._closing = True
+        self.scheduler.stop()
         try:
             await asyncio.wait_for(self.quiesce(), self.config.drain_timeout_s)
         except TimeoutError:
@@ -339,13 +370,15 @@ class Supervisor:
                     subscribers=self.subscribers,
                     stats=self.stats,
                     receipts=self.receipts,
+                    scheduler=self.scheduler,
                     receipt_wait_s=self.config.receipt_wait_s,
                     snapshot_every=self.config.snapshot_every,
+                    passivate_after_s=self.config.passivate_after_s,
                 )
                 await cell.actor.run()
-                # Final and idle (passivated), or never created: leave. No await between the
-                # actor's last look at its mailbox and leaving the registry, so no message can
-                # slip in between.
+                # Passivated (final and idle, or idle long enough), or never created: leave. No
+                # await between the actor's last look at its mailbox and leaving the registry, so
+                # no message can slip in between.
                 if cell.actor.state is not None:
                     self.stats.passivations += 1
                 self._forget(cell, None)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from typing import Any
 
 import msgspec
 import pytest
@@ -30,10 +31,8 @@ from auctionactors.runtime.clock import ManualClock
 from auctionactors.runtime.supervisor import Supervisor
 from auctionactors.store.base import (
     AppendResult,
-    KeyRecord,
     NewEvent,
     Principal,
-    Snapshot,
     StoredEvent,
 )
 from auctionactors.store.memory import MemoryEventStore
@@ -60,16 +59,11 @@ class FaultyStore(MemoryEventStore):
         stream_id: str,
         expected_seq: int,
         events: Sequence[NewEvent],
-        *,
-        writer_token: int | None = None,
-        keys: Sequence[KeyRecord] = (),
-        snapshot: Snapshot | None = None,
+        **options: Any,
     ) -> AppendResult:
         if self.append_faults and not self.after_write:
             raise self.append_faults.pop(0)
-        result = await super().append(
-            stream_id, expected_seq, events, writer_token=writer_token, keys=keys, snapshot=snapshot
-        )
+        result = await super().append(stream_id, expected_seq, events, **options)
         if self.append_faults:
             raise self.append_faults.pop(0)
         return result

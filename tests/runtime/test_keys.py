@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 
@@ -17,7 +18,7 @@ from auctionactors.errors import DomainError, OutcomeUnknown
 from auctionactors.runtime.clock import ManualClock
 from auctionactors.runtime.mailbox import CommandKey
 from auctionactors.runtime.supervisor import Supervisor
-from auctionactors.store.base import AppendResult, KeyRecord, NewEvent, Snapshot
+from auctionactors.store.base import AppendResult, KeyRecord, NewEvent
 from auctionactors.store.codec import decode_event
 from auctionactors.store.memory import MemoryEventStore
 
@@ -119,14 +120,9 @@ class UnsureStore(MemoryEventStore):
         stream_id: str,
         expected_seq: int,
         events: Sequence[NewEvent],
-        *,
-        writer_token: int | None = None,
-        keys: Sequence[KeyRecord] = (),
-        snapshot: Snapshot | None = None,
+        **options: Any,
     ) -> AppendResult:
-        result = await super().append(
-            stream_id, expected_seq, events, writer_token=writer_token, keys=keys, snapshot=snapshot
-        )
+        result = await super().append(stream_id, expected_seq, events, **options)
         if self.unsure:
             self.unsure -= 1
             raise OutcomeUnknown("the connection broke during COMMIT")

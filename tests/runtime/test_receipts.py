@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import msgspec
 import pytest
@@ -23,7 +24,7 @@ from auctionactors.runtime.clock import ManualClock
 from auctionactors.runtime.mailbox import Reply
 from auctionactors.runtime.receipts import Receipt, Receipts
 from auctionactors.runtime.supervisor import Supervisor
-from auctionactors.store.base import AppendResult, KeyRecord, NewEvent, Snapshot
+from auctionactors.store.base import AppendResult, NewEvent
 from auctionactors.store.codec import decode_events
 
 from .conftest import BUYER, FAST, S1, S2, T0, terms
@@ -199,17 +200,12 @@ class FailingOnceStore(GatedStore):
         stream_id: str,
         expected_seq: int,
         events: Sequence[NewEvent],
-        *,
-        writer_token: int | None = None,
-        keys: Sequence[KeyRecord] = (),
-        snapshot: Snapshot | None = None,
+        **options: Any,
     ) -> AppendResult:
         if self.fail_next:
             self.fail_next = False
             raise ConcurrencyError("another writer")
-        return await super().append(
-            stream_id, expected_seq, events, writer_token=writer_token, keys=keys, snapshot=snapshot
-        )
+        return await super().append(stream_id, expected_seq, events, **options)
 
 
 async def settled(condition: Callable[[], bool]) -> None:

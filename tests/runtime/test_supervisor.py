@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from typing import Any
 
 import msgspec
 import pytest
@@ -30,10 +31,10 @@ from auctionactors.errors import (
     Unavailable,
 )
 from auctionactors.runtime.clock import ManualClock
-from auctionactors.runtime.publishing import Update
+from auctionactors.runtime.publishing import Delivery, Update
 from auctionactors.runtime.replay import rebuild
 from auctionactors.runtime.supervisor import Supervisor
-from auctionactors.store.base import AppendResult, KeyRecord, NewEvent, Snapshot, StoredEvent
+from auctionactors.store.base import AppendResult, NewEvent, StoredEvent
 from auctionactors.store.codec import decode_event
 from auctionactors.store.memory import MemoryEventStore
 
@@ -68,23 +69,21 @@ class CrashingStore(MemoryEventStore):
         super().__init__()
         self.crash_appends = 0
         self.crash_reads = 0
+        self.appending = asyncio.Event()  # set when an append that is to crash begins
 
     async def append(
         self,
         stream_id: str,
         expected_seq: int,
         events: Sequence[NewEvent],
-        *,
-        writer_token: int | None = None,
-        keys: Sequence[KeyRecord] = (),
-        snapshot: Snapshot | None = None,
+        **options: Any,
     ) -> AppendResult:
         if self.crash_appends:
             self.crash_appends -= 1
+            self.appending.set()
+            await asyncio.sleep(0)  # I/O in flight: what is asked now waits for the next batch
             raise RuntimeError("injected crash in append")
-        return await super().append(
-            stream_id, expected_seq, events, writer_token=writer_token, keys=keys, snapshot=snapshot
-        )
+        return await super().append(stream_id, expected_seq, events, **options)
 
     async def read_stream(
         self,
@@ -160,8 +159,9 @@ async def test_subscribers_see_every_update_in_seq_order(
     seen: list[tuple[int, int, list[str]]] = []
 
     class Recorder:
-        def publish(self, update: Update) -> None:
-            seen.append((update.first_seq, update.seq, [type(e).__name__ for e in update.events]))
+        def prepare(self, update: Update) -> Delivery:
+            names = [type(e).__name__ for e in update.events]
+            return lambda: seen.append((update.first_seq, update.seq, names))
 
     sup = Supervisor(store, clock, config=FAST, subscribers=[Recorder()])
     auction_id = await open_auction(sup, clock)
@@ -182,14 +182,15 @@ async def test_crash_restarts_by_replay_with_state_intact_and_queue_kept(
     auction_id = await open_auction(sup, clock)
     other_id = await open_auction(sup, clock)
     await sup.ask(auction_id, bid("p1", 300))
-    before = await state_of(sup, auction_id)
+    seq_before = (await state_of(sup, auction_id)).seq  # the live state: read it now
     store.crash_appends = 1
     crashing = asyncio.ensure_future(sup.ask(auction_id, bid("p1", 250)))
+    await store.appending.wait()
     queued = asyncio.ensure_future(sup.ask(auction_id, bid_as(bid("p1", 275), S2)))
     with pytest.raises(ActorCrashed):
         await crashing
     after_queued = await queued  # handled by the restarted actor, not lost
-    assert after_queued.seq == before.seq + 1
+    assert after_queued.seq == seq_before + 1
     state = await state_of(sup, auction_id)
     assert [b.amount for b in state.ranked("p1")] == [275, 300]
     assert sup.stats.restarts == 1
@@ -236,7 +237,9 @@ async def test_poison_event_quarantines_that_auction_only(
     await store.append(poisoned, seq, [NewEvent("from_the_future", b'{"type":"from_the_future"}')])
     sup = Supervisor(store, clock, config=FAST)
     await sup.start()
-    await sup.quiesce()
+    assert sup.cells() == []  # nothing is loaded before it is needed
+    with pytest.raises(Unavailable, match="quarantined"):
+        await state_of(sup, poisoned)
     info = sup.cell(poisoned)
     assert info is not None and info.status == "quarantined"
     assert info.restarts == 1  # deterministic: quarantined at once, no futile restarts
@@ -388,21 +391,18 @@ class GatedStore(MemoryEventStore):
         super().__init__()
         self.gate = asyncio.Event()
         self.gate.set()
+        self.entered = asyncio.Event()  # an append waits at the gate
 
     async def append(
         self,
         stream_id: str,
         expected_seq: int,
         events: Sequence[NewEvent],
-        *,
-        writer_token: int | None = None,
-        keys: Sequence[KeyRecord] = (),
-        snapshot: Snapshot | None = None,
+        **options: Any,
     ) -> AppendResult:
+        self.entered.set()
         await self.gate.wait()
-        return await super().append(
-            stream_id, expected_seq, events, writer_token=writer_token, keys=keys, snapshot=snapshot
-        )
+        return await super().append(stream_id, expected_seq, events, **options)
 
 
 async def test_ask_timeout_answers_timeout_if_taken_and_unavailable_if_queued(
@@ -412,7 +412,9 @@ async def test_ask_timeout_answers_timeout_if_taken_and_unavailable_if_queued(
     sup = Supervisor(store, clock, config=msgspec.structs.replace(FAST, ask_timeout_s=0.05))
     auction_id = await open_auction(sup, clock)
     store.gate.clear()  # storage stalls
+    store.entered.clear()
     stalled = asyncio.ensure_future(sup.ask(auction_id, bid("p1", 300)))
+    await store.entered.wait()  # taken and being stored: the next is not in its batch
     queued = asyncio.ensure_future(sup.ask(auction_id, bid_as(bid("p1", 275), S2)))
     with pytest.raises(CommandTimedOut, match="did not answer in time"):
         await stalled  # taken: its append is in flight, the outcome is unknown
