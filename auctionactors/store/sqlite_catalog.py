@@ -60,6 +60,9 @@ INSERT_READER = "INSERT INTO catalog_readers (company_id, stream_id, created_at)
 COLUMNS = """c.stream_id, c.seq, c.status, c.created_at, c.next_deadline,
     (SELECT json_group_array(company_id) FROM catalog_readers WHERE stream_id = c.stream_id),
     c.data"""
+# The partial index holds only rows with a deadline: the timer heap reads nothing else.
+SELECT_SCHEDULED = """SELECT stream_id, next_deadline FROM catalog
+    WHERE next_deadline IS NOT NULL ORDER BY next_deadline, stream_id"""
 
 
 def upsert(conn: sqlite3.Connection, entries: Iterable[CatalogEntry]) -> None:
@@ -138,11 +141,7 @@ def entry(conn: sqlite3.Connection, stream_id: str) -> CatalogEntry | None:
 
 
 def scheduled(conn: sqlite3.Connection) -> list[tuple[str, int]]:
-    rows = conn.execute(
-        "SELECT stream_id, next_deadline FROM catalog "
-        "WHERE next_deadline IS NOT NULL ORDER BY next_deadline, stream_id"
-    )
-    return [(stream_id, deadline) for stream_id, deadline in rows]
+    return [(stream_id, deadline) for stream_id, deadline in conn.execute(SELECT_SCHEDULED)]
 
 
 def behind(conn: sqlite3.Connection) -> list[tuple[str, int, int]]:
