@@ -527,7 +527,11 @@ class Chaos:
         self.verify("final")
 
     def start(self, n: int) -> Server:
-        server = Server(self.db, self.folder / f"serve-{n}.log", wait=False)
+        # Passivation, snapshots and batching on, and often: every auction is unloaded and
+        # reloaded from a snapshot many times per round.
+        runtime = ("--passivate-after", str(self.args.passivate_after),
+                   "--snapshot-every", str(self.args.snapshot_every))  # fmt: skip
+        server = Server(self.db, self.folder / f"serve-{n}.log", *runtime, wait=False)
         self.lifetimes.append(server.lifetime)
         return server
 
@@ -693,6 +697,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--resends", type=int, default=2, help="acknowledged commands re-sent per client and round"
     )
+    p.add_argument(
+        "--passivate-after", type=float, default=0.2, help="serve's idle time before unloading, s"
+    )
+    p.add_argument("--snapshot-every", type=int, default=7, help="serve's events between snapshots")
     p.add_argument("--dir", type=Path, default=None, help="work folder (default: a temporary)")
     p.add_argument("--keep", action="store_true", help="keep the temporary work folder")
     return p.parse_args(argv)

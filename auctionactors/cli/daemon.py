@@ -23,6 +23,7 @@ from auctionactors.client import Client, ClientError
 from auctionactors.errors import AuctionActorsError, UsageError
 from auctionactors.gateway.config import GatewayConfig
 from auctionactors.gateway.server import Gateway
+from auctionactors.runtime.actor import SNAPSHOT_EVERY
 from auctionactors.runtime.clock import SystemClock
 from auctionactors.runtime.publishing import Subscriber
 from auctionactors.runtime.supervisor import PASSIVATE_AFTER_S, Supervisor, SupervisorConfig
@@ -147,7 +148,9 @@ async def serve(args: argparse.Namespace) -> int:
     # One daemon per database: a second one is refused (StoreLocked, exit status 1).
     store = await SqliteEventStore.open(path, busy_timeout=args.busy_timeout, exclusive=True)
     try:
-        supervision = SupervisorConfig(passivate_after_s=args.passivate_after or None)
+        supervision = SupervisorConfig(
+            passivate_after_s=args.passivate_after or None, snapshot_every=args.snapshot_every
+        )
         async with running(store, gateway_config(args), supervision=supervision) as (
             gateway,
             count,
@@ -244,6 +247,14 @@ def add_parsers(sub: Any, add_db: Any, add_json: Any) -> None:
         help="unload an auction's actor after this long with nothing to do; it is reloaded "
         "from its snapshot when a message or its next deadline needs it (default "
         f"{PASSIVATE_AFTER_S:g}; 0: never, finished auctions are unloaded at once anyway)",
+    )
+    serve_p.add_argument(
+        "--snapshot-every",
+        type=_whole_number,
+        default=SNAPSHOT_EVERY,
+        metavar="N",
+        help="store a snapshot of an auction's state every N events (and when it finishes), so "
+        f"that loading it replays only what follows (default {SNAPSHOT_EVERY}; 0: none)",
     )
     limits = serve_p.add_argument_group(
         "limits",

@@ -309,9 +309,12 @@ class AuctionActor:
         assert state is not None
         self.state = state
         batch.events.extend(events)
-        self.solved = await solve(state, self.solved)
+        # Solutions only for subscribers that render this auction now (a hot auction nobody
+        # watches needs none per command: the search would dominate its cost).
+        followed = [s for s in self._subscribers if self._follows(s)]
+        self.solved = await solve(state, self.solved) if followed else Solved(state)
         update = Update(self.auction_id, state.seq, events, state, self.solved)
-        for subscriber in self._subscribers:
+        for subscriber in followed:
             try:
                 delivery = subscriber.prepare(update)
             except Exception:
@@ -319,6 +322,12 @@ class AuctionActor:
                 continue
             if delivery is not None:
                 batch.deliveries.append(delivery)
+
+    def _follows(self, subscriber: Subscriber) -> bool:
+        try:
+            return subscriber.follows(self.auction_id)
+        except Exception:  # it is asked to prepare, which fails the same way (and is logged)
+            return True
 
     async def _commit(self, batch: Batch) -> bool:
         """Store the batch in one write (events, keys, snapshot, catalog row), then deliver its

@@ -47,6 +47,12 @@ Delivery = Callable[[], None]
 
 
 class Subscriber(Protocol):
+    def follows(self, auction_id: str) -> bool:
+        """Whether an update of the auction would be rendered now (someone is subscribed to
+        it, or to every auction): only then does the actor prepare one, with its solutions
+        ready. Called synchronously, in the actor, before `prepare`."""
+        ...
+
     def prepare(self, update: Update) -> Delivery | None:
         """Called synchronously by the actor right after the update's events were applied to
         its state, before they are durable, in seq order. Render from the state now (it changes

@@ -57,3 +57,10 @@ async def supervisor(store: MemoryEventStore, clock: ManualClock) -> AsyncIterat
     await sup.start()
     yield sup
     await sup.stop()
+
+
+class Watching:
+    """A base for test subscribers: it follows every auction (see `Subscriber.follows`)."""
+
+    def follows(self, auction_id: str) -> bool:
+        return True

@@ -23,7 +23,7 @@ from auctionactors.runtime.replay import rebuild
 from auctionactors.runtime.supervisor import Supervisor
 from auctionactors.store.memory import MemoryEventStore
 
-from .conftest import BUYER, FAST, S1, S2, terms
+from .conftest import BUYER, FAST, S1, S2, Watching, terms
 
 
 def bids(caller: Caller, amount: int, product: str = "p1") -> PlaceBids:
@@ -158,7 +158,7 @@ async def test_updates_are_prepared_per_command_and_delivered_once_durable(
     prepared: list[tuple[int, int | None]] = []
     delivered: list[tuple[int, int]] = []
 
-    class Recorder:
+    class Recorder(Watching):
         def prepare(self, update: Update) -> Delivery | None:
             best = update.state.ranked("p1")
             prepared.append((update.seq, best[0].amount if best else None))
@@ -191,7 +191,7 @@ async def test_nothing_is_delivered_when_the_write_fails(
 ) -> None:
     delivered: list[int] = []
 
-    class Recorder:
+    class Recorder(Watching):
         def prepare(self, update: Update) -> Delivery | None:
             return lambda: delivered.append(update.seq)
 

@@ -221,8 +221,8 @@ async def test_a_restarted_supervisor_starts_from_the_snapshots(tmp_path: Path) 
         hot_snapshot = await store.latest_snapshot(hot)
         done_snapshot = await store.latest_snapshot(done)
         hot_seq, done_seq = await store.highest_seq(hot), await store.highest_seq(done)
-    # Every 5 events (of the state before an append), and at finalisation (of the final state).
-    assert hot_snapshot is not None and hot_seq - 5 <= hot_snapshot.seq < hot_seq
+    # Every 5 events (of the state after an append), and at finalisation (of the final state).
+    assert hot_snapshot is not None and hot_seq - 5 < hot_snapshot.seq <= hot_seq
     assert done_snapshot is not None and done_snapshot.seq == done_seq
     # Break an event before each snapshot: a fold from seq 1 would quarantine the auction, so
     # an auction that answers was rebuilt from its snapshot.

@@ -38,7 +38,7 @@ from auctionactors.store.base import AppendResult, NewEvent, StoredEvent
 from auctionactors.store.codec import decode_event
 from auctionactors.store.memory import MemoryEventStore
 
-from .conftest import ADMIN, BUYER, FAST, OUTSIDER, S1, S2, T0, terms
+from .conftest import ADMIN, BUYER, FAST, OUTSIDER, S1, S2, T0, Watching, terms
 
 
 def bid(product: str, amount: int) -> PlaceBids:
@@ -158,7 +158,7 @@ async def test_subscribers_see_every_update_in_seq_order(
 ) -> None:
     seen: list[tuple[int, int, list[str]]] = []
 
-    class Recorder:
+    class Recorder(Watching):
         def prepare(self, update: Update) -> Delivery:
             names = [type(e).__name__ for e in update.events]
             return lambda: seen.append((update.first_seq, update.seq, names))
