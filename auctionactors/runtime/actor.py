@@ -331,7 +331,9 @@ class AuctionActor:
         update = Update(self.auction_id, state.seq, events, state, self.solved)
         for subscriber in self._subscribers:
             try:
-                subscriber.publish(update)
+                delivery = subscriber.prepare(update)
+                if delivery is not None:
+                    delivery()
             except Exception:
                 log.exception("%s: subscriber %r failed", self.auction_id, subscriber)
         return state.seq

@@ -30,7 +30,7 @@ from auctionactors.errors import (
     Unavailable,
 )
 from auctionactors.runtime.clock import ManualClock
-from auctionactors.runtime.publishing import Update
+from auctionactors.runtime.publishing import Delivery, Update
 from auctionactors.runtime.replay import rebuild
 from auctionactors.runtime.supervisor import Supervisor
 from auctionactors.store.base import AppendResult, KeyRecord, NewEvent, Snapshot, StoredEvent
@@ -160,8 +160,9 @@ async def test_subscribers_see_every_update_in_seq_order(
     seen: list[tuple[int, int, list[str]]] = []
 
     class Recorder:
-        def publish(self, update: Update) -> None:
+        def prepare(self, update: Update) -> Delivery:
             seen.append((update.first_seq, update.seq, [type(e).__name__ for e in update.events]))
+            return lambda: None
 
     sup = Supervisor(store, clock, config=FAST, subscribers=[Recorder()])
     auction_id = await open_auction(sup, clock)
