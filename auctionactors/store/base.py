@@ -141,6 +141,23 @@ def check_snapshot(expected_seq: int, events: Sequence[NewEvent], snapshot: Snap
         raise TypeError(f"snapshot data must be bytes, not {type(snapshot.data).__name__}")
 
 
+def check_catalog(
+    stream_id: str, expected_seq: int, events: Sequence[NewEvent], entry: CatalogEntry
+) -> None:
+    """`ValueError` unless ``entry`` may be the catalog row written with an append of ``events``
+    to ``stream_id`` after ``expected_seq`` (see `EventStore.append`)."""
+    if not events:
+        raise ValueError("a catalog row goes with events, never with keys alone")
+    if entry.stream_id != stream_id:
+        raise ValueError(f"catalog row of {entry.stream_id!r} in an append to {stream_id!r}")
+    if entry.seq != expected_seq + len(events):
+        raise ValueError(
+            f"catalog row at seq {entry.seq}, but the append ends at {expected_seq + len(events)}"
+        )
+    if not isinstance(entry.data, bytes):
+        raise TypeError(f"catalog data must be bytes, not {type(entry.data).__name__}")
+
+
 def storage_failure(exc: BaseException) -> StoreError:
     """How a failed write reaches its caller: store errors as they are, anything else (an I/O
     error, a full disk, a fault injected by a test) as `StorageUnavailable` caused by it."""

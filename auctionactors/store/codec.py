@@ -24,6 +24,9 @@ _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(AnyEvent)
 _state_encoder = msgspec.msgpack.Encoder()
 _state_decoder = msgspec.msgpack.Decoder(AuctionState)
+# Sets (the readers) in sorted order: the same summary is always the same bytes, whatever the
+# process's hash seed, so `verify` can compare a stored row with the fold of its events.
+_summary_encoder = msgspec.msgpack.Encoder(order="deterministic")
 _summary_decoder = msgspec.msgpack.Decoder(Summary)
 
 SNAPSHOT_VERSION = hashlib.sha256(
@@ -88,7 +91,7 @@ def encode_summary(summary: Summary) -> CatalogEntry:
         created_at=summary.created_at,
         next_deadline=summary.next_deadline,
         readers=tuple(sorted(summary.readers)),
-        data=_state_encoder.encode(summary),
+        data=_summary_encoder.encode(summary),
     )
 
 

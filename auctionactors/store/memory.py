@@ -9,12 +9,13 @@ disk only does at the worst moment.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 from auctionactors.errors import ConcurrencyError, DuplicateKey, StoreError
 from auctionactors.store.base import (
     GENESIS_HASH,
     AppendResult,
+    CatalogEntry,
     Company,
     Damage,
     KeyRecord,
@@ -26,6 +27,7 @@ from auctionactors.store.base import (
     StoredEvent,
     StreamInfo,
     chain_hash,
+    check_catalog,
     check_snapshot,
     storage_failure,
 )
@@ -65,6 +67,7 @@ class MemoryEventStore:
         self._tokens: dict[bytes, tuple[str, bool]] = {}  # token hash -> (user_id, revoked)
         self._keys: dict[tuple[str, str, str], KeyRecord] = {}  # (scope, user_id, key)
         self.snapshots: dict[str, Snapshot] = {}  # the latest per stream (tests may edit it)
+        self.rows: dict[str, CatalogEntry] = {}  # the catalog (tests may edit it)
 
     async def append(
         self,
@@ -75,6 +78,7 @@ class MemoryEventStore:
         writer_token: int | None = None,
         keys: Sequence[KeyRecord] = (),
         snapshot: Snapshot | None = None,
+        catalog: CatalogEntry | None = None,
     ) -> AppendResult:
         """See `EventStore.append`. Yields to the loop first, as a real store's I/O would."""
         if not events and not keys:
@@ -83,6 +87,8 @@ class MemoryEventStore:
             raise ValueError("expected_seq must be >= 0")
         if snapshot is not None:
             check_snapshot(expected_seq, events, snapshot)
+        if catalog is not None:
+            check_catalog(stream_id, expected_seq, events, catalog)
         self._ensure_open()
         await asyncio.sleep(0)
         self._ensure_open()
@@ -116,6 +122,8 @@ class MemoryEventStore:
             self._keys[key_id] = record
         if snapshot is not None:
             self.snapshots[stream_id] = snapshot
+        if catalog is not None:
+            self.rows[stream_id] = catalog
         if not new:  # keys only (a command that changed nothing): no position of its own
             return AppendResult(last_seq=expected_seq, last_position=0)
         return AppendResult(last_seq=new[-1].seq, last_position=new[-1].position)
@@ -157,6 +165,54 @@ class MemoryEventStore:
         self._ensure_open()
         found = {k: self._keys.get((scope, user_id, k)) for k in keys}
         return {k: record for k, record in found.items() if record is not None}
+
+    async def catalog(
+        self,
+        *,
+        reader: str | None = None,
+        statuses: Collection[str] | None = None,
+        before: tuple[int, str] | None = None,
+        limit: int | None = None,
+    ) -> list[CatalogEntry]:
+        """See `EventStore.catalog`; sorts every row (fine for tests)."""
+        if limit is not None and limit < 0:
+            raise ValueError("limit must be >= 0")
+        rows = [
+            e
+            for e in self._catalog_rows(reader, statuses)
+            if before is None or (e.created_at, e.stream_id) < before
+        ]
+        rows.sort(key=lambda e: (e.created_at, e.stream_id), reverse=True)
+        return rows if limit is None else rows[:limit]
+
+    async def catalog_count(
+        self, *, reader: str | None = None, statuses: Collection[str] | None = None
+    ) -> int:
+        return len(self._catalog_rows(reader, statuses))
+
+    async def catalog_entry(self, stream_id: str) -> CatalogEntry | None:
+        self._ensure_open()
+        return self.rows.get(stream_id)
+
+    async def scheduled(self) -> list[tuple[str, int]]:
+        self._ensure_open()
+        due = [
+            (e.next_deadline, e.stream_id)
+            for e in self.rows.values()
+            if e.next_deadline is not None
+        ]
+        return [(stream_id, at) for at, stream_id in sorted(due)]
+
+    def _catalog_rows(
+        self, reader: str | None, statuses: Collection[str] | None
+    ) -> list[CatalogEntry]:
+        self._ensure_open()
+        return [
+            e
+            for e in self.rows.values()
+            if (reader is None or reader in e.readers)
+            and (statuses is None or e.status in statuses)
+        ]
 
     async def latest_snapshot(self, stream_id: str) -> Snapshot | None:
         self._ensure_open()

@@ -2,17 +2,23 @@
 
 The schema version lives in ``PRAGMA user_version`` (in the database header, so it needs no
 table and changes atomically with the migration's own statements). Migrations are append-only:
-never edit a released one, add the next number. Each one is a tuple of single statements rather
-than a script, because ``sqlite3.executescript`` would commit the surrounding transaction.
+never edit a released one, add the next number. Each one is a tuple of steps: single statements
+rather than a script, because ``sqlite3.executescript`` would commit the surrounding transaction,
+or a Python function of the connection (to fill a new table from what is stored), run in the same
+transaction.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 
 from auctionactors.errors import StoreError
+from auctionactors.store import sqlite_catalog
 
-MIGRATIONS: list[tuple[int, tuple[str, ...]]] = [
+Step = str | Callable[[sqlite3.Connection], None]
+
+MIGRATIONS: list[tuple[int, tuple[Step, ...]]] = [
     (
         1,
         (
@@ -76,6 +82,12 @@ MIGRATIONS: list[tuple[int, tuple[str, ...]]] = [
             )""",
         ),
     ),
+    (
+        5,
+        # The catalog (one row per stream, written with its events), built for the streams
+        # already stored by folding their events.
+        (*sqlite_catalog.SCHEMA, sqlite_catalog.build),
+    ),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]
@@ -104,8 +116,11 @@ def migrate(conn: sqlite3.Connection, target: int = LATEST_VERSION) -> int:
             )
         for version, statements in MIGRATIONS:
             if current < version <= target:
-                for statement in statements:
-                    conn.execute(statement)
+                for step in statements:
+                    if isinstance(step, str):
+                        conn.execute(step)
+                    else:
+                        step(conn)
                 conn.execute(f"PRAGMA user_version = {int(version)}")
                 current = version
         conn.execute("COMMIT")

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from functools import partial
 from typing import Any, Self, TypeVar, cast
 
@@ -30,9 +30,10 @@ from auctionactors.errors import (
     StorageUnavailable,
     StoreError,
 )
-from auctionactors.store import lock, sqlite_accounts, sqlite_reads
+from auctionactors.store import lock, sqlite_accounts, sqlite_catalog, sqlite_reads
 from auctionactors.store.base import (
     AppendResult,
+    CatalogEntry,
     Company,
     Damage,
     KeyRecord,
@@ -43,6 +44,7 @@ from auctionactors.store.base import (
     Snapshot,
     StoredEvent,
     StreamInfo,
+    check_catalog,
     check_snapshot,
 )
 from auctionactors.store.sqlite_setup import (
@@ -192,6 +194,7 @@ class SqliteEventStore:
         writer_token: int | None = None,
         keys: Sequence[KeyRecord] = (),
         snapshot: Snapshot | None = None,
+        catalog: CatalogEntry | None = None,
     ) -> AppendResult:
         """See `EventStore.append`: queued to the writer task, answered after the commit.
 
@@ -208,10 +211,12 @@ class SqliteEventStore:
                 raise TypeError(f"event data must be bytes, not {type(event.data).__name__}")
         if snapshot is not None:
             check_snapshot(expected_seq, events, snapshot)
+        if catalog is not None:
+            check_catalog(stream_id, expected_seq, events, catalog)
         if self._closing or self._writer_task.done():
             raise StorageUnavailable("event store is closed")
         future: asyncio.Future[AppendResult] = asyncio.get_running_loop().create_future()
-        self._pending.append((stream_id, expected_seq, events, keys, snapshot, future))
+        self._pending.append((stream_id, expected_seq, events, keys, snapshot, catalog, future))
         self._wakeup.set()
         return await future
 
@@ -298,6 +303,36 @@ class SqliteEventStore:
         wanted = list(dict.fromkeys(keys))
         read = partial(sqlite_reads.find_keys, scope=scope, user_id=user_id)
         return await self._read(partial(read, keys=wanted))
+
+    async def catalog(
+        self,
+        *,
+        reader: str | None = None,
+        statuses: Collection[str] | None = None,
+        before: tuple[int, str] | None = None,
+        limit: int | None = None,
+    ) -> list[CatalogEntry]:
+        """See `EventStore.catalog`: a range scan of one index (``reader``: its own)."""
+        if limit is not None and limit < 0:
+            raise ValueError("limit must be >= 0")
+        page = partial(sqlite_catalog.page, reader=reader, statuses=statuses)
+        return await self._read(partial(page, before=before, limit=limit))
+
+    async def catalog_count(
+        self, *, reader: str | None = None, statuses: Collection[str] | None = None
+    ) -> int:
+        return await self._read(partial(sqlite_catalog.count, reader=reader, statuses=statuses))
+
+    async def catalog_entry(self, stream_id: str) -> CatalogEntry | None:
+        return await self._read(partial(sqlite_catalog.entry, stream_id=stream_id))
+
+    async def scheduled(self) -> list[tuple[str, int]]:
+        return await self._read(sqlite_catalog.scheduled)
+
+    async def uncatalogued(self) -> list[tuple[str, int, int]]:
+        """(stream_id, highest seq, catalogued seq or 0) of each stream with events that its
+        catalog row does not include (or no row), in one query: for `auctions` and operators."""
+        return await self._read(sqlite_catalog.behind)
 
     async def latest_snapshot(self, stream_id: str) -> Snapshot | None:
         return await self._read(partial(sqlite_reads.snapshot, stream_id=stream_id))
@@ -389,7 +424,7 @@ class SqliteEventStore:
 
 
 def _settle(request: Request, outcome: AppendResult | BaseException) -> None:
-    future = cast("asyncio.Future[AppendResult]", request[5])
+    future = cast("asyncio.Future[AppendResult]", request[6])
     if future.done():  # the caller was cancelled
         return
     if isinstance(outcome, BaseException):

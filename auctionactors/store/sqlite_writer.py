@@ -22,9 +22,11 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 
 from auctionactors.errors import ConcurrencyError, DuplicateKey, OutcomeUnknown, StoreError
+from auctionactors.store import sqlite_catalog
 from auctionactors.store.base import (
     GENESIS_HASH,
     AppendResult,
+    CatalogEntry,
     KeyRecord,
     NewEvent,
     Snapshot,
@@ -48,9 +50,11 @@ ROLLED_BACK = frozenset({sqlite3.SQLITE_FULL, sqlite3.SQLITE_BUSY, sqlite3.SQLIT
                          sqlite3.SQLITE_NOMEM})  # fmt: skip
 
 # What the writer needs of one queued append: (stream_id, expected_seq, events, keys, snapshot,
-# ...); the rest of the tuple (the caller's future) belongs to the event loop and is not touched
-# here.
-Request = tuple[str, int, Sequence[NewEvent], Sequence[KeyRecord], Snapshot | None, object]
+# catalog, ...); the rest of the tuple (the caller's future) belongs to the event loop and is not
+# touched here. Snapshot and catalog row were validated before they were queued.
+Request = tuple[
+    str, int, Sequence[NewEvent], Sequence[KeyRecord], Snapshot | None, CatalogEntry | None, object
+]
 Outcome = AppendResult | StoreError
 Head = tuple[int, bytes]
 
@@ -123,6 +127,11 @@ class BatchWriter:
                 for r, outcome in zip(requests, planned, strict=True)
                 if r[4] is not None and not isinstance(outcome, StoreError)
             }
+            catalog_rows = {  # likewise: the latest row per stream
+                r[0]: r[5]
+                for r, outcome in zip(requests, planned, strict=True)
+                if r[5] is not None and not isinstance(outcome, StoreError)
+            }
             last_position = 0
             if rows:
                 conn.executemany(INSERT_EVENT, rows)
@@ -131,6 +140,8 @@ class BatchWriter:
                 conn.executemany(INSERT_KEY, key_rows)
             if snapshot_rows:
                 conn.executemany(UPSERT_SNAPSHOT, snapshot_rows.values())
+            if catalog_rows:
+                sqlite_catalog.upsert(conn, catalog_rows.values())
             if fault is not None:
                 raise fault
         except sqlite3.IntegrityError:

@@ -7,9 +7,7 @@ appends) plus what this system relies on: optimistic concurrency, global order, 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Protocol
 
 import pytest
 
@@ -22,38 +20,15 @@ from auctionactors.errors import (
 )
 from auctionactors.store.base import (
     GENESIS_HASH,
-    Accounts,
     AppendResult,
-    EventStore,
     KeyRecord,
     NewEvent,
     Snapshot,
     StreamInfo,
     chain_hash,
 )
-from auctionactors.store.memory import MemoryEventStore
 from auctionactors.store.sqlite import SqliteEventStore
-
-
-class Backend(EventStore, Accounts, Protocol):
-    """What the contract needs of a backend: both protocols and the test hooks."""
-
-    fail_next_append: BaseException | None
-
-    async def revoke_token(self, token: str) -> bool: ...
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
-    backend: Backend
-    if request.param == "memory":
-        backend = MemoryEventStore()
-    else:
-        backend = await SqliteEventStore.open(tmp_path / "events.db")
-    try:
-        yield backend
-    finally:
-        await backend.close()
+from tests.store.backends import Backend
 
 
 def evs(*payloads: str, type_: str = "happened") -> list[NewEvent]:

@@ -481,12 +481,13 @@ def test_a_full_disk_fails_the_whole_batch_and_the_writer_recovers(db_path: Path
         conn.execute("PRAGMA journal_mode = WAL")
         migrations.migrate(conn)
         writer = BatchWriter()
-        assert isinstance(writer.write(conn, [("s", 0, evs("1"), (), None, None)])[0], AppendResult)
+        first = writer.write(conn, [("s", 0, evs("1"), (), None, None, None)])[0]
+        assert isinstance(first, AppendResult)
         pages = conn.execute("PRAGMA page_count").fetchone()[0]
         conn.execute(f"PRAGMA max_page_count = {pages}")
         big = [NewEvent("blob", b"x" * 100_000)]
         outcomes = writer.write(
-            conn, [("s", 1, big, (), None, None), ("t", 0, big, (), None, None)]
+            conn, [("s", 1, big, (), None, None, None), ("t", 0, big, (), None, None, None)]
         )
         assert all(isinstance(o, StorageUnavailable) for o in outcomes)
         assert "full" in str(outcomes[0])
@@ -495,7 +496,7 @@ def test_a_full_disk_fails_the_whole_batch_and_the_writer_recovers(db_path: Path
         assert writer.heads == {}  # forgotten: reloaded from the file next time
         conn.execute(f"PRAGMA max_page_count = {pages * 100}")
         outcomes = writer.write(
-            conn, [("s", 1, big, (), None, None), ("t", 0, big, (), None, None)]
+            conn, [("s", 1, big, (), None, None, None), ("t", 0, big, (), None, None, None)]
         )
         assert [o.last_seq for o in outcomes if isinstance(o, AppendResult)] == [2, 1]
 
@@ -524,18 +525,19 @@ def test_a_failed_commit_is_unknown_unless_it_never_ran(db_path: Path) -> None:
         migrations.migrate(conn)
         writer = BatchWriter()
         conn.fail = "before"
-        outcomes = writer.write(conn, [("s", 0, evs("1"), (), None, None)])
+        outcomes = writer.write(conn, [("s", 0, evs("1"), (), None, None, None)])
         assert isinstance(outcomes[0], StorageUnavailable)
         assert not isinstance(outcomes[0], OutcomeUnknown)
         assert not conn.in_transaction
         assert conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 0
         conn.fail = "after"
         outcomes = writer.write(
-            conn, [("s", 0, evs("1"), (), None, None), ("t", 0, evs("2"), (), None, None)]
+            conn,
+            [("s", 0, evs("1"), (), None, None, None), ("t", 0, evs("2"), (), None, None, None)],
         )
         assert all(isinstance(o, OutcomeUnknown) for o in outcomes)
         assert conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 2  # it was written
         assert writer.heads == {}  # reloaded from the file next time
         conn.fail = None
-        outcomes = writer.write(conn, [("s", 0, evs("again"), (), None, None)])
+        outcomes = writer.write(conn, [("s", 0, evs("again"), (), None, None, None)])
         assert isinstance(outcomes[0], ConcurrencyError)  # the head was re-read: seq 1 is taken

@@ -1,0 +1,214 @@
+"""The catalog in SQLite: its tables (migration 5), its upsert (on the writer, inside the
+append's transaction) and its reads (on the reader), all plain synchronous `sqlite3` code run on
+a connection's own thread, like `sqlite_reads` and `sqlite_writer`.
+
+One row per stream in ``catalog``; who may read it in ``catalog_readers``, one row per company,
+carrying the stream's ``created_at`` so that a company's page is a range scan of one index, in
+the catalog's order, however many auctions the others have.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from collections.abc import Collection, Iterable
+from itertools import starmap
+
+from auctionactors.domain.state import AuctionState, evolve
+from auctionactors.errors import CorruptionError
+from auctionactors.store import codec
+from auctionactors.store.base import CatalogEntry, Snapshot, StoredEvent
+
+log = logging.getLogger(__name__)
+
+SCHEMA = (
+    """CREATE TABLE catalog (
+        stream_id TEXT PRIMARY KEY,
+        seq INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        next_deadline INTEGER,
+        data BLOB NOT NULL
+    )""",
+    "CREATE INDEX catalog_by_created ON catalog (created_at, stream_id)",
+    # Only rows with a deadline: the timer heap reads these and nothing else.
+    """CREATE INDEX catalog_by_deadline ON catalog (next_deadline, stream_id)
+        WHERE next_deadline IS NOT NULL""",
+    """CREATE TABLE catalog_readers (
+        company_id TEXT NOT NULL,
+        stream_id TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (company_id, stream_id)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX catalog_readers_page ON catalog_readers (company_id, created_at, stream_id)",
+    "CREATE INDEX catalog_readers_stream ON catalog_readers (stream_id)",
+)
+
+UPSERT = """
+    INSERT INTO catalog (stream_id, seq, status, created_at, next_deadline, data)
+    VALUES (?, ?, ?, ?, ?, ?)
+    ON CONFLICT (stream_id) DO UPDATE SET seq = excluded.seq, status = excluded.status,
+        created_at = excluded.created_at, next_deadline = excluded.next_deadline,
+        data = excluded.data
+"""
+SELECT_READERS = "SELECT company_id, created_at FROM catalog_readers WHERE stream_id = ?"
+DELETE_READERS = "DELETE FROM catalog_readers WHERE stream_id = ?"
+INSERT_READER = "INSERT INTO catalog_readers (company_id, stream_id, created_at) VALUES (?, ?, ?)"
+
+# The readers of a row ride along as a JSON array (one indexed lookup per row returned).
+COLUMNS = """c.stream_id, c.seq, c.status, c.created_at, c.next_deadline,
+    (SELECT json_group_array(company_id) FROM catalog_readers WHERE stream_id = c.stream_id),
+    c.data"""
+# The partial index holds only rows with a deadline: the timer heap reads nothing else.
+SELECT_SCHEDULED = """SELECT stream_id, next_deadline FROM catalog
+    WHERE next_deadline IS NOT NULL ORDER BY next_deadline, stream_id"""
+
+
+def upsert(conn: sqlite3.Connection, entries: Iterable[CatalogEntry]) -> None:
+    """Write each stream's row; its readers are rewritten only when they changed (they seldom
+    do, and the row itself changes with every append)."""
+    for e in entries:
+        conn.execute(UPSERT, (e.stream_id, e.seq, e.status, e.created_at, e.next_deadline, e.data))
+        wanted = {(company, e.created_at) for company in e.readers}
+        if set(conn.execute(SELECT_READERS, (e.stream_id,))) == wanted:
+            continue
+        conn.execute(DELETE_READERS, (e.stream_id,))
+        conn.executemany(INSERT_READER, [(c, e.stream_id, t) for c, t in wanted])
+
+
+def _entry(
+    stream_id: str,
+    seq: int,
+    status: str,
+    created_at: int,
+    next_deadline: int | None,
+    readers: str,
+    data: bytes,
+) -> CatalogEntry:
+    companies = tuple(sorted(json.loads(readers)))
+    return CatalogEntry(stream_id, seq, status, created_at, next_deadline, companies, data)
+
+
+def _filters(
+    reader: str | None, statuses: Collection[str] | None, before: tuple[int, str] | None
+) -> tuple[str, str, list[object]]:
+    """FROM/WHERE clauses and their parameters, and the columns to order by."""
+    params: list[object] = []
+    if reader is None:
+        source, order = "catalog c", "c"
+        where = ["1"]
+    else:
+        source = "catalog_readers r JOIN catalog c ON c.stream_id = r.stream_id"
+        order = "r"
+        where = ["r.company_id = ?"]
+        params.append(reader)
+    if statuses is not None:
+        wanted = sorted(set(statuses))
+        where.append(f"c.status IN ({', '.join('?' for _ in wanted)})")
+        params += wanted
+    if before is not None:
+        where.append(f"({order}.created_at, {order}.stream_id) < (?, ?)")
+        params += [before[0], before[1]]
+    return f"FROM {source} WHERE {' AND '.join(where)}", order, params
+
+
+def page(
+    conn: sqlite3.Connection,
+    reader: str | None,
+    statuses: Collection[str] | None,
+    before: tuple[int, str] | None,
+    limit: int | None,
+) -> list[CatalogEntry]:
+    clauses, order, params = _filters(reader, statuses, before)
+    sql = (
+        f"SELECT {COLUMNS} {clauses} "
+        f"ORDER BY {order}.created_at DESC, {order}.stream_id DESC LIMIT ?"
+    )
+    return list(starmap(_entry, conn.execute(sql, [*params, -1 if limit is None else limit])))
+
+
+def count(conn: sqlite3.Connection, reader: str | None, statuses: Collection[str] | None) -> int:
+    clauses, _, params = _filters(reader, statuses, None)
+    found: int = conn.execute(f"SELECT COUNT(*) {clauses}", params).fetchone()[0]
+    return found
+
+
+def entry(conn: sqlite3.Connection, stream_id: str) -> CatalogEntry | None:
+    row = conn.execute(f"SELECT {COLUMNS} FROM catalog c WHERE c.stream_id = ?", (stream_id,))
+    found = row.fetchone()
+    return None if found is None else _entry(*found)
+
+
+def scheduled(conn: sqlite3.Connection) -> list[tuple[str, int]]:
+    return [(stream_id, deadline) for stream_id, deadline in conn.execute(SELECT_SCHEDULED)]
+
+
+def behind(conn: sqlite3.Connection) -> list[tuple[str, int, int]]:
+    """(stream_id, highest seq, catalogued seq or 0) of each stream whose events go beyond its
+    catalog row (or that has none): one scan of the events' (stream_id, seq) index."""
+    rows = conn.execute(
+        """SELECT e.stream_id, e.seq, COALESCE(c.seq, 0) FROM
+               (SELECT stream_id, MAX(seq) AS seq FROM events GROUP BY stream_id) e
+           LEFT JOIN catalog c ON c.stream_id = e.stream_id
+           WHERE c.seq IS NULL OR c.seq < e.seq ORDER BY e.stream_id"""
+    )
+    return [(stream_id, seq, done) for stream_id, seq, done in rows]
+
+
+# -- migration 5: the rows of an existing database ----------------------------------------------
+
+
+def build(conn: sqlite3.Connection) -> None:
+    """Catalog every stream by folding its events (from its snapshot when that is of the
+    current shape). A stream that cannot be folded gets no row: it is logged, `verify` reports
+    it, and the migration goes on (one damaged auction must not keep a server from starting)."""
+    streams = conn.execute("SELECT DISTINCT stream_id FROM events ORDER BY stream_id").fetchall()
+    for (stream_id,) in streams:
+        snapshot = _snapshot(conn, stream_id)
+        try:
+            try:
+                entry_ = fold(stream_id, snapshot, _events(conn, stream_id, snapshot))
+            except CorruptionError:
+                if snapshot is None:
+                    raise
+                entry_ = fold(stream_id, None, _events(conn, stream_id, None))  # from seq 1
+        except Exception as exc:
+            log.warning("catalog: %s left out, its events cannot be folded: %s", stream_id, exc)
+            continue
+        if entry_ is not None:
+            upsert(conn, [entry_])
+
+
+def fold(
+    stream_id: str, snapshot: Snapshot | None, events: Iterable[StoredEvent]
+) -> CatalogEntry | None:
+    """The catalog row of the stream's state after ``events`` (those after ``snapshot``, when
+    it is given). Raises whatever decoding or applying an event raises."""
+    state: AuctionState | None = None
+    if snapshot is not None:
+        state = codec.decode_snapshot(stream_id, snapshot)
+    for stored in events:
+        state = evolve(state, codec.decode_event(stored))
+    return None if state is None else codec.catalog_entry(state)
+
+
+def _snapshot(conn: sqlite3.Connection, stream_id: str) -> Snapshot | None:
+    row = conn.execute(
+        "SELECT seq, version, data FROM snapshots WHERE stream_id = ?", (stream_id,)
+    ).fetchone()
+    if row is None or row[1] != codec.SNAPSHOT_VERSION:
+        return None
+    return Snapshot(*row)
+
+
+def _events(
+    conn: sqlite3.Connection, stream_id: str, snapshot: Snapshot | None
+) -> Iterable[StoredEvent]:
+    after = 0 if snapshot is None else snapshot.seq
+    rows = conn.execute(
+        "SELECT ?1, seq, position, type, data, hash FROM events "
+        "WHERE stream_id = ?1 AND seq > ?2 ORDER BY seq",
+        (stream_id, after),
+    )
+    return starmap(StoredEvent, rows)

@@ -1,0 +1,25 @@
+"""The ``store`` fixture of the contracts: one run per backend (test_sqlite has its own)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from auctionactors.store.memory import MemoryEventStore
+from auctionactors.store.sqlite import SqliteEventStore
+from tests.store.backends import Backend
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
+    backend: Backend
+    if request.param == "memory":
+        backend = MemoryEventStore()
+    else:
+        backend = await SqliteEventStore.open(tmp_path / "events.db")
+    try:
+        yield backend
+    finally:
+        await backend.close()
