@@ -44,8 +44,13 @@ from auctionactors.runtime.publishing import Subscriber, Update
 from auctionactors.runtime.receipts import Receipts
 from auctionactors.runtime.solver import Solved, solve
 from auctionactors.runtime.stats import RuntimeStats
-from auctionactors.store.base import EventStore, KeyRecord, Snapshot
-from auctionactors.store.codec import decode_snapshot, encode_event, encode_snapshot
+from auctionactors.store.base import CatalogEntry, EventStore, KeyRecord, Snapshot
+from auctionactors.store.codec import (
+    catalog_entry,
+    decode_snapshot,
+    encode_event,
+    encode_snapshot,
+)
 
 log = logging.getLogger(__name__)
 
@@ -317,7 +322,10 @@ class AuctionActor:
         expected = self.state.seq if self.state is not None else 0
         encoded = [encode_event(e) for e in events]
         snapshot = self._snapshot_for(events)
-        await self._store.append(self.auction_id, expected, encoded, keys=keys, snapshot=snapshot)
+        catalog = self._catalog_for(events)
+        await self._store.append(
+            self.auction_id, expected, encoded, keys=keys, snapshot=snapshot, catalog=catalog
+        )
         if snapshot is not None:
             self._snapshot_seq = snapshot.seq
         if not events:  # keys only: nothing to apply or publish
@@ -355,6 +363,19 @@ class AuctionActor:
         if state.seq - self._snapshot_seq >= self._snapshot_every:
             return encode_snapshot(state)
         return None
+
+    def _catalog_for(self, events: list[Event]) -> CatalogEntry | None:
+        """The catalog row after ``events`` (folded on a copy: the state changes only once they
+        are durable). Interim, until the batching actor applies before it stores."""
+        if not events:
+            return None
+        after = self.state
+        if after is not None:
+            after = decode_snapshot(self.auction_id, encode_snapshot(after))
+        for event in events:
+            after = evolve(after, event)
+        assert after is not None
+        return catalog_entry(after)
 
     async def _solved(self) -> Solved:
         """The current state's solutions, ready to read."""

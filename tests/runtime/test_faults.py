@@ -30,6 +30,7 @@ from auctionactors.runtime.clock import ManualClock
 from auctionactors.runtime.supervisor import Supervisor
 from auctionactors.store.base import (
     AppendResult,
+    CatalogEntry,
     KeyRecord,
     NewEvent,
     Principal,
@@ -64,11 +65,18 @@ class FaultyStore(MemoryEventStore):
         writer_token: int | None = None,
         keys: Sequence[KeyRecord] = (),
         snapshot: Snapshot | None = None,
+        catalog: CatalogEntry | None = None,
     ) -> AppendResult:
         if self.append_faults and not self.after_write:
             raise self.append_faults.pop(0)
         result = await super().append(
-            stream_id, expected_seq, events, writer_token=writer_token, keys=keys, snapshot=snapshot
+            stream_id,
+            expected_seq,
+            events,
+            writer_token=writer_token,
+            keys=keys,
+            snapshot=snapshot,
+            catalog=catalog,
         )
         if self.append_faults:
             raise self.append_faults.pop(0)

@@ -17,7 +17,7 @@ from auctionactors.errors import DomainError, OutcomeUnknown
 from auctionactors.runtime.clock import ManualClock
 from auctionactors.runtime.mailbox import CommandKey
 from auctionactors.runtime.supervisor import Supervisor
-from auctionactors.store.base import AppendResult, KeyRecord, NewEvent, Snapshot
+from auctionactors.store.base import AppendResult, CatalogEntry, KeyRecord, NewEvent, Snapshot
 from auctionactors.store.codec import decode_event
 from auctionactors.store.memory import MemoryEventStore
 
@@ -123,9 +123,16 @@ class UnsureStore(MemoryEventStore):
         writer_token: int | None = None,
         keys: Sequence[KeyRecord] = (),
         snapshot: Snapshot | None = None,
+        catalog: CatalogEntry | None = None,
     ) -> AppendResult:
         result = await super().append(
-            stream_id, expected_seq, events, writer_token=writer_token, keys=keys, snapshot=snapshot
+            stream_id,
+            expected_seq,
+            events,
+            writer_token=writer_token,
+            keys=keys,
+            snapshot=snapshot,
+            catalog=catalog,
         )
         if self.unsure:
             self.unsure -= 1

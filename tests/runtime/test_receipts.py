@@ -23,7 +23,7 @@ from auctionactors.runtime.clock import ManualClock
 from auctionactors.runtime.mailbox import Reply
 from auctionactors.runtime.receipts import Receipt, Receipts
 from auctionactors.runtime.supervisor import Supervisor
-from auctionactors.store.base import AppendResult, KeyRecord, NewEvent, Snapshot
+from auctionactors.store.base import AppendResult, CatalogEntry, KeyRecord, NewEvent, Snapshot
 from auctionactors.store.codec import decode_events
 
 from .conftest import BUYER, FAST, S1, S2, T0, terms
@@ -203,12 +203,19 @@ class FailingOnceStore(GatedStore):
         writer_token: int | None = None,
         keys: Sequence[KeyRecord] = (),
         snapshot: Snapshot | None = None,
+        catalog: CatalogEntry | None = None,
     ) -> AppendResult:
         if self.fail_next:
             self.fail_next = False
             raise ConcurrencyError("another writer")
         return await super().append(
-            stream_id, expected_seq, events, writer_token=writer_token, keys=keys, snapshot=snapshot
+            stream_id,
+            expected_seq,
+            events,
+            writer_token=writer_token,
+            keys=keys,
+            snapshot=snapshot,
+            catalog=catalog,
         )
 
 

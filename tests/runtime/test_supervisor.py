@@ -33,7 +33,14 @@ from auctionactors.runtime.clock import ManualClock
 from auctionactors.runtime.publishing import Delivery, Update
 from auctionactors.runtime.replay import rebuild
 from auctionactors.runtime.supervisor import Supervisor
-from auctionactors.store.base import AppendResult, KeyRecord, NewEvent, Snapshot, StoredEvent
+from auctionactors.store.base import (
+    AppendResult,
+    CatalogEntry,
+    KeyRecord,
+    NewEvent,
+    Snapshot,
+    StoredEvent,
+)
 from auctionactors.store.codec import decode_event
 from auctionactors.store.memory import MemoryEventStore
 
@@ -78,12 +85,19 @@ class CrashingStore(MemoryEventStore):
         writer_token: int | None = None,
         keys: Sequence[KeyRecord] = (),
         snapshot: Snapshot | None = None,
+        catalog: CatalogEntry | None = None,
     ) -> AppendResult:
         if self.crash_appends:
             self.crash_appends -= 1
             raise RuntimeError("injected crash in append")
         return await super().append(
-            stream_id, expected_seq, events, writer_token=writer_token, keys=keys, snapshot=snapshot
+            stream_id,
+            expected_seq,
+            events,
+            writer_token=writer_token,
+            keys=keys,
+            snapshot=snapshot,
+            catalog=catalog,
         )
 
     async def read_stream(
@@ -399,10 +413,17 @@ class GatedStore(MemoryEventStore):
         writer_token: int | None = None,
         keys: Sequence[KeyRecord] = (),
         snapshot: Snapshot | None = None,
+        catalog: CatalogEntry | None = None,
     ) -> AppendResult:
         await self.gate.wait()
         return await super().append(
-            stream_id, expected_seq, events, writer_token=writer_token, keys=keys, snapshot=snapshot
+            stream_id,
+            expected_seq,
+            events,
+            writer_token=writer_token,
+            keys=keys,
+            snapshot=snapshot,
+            catalog=catalog,
         )
 
 
