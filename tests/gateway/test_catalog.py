@@ -293,3 +293,29 @@ async def test_a_delivery_after_an_unsubscribe_sends_nothing(served: Served) -> 
     assert (await s2.ok("list_auctions"))["auctions"] and s2.updates == []
     for conn in (admin, s1, s2):
         await conn.close()
+
+
+async def test_a_subscribe_all_whose_catalog_read_missed_a_creation_gets_it_delivered(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The creation is rendered before the connection asks for everything and durable only
+    after its catalog read (simulated: the read finds nothing): its delivery subscribes it."""
+    p, hub = served.people, served.gateway.hub
+    holding = Holding(hub)
+    served.supervisor.subscribers[:] = [holding]
+    buyer = await Conn.open(served.url, p.buyer.token)
+    aid = (await buyer.ok("create_auction", auction=spot(p, start=None)))["auction_id"]
+    served.supervisor.subscribers[:] = [hub]
+
+    async def too_early(viewer: object) -> list[str]:
+        return []
+
+    monkeypatch.setattr(hub.listing, "visible_ids", too_early)
+    watcher = await Conn.open(served.url, p.admin.token)
+    assert (await watcher.ok("subscribe_all"))["auctions"] == []
+    (held,) = holding.held
+    held()
+    update = await watcher.next_update()
+    assert (update["auction_id"], update["seq"], update["events"]) == (aid, 1, [])
+    for conn in (buyer, watcher):
+        await conn.close()
