@@ -93,7 +93,7 @@ class Hub:
 
     async def read(self, auction_id: str, fn: Callable[[AuctionState | None], T]) -> T:
         """Run ``fn`` on the auction's current state: from the finished-auction cache when it
-        is there (synchronously, so atomic with `publish` like a query), else in its actor."""
+        is there (synchronously, so atomic with deliveries like a query), else in its actor."""
         cached = self._final.get(auction_id)
         cell = self.supervisor.cell(auction_id)
         if cached is not None and (cell is None or cell.status == "live"):
