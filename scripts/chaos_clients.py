@@ -174,10 +174,19 @@ class Actor:
 
     async def follow(self) -> None:
         """Subscribe to the live auctions not followed yet. ``list_auctions`` is served from
-        the gateway's index, so unlike ``subscribe_all`` (which the admin uses) it does not
-        load every finished auction of the run again for each client."""
-        reply = await self.client.request("list_auctions", status=list(LIVE))
-        for summary in reply["auctions"]:
+        the store's catalog, so unlike ``subscribe_all`` (which the admin uses) it does not
+        load every finished auction of the run again for each client. Every page of it."""
+        listed: list[dict[str, Any]] = []
+        cursor = None
+        while True:
+            reply = await self.client.request(
+                "list_auctions", status=list(LIVE), limit=1000, cursor=cursor
+            )
+            listed += reply["auctions"]
+            cursor = reply.get("next_cursor")
+            if cursor is None:
+                break
+        for summary in listed:
             auction_id = summary["auction_id"]
             if auction_id in self.followed:
                 continue

@@ -208,6 +208,10 @@ async def status(args: argparse.Namespace) -> int:
         f"actors: {actors['live']} live, {actors['passivated']} passivated, "
         f"{actors['restarting']} restarting, {actors['quarantined']} quarantined"
     )
+    print(f"scheduled: {reply['scheduled']} auctions with a deadline in the timer heap")
+    commits = reply["commits"]
+    per = reply["committed"] / commits if commits else 0.0
+    print(f"writes: {commits} ({per:.2f} commands per write)")
     print(f"restarts: {reply['restarts']}  quarantines: {reply['quarantines']}")
     print(f"connections: {reply['connections']}")
     for cell in reply["troubled"]:

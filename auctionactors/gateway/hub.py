@@ -1,11 +1,13 @@
 """The fan-out hub: every durable update, filtered once per receiver, to every subscribed
 connection's bounded outbox.
 
-The actor calls `Hub.publish` synchronously after each append, in seq order. The hub computes
-the solutions once, then the view and the filtered events once per *distinct receiver* (all
-admins; the buyer; each observer company; each supplier company), encodes that once, and puts
-the same bytes into the outbox of every connection of that receiver. A connection whose outbox
-is full is cut off (the server closes it with 1013); nothing waits for a slow reader.
+The actor calls `Hub.prepare` synchronously right after applying each command's events, in seq
+order, and calls the delivery it returns once they are durable (`fanout`). The hub computes the
+solutions once, then the view and the filtered events once per *distinct receiver*, encodes
+that once, and puts the same bytes into the outbox of every connection of that receiver. A
+connection whose outbox is full is cut off (the server closes it with 1013); nothing waits for
+a slow reader. Which auctions exist and who may see them is read from the store's catalog
+(`listing`), never from actors: the hub keeps no summary of every auction.
 
 Subscribing with ``since`` must not lose or repeat an update while the auction keeps changing:
 the subscription is registered *inside the actor* (`Supervisor.query`), which fixes the seq S it
@@ -23,22 +25,24 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from auctionactors.domain.access import Viewer, can_see
+from auctionactors.domain.catalog import Summary
 from auctionactors.domain.redaction import filter_events
-from auctionactors.domain.solutions import Solutions
 from auctionactors.domain.state import AuctionState
 from auctionactors.domain.views import view
 from auctionactors.errors import AuctionActorsError, DomainError
-from auctionactors.gateway import protocol
-from auctionactors.gateway.index import AuctionIndex, summarize
-from auctionactors.gateway.peer import Peer, Receiver, _Sub
-from auctionactors.runtime.publishing import Update
+from auctionactors.gateway import fanout, protocol
+from auctionactors.gateway.fanout import NOT_FOUND
+from auctionactors.gateway.listing import Listing
+from auctionactors.gateway.peer import Peer, _Sub
+from auctionactors.runtime.publishing import Delivery, Update
 from auctionactors.runtime.solver import Solved
 from auctionactors.runtime.supervisor import Supervisor
 from auctionactors.store.codec import decode_events
 
 log = logging.getLogger(__name__)
 
-NOT_FOUND = "auction not found"
+__all__ = ["NOT_FOUND", "Hub", "HubStats"]
+
 FINAL_CACHE = 1024  # finished auctions whose state the hub keeps for new subscribers
 T = TypeVar("T")
 
@@ -60,38 +64,23 @@ class Hub:
 
     def __init__(self, supervisor: Supervisor, final_cache: int = FINAL_CACHE) -> None:
         self.supervisor = supervisor
-        self.index = AuctionIndex()
         self.stats = HubStats()
+        self.listing = Listing(supervisor.store, self.failed_render)
         self._subs: dict[str, dict[Peer, _Sub]] = {}
-        self._all: set[Peer] = set()
+        # Connections subscribed to everything, with the value of ``epoch`` (the number of
+        # ``subscribe_all`` requests so far) when they last asked.
+        self._all: dict[Peer, int] = {}
+        self.epoch = 0
         # The latest state of recently finished auctions, by auction id (least recent first).
         # A finished auction's actor is passivated; without this, every `subscribe_all` (each
-        # page load) would replay every visible finished auction from the store. The entry is
-        # always the state object of the auction's latest published update, with its solutions
-        # (found when first read: `read_solved`).
+        # page load) would load every visible finished auction from the store. The entry is
+        # the state object of the auction's latest update delivered, or of its latest read
+        # (`read_solved`), with its solutions.
         self._final: OrderedDict[str, Solved] = OrderedDict()
         self._final_cache = final_cache
+        self._tasks: set[asyncio.Task[None]] = set()  # `subscribe_late`'s
 
-    async def load(self, batch: int = 64) -> int:
-        """Fill the index from every stored auction (run once, after `Supervisor.start`, so each
-        actor answers while it is loaded anyway). Returns the number indexed."""
-        ids = [info.stream_id for info in await self.supervisor.store.streams()]
-        for start in range(0, len(ids), batch):
-            chunk = ids[start : start + batch]
-            results = await asyncio.gather(
-                *(self.supervisor.query(a, _summary_or_none) for a in chunk),
-                return_exceptions=True,
-            )
-            for auction_id, result in zip(chunk, results, strict=True):
-                if isinstance(result, BaseException):
-                    log.warning("index: %s not loaded: %s", auction_id, result)
-                elif result is not None:
-                    summary, state = result
-                    self.index.put(summary)
-                    self._remember(Solved(state))
-        return len(self.index)
-
-    def _remember(self, solved: Solved) -> None:
+    def remember(self, solved: Solved) -> None:
         """Keep a finished auction's state (see ``_final``); forget one that is not final."""
         state = solved.state
         if not state.is_final:
@@ -104,7 +93,7 @@ class Hub:
 
     async def read(self, auction_id: str, fn: Callable[[AuctionState | None], T]) -> T:
         """Run ``fn`` on the auction's current state: from the finished-auction cache when it
-        is there (synchronously, so atomic with `publish` like a query), else in its actor."""
+        is there (synchronously, so atomic with deliveries like a query), else in its actor."""
         cached = self._final.get(auction_id)
         cell = self.supervisor.cell(auction_id)
         if cached is not None and (cell is None or cell.status == "live"):
@@ -116,12 +105,19 @@ class Hub:
 
     async def read_solved(self, auction_id: str, fn: Callable[[Solved | None], T]) -> T:
         """`read` with the state's solutions (views): a cached auction's are found once, a big
-        problem off the loop, and ``fn`` runs only on the entry still cached after that."""
+        problem off the loop, and ``fn`` runs only on the entry still cached after that. A
+        finished auction read in its actor is cached (its actor passivates)."""
+
+        def noted(solved: Solved | None) -> T:
+            if solved is not None and solved.state.is_final:
+                self.remember(solved)
+            return fn(solved)
+
         while True:
             cached = self._final.get(auction_id)
             cell = self.supervisor.cell(auction_id)
             if cached is None or (cell is not None and cell.status != "live"):
-                return await self.supervisor.query_solved(auction_id, fn)
+                return await self.supervisor.query_solved(auction_id, noted)
             if cached.is_ready:
                 self._final.move_to_end(auction_id)
                 return fn(cached)
@@ -129,107 +125,47 @@ class Hub:
 
     # --- live updates ---------------------------------------------------------------------------
 
-    def publish(self, update: Update) -> None:
-        state = update.state
-        auction_id = update.auction_id
-        try:
-            summary = self.index.observe(state)
-        except Exception:
-            self.failed_render(auction_id, "its summary")
-            return
-        self._remember(update.solved)
-        self.stats.updates += 1
-        subs = self._subs.get(auction_id, {})
-        newcomers: list[Peer] = []
-        for p in self._all:
-            if auction_id in p.subs:
-                continue
-            if auction_id in p.excluded:
-                if not summary.visible_to(p.viewer):
-                    p.excluded.discard(auction_id)  # nothing to exclude any more
-            elif summary.visible_to(p.viewer):
-                newcomers.append(p)
-        if not subs and not newcomers:
-            return
-        groups: dict[Receiver, list[Peer]] = {}
-        for peer in (*subs, *newcomers):
-            groups.setdefault(peer.receiver, []).append(peer)
-        now = self.supervisor.clock.now()
-        try:
-            solutions = update.solutions
-        except Exception:
-            self.failed_render(auction_id, "its solutions")
-            return
-        events = list(update.events)
-        for peers in groups.values():
-            viewer = peers[0].viewer
-            try:
-                frame = self._render(state, viewer, now, solutions, update.first_seq, events)
-            except Exception:  # this receiver misses this update; nobody else does
-                self.failed_render(auction_id, f"the update for {peers[0].receiver}")
-                continue
-            if frame is None:
-                gone = protocol.unsubscribed(auction_id, update.seq, "not_found", NOT_FOUND)
-                for peer in peers:
-                    sub = peer.subs.get(auction_id)
-                    if sub is not None:
-                        self._end(peer, sub, gone)
-                continue
-            for peer in peers:
-                self._deliver(peer, auction_id, update.seq, frame)
+    def follows(self, auction_id: str) -> bool:
+        """Whether an update of the auction has anyone to go to: a subscriber of it, or of
+        everything (see `Subscriber.follows`; a hot auction nobody watches costs no render)."""
+        return auction_id in self._subs or bool(self._all)
+
+    def prepare(self, update: Update) -> Delivery | None:
+        """Render ``update`` for its receivers now, while the state is as its command left it;
+        the returned delivery only queues the frames, once the events are durable (see
+        `Subscriber.prepare` and `fanout`). None when there is nothing to deliver."""
+        return fanout.prepare(self, update)
 
     async def resync(self, auction_id: str, state: AuctionState) -> None:
-        """The auction's actor was rebuilt after a crash (see `Resyncing`): refresh the index and
-        the finished-auction cache, and send each subscribed connection the update it missed
-        (events read from the store), before the actor publishes again."""
-        self.index.observe(state)
+        """The auction's actor was rebuilt after a crash or a failed write (see `Resyncing`):
+        refresh the finished-auction cache and catch every connection up (`fanout.resync`)
+        before the actor publishes again."""
         solved = Solved(state)
-        self._remember(solved)
-        behind = [
-            (p, s) for p, s in self._subs.get(auction_id, {}).items() if s.last_seq < state.seq
-        ]
-        if not behind:
-            return
-        since = min(s.last_seq for _, s in behind)
-        stored = await self.supervisor.store.read_stream(
-            auction_id, from_seq=since + 1, to_seq=state.seq
-        )
-        events = decode_events(stored)
-        solutions = (await solved.ready()).solutions
-        now = self.supervisor.clock.now()
-        frames: dict[tuple[Receiver, int], bytes | None] = {}
-        for peer, sub in behind:
-            if peer.subs.get(auction_id) is not sub:  # gone while the events were read
-                continue
-            group = (peer.receiver, sub.last_seq)
-            if group not in frames:
-                missed = events[sub.last_seq - since :]
-                frames[group] = self._render(
-                    state, peer.viewer, now, solutions, sub.last_seq + 1, missed
-                )
-            frame = frames[group]
-            if frame is None:
-                self._end(
-                    peer, sub, protocol.unsubscribed(auction_id, state.seq, "not_found", NOT_FOUND)
-                )
-            else:
-                self._deliver(peer, auction_id, state.seq, frame)
+        self.remember(solved)
+        await fanout.resync(self, solved)
 
-    def _render(
-        self,
-        state: AuctionState,
-        viewer: Viewer,
-        now: int,
-        solutions: Solutions,
-        first_seq: int,
-        events: list[Any],
-    ) -> bytes | None:
-        doc = view(state, viewer, now, solutions)
-        if doc is None:
-            return None
-        filtered = filter_events(state, viewer, first_seq, events)
-        self.stats.renders += 1
-        return protocol.update(state.auction_id, state.seq, filtered or [], doc)
+    def subscribed(self, auction_id: str) -> list[tuple[Peer, _Sub]]:
+        """The connections subscribed to the auction, with their subscriptions."""
+        return list(self._subs.get(auction_id, {}).items())
+
+    @property
+    def everything(self) -> dict[Peer, int]:
+        """The connections subscribed to everything, with the `epoch` they last asked at."""
+        return self._all
+
+    def subscribe_late(self, auction_id: str, summary: Summary, epoch: int) -> None:
+        """Subscribe the connections that called ``subscribe_all`` after ``epoch`` (an update's
+        `prepare`) and may see the auction but were not given it: their catalog read may have
+        come before the update was durable. Through the actor, as any subscription."""
+        for peer, joined in self._all.items():
+            if joined <= epoch or auction_id in peer.subs or auction_id in peer.excluded:
+                continue
+            if summary.visible_to(peer.viewer):
+                task = asyncio.get_running_loop().create_task(
+                    self._subscribe_quietly(peer, auction_id)
+                )
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
 
     def failed_render(self, auction_id: str, what: str) -> None:
         """Log (with the traceback being handled) and count a rendering that raised: the caller
@@ -238,7 +174,7 @@ class Hub:
         self.stats.render_failures += 1
         log.exception("%s: cannot render %s; skipped", auction_id, what)
 
-    def _deliver(self, peer: Peer, auction_id: str, seq: int, frame: bytes) -> None:
+    def deliver(self, peer: Peer, auction_id: str, seq: int, frame: bytes) -> None:
         sub = peer.subs.get(auction_id)
         if sub is None:  # subscribed to everything: the auction just became visible
             sub = self._attach(peer, _Sub(auction_id, seq - 1, buffering=False))
@@ -267,7 +203,7 @@ class Hub:
             if not by_peer:
                 del self._subs[sub.auction_id]
 
-    def _end(self, peer: Peer, sub: _Sub, frame: bytes) -> None:
+    def end(self, peer: Peer, sub: _Sub, frame: bytes) -> None:
         """The receiver may no longer see the auction: tell it once and stop."""
         self._detach(peer, sub)
         if sub.pending is not None:
@@ -360,12 +296,22 @@ class Hub:
     async def subscribe_all(
         self, peer: Peer, ok: Callable[[list[str]], bytes], concurrency: int = 16
     ) -> None:
-        """Every auction ``peer`` may see now (one update each) and later (as it becomes
-        visible)."""
+        """Every auction ``peer`` may see now (one update each, newest first) and later (as it
+        becomes visible). The ids are read from the store's catalog after the connection is
+        registered, so an auction becoming visible meanwhile is sent by its update (or by
+        `subscribe_late`), if not listed."""
+        known = peer in self._all
         peer.all_auctions = True
         peer.excluded.clear()
-        self._all.add(peer)
-        ids = [s.auction_id for s in self.index.visible(peer.viewer)]
+        self.epoch += 1
+        self._all[peer] = self.epoch
+        try:
+            ids = await self.listing.visible_ids(peer.viewer)
+        except BaseException:
+            if not known:  # refused (storage down): not subscribed to everything after all
+                peer.all_auctions = False
+                self._all.pop(peer, None)
+            raise
         self.send(peer, ok(ids))
         todo = [a for a in ids if a not in peer.subs]
         for start in range(0, len(todo), concurrency):
@@ -385,13 +331,14 @@ class Hub:
 
     def unsubscribe(self, peer: Peer, auction_id: str) -> None:
         sub = peer.subs.get(auction_id)
-        if sub is not None:
-            self._detach(peer, sub)
-        # Remembered only for an auction that exists and is visible to the peer (else it would
-        # never be sent anyway): made-up ids cannot grow the set; `publish` forgets an auction
-        # that stops being visible, and `subscribe` or `subscribe_all` one subscribed again.
-        summary = self.index.get(auction_id)
-        if peer.all_auctions and summary is not None and summary.visible_to(peer.viewer):
+        if sub is None:
+            return
+        self._detach(peer, sub)
+        # Excluded from `subscribe_all` only if it was subscribed (so it exists and was visible
+        # to the peer; made-up ids cannot grow the set, and nothing is read to check them): a
+        # delivery forgets an auction that stops being visible, and `subscribe` or
+        # `subscribe_all` one subscribed again.
+        if peer.all_auctions:
             peer.excluded.add(auction_id)
 
     def add(self, peer: Peer) -> None:
@@ -403,9 +350,5 @@ class Hub:
         peer.wakeup.set()
         for sub in list(peer.subs.values()):
             self._detach(peer, sub)
-        self._all.discard(peer)
+        self._all.pop(peer, None)
         self.stats.connections -= 1
-
-
-def _summary_or_none(state: AuctionState | None) -> Any:
-    return None if state is None else (summarize(state), state)

@@ -25,6 +25,7 @@ Seconds = int | float
 # so `since + 1` never overflows a query).
 Count = Annotated[int, msgspec.Meta(ge=0, le=2**53 - 1)]
 Limit = Annotated[int, msgspec.Meta(ge=1, le=10_000)]
+PageLimit = Annotated[int, msgspec.Meta(ge=1, le=1000)]
 SolutionName = Literal["best_overall", "best_single_supplier"]
 RsvpResponse = Literal["yes", "no", "maybe"]
 UNSET = msgspec.UNSET
@@ -67,6 +68,9 @@ class SubscribeAll(Request, frozen=True, kw_only=True, tag="subscribe_all"):
 
 class ListAuctions(Request, frozen=True, kw_only=True, tag="list_auctions"):
     status: list[Status] | None = None
+    limit: PageLimit = 100
+    # Opaque (`listing.decode_cursor`): the ``next_cursor`` of the previous page.
+    cursor: Annotated[str, msgspec.Meta(max_length=256)] | None = None
 
 
 class GetView(AuctionRequest, frozen=True, kw_only=True, tag="get_view"):

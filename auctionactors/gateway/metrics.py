@@ -7,34 +7,56 @@ hub already keep.
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
 import msgspec
 
+from auctionactors.errors import AuctionActorsError
 from auctionactors.gateway.hub import Hub
 from auctionactors.runtime.supervisor import Supervisor
+
+log = logging.getLogger(__name__)
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
-def actor_counts(supervisor: Supervisor, hub: Hub) -> dict[str, int]:
-    counts = Counter(c.status for c in supervisor.cells())
-    passivated = sum(1 for a in hub.index.ids() if supervisor.cell(a) is None)
+async def actor_counts(supervisor: Supervisor, hub: Hub) -> dict[str, int]:
+    return _counts(supervisor, await _auctions(hub))
+
+
+def _counts(supervisor: Supervisor, total: int | None) -> dict[str, int]:
+    """Actors by status; ``passivated``: the stored auctions (``total``, unknown: 0) without a
+    loaded actor."""
+    cells = supervisor.cells()
+    counts = Counter(c.status for c in cells)
     return {
         "live": counts["live"] + counts["starting"],
-        "passivated": passivated,
+        "passivated": max(0, (total or 0) - len(cells)),
         "restarting": counts["restarting"],
         "quarantined": counts["quarantined"],
     }
 
 
-def healthz(supervisor: Supervisor, hub: Hub) -> bytes:
+async def _auctions(hub: Hub) -> int | None:
+    """How many auctions the store's catalog holds; None if it cannot tell now (health and
+    metrics are answered even while storage is down)."""
+    try:
+        return await hub.listing.total()
+    except AuctionActorsError as exc:
+        log.warning("cannot count the auctions: %r", exc)
+        return None
+
+
+async def healthz(supervisor: Supervisor, hub: Hub) -> bytes:
+    total = await _auctions(hub)
     doc = {
         "status": "ok",
-        "actors": actor_counts(supervisor, hub),
-        "auctions": len(hub.index),
+        "actors": _counts(supervisor, total),
+        "auctions": total,
+        "scheduled": len(supervisor.scheduler),
         "connections": hub.stats.connections,
         "render_failures": hub.stats.render_failures,
     }
@@ -75,10 +97,10 @@ def _quantile(values: list[int], q: float) -> float:
     return float(ordered[min(len(ordered) - 1, int(q * len(ordered)))])
 
 
-def render(supervisor: Supervisor, hub: Hub) -> str:
+async def render(supervisor: Supervisor, hub: Hub) -> str:
     out = _Text()
     out.family("auctionactors_actors", "gauge", "Auction actors by status.")
-    for status, count in actor_counts(supervisor, hub).items():
+    for status, count in (await actor_counts(supervisor, hub)).items():
         out.sample("auctionactors_actors", count, status=status)
     out.one(
         "auctionactors_mailbox_depth",
@@ -94,6 +116,19 @@ def render(supervisor: Supervisor, hub: Hub) -> str:
     out.one("auctionactors_quarantines_total", "counter", "Actors quarantined.", stats.quarantines)
     out.one(
         "auctionactors_passivations_total", "counter", "Idle actors passivated.", stats.passivations
+    )
+    out.one(
+        "auctionactors_scheduled_auctions",
+        "gauge",
+        "Auctions with a deadline in the timer heap, loaded or not.",
+        len(supervisor.scheduler),
+    )
+    out.one("auctionactors_commits_total", "counter", "Writes of commands.", stats.commits)
+    out.one(
+        "auctionactors_committed_commands_total",
+        "counter",
+        "Commands stored by those writes (per write: the batch size).",
+        stats.committed,
     )
     out.one(
         "auctionactors_storage_failures_total",

@@ -82,16 +82,16 @@ class Endpoints:
         self._metrics_token = metrics_token
         self._tls = tls
 
-    def answer(self, connection: Responder[R], path: str, headers: Mapping[str, str]) -> R:
+    async def answer(self, connection: Responder[R], path: str, headers: Mapping[str, str]) -> R:
         if path == "/healthz":
-            body = metrics.healthz(self.supervisor, self.hub)
+            body = await metrics.healthz(self.supervisor, self.hub)
             return respond(connection, HTTPStatus.OK, "application/json", body)
         if path == "/metrics":
             if not self._may_read_metrics(headers):
                 response = connection.respond(HTTPStatus.UNAUTHORIZED, "a bearer token is needed\n")
                 response.headers["WWW-Authenticate"] = 'Bearer realm="metrics"'
                 return response
-            text = metrics.render(self.supervisor, self.hub).encode()
+            text = (await metrics.render(self.supervisor, self.hub)).encode()
             return respond(connection, HTTPStatus.OK, metrics.CONTENT_TYPE, text)
         asset = self._assets.get(path)  # the web page: / and /static/...
         if asset is not None:

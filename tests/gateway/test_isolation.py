@@ -16,10 +16,11 @@ import msgspec
 import pytest
 
 from auctionactors.domain.access import Viewer
+from auctionactors.domain.catalog import Summary
 from auctionactors.domain.state import AuctionState
+from auctionactors.gateway import fanout as fanout_module
 from auctionactors.gateway import hub as hub_module
 from auctionactors.gateway.hub import Hub
-from auctionactors.gateway.index import Summary
 from auctionactors.gateway.peer import Peer
 
 from .conftest import FAST, Conn, Served, bid, open_auction, serving
@@ -36,7 +37,8 @@ def break_view(monkeypatch: pytest.MonkeyPatch, auction_id: str, company: str | 
             raise RuntimeError("cannot render this view")
         return real_view(state, viewer, now, solutions)
 
-    monkeypatch.setattr(hub_module, "view", view)
+    monkeypatch.setattr(hub_module, "view", view)  # first updates
+    monkeypatch.setattr(fanout_module, "view", view)  # live updates
 
 
 async def render_failures(served: Served) -> int:
@@ -118,7 +120,8 @@ async def test_list_auctions_skips_a_summary_that_cannot_be_rendered(
 
     monkeypatch.setattr(Summary, "public", public)
     listed = (await admin.ok("list_auctions"))["auctions"]
-    assert [s["auction_id"] for s in listed] == sorted(a for a in ids if a != bad)
+    # Newest first: created at the same instant, by auction id descending.
+    assert [s["auction_id"] for s in listed] == sorted((a for a in ids if a != bad), reverse=True)
     assert await render_failures(served) == 1
     await admin.close()
 

@@ -1,0 +1,223 @@
+"""Live updates, in two phases (`runtime.publishing`): `prepare` renders an update once per
+distinct receiver (all admins; the buyer; each observer company; each supplier company) while
+the actor's state is as the update's command left it, and its `Fanout` (the delivery) queues the
+frames once the events are durable; `resync` catches connections up after a rebuild.
+
+Between the two the actor may apply further commands of its batch and wait for the store, and
+connections may come and go, unsubscribe, or subscribe to everything. So the delivery reads
+nothing of the state: it checks each connection's subscription as it is *now* (one that ended
+meanwhile gets nothing; one that was subscribed by another path gets the frame only if its seq
+is newer), and hands the connections that asked for everything after the rendering to
+`Hub.subscribe_late`. Dropped (the write failed), it sends nothing: `Hub.resync` catches up.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from auctionactors.domain.access import Viewer
+from auctionactors.domain.catalog import Summary, summarize
+from auctionactors.domain.redaction import filter_events
+from auctionactors.domain.solutions import Solutions
+from auctionactors.domain.state import AuctionState
+from auctionactors.domain.views import view
+from auctionactors.gateway import protocol
+from auctionactors.gateway.peer import Peer, Receiver, _Sub
+from auctionactors.runtime.publishing import Update
+from auctionactors.runtime.solver import Solved
+from auctionactors.store.codec import decode_events
+
+if TYPE_CHECKING:
+    from auctionactors.gateway.hub import Hub
+
+NOT_FOUND = "auction not found"
+
+
+def prepare(hub: Hub, update: Update) -> Fanout | None:
+    """`Hub.prepare`: the frames for the auction's subscribers and for the connections
+    subscribed to everything that may now see it (newcomers)."""
+    state, auction_id = update.state, update.auction_id
+    try:
+        summary = summarize(state)
+    except Exception:
+        hub.failed_render(auction_id, "its summary")
+        return None
+    targets: list[tuple[Peer, _Sub | None]] = list(hub.subscribed(auction_id))
+    stale: list[Peer] = []  # excluded, and the auction is no longer visible to them
+    for p in hub.everything:
+        if auction_id in p.subs:
+            continue
+        if auction_id in p.excluded:
+            if not summary.visible_to(p.viewer):
+                stale.append(p)
+        elif summary.visible_to(p.viewer):
+            targets.append((p, None))
+    frames = _frames(hub, update, targets)
+    if frames is None:
+        return None
+    # A creation may be missed by a `subscribe_all` that starts before it is durable (its
+    # catalog read comes too early): its delivery looks for such connections.
+    if not frames and not stale and not state.is_final and update.first_seq > 1:
+        return None
+    return Fanout(hub, update, summary, targets, frames, stale, hub.epoch)
+
+
+def _frames(
+    hub: Hub, update: Update, targets: list[tuple[Peer, _Sub | None]]
+) -> dict[Receiver, bytes | None] | None:
+    """The frame per distinct receiver of ``targets`` (None: it may no longer see the auction);
+    a receiver whose frame cannot be rendered is left out. None when the update's solutions
+    cannot be found (nobody gets it)."""
+    if not targets:
+        return {}
+    state = update.state
+    try:
+        solutions = update.solutions
+    except Exception:
+        hub.failed_render(state.auction_id, "its solutions")
+        return None
+    now = hub.supervisor.clock.now()
+    events = list(update.events)
+    frames: dict[Receiver, bytes | None] = {}
+    failed: set[Receiver] = set()
+    for peer, _ in targets:
+        receiver = peer.receiver
+        if receiver in frames or receiver in failed:
+            continue
+        try:
+            frames[receiver] = render(
+                hub, state, peer.viewer, now, solutions, update.first_seq, events
+            )
+        except Exception:  # this receiver misses this update; nobody else does
+            failed.add(receiver)
+            hub.failed_render(state.auction_id, f"the update for {receiver}")
+    return frames
+
+
+def render(
+    hub: Hub,
+    state: AuctionState,
+    viewer: Viewer,
+    now: int,
+    solutions: Solutions,
+    first_seq: int,
+    events: list[Any],
+) -> bytes | None:
+    """The ``update`` frame for ``viewer``; None if it may not see the auction."""
+    doc = view(state, viewer, now, solutions)
+    if doc is None:
+        return None
+    filtered = filter_events(state, viewer, first_seq, events)
+    hub.stats.renders += 1
+    return protocol.update(state.auction_id, state.seq, filtered or [], doc)
+
+
+class Fanout:
+    """The `Delivery` of one update (call it once)."""
+
+    __slots__ = ("epoch", "frames", "hub", "stale", "summary", "targets", "update")
+
+    def __init__(
+        self,
+        hub: Hub,
+        update: Update,
+        summary: Summary,
+        targets: list[tuple[Peer, _Sub | None]],
+        frames: dict[Receiver, bytes | None],
+        stale: list[Peer],
+        epoch: int,
+    ) -> None:
+        self.hub = hub
+        self.update = update
+        self.summary = summary
+        # Each connection with its subscription when rendered (None: a newcomer, subscribed to
+        # everything, to which the auction is visible), and each receiver's frame (None: it
+        # may no longer see the auction; absent: its frame could not be rendered).
+        self.targets = targets
+        self.frames = frames
+        self.stale = stale  # connections that excluded the auction and no longer see it
+        self.epoch = epoch  # the hub's `subscribe_all` count when rendered
+
+    def __call__(self) -> None:
+        hub, update = self.hub, self.update
+        auction_id, seq = update.auction_id, update.seq
+        hub.remember(update.solved)
+        hub.stats.updates += 1
+        for peer in self.stale:
+            peer.excluded.discard(auction_id)  # nothing to exclude any more
+        gone: bytes | None = None
+        for peer, sub in self.targets:
+            if peer.closed or peer.receiver not in self.frames:
+                continue
+            frame = self.frames[peer.receiver]
+            current = peer.subs.get(auction_id)
+            if frame is None:
+                if current is not None:
+                    gone = gone or protocol.unsubscribed(auction_id, seq, "not_found", NOT_FOUND)
+                    hub.end(peer, current, gone)
+                continue
+            if current is None and (
+                sub is not None  # unsubscribed meanwhile
+                or not peer.all_auctions
+                or auction_id in peer.excluded
+            ):
+                continue
+            hub.deliver(peer, auction_id, seq, frame)
+        if hub.epoch != self.epoch:
+            hub.subscribe_late(auction_id, self.summary, self.epoch)
+
+
+async def resync(hub: Hub, solved: Solved) -> None:
+    """`Hub.resync`: send each subscribed connection the update it missed (events read from the
+    store) and the auction's view to each connection subscribed to everything that may now see
+    it but was not sent it (its deliveries were dropped)."""
+    state = solved.state
+    auction_id = state.auction_id
+    try:
+        summary: Summary | None = summarize(state)
+    except Exception:
+        hub.failed_render(auction_id, "its summary")
+        summary = None
+    behind = [(p, s) for p, s in hub.subscribed(auction_id) if s.last_seq < state.seq]
+    newcomers = [
+        p
+        for p in hub.everything
+        if summary is not None
+        and auction_id not in p.subs
+        and auction_id not in p.excluded
+        and summary.visible_to(p.viewer)
+    ]
+    if not behind and not newcomers:
+        return
+    since = min((s.last_seq for _, s in behind), default=state.seq)
+    stored = await hub.supervisor.store.read_stream(
+        auction_id, from_seq=since + 1, to_seq=state.seq
+    )
+    events = decode_events(stored)
+    solutions = (await solved.ready()).solutions
+    now = hub.supervisor.clock.now()
+    frames: dict[tuple[Receiver, int], bytes | None] = {}
+    for peer, sub in behind:
+        if peer.subs.get(auction_id) is not sub:  # gone while the events were read
+            continue
+        group = (peer.receiver, sub.last_seq)
+        if group not in frames:
+            missed = events[sub.last_seq - since :]
+            frames[group] = render(
+                hub, state, peer.viewer, now, solutions, sub.last_seq + 1, missed
+            )
+        frame = frames[group]
+        if frame is None:
+            gone = protocol.unsubscribed(auction_id, state.seq, "not_found", NOT_FOUND)
+            hub.end(peer, sub, gone)
+        else:
+            hub.deliver(peer, auction_id, state.seq, frame)
+    for peer in newcomers:
+        if peer.closed or auction_id in peer.subs or auction_id in peer.excluded:
+            continue
+        group = (peer.receiver, state.seq)
+        if group not in frames:
+            frames[group] = render(hub, state, peer.viewer, now, solutions, state.seq + 1, [])
+        frame = frames[group]
+        if frame is not None:
+            hub.deliver(peer, auction_id, state.seq, frame)
