@@ -4,7 +4,6 @@ flag for the deadline timer that never counts against the bound (a deadline is n
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -109,8 +108,12 @@ class Mailbox:
             return True
         self._wakeup.clear()
         self.idle.set()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wakeup.wait(), seconds)
+        # A timer that sets the wake-up flag, not `wait_for` (a task per idle actor).
+        timer = asyncio.get_running_loop().call_later(seconds, self._wakeup.set)
+        try:
+            await self._wakeup.wait()
+        finally:
+            timer.cancel()
         return self.has_work()
 
     def take_next_ask(self, accept: Callable[[Ask], bool]) -> Ask | None:

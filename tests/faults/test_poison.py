@@ -136,6 +136,13 @@ async def _others_go_on(url: str, users: Users, poisoned: str, healthy: str) -> 
             assert caught.value.message == f"auction {poisoned} is quarantined"
 
 
+async def _touch(url: str, token: str, auction_id: str) -> None:
+    async with Client(url, token, reconnect=False) as admin:
+        with pytest.raises(ClientError) as caught:
+            await admin.request("get_view", auction_id=auction_id)
+        assert caught.value.code == "unavailable"
+
+
 async def _revived(url: str, users: Users, poisoned: str) -> None:
     async with (
         Client(url, users.s1.token, reconnect=False, retry_attempts=1) as s1,
@@ -184,6 +191,8 @@ def test_a_poison_event_quarantines_its_auction_only(
 
     admin = users.admin.token
     with serving(path) as srv:
+        # Actors are loaded when needed: the first request for it replays it and fails.
+        asyncio.run(_touch(srv.url, admin, poisoned))
         line, _ = srv.wait_for_log(poisoned, "quarantined")
         assert line.endswith(f"{poisoned} seq {seq}: {error}"), line
 

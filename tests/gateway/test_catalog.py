@@ -161,7 +161,6 @@ async def test_after_a_restart_lists_and_subscribe_all_read_the_catalog_not_acto
             await conn.close()
 
 
-@pytest.mark.xfail(strict=True, reason="needs lazy actors (the runtime's part of issue 10)")
 async def test_a_restart_loads_no_actor_until_one_is_needed(tmp_path: Path) -> None:
     path = tmp_path / "lazy.db"
     async with serving(path) as served:

@@ -30,6 +30,7 @@ async def test_healthz(served: Served) -> None:
         "status": "ok",
         "actors": {"live": 0, "passivated": 0, "restarting": 0, "quarantined": 0},
         "auctions": 0,
+        "scheduled": 0,
         "connections": 0,
         "render_failures": 0,
     }
