@@ -114,10 +114,7 @@ def _template(kind: str, callers: dict[str, Any], now: int, open_hours: float) -
     from auctionactors.store import codec
 
     start = now if kind == "open" else now - 30 * DAY_US
-    if kind == "canceled":  # canceled while pending
-        scheduled = start + DAY_US
-    else:
-        scheduled = start
+    scheduled = start + DAY_US if kind == "canceled" else start  # canceled while pending
     duration_s = int(open_hours * 3600) if kind == "open" else 3600
     suppliers = [callers[f"s{n}"] for n in range(1, 4)]
     terms = AuctionTerms(
