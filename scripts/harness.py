@@ -231,15 +231,15 @@ class Server:
             return float("nan")
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
-    def settle(self, window_s: float = 0.5, busy_s: float = 0.02, timeout_s: float = 60.0) -> float:
-        """Wait until the process uses less than ``busy_s`` CPU seconds in ``window_s`` (what it
-        started in the background is done); the seconds waited."""
+    def settle(self, window_s: float = 0.5, busy: float = 0.04, timeout_s: float = 60.0) -> float:
+        """Wait until the process uses less than ``busy`` of one CPU over ``window_s`` (what it
+        started in the background is done), ``timeout_s`` at most; the seconds waited."""
         start = time.perf_counter()
         before = self.cpu_seconds()
         while time.perf_counter() - start < timeout_s:
             time.sleep(window_s)
             after = self.cpu_seconds()
-            if after - before < busy_s:
+            if after - before < busy * window_s:
                 break
             before = after
         return time.perf_counter() - start
