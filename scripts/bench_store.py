@@ -61,6 +61,7 @@ class Figure:
     p50_ms: float | None = None
     p99_ms: float | None = None
     note: str = ""
+    samples: tuple[float, ...] = ()  # seconds of each repeated run, where there are several
 
 
 @dataclass
@@ -423,6 +424,7 @@ def snapshot_figures(
         total / seq_1,
         "events/s",
         note=spread(from_seq_1),
+        samples=tuple(from_seq_1),
     )
     for key, name, times in (
         ("replay_snapshot", "from its snapshot at the last seq", from_snapshot),
@@ -435,6 +437,7 @@ def snapshot_figures(
             total / mid,
             "events/s",
             note=f"{spread(times)}, {seq_1 / mid:.1f}x faster (target <= 20 ms, >= 20x)",
+            samples=tuple(times),
         )
     results["snapshot_encode"] = Figure(
         "snapshots",

@@ -36,10 +36,42 @@ from auctionactors.store.base import NewUser
 from auctionactors.store.sqlite import SqliteEventStore
 
 REPO = Path(__file__).resolve().parents[1]
+# The interpreter that runs the server and the command line: another checkout's (`use_checkout`)
+# to measure its code with the same script.
+PYTHON = sys.executable
 LISTENING = "auctionactors: listening on "
 EVENT_LOOP = "auctionactors: event loop "
 # Lines of the server's log that mean something went wrong inside it.
 TROUBLE = ("Traceback", "connection handler failed", "Error in", "failed:", "internal error")
+
+
+def use_checkout(repo: Path) -> None:
+    """Run servers and command lines with the code of ``repo`` (its ``.venv`` if it has one)."""
+    global REPO, PYTHON
+    REPO = repo.resolve()
+    venv = REPO / ".venv" / "bin" / "python"
+    PYTHON = str(venv) if venv.exists() else sys.executable
+
+
+def checkout_env() -> dict[str, str]:
+    """The environment of a process running the code of `REPO`."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(REPO)}
+    env.pop("AUCTIONACTORS_DB", None)
+    return env
+
+
+def run_module(*argv: str, timeout_s: float = 600.0) -> tuple[float, str]:
+    """``python -m auctionactors ARGV`` as a process of the checkout under test: its wall time
+    in seconds and its stdout (RuntimeError if it fails)."""
+    start = time.perf_counter()
+    done = subprocess.run(
+        [PYTHON, "-m", "auctionactors", *argv], cwd=REPO, env=checkout_env(),
+        capture_output=True, text=True, timeout=timeout_s,
+    )  # fmt: skip
+    took = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError(f"auctionactors {' '.join(argv)}: {done.stderr[-2000:]}")
+    return took, done.stdout
 
 
 def now_us() -> int:
@@ -78,13 +110,12 @@ class Server:
     ) -> None:
         self.db = db
         self.log = log
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(REPO)}
-        env.pop("AUCTIONACTORS_DB", None)
+        env = checkout_env()
         self._out = log.open("w", encoding="utf-8")
         self._lines: queue.Queue[str | None] = queue.Queue()
         self.lifetime = Lifetime(now_us())
         self.proc = subprocess.Popen(
-            [sys.executable, *python, "-m", "auctionactors", "serve", "--db", str(db),
+            [PYTHON, *python, "-m", "auctionactors", "serve", "--db", str(db),
              "--port", "0", *options],
             cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, text=True, encoding="utf-8", errors="replace",
@@ -200,6 +231,19 @@ class Server:
             return float("nan")
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
+    def settle(self, window_s: float = 0.5, busy: float = 0.04, timeout_s: float = 60.0) -> float:
+        """Wait until the process uses less than ``busy`` of one CPU over ``window_s`` (what it
+        started in the background is done), ``timeout_s`` at most; the seconds waited."""
+        start = time.perf_counter()
+        before = self.cpu_seconds()
+        while time.perf_counter() - start < timeout_s:
+            time.sleep(window_s)
+            after = self.cpu_seconds()
+            if after - before < busy * window_s:
+                break
+            before = after
+        return time.perf_counter() - start
+
     def http(self, path: str) -> tuple[int, bytes]:
         scheme = "https" if self.url.startswith("wss") else "http"
         url = f"{scheme}://127.0.0.1:{self.port}{path}"
@@ -290,6 +334,11 @@ def percentile(samples: Sequence[float], q: int) -> float:
     if len(samples) == 1:
         return samples[0]
     return statistics.quantiles(samples, n=100, method="inclusive")[q - 1]
+
+
+def spread(samples: Sequence[float]) -> tuple[float, float, float]:
+    """(min, median, max) of ``samples``: how the scripts print repeated runs."""
+    return min(samples), statistics.median(samples), max(samples)
 
 
 def ratio(top: float, bottom: float) -> float:
