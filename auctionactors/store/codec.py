@@ -83,7 +83,25 @@ def catalog_entry(state: AuctionState) -> CatalogEntry:
     return encode_summary(summarize(state))
 
 
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _fit(value: int | None) -> int | None:
+    """An integer in the 64 bits the catalog's columns and msgpack hold: data an older version
+    let through out of bounds is clamped, so it still has a row (and its appends never fail)."""
+    return None if value is None else min(max(value, _INT64[0]), _INT64[1])
+
+
 def encode_summary(summary: Summary) -> CatalogEntry:
+    summary = msgspec.structs.replace(
+        summary,
+        created_at=_fit(summary.created_at),
+        scheduled_start=_fit(summary.scheduled_start),
+        closes_at=_fit(summary.closes_at),
+        decision_closes_at=_fit(summary.decision_closes_at),
+        next_deadline=_fit(summary.next_deadline),
+        winning_total=_fit(summary.winning_total),
+    )
     return CatalogEntry(
         stream_id=summary.auction_id,
         seq=summary.seq,
