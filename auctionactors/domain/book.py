@@ -40,8 +40,8 @@ def _offer(bid: Bid) -> Cents:
 def settle(live: Mapping[str, Bid], tick: Cents) -> list[tuple[Bid, Cents]]:
     """The auto-bids of a product's live book (supplier -> bid) whose visible amount must drop,
     with their new amounts, in ascending order of the new amount (ties: original time)."""
-    if len(live) < 2:
-        return []
+    if len(live) < 2 or all(b.min_amount is None for b in live.values()):
+        return []  # no auto-bid: nothing to settle (the common case in a hot auction)
     offers = sorted((_offer(b), supplier) for supplier, b in live.items())
     changes: list[tuple[Bid, Cents]] = []
     for supplier, bid in live.items():

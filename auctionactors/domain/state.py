@@ -91,7 +91,7 @@ def barge_key(supplier_id: str, imo: str) -> str:
     return f"{supplier_id}|{imo}"
 
 
-class AuctionState(msgspec.Struct, kw_only=True):
+class AuctionState(msgspec.Struct, kw_only=True, dict=True):
     auction_id: str
     seq: int = 0
     status: Status
@@ -142,14 +142,24 @@ class AuctionState(msgspec.Struct, kw_only=True):
             key=Bid.rank_key,
         )
 
+    def _suppliers(self) -> dict[str, str]:
+        """Invited supplier id -> name, in the terms' order: every command and view asks, so it
+        is kept beside the state (``dict=True``: never encoded, never compared) for the terms
+        object it was made from, and remade when the terms are replaced."""
+        cached: tuple[AuctionTerms, dict[str, str]] | None = self.__dict__.get("supplier_names")
+        if cached is None or cached[0] is not self.terms:
+            names: dict[str, str] = {}
+            for s in self.terms.suppliers:
+                names.setdefault(s.id, s.name)
+            cached = (self.terms, names)
+            self.__dict__["supplier_names"] = cached
+        return cached[1]
+
     def is_supplier(self, company_id: str) -> bool:
-        return any(s.id == company_id for s in self.terms.suppliers)
+        return company_id in self._suppliers()
 
     def supplier_name(self, company_id: str) -> str:
-        for s in self.terms.suppliers:
-            if s.id == company_id:
-                return s.name
-        return company_id
+        return self._suppliers().get(company_id, company_id)
 
     def live_book(self, product_id: str) -> dict[str, Bid]:
         """supplier_id -> live bid, for one product."""
