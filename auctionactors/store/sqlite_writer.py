@@ -142,6 +142,7 @@ class BatchWriter:
                 conn.executemany(UPSERT_SNAPSHOT, snapshot_rows.values())
             if catalog_rows:
                 sqlite_catalog.upsert(conn, catalog_rows.values())
+            _mark_catalogued(conn, requests, planned)
             if fault is not None:
                 raise fault
         except sqlite3.IntegrityError:
@@ -240,6 +241,20 @@ class BatchWriter:
     def _forget(self, requests: Sequence[Request]) -> None:
         for request in requests:
             self.heads.pop(request[0], None)
+
+
+def _mark_catalogued(
+    conn: sqlite3.Connection, requests: Sequence[Request], planned: Sequence[object]
+) -> None:
+    """Whether each stream's last append of the batch (with events) carried its catalog row."""
+    last = {
+        r[0]: (r[5] is not None, outcome)
+        for r, outcome in zip(requests, planned, strict=True)
+        if r[2] and isinstance(outcome, tuple)
+    }
+    caught_up = [stream_id for stream_id, (has_row, _) in last.items() if has_row]
+    behind = [(sid, end[1]) for sid, (has_row, end) in last.items() if not has_row]
+    sqlite_catalog.mark(conn, caught_up, behind)
 
 
 def _stale(request: Request, why: str) -> ConcurrencyError:
