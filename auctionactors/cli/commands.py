@@ -15,22 +15,20 @@ from typing import Any
 
 import msgspec
 
-from auctionactors.cli import daemon
+from auctionactors.cli import daemon, verification
 from auctionactors.cli.demo import demo
 from auctionactors.domain.bounds import check_text
 from auctionactors.domain.catalog import Summary
 from auctionactors.domain.present import event_entry, state_document
-from auctionactors.domain.state import AuctionState, evolve
+from auctionactors.domain.state import AuctionState
 from auctionactors.domain.timestamps import format_instant
 from auctionactors.domain.views import Viewer, product_label, view
 from auctionactors.errors import CorruptionError, DomainError, UsageError
 from auctionactors.runtime import solver
 from auctionactors.runtime.replay import ReplayFailed, rebuild
 from auctionactors.store.codec import (
-    SNAPSHOT_VERSION,
     decode_event,
     decode_summary,
-    encode_snapshot,
 )
 from auctionactors.store.sqlite import SqliteEventStore
 
@@ -342,59 +340,15 @@ def _print_view(state: AuctionState, viewer: Viewer, as_json: bool) -> int:
 
 async def verify(args: argparse.Namespace) -> int:
     async with open_store(args.db) as store:
-        problems = [
-            {"stream_id": d.stream_id, "seq": d.seq, "problem": d.problem}
-            for d in await store.check()
-        ]
-        streams = await store.streams()
-        checked = 0
-        for info in streams:
-            # Decode every event, and fold them too: an event that decodes but can no longer be
-            # applied (it would quarantine the auction) is damage as well. After the first
-            # such event the fold stops; decoding goes on to the end.
-            state: AuctionState | None = None
-            folding = True
-            snapshot = await store.latest_snapshot(info.stream_id)
-            if snapshot is not None and snapshot.version != SNAPSHOT_VERSION:
-                snapshot = None  # of an older shape of the state: ignored by replay too
-            for record in await store.read_stream(info.stream_id):
-                checked += 1
-                try:
-                    event = decode_event(record)
-                except CorruptionError as exc:
-                    problems.append(
-                        {"stream_id": info.stream_id, "seq": record.seq, "problem": str(exc)}
-                    )
-                    folding = False
-                    continue
-                if not folding:
-                    continue
-                try:
-                    state = evolve(state, event)
-                except Exception as exc:
-                    problem = f"cannot be applied: {type(exc).__name__}: {exc}"
-                    problems.append(
-                        {"stream_id": info.stream_id, "seq": record.seq, "problem": problem}
-                    )
-                    folding = False
-                    continue
-                if snapshot is not None and snapshot.seq == record.seq:
-                    if encode_snapshot(state).data != snapshot.data:
-                        problem = "snapshot differs from the fold of its events"
-                        problems.append(
-                            {"stream_id": info.stream_id, "seq": snapshot.seq, "problem": problem}
-                        )
-                    snapshot = None
-            if snapshot is not None and snapshot.seq > info.highest_seq:
-                problem = f"snapshot beyond the stream (highest seq {info.highest_seq})"
-                problems.append(
-                    {"stream_id": info.stream_id, "seq": snapshot.seq, "problem": problem}
-                )
+        report = await verification.check(store)
+    problems = report.problems
     if args.json:
-        _print_json({"streams": len(streams), "events": checked, "problems": problems})
+        _print_json({"streams": report.streams, "events": report.events, "problems": problems})
     else:
         for p in problems:
             print(f"DAMAGED {p['stream_id']} seq {p['seq']}: {p['problem']}")
         verdict = "damaged" if problems else "ok"
-        print(f"{verdict}: {len(streams)} streams, {checked} events, {len(problems)} problems")
+        print(
+            f"{verdict}: {report.streams} streams, {report.events} events, {len(problems)} problems"
+        )
     return 1 if problems else 0
