@@ -127,10 +127,10 @@ def seed(path: Path) -> Seeded:
 
 
 def catalog(path: Path) -> None:
-    """Catalog every stream as migration 5 does.
+    """Catalog every stream as migration 5 does for a database written before the catalog.
 
-    Only until the runtime passes ``catalog=`` with its appends (issue 10): then its own rows
-    are the ones to test, and this goes.
+    `seed` calls it only until the runtime passes ``catalog=`` with its appends (issue 10): then
+    the runtime's own rows are the ones to test, and that call goes.
     """
     with closing(sqlite3.connect(path, isolation_level=None)) as conn:
         conn.execute("BEGIN IMMEDIATE")
