@@ -22,7 +22,7 @@ import msgspec
 from auctionactors.domain.state import AuctionState, evolve
 from auctionactors.errors import CorruptionError
 from auctionactors.store import codec
-from auctionactors.store.base import CatalogEntry, Snapshot, StoredEvent
+from auctionactors.store.base import CatalogEntry, Damage, Snapshot, StoredEvent
 
 log = logging.getLogger(__name__)
 
@@ -171,6 +171,28 @@ def mark(
 def behind(conn: sqlite3.Connection) -> list[tuple[str, int, int]]:
     """(stream_id, seq, catalogued seq or 0) of each stream whose last append carried no row."""
     return [(stream_id, seq, done) for stream_id, seq, done in conn.execute(SELECT_BEHIND)]
+
+
+# The readers' index must say what each row says: else a company's list silently differs.
+SELECT_INDEX_DAMAGE = """
+    SELECT c.stream_id, c.seq FROM catalog c WHERE
+        (SELECT json_group_array(company_id) FROM (SELECT company_id FROM catalog_readers
+            WHERE stream_id = c.stream_id AND created_at = c.created_at ORDER BY company_id))
+        != (SELECT json_group_array(value) FROM (SELECT DISTINCT value FROM json_each(c.readers)
+            ORDER BY value))
+        OR EXISTS (SELECT 1 FROM catalog_readers r
+            WHERE r.stream_id = c.stream_id AND r.created_at != c.created_at)
+    UNION ALL
+    SELECT DISTINCT r.stream_id, 0 FROM catalog_readers r
+        WHERE NOT EXISTS (SELECT 1 FROM catalog c WHERE c.stream_id = r.stream_id)
+    ORDER BY 1
+"""
+
+
+def check(conn: sqlite3.Connection) -> list[Damage]:
+    """Streams whose rows in ``catalog_readers`` differ from the readers of their catalog row."""
+    problem = "catalog readers index differs from the catalog row"
+    return [Damage(stream_id, seq, problem) for stream_id, seq in conn.execute(SELECT_INDEX_DAMAGE)]
 
 
 # -- migration 5: the rows of an existing database ----------------------------------------------

@@ -16,6 +16,8 @@ from auctionactors.store.sqlite import SqliteEventStore
 from .seed import Seeded
 from .test_cli import db, raw_sql, run
 
+INDEX = "catalog readers index differs from the catalog row"
+
 
 def auctions(capsys: pytest.CaptureFixture[str], seeded: Seeded) -> dict[str, dict[str, Any]]:
     code, out, err = run(capsys, "auctions", "--json", "--db", db(seeded))
@@ -73,24 +75,29 @@ def test_a_stream_appended_without_a_row_is_listed_uncatalogued(
 
 def test_verify_finds_a_missing_row(capsys: pytest.CaptureFixture[str], seeded: Seeded) -> None:
     assert raw_sql(seeded.path, "DELETE FROM catalog WHERE stream_id = ?", seeded.open) == 1
-    assert problems(capsys, seeded) == [(seeded.open, 3, "no catalog row")]
+    assert problems(capsys, seeded) == [(seeded.open, 0, INDEX), (seeded.open, 3, "no catalog row")]
     code, out, _ = run(capsys, "verify", "--db", db(seeded))
     assert code == 1
     assert f"DAMAGED {seeded.open} seq 3: no catalog row" in out.splitlines()
 
 
 @pytest.mark.parametrize(
-    ("column", "value"),
-    [("status", "closed"), ("next_deadline", None), ("created_at", 0), ("readers", '["c-x"]')],
+    ("column", "value", "indexed"),
+    [
+        ("status", "closed", False),
+        ("next_deadline", None, False),
+        ("created_at", 0, True),  # the readers' index carries it too
+        ("readers", '["c-x"]', True),
+    ],
 )
 def test_verify_finds_a_row_that_differs_from_the_fold(
-    capsys: pytest.CaptureFixture[str], seeded: Seeded, column: str, value: object
+    capsys: pytest.CaptureFixture[str], seeded: Seeded, column: str, value: object, indexed: bool
 ) -> None:
     sql = f"UPDATE catalog SET {column} = ? WHERE stream_id = ?"
     assert raw_sql(seeded.path, sql, value, seeded.open) == 1
-    assert problems(capsys, seeded) == [
-        (seeded.open, 3, "catalog row differs from the fold of its events")
-    ]
+    differs = (seeded.open, 3, "catalog row differs from the fold of its events")
+    index = [(seeded.open, 3, INDEX)] if indexed else []
+    assert problems(capsys, seeded) == [*index, differs]
 
 
 def test_verify_finds_a_row_behind_its_stream(
@@ -113,7 +120,10 @@ def test_verify_finds_a_row_of_a_stream_without_events(
             )
     finally:
         conn.close()
-    assert problems(capsys, seeded) == [("a-ghost", 3, "catalog row of a stream without events")]
+    assert problems(capsys, seeded) == [
+        ("a-ghost", 3, INDEX),  # no company may read it: the index has no rows of it
+        ("a-ghost", 3, "catalog row of a stream without events"),
+    ]
 
 
 def test_verify_reports_a_poisoned_stream_once(
@@ -128,3 +138,27 @@ def test_verify_reports_a_poisoned_stream_once(
 
     asyncio.run(append())
     assert [(sid, seq) for sid, seq, _ in problems(capsys, seeded)] == [(seeded.open, 4)]
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "DELETE FROM catalog_readers WHERE stream_id = :open AND company_id = 'c-s1'",
+        "INSERT INTO catalog_readers VALUES ('c-x', :open, 0)",
+        "UPDATE catalog_readers SET created_at = 0 WHERE stream_id = :open",
+        "INSERT INTO catalog_readers VALUES ('c-x', 'a-ghost', 0)",
+    ],
+)
+def test_verify_finds_a_readers_index_that_differs_from_its_row(
+    capsys: pytest.CaptureFixture[str], seeded: Seeded, sql: str
+) -> None:
+    """A company's list reads the index, not the row: the two must agree."""
+    conn = sqlite3.connect(seeded.path)
+    try:
+        with conn:
+            assert conn.execute(sql, {"open": seeded.open}).rowcount >= 1
+    finally:
+        conn.close()
+    (found,) = problems(capsys, seeded)
+    assert found[0] in (seeded.open, "a-ghost")
+    assert found[2] == INDEX
