@@ -48,10 +48,7 @@ SCHEMA = (
     ) WITHOUT ROWID""",
     "CREATE INDEX catalog_readers_page ON catalog_readers (company_id, created_at, stream_id)",
     "CREATE INDEX catalog_readers_stream ON catalog_readers (stream_id)",
-    """CREATE TABLE uncatalogued (
-        stream_id TEXT PRIMARY KEY,
-        seq INTEGER NOT NULL
-    ) WITHOUT ROWID""",
+    "CREATE TABLE uncatalogued (stream_id TEXT PRIMARY KEY) WITHOUT ROWID",
 )
 
 UPSERT = """
@@ -67,8 +64,10 @@ INSERT_READER = "INSERT INTO catalog_readers (company_id, stream_id, created_at)
 
 COLUMNS = "c.stream_id, c.seq, c.status, c.created_at, c.next_deadline, c.readers, c.data"
 CAUGHT_UP = "DELETE FROM uncatalogued WHERE stream_id = ?"
-BEHIND = "INSERT OR REPLACE INTO uncatalogued (stream_id, seq) VALUES (?, ?)"
-SELECT_BEHIND = """SELECT u.stream_id, u.seq, COALESCE(c.seq, 0)
+# Marked once, not at every append: an append that finds its stream marked writes nothing here.
+BEHIND = "INSERT OR IGNORE INTO uncatalogued (stream_id) VALUES (?)"
+SELECT_BEHIND = """SELECT u.stream_id,
+        (SELECT MAX(seq) FROM events WHERE stream_id = u.stream_id), COALESCE(c.seq, 0)
     FROM uncatalogued u LEFT JOIN catalog c ON c.stream_id = u.stream_id ORDER BY u.stream_id"""
 
 _readers_encoder = msgspec.json.Encoder()
@@ -159,13 +158,10 @@ def scheduled(conn: sqlite3.Connection) -> list[tuple[str, int]]:
     return [(stream_id, deadline) for stream_id, deadline in conn.execute(SELECT_SCHEDULED)]
 
 
-def mark(
-    conn: sqlite3.Connection, caught_up: Iterable[str], behind: Iterable[tuple[str, int]]
-) -> None:
-    """Record which streams' last append carried their row (``caught_up``) and which did not
-    (``behind``: with the stream's seq after it)."""
+def mark(conn: sqlite3.Connection, caught_up: Iterable[str], behind: Iterable[str]) -> None:
+    """Record which streams' last append carried their row (``caught_up``) and which did not."""
     conn.executemany(CAUGHT_UP, [(stream_id,) for stream_id in caught_up])
-    conn.executemany(BEHIND, behind)
+    conn.executemany(BEHIND, [(stream_id,) for stream_id in behind])
 
 
 def behind(conn: sqlite3.Connection) -> list[tuple[str, int, int]]:
@@ -215,8 +211,7 @@ def build(conn: sqlite3.Connection) -> None:
                 entry_ = fold(stream_id, None, _events(conn, stream_id, None))  # from seq 1
         except Exception as exc:
             log.warning("catalog: %s left out, its events cannot be folded: %s", stream_id, exc)
-            highest = conn.execute("SELECT MAX(seq) FROM events WHERE stream_id = ?", (stream_id,))
-            mark(conn, (), [(stream_id, highest.fetchone()[0])])
+            mark(conn, (), [stream_id])
             continue
         if entry_ is not None:
             upsert(conn, [entry_])
