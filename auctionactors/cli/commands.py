@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import sys
@@ -12,17 +13,23 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from auctionactors.cli import daemon
+import msgspec
+
+from auctionactors.cli import daemon, verification
 from auctionactors.cli.demo import demo
 from auctionactors.domain.bounds import check_text
+from auctionactors.domain.catalog import Summary
 from auctionactors.domain.present import event_entry, state_document
-from auctionactors.domain.state import AuctionState, evolve
+from auctionactors.domain.state import AuctionState
 from auctionactors.domain.timestamps import format_instant
 from auctionactors.domain.views import Viewer, product_label, view
 from auctionactors.errors import CorruptionError, DomainError, UsageError
 from auctionactors.runtime import solver
 from auctionactors.runtime.replay import ReplayFailed, rebuild
-from auctionactors.store.codec import SNAPSHOT_VERSION, decode_event, encode_snapshot
+from auctionactors.store.codec import (
+    decode_event,
+    decode_summary,
+)
 from auctionactors.store.sqlite import SqliteEventStore
 
 FOLLOW_POLL_S = 0.5
@@ -137,49 +144,71 @@ async def _load(store: SqliteEventStore, auction_id: str, until: int | None) -> 
 
 
 async def auctions(args: argparse.Namespace) -> int:
+    """The catalog, one row per auction, without loading any stream (one query for the rows,
+    one for the streams whose last events are not in theirs)."""
+    # 100k auctions allocate about a million objects, none in a cycle: without this, the
+    # collector walks them again and again, and the listing takes twice as long.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return await _auctions(args)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+async def _auctions(args: argparse.Namespace) -> int:
     async with open_store(args.db) as store:
-        rows: list[dict[str, Any]] = []
-        for info in await store.streams():
-            # One auction that cannot be read or shown is reported on its own row; it never
-            # ends the list (whatever an older version let a user store).
-            try:
-                state = await _load(store, info.stream_id, None)
-                rows.append(_auction_row(state))
-            except Exception as exc:
-                error = str(exc) if isinstance(exc, ReplayFailed) else _failure(exc)
-                rows.append(
-                    {
-                        "auction_id": info.stream_id,
-                        "seq": info.highest_seq,
-                        "status": "unreadable",
-                        "error": error,
-                    }
-                )
-    if args.json:
-        _print_json(rows)
+        entries = await store.catalog()
+        behind = await store.uncatalogued()
+    rows = [_uncatalogued_row(*found) for found in behind]
+    left_out = {found[0] for found in behind}
+    for entry in entries:
+        if entry.stream_id in left_out:
+            continue
+        # A row that cannot be read is reported on its own line; it never ends the list
+        # (whatever an older version stored).
+        try:
+            rows.append(_auction_row(decode_summary(entry)))
+        except Exception as exc:
+            error = str(exc) if isinstance(exc, CorruptionError) else _failure(exc)
+            row = {"auction_id": entry.stream_id, "seq": entry.seq, "status": "unreadable"}
+            rows.append({**row, "error": error})
+    rows.sort(key=lambda r: str(r["auction_id"]))
+    if args.json:  # the same compact JSON as `_print_json`, five times faster
+        print(msgspec.json.encode(rows).decode(), flush=True)
         return 0
-    print(f"{'AUCTION':<16} {'STATUS':<10} {'SEQ':>6}  {'START':<27} {'CLOSES':<27} DECISION")
+    lines = [f"{'AUCTION':<16} {'STATUS':<10} {'SEQ':>6}  {'START':<27} {'CLOSES':<27} DECISION"]
     for r in rows:
         start, closes = r.get("scheduled_start") or "-", r.get("closes_at") or "-"
         last = r["error"] if "error" in r else r["decision_closes_at"] or "-"
-        print(
+        lines.append(
             f"{r['auction_id']:<16} {r['status']:<10} {r['seq']:>6}  "
             f"{start:<27} {closes:<27} {last}"
         )
+    print("\n".join(lines), flush=True)
     return 0
 
 
-def _auction_row(state: AuctionState) -> dict[str, Any]:
+def _auction_row(summary: Summary) -> dict[str, Any]:
     return {
-        "auction_id": state.auction_id,
-        "status": state.status,
-        "seq": state.seq,
-        "port": state.terms.port,
-        "buyer": state.terms.buyer.name,
-        "scheduled_start": _instant(state.terms.scheduled_start),
-        "closes_at": _instant(state.closes_at),
-        "decision_closes_at": _instant(state.decision_closes_at),
+        "auction_id": summary.auction_id,
+        "status": summary.status,
+        "seq": summary.seq,
+        "port": summary.port,
+        "buyer": summary.buyer.name,
+        "scheduled_start": _instant(summary.scheduled_start),
+        "closes_at": _instant(summary.closes_at),
+        "decision_closes_at": _instant(summary.decision_closes_at),
     }
+
+
+def _uncatalogued_row(stream_id: str, seq: int, catalogued: int) -> dict[str, Any]:
+    """A stream whose latest events are not in its catalog row (or that has none): written by
+    code that kept no catalog, or an event the domain cannot apply. `verify` tells which."""
+    row = "no catalog row" if catalogued == 0 else f"its catalog row is at seq {catalogued}"
+    error = f"events up to seq {seq} are not in the catalog ({row}); run `auctionactors verify`"
+    return {"auction_id": stream_id, "seq": seq, "status": "uncatalogued", "error": error}
 
 
 def _failure(exc: BaseException) -> str:
@@ -311,59 +340,15 @@ def _print_view(state: AuctionState, viewer: Viewer, as_json: bool) -> int:
 
 async def verify(args: argparse.Namespace) -> int:
     async with open_store(args.db) as store:
-        problems = [
-            {"stream_id": d.stream_id, "seq": d.seq, "problem": d.problem}
-            for d in await store.check()
-        ]
-        streams = await store.streams()
-        checked = 0
-        for info in streams:
-            # Decode every event, and fold them too: an event that decodes but can no longer be
-            # applied (it would quarantine the auction) is damage as well. After the first
-            # such event the fold stops; decoding goes on to the end.
-            state: AuctionState | None = None
-            folding = True
-            snapshot = await store.latest_snapshot(info.stream_id)
-            if snapshot is not None and snapshot.version != SNAPSHOT_VERSION:
-                snapshot = None  # of an older shape of the state: ignored by replay too
-            for record in await store.read_stream(info.stream_id):
-                checked += 1
-                try:
-                    event = decode_event(record)
-                except CorruptionError as exc:
-                    problems.append(
-                        {"stream_id": info.stream_id, "seq": record.seq, "problem": str(exc)}
-                    )
-                    folding = False
-                    continue
-                if not folding:
-                    continue
-                try:
-                    state = evolve(state, event)
-                except Exception as exc:
-                    problem = f"cannot be applied: {type(exc).__name__}: {exc}"
-                    problems.append(
-                        {"stream_id": info.stream_id, "seq": record.seq, "problem": problem}
-                    )
-                    folding = False
-                    continue
-                if snapshot is not None and snapshot.seq == record.seq:
-                    if encode_snapshot(state).data != snapshot.data:
-                        problem = "snapshot differs from the fold of its events"
-                        problems.append(
-                            {"stream_id": info.stream_id, "seq": snapshot.seq, "problem": problem}
-                        )
-                    snapshot = None
-            if snapshot is not None and snapshot.seq > info.highest_seq:
-                problem = f"snapshot beyond the stream (highest seq {info.highest_seq})"
-                problems.append(
-                    {"stream_id": info.stream_id, "seq": snapshot.seq, "problem": problem}
-                )
+        report = await verification.check(store)
+    problems = report.problems
     if args.json:
-        _print_json({"streams": len(streams), "events": checked, "problems": problems})
+        _print_json({"streams": report.streams, "events": report.events, "problems": problems})
     else:
         for p in problems:
             print(f"DAMAGED {p['stream_id']} seq {p['seq']}: {p['problem']}")
         verdict = "damaged" if problems else "ok"
-        print(f"{verdict}: {len(streams)} streams, {checked} events, {len(problems)} problems")
+        print(
+            f"{verdict}: {report.streams} streams, {report.events} events, {len(problems)} problems"
+        )
     return 1 if problems else 0

@@ -2,23 +2,27 @@
 append's transaction) and its reads (on the reader), all plain synchronous `sqlite3` code run on
 a connection's own thread, like `sqlite_reads` and `sqlite_writer`.
 
-One row per stream in ``catalog``; who may read it in ``catalog_readers``, one row per company,
-carrying the stream's ``created_at`` so that a company's page is a range scan of one index, in
-the catalog's order, however many auctions the others have.
+One row per stream in ``catalog`` (its readers as a JSON array, so that a page is read without a
+join); who may read it also in ``catalog_readers``, one row per company, carrying the stream's
+``created_at`` so that a company's page is a range scan of one index, in the catalog's order,
+however many auctions the others have. ``uncatalogued`` names the streams whose last append
+carried no row (code that writes none yet, an event the domain cannot apply): `auctions` lists
+them from there instead of scanning every stream.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import sqlite3
 from collections.abc import Collection, Iterable
 from itertools import starmap
 
+import msgspec
+
 from auctionactors.domain.state import AuctionState, evolve
 from auctionactors.errors import CorruptionError
 from auctionactors.store import codec
-from auctionactors.store.base import CatalogEntry, Snapshot, StoredEvent
+from auctionactors.store.base import CatalogEntry, Damage, Snapshot, StoredEvent
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +33,7 @@ SCHEMA = (
         status TEXT NOT NULL,
         created_at INTEGER NOT NULL,
         next_deadline INTEGER,
+        readers TEXT NOT NULL,
         data BLOB NOT NULL
     )""",
     "CREATE INDEX catalog_by_created ON catalog (created_at, stream_id)",
@@ -43,23 +48,30 @@ SCHEMA = (
     ) WITHOUT ROWID""",
     "CREATE INDEX catalog_readers_page ON catalog_readers (company_id, created_at, stream_id)",
     "CREATE INDEX catalog_readers_stream ON catalog_readers (stream_id)",
+    "CREATE TABLE uncatalogued (stream_id TEXT PRIMARY KEY) WITHOUT ROWID",
 )
 
 UPSERT = """
-    INSERT INTO catalog (stream_id, seq, status, created_at, next_deadline, data)
-    VALUES (?, ?, ?, ?, ?, ?)
+    INSERT INTO catalog (stream_id, seq, status, created_at, next_deadline, readers, data)
+    VALUES (?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (stream_id) DO UPDATE SET seq = excluded.seq, status = excluded.status,
         created_at = excluded.created_at, next_deadline = excluded.next_deadline,
-        data = excluded.data
+        readers = excluded.readers, data = excluded.data
 """
 SELECT_READERS = "SELECT company_id, created_at FROM catalog_readers WHERE stream_id = ?"
 DELETE_READERS = "DELETE FROM catalog_readers WHERE stream_id = ?"
 INSERT_READER = "INSERT INTO catalog_readers (company_id, stream_id, created_at) VALUES (?, ?, ?)"
 
-# The readers of a row ride along as a JSON array (one indexed lookup per row returned).
-COLUMNS = """c.stream_id, c.seq, c.status, c.created_at, c.next_deadline,
-    (SELECT json_group_array(company_id) FROM catalog_readers WHERE stream_id = c.stream_id),
-    c.data"""
+COLUMNS = "c.stream_id, c.seq, c.status, c.created_at, c.next_deadline, c.readers, c.data"
+CAUGHT_UP = "DELETE FROM uncatalogued WHERE stream_id = ?"
+# Marked once, not at every append: an append that finds its stream marked writes nothing here.
+BEHIND = "INSERT OR IGNORE INTO uncatalogued (stream_id) VALUES (?)"
+SELECT_BEHIND = """SELECT u.stream_id,
+        (SELECT MAX(seq) FROM events WHERE stream_id = u.stream_id), COALESCE(c.seq, 0)
+    FROM uncatalogued u LEFT JOIN catalog c ON c.stream_id = u.stream_id ORDER BY u.stream_id"""
+
+_readers_encoder = msgspec.json.Encoder()
+_readers_decoder = msgspec.json.Decoder(tuple[str, ...])
 # The partial index holds only rows with a deadline: the timer heap reads nothing else.
 SELECT_SCHEDULED = """SELECT stream_id, next_deadline FROM catalog
     WHERE next_deadline IS NOT NULL ORDER BY next_deadline, stream_id"""
@@ -69,7 +81,9 @@ def upsert(conn: sqlite3.Connection, entries: Iterable[CatalogEntry]) -> None:
     """Write each stream's row; its readers are rewritten only when they changed (they seldom
     do, and the row itself changes with every append)."""
     for e in entries:
-        conn.execute(UPSERT, (e.stream_id, e.seq, e.status, e.created_at, e.next_deadline, e.data))
+        readers = _readers_encoder.encode(e.readers).decode()
+        row = (e.stream_id, e.seq, e.status, e.created_at, e.next_deadline, readers, e.data)
+        conn.execute(UPSERT, row)
         wanted = {(company, e.created_at) for company in e.readers}
         if set(conn.execute(SELECT_READERS, (e.stream_id,))) == wanted:
             continue
@@ -86,7 +100,7 @@ def _entry(
     readers: str,
     data: bytes,
 ) -> CatalogEntry:
-    companies = tuple(sorted(json.loads(readers)))
+    companies = _readers_decoder.decode(readers)
     return CatalogEntry(stream_id, seq, status, created_at, next_deadline, companies, data)
 
 
@@ -144,25 +158,47 @@ def scheduled(conn: sqlite3.Connection) -> list[tuple[str, int]]:
     return [(stream_id, deadline) for stream_id, deadline in conn.execute(SELECT_SCHEDULED)]
 
 
+def mark(conn: sqlite3.Connection, caught_up: Iterable[str], behind: Iterable[str]) -> None:
+    """Record which streams' last append carried their row (``caught_up``) and which did not."""
+    conn.executemany(CAUGHT_UP, [(stream_id,) for stream_id in caught_up])
+    conn.executemany(BEHIND, [(stream_id,) for stream_id in behind])
+
+
 def behind(conn: sqlite3.Connection) -> list[tuple[str, int, int]]:
-    """(stream_id, highest seq, catalogued seq or 0) of each stream whose events go beyond its
-    catalog row (or that has none): one scan of the events' (stream_id, seq) index."""
-    rows = conn.execute(
-        """SELECT e.stream_id, e.seq, COALESCE(c.seq, 0) FROM
-               (SELECT stream_id, MAX(seq) AS seq FROM events GROUP BY stream_id) e
-           LEFT JOIN catalog c ON c.stream_id = e.stream_id
-           WHERE c.seq IS NULL OR c.seq < e.seq ORDER BY e.stream_id"""
-    )
-    return [(stream_id, seq, done) for stream_id, seq, done in rows]
+    """(stream_id, seq, catalogued seq or 0) of each stream whose last append carried no row."""
+    return [(stream_id, seq, done) for stream_id, seq, done in conn.execute(SELECT_BEHIND)]
+
+
+# The readers' index must say what each row says: else a company's list silently differs.
+SELECT_INDEX_DAMAGE = """
+    SELECT c.stream_id, c.seq FROM catalog c WHERE
+        (SELECT json_group_array(company_id) FROM (SELECT company_id FROM catalog_readers
+            WHERE stream_id = c.stream_id AND created_at = c.created_at ORDER BY company_id))
+        != (SELECT json_group_array(value) FROM (SELECT DISTINCT value FROM json_each(c.readers)
+            ORDER BY value))
+        OR EXISTS (SELECT 1 FROM catalog_readers r
+            WHERE r.stream_id = c.stream_id AND r.created_at != c.created_at)
+    UNION ALL
+    SELECT DISTINCT r.stream_id, 0 FROM catalog_readers r
+        WHERE NOT EXISTS (SELECT 1 FROM catalog c WHERE c.stream_id = r.stream_id)
+    ORDER BY 1
+"""
+
+
+def check(conn: sqlite3.Connection) -> list[Damage]:
+    """Streams whose rows in ``catalog_readers`` differ from the readers of their catalog row."""
+    problem = "catalog readers index differs from the catalog row"
+    return [Damage(stream_id, seq, problem) for stream_id, seq in conn.execute(SELECT_INDEX_DAMAGE)]
 
 
 # -- migration 5: the rows of an existing database ----------------------------------------------
 
 
 def build(conn: sqlite3.Connection) -> None:
-    """Catalog every stream by folding its events (from its snapshot when that is of the
-    current shape). A stream that cannot be folded gets no row: it is logged, `verify` reports
-    it, and the migration goes on (one damaged auction must not keep a server from starting)."""
+    """Catalog every stream, in the caller's transaction, by folding its events (from its
+    snapshot when that is of the current shape). A stream that cannot be folded gets no row: it
+    is logged and left `uncatalogued` (`verify` tells why), and the migration goes on (one
+    damaged auction must not keep a server from starting)."""
     streams = conn.execute("SELECT DISTINCT stream_id FROM events ORDER BY stream_id").fetchall()
     for (stream_id,) in streams:
         snapshot = _snapshot(conn, stream_id)
@@ -175,9 +211,11 @@ def build(conn: sqlite3.Connection) -> None:
                 entry_ = fold(stream_id, None, _events(conn, stream_id, None))  # from seq 1
         except Exception as exc:
             log.warning("catalog: %s left out, its events cannot be folded: %s", stream_id, exc)
+            mark(conn, (), [stream_id])
             continue
         if entry_ is not None:
             upsert(conn, [entry_])
+            mark(conn, [stream_id], ())
 
 
 def fold(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sqlite3
 from itertools import starmap
 
+from auctionactors.store import sqlite_catalog
 from auctionactors.store.base import Damage, KeyRecord, Snapshot, StoredEvent, StreamInfo
 from auctionactors.store.integrity import check_events
 
@@ -76,7 +77,7 @@ def streams(conn: sqlite3.Connection) -> list[StreamInfo]:
 
 
 def check(conn: sqlite3.Connection) -> list[Damage]:
-    return check_events(conn.execute(SELECT_FOR_CHECK))
+    return check_events(conn.execute(SELECT_FOR_CHECK)) + sqlite_catalog.check(conn)
 
 
 def pragmas(conn: sqlite3.Connection) -> dict[str, object]:

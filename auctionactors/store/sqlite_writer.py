@@ -79,6 +79,10 @@ class BatchWriter:
 
     def __init__(self, max_cached_streams: int = 200_000) -> None:
         self.heads: dict[str, Head] = {}
+        # Whether each stream is marked `uncatalogued` (its last append carried no catalog row),
+        # as this writer last wrote it: a mark is written only when it changes, not with every
+        # append (a statement per stream per batch costs a quarter of the throughput).
+        self.marks: dict[str, bool] = {}
         self.max_cached_streams = max_cached_streams
         self.stats = WriterStats()
 
@@ -142,6 +146,7 @@ class BatchWriter:
                 conn.executemany(UPSERT_SNAPSHOT, snapshot_rows.values())
             if catalog_rows:
                 sqlite_catalog.upsert(conn, catalog_rows.values())
+            marks = self._mark_catalogued(conn, requests, planned)
             if fault is not None:
                 raise fault
         except sqlite3.IntegrityError:
@@ -164,6 +169,9 @@ class BatchWriter:
         self.stats.commits += 1
         self.stats.commit_latencies_s.append(time.perf_counter() - started)
         self._remember(staged)
+        self.marks.update(marks)
+        while len(self.marks) > self.max_cached_streams:
+            del self.marks[next(iter(self.marks))]
         first_position = last_position - len(rows) + 1
         results: list[Outcome] = []
         for (_, _, events, *_), outcome in zip(requests, planned, strict=True):
@@ -240,6 +248,25 @@ class BatchWriter:
     def _forget(self, requests: Sequence[Request]) -> None:
         for request in requests:
             self.heads.pop(request[0], None)
+            self.marks.pop(request[0], None)
+
+    def _mark_catalogued(
+        self, conn: sqlite3.Connection, requests: Sequence[Request], planned: Sequence[object]
+    ) -> dict[str, bool]:
+        """Mark the streams whose last append of the batch (with events) carried no catalog row,
+        unmark those whose did; only where the mark changes. The marks written are returned."""
+        last = {
+            r[0]: r[5] is None
+            for r, outcome in zip(requests, planned, strict=True)
+            if r[2] and isinstance(outcome, tuple)
+        }
+        changed = {sid: marked for sid, marked in last.items() if self.marks.get(sid) != marked}
+        sqlite_catalog.mark(
+            conn,
+            caught_up=[sid for sid, marked in changed.items() if not marked],
+            behind=[sid for sid, marked in changed.items() if marked],
+        )
+        return changed
 
 
 def _stale(request: Request, why: str) -> ConcurrencyError:

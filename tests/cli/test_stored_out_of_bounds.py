@@ -28,6 +28,7 @@ from auctionactors.domain.timestamps import SECOND, format_instant, parse_instan
 from auctionactors.domain.views import view
 from auctionactors.store.codec import encode_event
 from auctionactors.store.sqlite import SqliteEventStore
+from tests.cli.seed import catalog
 
 NOW = parse_instant("2026-11-27T10:00:00Z")
 BUYER = Party("c-buyer", "Blue Shipping")
@@ -93,6 +94,7 @@ def old_db(tmp_path: Path) -> Path:
                 await store.append(stream_id, 0, [encode_event(e) for e in events])
 
     asyncio.run(write())
+    catalog(path)  # as migration 5 catalogs the streams of a database that version left
     return path
 
 

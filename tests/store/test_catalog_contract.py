@@ -198,7 +198,7 @@ async def test_reader_and_status_filters_and_their_counts(store: Backend) -> Non
     assert await store.catalog_count(reader="c-1", statuses=["closed"]) == 2
     assert await store.catalog_count(statuses=["pending"]) == 2
     assert await store.catalog_count(reader="nobody") == 0
-    # The readers come back as stored, sorted.
+    # The readers come back as written.
     assert (await store.catalog(reader="c-3"))[0].readers == ("c-1", "c-3")
     assert newest_first[0].readers == ("c-1", "c-3")
 

@@ -3,6 +3,7 @@ it, and reads that stay index scans however many auctions are stored."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 from collections.abc import Iterator
@@ -15,9 +16,8 @@ import pytest
 from auctionactors.domain.events import Event
 from auctionactors.domain.state import AuctionState
 from auctionactors.store import codec, migrations, sqlite_catalog
-from auctionactors.store.base import AppendResult, NewEvent
+from auctionactors.store.base import GENESIS_HASH, KeyRecord, NewEvent, chain_hash
 from auctionactors.store.sqlite import SqliteEventStore
-from auctionactors.store.sqlite_writer import BatchWriter
 from tests.domain.scenario import draft, fold_events, in_canceled, in_closed, in_decision, opened
 
 SCENARIOS = {"a-draft": draft, "a-open": opened, "a-decision": in_decision, "a-closed": in_closed}
@@ -41,13 +41,17 @@ def raw(path: Path) -> Iterator[sqlite3.Connection]:
 
 
 def write_v4(path: Path, streams: dict[str, list[NewEvent]]) -> None:
-    """A database as the code before the catalog left it: schema 4, events written by the same
-    group-commit writer (which writes no row when given none)."""
+    """A database as the code before the catalog left it: schema 4, events and their chain."""
     with raw(path) as conn:
         assert migrations.migrate(conn, target=4) == 4
-        writer = BatchWriter()
-        requests = [(sid, 0, events, (), None, None, None) for sid, events in streams.items()]
-        assert all(isinstance(o, AppendResult) for o in writer.write(conn, requests))
+        for stream_id, events in streams.items():
+            prev = GENESIS_HASH
+            for seq, e in enumerate(events, 1):
+                prev = chain_hash(prev, stream_id, seq, e.type, e.data)
+                conn.execute(
+                    "INSERT INTO events (stream_id, seq, type, data, hash) VALUES (?, ?, ?, ?, ?)",
+                    (stream_id, seq, e.type, e.data, prev),
+                )
 
 
 def encoded(stream_id: str, events: list[Event]) -> list[NewEvent]:
@@ -106,6 +110,7 @@ async def test_migration_5_leaves_out_a_stream_it_cannot_fold_and_succeeds(
         good = codec.catalog_entry(state_of("a-good", in_canceled()))
         assert await store.catalog() == [good]
         assert await store.highest_seq("a-bad") == 3  # its events are all still there
+        assert await store.uncatalogued() == [("a-bad", 3, 0)]  # what `auctions` lists
     assert "a-bad" in caplog.text
 
 
@@ -127,7 +132,27 @@ def test_a_failing_build_leaves_schema_4(tmp_path: Path, monkeypatch: pytest.Mon
             migrations.migrate(conn)
         assert migrations.schema_version(conn) == 4
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
-        assert "catalog" not in tables and "catalog_readers" not in tables
+        assert not tables & {"catalog", "catalog_readers", "uncatalogued"}
+
+
+async def test_streams_whose_last_append_carried_no_row_are_uncatalogued(tmp_path: Path) -> None:
+    async with await SqliteEventStore.open(tmp_path / "events.db") as store:
+        one = [NewEvent("e", b"1")]
+        row = codec.catalog_entry(state_of("a", opened()))
+        await store.append("a", 0, one)
+        await store.append("b", 0, one)
+        assert await store.uncatalogued() == [("a", 1, 0), ("b", 1, 0)]
+        await store.append("a", 1, one, catalog=msgspec.structs.replace(row, seq=2))
+        await store.append("a", 2, [], keys=[KeyRecord("a", "u", "k", b"", 2, b"")])
+        assert await store.uncatalogued() == [("b", 1, 0)]
+        # In one batch (group commit), the stream's last append decides.
+        await asyncio.gather(
+            store.append("a", 2, one, catalog=msgspec.structs.replace(row, seq=3)),
+            store.append("a", 3, one),
+            store.append("b", 1, one, catalog=msgspec.structs.replace(row, stream_id="b", seq=2)),
+        )
+        assert await store.uncatalogued() == [("a", 4, 3)]
+        assert store.stats.max_batch == 3
 
 
 @pytest.mark.parametrize(
