@@ -12,13 +12,10 @@ and leaves three auctions behind, described by the returned `Seeded`:
 from __future__ import annotations
 
 import asyncio
-import sqlite3
-from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
 from auctionactors.domain.commands import (
-    AnyCommand,
     BidRequest,
     PlaceBids,
     RevokeBid,
@@ -30,7 +27,6 @@ from auctionactors.domain.timestamps import SECOND, Instant, parse_instant
 from auctionactors.runtime.clock import ManualClock
 from auctionactors.runtime.mailbox import Reply
 from auctionactors.runtime.supervisor import Supervisor, SupervisorConfig
-from auctionactors.store import sqlite_catalog
 from auctionactors.store.sqlite import SqliteEventStore
 
 T0 = parse_instant("2026-11-27T10:00:00Z")
@@ -121,34 +117,4 @@ def _bid_id(reply: Reply) -> str:
 
 def seed(path: Path) -> Seeded:
     """Build the database at ``path`` (see the module docstring)."""
-    seeded = asyncio.run(_seed(path))
-    catalog(path)
-    return seeded
-
-
-def catalog(path: Path) -> None:
-    """Catalog every stream as migration 5 does for a database written before the catalog.
-
-    `seed` calls it only until the runtime passes ``catalog=`` with its appends (issue 10): then
-    the runtime's own rows are the ones to test, and that call goes.
-    """
-    with closing(sqlite3.connect(path, isolation_level=None)) as conn:
-        conn.execute("BEGIN IMMEDIATE")
-        sqlite_catalog.build(conn)
-        conn.execute("COMMIT")
-
-
-async def _place(path: Path, now: Instant, auction_id: str, command: AnyCommand) -> Reply:
-    store = await SqliteEventStore.open(path)
-    sup = Supervisor(store, ManualClock(now), config=CONFIG)
-    await sup.start()
-    try:
-        return await sup.ask(auction_id, command)
-    finally:
-        await sup.stop()
-        await store.close()
-
-
-def place(path: Path, now: Instant, auction_id: str, command: AnyCommand) -> Reply:
-    """One more command through a fresh runtime on the database (as a restarted server would)."""
-    return asyncio.run(_place(path, now, auction_id, command))
+    return asyncio.run(_seed(path))
