@@ -12,6 +12,8 @@ and leaves three auctions behind, described by the returned `Seeded`:
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +29,7 @@ from auctionactors.domain.timestamps import SECOND, Instant, parse_instant
 from auctionactors.runtime.clock import ManualClock
 from auctionactors.runtime.mailbox import Reply
 from auctionactors.runtime.supervisor import Supervisor, SupervisorConfig
+from auctionactors.store import sqlite_catalog
 from auctionactors.store.sqlite import SqliteEventStore
 
 T0 = parse_instant("2026-11-27T10:00:00Z")
@@ -118,3 +121,11 @@ def _bid_id(reply: Reply) -> str:
 def seed(path: Path) -> Seeded:
     """Build the database at ``path`` (see the module docstring)."""
     return asyncio.run(_seed(path))
+
+
+def catalog(path: Path) -> None:
+    """Catalog every stream as migration 5 does for a database written before the catalog."""
+    with closing(sqlite3.connect(path, isolation_level=None)) as conn:
+        conn.execute("BEGIN IMMEDIATE")
+        sqlite_catalog.build(conn)
+        conn.execute("COMMIT")
