@@ -244,9 +244,10 @@ def supplier(k: int) -> Caller:
 
 async def callers_run(
     folder: Path, auctions: int, callers: int, seconds: float
-) -> tuple[float, float, int]:
+) -> tuple[float, float, float, int]:
     """``callers`` closed-loop bidders (each its own supplier) on ``auctions`` auctions through
-    `Supervisor.ask` for ``seconds``: acked commands/s, appends per commit, refusals."""
+    `Supervisor.ask` for ``seconds``: acked commands/s, appends per commit, commands per append
+    (a batch; 1 on code that does not batch), refusals."""
     async with await SqliteEventStore.open(folder / f"callers-{auctions}.db") as store:
         supervisor = Supervisor(store, SystemClock())
         await supervisor.start()
@@ -256,6 +257,8 @@ async def callers_run(
         ids = [(await supervisor.create_auction(ADMIN, terms)).fields["auction_id"]
                for _ in range(auctions)]  # fmt: skip
         appends, commits = store.stats.appends, store.stats.commits
+        runtime = supervisor.stats
+        writes, written = getattr(runtime, "commits", 0), getattr(runtime, "committed", 0)
         acked = refused = 0
         end = time.perf_counter() + seconds
 
@@ -275,8 +278,10 @@ async def callers_run(
         await asyncio.gather(*(caller(k) for k in range(callers)))
         rate = acked / (time.perf_counter() - start)
         batch = (store.stats.appends - appends) / max(1, store.stats.commits - commits)
+        writes = getattr(runtime, "commits", 0) - writes
+        per_write = (getattr(runtime, "committed", 0) - written) / writes if writes else 1.0
         await supervisor.stop()
-    return rate, batch, refused
+    return rate, batch, per_write, refused
 
 
 async def ceiling_run(folder: Path, appenders: int, each: int) -> tuple[float, float]:
@@ -297,10 +302,13 @@ def part_hot(figs: Figures, tmp: Path, args: argparse.Namespace) -> None:
         figs.add("ceiling", f"ceiling: {c} appenders on own streams, store only", rate, "/s")
         figs.add("ceiling_batch", "  appends per commit", batch, "")
         for key, auctions in (("hot", 1), ("spread", c)):
-            rate, batch, refused = asyncio.run(callers_run(folder, auctions, c, args.hot_seconds))
+            rate, batch, per_write, refused = asyncio.run(
+                callers_run(folder, auctions, c, args.hot_seconds)
+            )
             where = "one auction" if auctions == 1 else f"{auctions} auctions"
             figs.add(key, f"{c} callers on {where} (Supervisor.ask)", rate, "cmds/s")
             figs.add(f"{key}_batch", "  appends per commit", batch, "")
+            figs.add(f"{key}_per_write", "  commands per append (batch)", per_write, "")
             figs.add(f"{key}_refused", "  refused (DomainError)", refused, "")
     figs.ratio("one hot auction / group-commit ceiling", "hot", "ceiling", ">= 0.5")
     figs.ratio(f"{c} auctions / group-commit ceiling", "spread", "ceiling")

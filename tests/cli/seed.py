@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from auctionactors.domain.commands import (
+    AnyCommand,
     BidRequest,
     PlaceBids,
     RevokeBid,
@@ -129,3 +130,19 @@ def catalog(path: Path) -> None:
         conn.execute("BEGIN IMMEDIATE")
         sqlite_catalog.build(conn)
         conn.execute("COMMIT")
+
+
+async def _place(path: Path, now: Instant, auction_id: str, command: AnyCommand) -> Reply:
+    store = await SqliteEventStore.open(path)
+    sup = Supervisor(store, ManualClock(now), config=CONFIG)
+    await sup.start()
+    try:
+        return await sup.ask(auction_id, command)
+    finally:
+        await sup.stop()
+        await store.close()
+
+
+def place(path: Path, now: Instant, auction_id: str, command: AnyCommand) -> Reply:
+    """One more command through a fresh runtime on the database (as a restarted server would)."""
+    return asyncio.run(_place(path, now, auction_id, command))
