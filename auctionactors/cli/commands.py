@@ -16,7 +16,6 @@ from typing import Any
 import msgspec
 
 from auctionactors.cli import daemon, verification
-from auctionactors.cli.demo import demo
 from auctionactors.domain.bounds import check_text
 from auctionactors.domain.catalog import Summary
 from auctionactors.domain.present import event_entry, state_document
@@ -141,6 +140,12 @@ async def _load(store: SqliteEventStore, auction_id: str, until: int | None) -> 
     if state is None:
         raise UsageError(f"no auction {auction_id} in the database")
     return state
+
+
+async def demo(args: argparse.Namespace) -> int:
+    from auctionactors.cli.demo import demo as run  # the client and the gateway: loaded here
+
+    return await run(args)
 
 
 async def auctions(args: argparse.Namespace) -> int:
