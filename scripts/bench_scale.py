@@ -346,7 +346,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--auctions", type=int, default=100_000, help="stored: auctions in the store")
     p.add_argument("--open-every", type=int, default=100, help="stored: 1 in N is open")
     p.add_argument("--passivated", type=int, default=10_000, help="passivated: open auctions")
-    p.add_argument("--passivate-after", type=float, default=2.0, help="passivated: seconds")
+    p.add_argument("--passivate-after", type=float, default=0.2, help="passivated: seconds")
     p.add_argument("--callers", type=int, default=30, help="hot: concurrent callers")
     p.add_argument("--hot-seconds", type=float, default=3.0, help="hot: seconds of bidding")
     p.add_argument("--hot-before", type=float, help="hot: cmds/s on one auction before, measured "
