@@ -18,6 +18,7 @@ a command is decided at max(its receipt time, the auction's last event time).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Sequence
 
@@ -208,12 +209,13 @@ class AuctionActor:
         see `batch.py`), then store all their events in one write, deliver and answer."""
         batch = Batch(self.state.seq if self.state is not None else 0)
         ask: Ask | None = first
+        joins = functools.partial(self._batches_with, batch=batch)
         try:
             while ask is not None:
                 await self._decide(ask, batch)
                 ask = None
                 if not alone and len(batch) < BATCH_LIMIT and self.state is not None:
-                    ask = self._mailbox.take_next_ask(lambda a: self._batches_with(a, batch))
+                    ask = self._mailbox.take_next_ask(joins)
         except BaseException:
             self._put_back(batch)
             raise
@@ -312,7 +314,10 @@ class AuctionActor:
         # Solutions only for subscribers that render this auction now (a hot auction nobody
         # watches needs none per command: the search would dominate its cost).
         followed = [s for s in self._subscribers if self._follows(s)]
-        self.solved = await solve(state, self.solved) if followed else Solved(state)
+        if not followed:
+            self.solved = None  # found when first read (`_solved`)
+            return
+        self.solved = await solve(state, self.solved)
         update = Update(self.auction_id, state.seq, events, state, self.solved)
         for subscriber in followed:
             try:

@@ -11,6 +11,7 @@ ignored rather than misread.
 from __future__ import annotations
 
 import hashlib
+from typing import TypeVar
 
 import msgspec
 
@@ -115,10 +116,43 @@ def encode_summary(summary: Summary) -> CatalogEntry:
 
 def decode_summary(entry: CatalogEntry) -> Summary:
     """The summary a catalog row holds; `CorruptionError` if it does not decode to one."""
+    return _decode(_summary_decoder, entry.stream_id, entry.data)
+
+
+class _Named(msgspec.Struct):
+    name: str
+
+
+class Listed(msgspec.Struct):
+    """What `auctionactors auctions` shows of a summary: decoding only these fields (the rest
+    is skipped, not built) is about three times faster than the whole `Summary`."""
+
+    auction_id: str
+    status: str
+    seq: int
+    port: str
+    buyer: _Named
+    scheduled_start: int | None
+    closes_at: int | None
+    decision_closes_at: int | None = None
+
+
+_listed_decoder = msgspec.msgpack.Decoder(Listed)
+
+
+def decode_listed(stream_id: str, data: bytes) -> Listed:
+    """`Listed` from a row's ``data`` (as `SqliteEventStore.listing` reads it)."""
+    return _decode(_listed_decoder, stream_id, data)
+
+
+T = TypeVar("T", Summary, Listed)
+
+
+def _decode(decoder: msgspec.msgpack.Decoder[T], stream_id: str, data: bytes) -> T:
     try:
-        summary = _summary_decoder.decode(entry.data)
+        found = decoder.decode(data)
     except msgspec.DecodeError as exc:
-        raise CorruptionError(f"{entry.stream_id} catalog row: {exc}") from None
-    if summary.auction_id != entry.stream_id:
-        raise CorruptionError(f"{entry.stream_id} catalog row holds {summary.auction_id}")
-    return summary
+        raise CorruptionError(f"{stream_id} catalog row: {exc}") from None
+    if found.auction_id != stream_id:
+        raise CorruptionError(f"{stream_id} catalog row holds {found.auction_id}")
+    return found

@@ -329,6 +329,10 @@ class SqliteEventStore:
     async def scheduled(self) -> list[tuple[str, int]]:
         return await self._read(sqlite_catalog.scheduled)
 
+    async def listing(self) -> list[tuple[str, int, str, bytes]]:
+        """Every catalog row as (stream_id, seq, status, encoded summary), by stream id."""
+        return await self._read(sqlite_catalog.listing)
+
     async def uncatalogued(self) -> list[tuple[str, int, int]]:
         """(stream_id, highest seq, catalogued seq or 0) of each stream with events that its
         catalog row does not include (or no row), in one query: for `auctions` and operators."""

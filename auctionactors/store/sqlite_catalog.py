@@ -164,6 +164,14 @@ def mark(conn: sqlite3.Connection, caught_up: Iterable[str], behind: Iterable[st
     conn.executemany(BEHIND, [(stream_id,) for stream_id in behind])
 
 
+def listing(conn: sqlite3.Connection) -> list[tuple[str, int, str, bytes]]:
+    """(stream_id, seq, status, summary data) of every row, by stream id: the primary key's
+    order, nothing decoded (for `auctions`, which lists every auction)."""
+    sql = "SELECT stream_id, seq, status, data FROM catalog ORDER BY stream_id"
+    rows: list[tuple[str, int, str, bytes]] = conn.execute(sql).fetchall()
+    return rows
+
+
 def behind(conn: sqlite3.Connection) -> list[tuple[str, int, int]]:
     """(stream_id, seq, catalogued seq or 0) of each stream whose last append carried no row."""
     return [(stream_id, seq, done) for stream_id, seq, done in conn.execute(SELECT_BEHIND)]
