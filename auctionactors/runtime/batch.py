@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable
 
 from auctionactors.domain.events import Event
-from auctionactors.errors import DomainError
+from auctionactors.errors import AuctionActorsError
 from auctionactors.runtime.keys import KeyCache
 from auctionactors.runtime.mailbox import Ask, Reply, resolve
 from auctionactors.runtime.publishing import Delivery
@@ -85,7 +85,7 @@ class Batch:
             if a.record is not None:
                 a.keys.remember(a.record)
             if a.error is not None:
-                code = a.error.code if isinstance(a.error, DomainError) else "internal"
+                code = a.error.code if isinstance(a.error, AuctionActorsError) else "internal"
                 stats.count_command(a.name, code)
                 resolve(a.ask.future, error=a.error)
             else:

@@ -94,6 +94,7 @@ async def test_a_refused_command_in_a_batch_changes_nothing_and_the_rest_apply(
     assert isinstance(first, Reply) and isinstance(third, Reply)
     assert isinstance(bad, DomainError) and bad.code == "invalid"
     assert third.seq == first.seq + 1  # the refused one took no seq
+    assert sup.stats.commands[("PlaceBids", "invalid")] == 1
     assert appends.count == 1
     await sup.stop()
 
@@ -127,6 +128,7 @@ async def test_a_failed_write_answers_the_whole_batch_unavailable_and_leaves_the
         lambda: sup.ask(auction_id, bids(S2, 275)),
     )
     assert all(isinstance(r, Unavailable) for r in results), results
+    assert sup.stats.commands[("PlaceBids", "unavailable")] == 3
     assert await store.highest_seq(auction_id) == before
     state = await sup.query(auction_id, lambda s: s)
     assert state is not None and state.seq == before

@@ -38,6 +38,8 @@ async def test_select_by_name_when_the_solutions_cannot_be_found(
             await sup.quiesce()
         cell = sup.cell(auction_id)
         assert cell is not None and (cell.status, cell.restarts) == ("live", 0)
+        refused = sup.stats.commands[("SelectSolution", "unavailable")]
+        assert refused == FAST.max_restarts + 1  # counted as what they were answered
     # Once the solutions can be computed again, the same command is applied.
     reply = await sup.ask(auction_id, SelectSolution(by=BUYER, solution="best_overall"))
     assert reply.seq > seq
