@@ -261,8 +261,12 @@ def evolve(state: AuctionState | None, event: Event) -> AuctionState:
     elif isinstance(event, AutoBidTriggered):
         _apply_trigger(state, event)
     elif isinstance(event, BidsRevoked):
-        revoked = state.live.get(event.product_id, {}).pop(event.supplier_id, None)
+        live = state.live.get(event.product_id, {})
+        revoked = live.get(event.supplier_id)
+        if any(bid_id != revoked for bid_id in event.bid_ids):
+            raise ReplayError(f"revoked bids {list(event.bid_ids)} are not the live one")
         if revoked is not None:
+            del live[event.supplier_id]
             del state.bids[revoked]
     elif isinstance(event, DurationExtended):
         state.closes_at = event.closes_at

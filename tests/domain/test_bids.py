@@ -4,10 +4,12 @@ The DOMAIN.md worked examples are named ``example_N``."""
 from __future__ import annotations
 
 import msgspec
+import pytest
 
 from auctionactors.domain.commands import BidRequest, PlaceBids
 from auctionactors.domain.decide import bid_id_for, result_of
 from auctionactors.domain.events import AnyEvent, BidsRevoked
+from auctionactors.domain.state import ReplayError
 from tests.domain.scenario import (
     BUYER,
     CLOSES,
@@ -33,6 +35,7 @@ from tests.domain.scenario import (
     revoked,
     select,
     selected,
+    triggered,
 )
 
 OPEN_AT = T0 + MINUTE
@@ -297,3 +300,20 @@ def test_replay_gives_identical_ids_and_state() -> None:
     # Deciding the same commands on a replayed state gives the same ids.
     replayed = Scenario(decoded)
     replayed.when(bid(S2, 150), at=T0 + 5).then(placed(8, S2, 150, at=T0 + 5))
+
+
+@pytest.mark.parametrize(
+    "stale",
+    [
+        revoked(S1, 3, at=T0 + 3),  # replaced by a1:4
+        revoked(S1, 9, at=T0 + 3),  # never placed
+        revoked(S2, 4, at=T0 + 3),  # S1's
+        triggered(5, S1, 200, replaces=3, at=T0 + 3),
+    ],
+)
+def test_an_event_about_a_bid_that_is_not_live_cannot_be_applied(stale: AnyEvent) -> None:
+    """Only a live bid can be revoked or re-entered: a stored event naming another one is
+    damage (replay and `verify` name its seq), never a silent no-op."""
+    history = [*opened(), placed(3, S1, 300, at=T0 + 1), placed(4, S1, 250, at=T0 + 2)]
+    with pytest.raises(ReplayError, match="live"):
+        fold_events([*history, stale])
