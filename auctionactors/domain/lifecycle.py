@@ -263,7 +263,7 @@ def update(state: AuctionState, cmd: UpdateAuction, now: Instant) -> list[Event]
     terms = changes.apply(state.terms)
     scheduled = terms.scheduled_start is not None
     validate_terms(terms, scheduled)
-    if state.bids:
+    if state.bidders:  # bids were placed (revoked ones count)
         if changes.changes_products():
             raise DomainError("invalid", "products cannot change once bids were placed")
         if changes.tick is not msgspec.UNSET:

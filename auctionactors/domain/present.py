@@ -13,7 +13,7 @@ import msgspec
 
 from auctionactors.domain.events import Event, event_type
 from auctionactors.domain.money import format_amount
-from auctionactors.domain.state import AuctionState
+from auctionactors.domain.state import EMPTY_HISTORY, AuctionState
 from auctionactors.domain.timestamps import format_instant
 
 MONEY_FIELDS = frozenset({"amount", "min_amount", "total_price", "tick", "winning_total"})
@@ -92,8 +92,20 @@ def event_entry(seq: int, event: Event) -> dict[str, Any]:
 
 
 def state_document(state: AuctionState) -> dict[str, Any]:
-    """The whole state (nothing filtered) in public notation, for operators' replay output."""
-    doc: dict[str, Any] = to_public(msgspec.to_builtins(state))
+    """The whole state (nothing filtered) in public notation, for operators' replay output:
+    ``bids`` is every bid ever placed, by id, in the order placed, with whether it is live
+    (the state keeps the history apart, encoded, and its bids as arrays)."""
+    rest = msgspec.structs.replace(state, bids={}, history_raw=EMPTY_HISTORY, history_new=[])
+    raw: dict[str, Any] = msgspec.to_builtins(rest)
+    del raw["history_raw"], raw["history_new"]
+    raw["bids"] = {
+        bid.bid_id: {
+            **{name: getattr(bid, name) for name in bid.__struct_fields__},
+            "active": state.is_live(bid),
+        }
+        for bid in state.history()
+    }
+    doc: dict[str, Any] = to_public(raw)
     doc["ranking"] = {
         product_id: [bid.bid_id for bid in state.ranked(product_id)]
         for product_id in state.products

@@ -47,10 +47,10 @@ def select(
     bid_ids = _chosen_ids(state, cmd, solutions)
     chosen: list[Bid] = []
     for bid_id in bid_ids:
-        bid = state.bids.get(bid_id)
+        bid = state.bids.get(bid_id)  # the live bids
         if bid is None:
-            raise DomainError("not_found", f"unknown bid {bid_id}")
-        if not bid.active:
+            if state.find_bid(bid_id) is None:  # an error path: it may decode the history
+                raise DomainError("not_found", f"unknown bid {bid_id}")
             raise DomainError("invalid", f"bid {bid_id} is no longer live")
         chosen.append(bid)
     products = [b.product_id for b in chosen]

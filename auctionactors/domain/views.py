@@ -54,6 +54,7 @@ def view(
     namer = _Namer(state, kind)
     me = viewer.company_id if kind == "supplier" else None
     vessel_names = _vessel_aliases(state) if kind == "observer" else None
+    history = state.history()
     terms = state.terms
     doc: dict[str, Any] = {
         "auction_id": state.auction_id,
@@ -76,7 +77,8 @@ def view(
         "traded_bids_allowed": terms.traded_bids_allowed,
         "port_agent": state.port_agent,
         "products": [
-            _product(state, p, kind, me, namer, vessel_names) for p in state.products.values()
+            _product(state, p, kind, me, namer, vessel_names, history)
+            for p in state.products.values()
         ],
         "solutions": _solutions(state, sols, kind, namer),
         "barges": _barges(state, me, namer),
@@ -126,6 +128,7 @@ def _product(
     me: str | None,
     namer: _Namer,
     vessel_names: dict[str, str] | None,
+    history: list[Bid],
 ) -> dict[str, Any]:
     vessel: dict[str, Any] | None = None
     if product.vessel is not None:
@@ -141,7 +144,7 @@ def _product(
         "eta": product.eta,
         "etd": product.etd,
         "bids": [_bid(b, kind, me, namer) for b in ranked],
-        "history": _history(state, product.product_id, kind, me, namer),
+        "history": _history(state, history, product.product_id, kind, me, namer),
     }
     if product.quantity_mt_per_month is not None:
         doc["quantity_mt_per_month"] = product.quantity_mt_per_month
@@ -181,16 +184,22 @@ def _bid(bid: Bid, kind: str, me: str | None, namer: _Namer) -> dict[str, Any]:
 
 
 def _history(
-    state: AuctionState, product_id: str, kind: str, me: str | None, namer: _Namer
+    state: AuctionState,
+    history: list[Bid],
+    product_id: str,
+    kind: str,
+    me: str | None,
+    namer: _Namer,
 ) -> list[dict[str, Any]]:
+    live = state.live.get(product_id, {})
     out: list[dict[str, Any]] = []
-    for bid in state.bids.values():
+    for bid in history:
         if bid.product_id != product_id or (me is not None and bid.supplier_id != me):
             continue
         entry: dict[str, Any] = {
             "bid_id": bid.bid_id,
             "amount": bid.amount,
-            "active": bid.active,
+            "active": live.get(bid.supplier_id) == bid.bid_id,
             "is_auto": bid.is_auto,
             "placed_at": bid.placed_at,
         }

@@ -14,7 +14,6 @@ import signal
 from collections import defaultdict
 from pathlib import Path
 
-import msgspec
 import pytest
 
 from auctionactors.cli import main
@@ -22,7 +21,7 @@ from auctionactors.domain.events import AuctionCreated, BidPlaced
 from auctionactors.runtime.clock import SystemClock
 from auctionactors.runtime.replay import rebuild
 from auctionactors.runtime.supervisor import Supervisor
-from auctionactors.store.codec import decode_event
+from auctionactors.store.codec import canonical, decode_event
 from auctionactors.store.sqlite import SqliteEventStore
 
 from .bid_driver import AUCTIONS, SUPPLIERS
@@ -96,10 +95,10 @@ async def restart(path: Path, highest: dict[str, int]) -> None:
             for auction_id, seq in highest.items():
                 reply = await sup.ask(auction_id, bid(SUPPLIERS[0], 25))
                 assert reply.seq == seq + 1
-                live = await sup.query(auction_id, msgspec.msgpack.encode)
+                live = await sup.query(auction_id, canonical)
                 rebuilt = await rebuild(store, auction_id)
                 assert rebuilt is not None and rebuilt.seq == seq + 1
-                assert live == msgspec.msgpack.encode(rebuilt)
+                assert live == canonical(rebuilt)
             assert all(cell.restarts == 0 for cell in sup.cells())
         finally:
             await sup.stop()

@@ -57,6 +57,7 @@ from auctionactors.domain.terms import (
 )
 from auctionactors.domain.timestamps import SECOND, Instant
 from auctionactors.errors import DomainError
+from auctionactors.store.codec import canonical
 
 AID = "a1"
 MINUTE = 60 * SECOND
@@ -423,7 +424,8 @@ def fold_events(events: Iterable[Event]) -> AuctionState | None:
 
 
 def encode(state: AuctionState | None) -> bytes:
-    return msgspec.msgpack.encode(state)
+    """The state's canonical encoding: what replay-equals-live compares (invariant 4)."""
+    return msgspec.msgpack.encode(None) if state is None else canonical(state)
 
 
 class Outcome:

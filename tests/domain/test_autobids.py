@@ -91,7 +91,7 @@ def test_example_5_a_normal_bid_above_does_not_raise_an_auto_bid() -> None:
     outcome = scenario.when(bid(S2, 250), at=OPEN_AT)
     outcome.then(placed(7, S2, 250, at=OPEN_AT))  # S1 stays at 1.25
     assert ranking(outcome.state) == [("s1", 125), ("s2", 250)]
-    assert outcome.state.bids["a1:5"].min_amount == 100
+    assert outcome.state.bids["a1:5"].min_amount == 100  # live
 
 
 def test_example_6_auto_bids_without_amounts_open_at_their_floors() -> None:
@@ -240,7 +240,8 @@ def test_plain_bids_trigger_an_auto_bid_down_to_its_floor_which_then_wins_the_ti
     live = state.bids["a1:9"]
     assert live.original_time_entered == T0 + 1  # kept through every re-entry
     assert (live.min_amount, live.is_auto, live.allow_split) == (100, True, True)
-    history = [(b.bid_id, b.amount, b.active) for b in state.bids.values() if b.supplier_id == "s1"]
+    s1 = [b for b in state.history() if b.supplier_id == "s1"]
+    history = [(b.bid_id, b.amount, state.is_live(b)) for b in s1]
     assert history == [
         ("a1:3", 300, False),
         ("a1:5", 225, False),
@@ -361,7 +362,9 @@ def test_an_auto_bid_without_amount_starts_at_the_suppliers_live_bid() -> None:
     outcome = scenario.when(auto(S1, 100), at=T0 + 3)
     outcome.then(auto_placed(5, S1, 300, 100, at=T0 + 3))  # leads already: no drop
     assert ranking(outcome.state) == [("s1", 300), ("s2", 350)]
-    assert outcome.state.bids["a1:3"].active is False  # the plain bid was replaced
+    replaced = outcome.state.find_bid("a1:3")  # the plain bid was replaced
+    assert replaced is not None and not outcome.state.is_live(replaced)
+    assert "a1:3" not in outcome.state.bids
 
 
 def test_an_inherited_amount_settles_at_once() -> None:

@@ -4,10 +4,12 @@ The DOMAIN.md worked examples are named ``example_N``."""
 from __future__ import annotations
 
 import msgspec
+import pytest
 
 from auctionactors.domain.commands import BidRequest, PlaceBids
 from auctionactors.domain.decide import bid_id_for, result_of
 from auctionactors.domain.events import AnyEvent, BidsRevoked
+from auctionactors.domain.state import ReplayError
 from tests.domain.scenario import (
     BUYER,
     CLOSES,
@@ -33,6 +35,7 @@ from tests.domain.scenario import (
     revoked,
     select,
     selected,
+    triggered,
 )
 
 OPEN_AT = T0 + MINUTE
@@ -52,7 +55,7 @@ def test_a_bid_while_open_is_one_bid_placed_event() -> None:
     outcome.then(placed(3, S1, 200, at=OPEN_AT, allow_split=False, comment="barge ready"))
     state = outcome.state
     live = state.bids["a1:3"]
-    assert (live.amount, live.allow_split, live.comment, live.active) == (
+    assert (live.amount, live.allow_split, live.comment, state.is_live(live)) == (
         200,
         False,
         "barge ready",
@@ -92,6 +95,7 @@ def test_multi_product_request_is_all_or_nothing() -> None:
     scenario.when(two, at=OPEN_AT).then_refused("invalid", "min_amount must be a multiple of 0.25")
     # Nothing was recorded: the state has no bid at all.
     assert scenario.state is not None and scenario.state.bids == {}
+    assert scenario.state.history() == [] and scenario.state.bidders == {}
 
 
 # --- ranking --------------------------------------------------------------------------------
@@ -112,7 +116,7 @@ def test_example_2_raising_its_own_price() -> None:
     outcome.then(placed(4, S1, 300, at=T0 + 2))
     state = outcome.state
     assert ranking(state) == [("s1", 300)]
-    history = [(b.bid_id, b.amount, b.active) for b in state.bids.values()]
+    history = [(b.bid_id, b.amount, state.is_live(b)) for b in state.history()]
     assert history == [("a1:3", 200, False), ("a1:4", 300, True)]
 
 
@@ -122,7 +126,7 @@ def test_example_3_revoking_the_leading_bid() -> None:
     outcome.then(revoked(S1, 3, at=T0 + 3))
     state = outcome.state
     assert ranking(state) == [("s2", 200)]
-    assert state.bids["a1:3"].active is False
+    assert "a1:3" not in state.bids and [b.bid_id for b in state.history()] == ["a1:3", "a1:4"]
     assert state.live["p1"] == {"s2": "a1:4"}
 
 
@@ -244,7 +248,7 @@ def test_history_keeps_every_bid_in_order_with_its_status() -> None:
         .state
     )
     assert state is not None
-    history = [(b.bid_id, b.supplier_id, b.amount, b.active) for b in state.bids.values()]
+    history = [(b.bid_id, b.supplier_id, b.amount, state.is_live(b)) for b in state.history()]
     assert history == [
         ("a1:3", "s1", 300, False),
         ("a1:4", "s1", 275, True),
@@ -274,8 +278,8 @@ def test_bid_ids_are_the_auction_and_the_seq_of_their_event() -> None:
     )
     state = scenario.state
     assert state is not None
-    assert list(state.bids) == ["a1:3", "a1:5", "a1:6"]
-    assert all(b.bid_id == f"a1:{b.seq}" for b in state.bids.values())
+    assert [b.bid_id for b in state.history()] == ["a1:3", "a1:5", "a1:6"]
+    assert all(b.bid_id == f"a1:{b.seq}" for b in state.history())
     assert state.seq == len(scenario.events) == 6
 
 
@@ -296,3 +300,20 @@ def test_replay_gives_identical_ids_and_state() -> None:
     # Deciding the same commands on a replayed state gives the same ids.
     replayed = Scenario(decoded)
     replayed.when(bid(S2, 150), at=T0 + 5).then(placed(8, S2, 150, at=T0 + 5))
+
+
+@pytest.mark.parametrize(
+    "stale",
+    [
+        revoked(S1, 3, at=T0 + 3),  # replaced by a1:4
+        revoked(S1, 9, at=T0 + 3),  # never placed
+        revoked(S2, 4, at=T0 + 3),  # S1's
+        triggered(5, S1, 200, replaces=3, at=T0 + 3),
+    ],
+)
+def test_an_event_about_a_bid_that_is_not_live_cannot_be_applied(stale: AnyEvent) -> None:
+    """Only a live bid can be revoked or re-entered: a stored event naming another one is
+    damage (replay and `verify` name its seq), never a silent no-op."""
+    history = [*opened(), placed(3, S1, 300, at=T0 + 1), placed(4, S1, 250, at=T0 + 2)]
+    with pytest.raises(ReplayError, match="live"):
+        fold_events([*history, stale])

@@ -26,6 +26,7 @@ from tests.domain.scenario import (
     create,
     created,
     draft,
+    encode,
     fold_events,
     given,
     in_canceled,
@@ -164,7 +165,7 @@ def test_durations_round_trip_through_the_store_as_sent() -> None:
         assert decoded == events
         replayed, live = fold_events(decoded), fold_events(events)
         assert replayed is not None and live is not None
-        assert msgspec.msgpack.encode(replayed) == msgspec.msgpack.encode(live)
+        assert encode(replayed) == encode(live)
         assert type(replayed.terms.duration_s) is type(terms.duration_s)
 
 

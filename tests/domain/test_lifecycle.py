@@ -326,7 +326,7 @@ def test_bids_survive_a_cancel_in_the_history() -> None:
     history = [*opened(), placed(3, S1, 200, at=T0 + 1), canceled(at=T0 + 2)]
     scenario = given(history)
     assert scenario.state is not None
-    assert list(scenario.state.bids) == ["a1:3"]
+    assert [b.bid_id for b in scenario.state.history()] == ["a1:3"]
     scenario.when(bid(S1, 175), at=T0 + 3).then_refused(
         "wrong_status", "bids are not accepted when the auction is canceled"
     )

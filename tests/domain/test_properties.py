@@ -196,7 +196,7 @@ def command_for(step: Step, state: AuctionState, now: Instant) -> AnyCommand:
         if step.live_only:
             known = [b for by_supplier in state.live.values() for b in by_supplier.values()]
         else:
-            known = [*state.bids, f"{AID}:999"]
+            known = [*(b.bid_id for b in state.history()), f"{AID}:999"]
         if not known:
             known = [f"{AID}:1"]
         return SelectSolution(
@@ -270,7 +270,7 @@ def check_command(
         assert before.status == "decision" or (
             before.status == "expired" and command.by.role == "admin"
         )
-        assert all(before.bids[b].active for b in command.bid_ids)
+        assert all(b in before.bids for b in command.bid_ids)  # live bids only
     if isinstance(command, CancelAuction):
         assert before.status not in FINAL_STATUSES
         assert [type(e).__name__ for e in events] == ["AuctionCanceled"]
@@ -280,25 +280,25 @@ def check_state(state: AuctionState, kept: list[Event], model: Model) -> None:
     """Invariants of the live state after every command."""
     # (d) seqs and bid ids: the state's seq counts the events; a bid's id is its event's seq.
     assert state.seq == len(kept)
+    history = state.history()
     placed_ids = []
     for seq, event in enumerate(kept, start=1):
         if isinstance(event, BidPlaced):
             assert event.bid_id == f"{AID}:{seq}"
-            assert state.bids[event.bid_id].seq == seq
             placed_ids.append(event.bid_id)
-    assert list(state.bids) == placed_ids  # history: every bid, in order
-    # (c) one live bid per supplier per product, and `live` agrees with the active flags.
+    assert [b.bid_id for b in history] == placed_ids  # history: every bid, in order
+    assert all(b.bid_id == f"{AID}:{b.seq}" for b in history)
+    # (c) one live bid per supplier per product; `bids` holds exactly the live ones, as placed.
     live_ids = []
     for product_id, by_supplier in state.live.items():
         for supplier_id, bid_id in by_supplier.items():
             bid = state.bids[bid_id]
-            assert (bid.product_id, bid.supplier_id, bid.active) == (product_id, supplier_id, True)
+            assert (bid.product_id, bid.supplier_id) == (product_id, supplier_id)
+            assert state.is_live(bid)
             live_ids.append(bid_id)
-    active = [b.bid_id for b in state.bids.values() if b.active]
-    assert sorted(active) == sorted(live_ids)
-    pairs = [(b.product_id, b.supplier_id) for b in state.bids.values() if b.active]
-    assert len(pairs) == len(set(pairs))
-    assert set(state.bidders) == {b.supplier_id for b in state.bids.values()}
+    assert sorted(state.bids) == sorted(live_ids)
+    assert [b for b in history if state.is_live(b)] == list(state.bids.values())
+    assert set(state.bidders) == {b.supplier_id for b in history}
     # (b) rankings sorted by (amount, original time entered), and as the rules say.
     for product_id in state.products:
         ranked = state.ranked(product_id)
@@ -370,7 +370,8 @@ def run(steps: list[Step], *, replay_each_step: bool = False) -> tuple[AuctionSt
 def test_random_command_sequences_keep_the_invariants_and_replay_exactly(steps: list[Step]) -> None:
     state, kept = run(steps)
     note_event(f"final status {state.status}")
-    note_event(f"bids placed: {min(len(state.bids), 10)}{'+' if len(state.bids) >= 10 else ''}")
+    placed = len(state.history())
+    note_event(f"bids placed: {min(placed, 10)}{'+' if placed >= 10 else ''}")
     if any(isinstance(e, DurationExtended) for e in kept):
         note_event("extended")
     # (a) Replaying the kept events from scratch gives the live state, byte for byte, also
@@ -602,7 +603,8 @@ def check_mixed(
     for event in events:
         if isinstance(event, AutoBidTriggered):
             # A visible amount only ever drops, and never below the floor.
-            replaced = state.bids[event.replaces]
+            replaced = state.find_bid(event.replaces)
+            assert replaced is not None and not state.is_live(replaced)
             assert replaced.min_amount is not None
             assert replaced.min_amount <= event.amount < (replaced.amount or 0)
             assert event.by is None
@@ -677,7 +679,7 @@ def check_no_leaks(state: AuctionState, kept: list[Event], now: Instant) -> None
             for secret in (f"note-{other}-", f"barge-{other}-", f'"{other}"', f"u-{other}"):
                 assert secret not in blob, (me, secret)
         for d in _dicts(doc):
-            bid = state.bids.get(d.get("bid_id") or "")
+            bid = state.find_bid(d.get("bid_id") or "")
             if bid is not None and bid.supplier_id != me:
                 assert d.get("min_amount") is None and d.get("comment") is None, d
                 assert d.get("traded", False) is False and d.get("supplier") is None, d

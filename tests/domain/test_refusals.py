@@ -948,7 +948,7 @@ def test_the_history_behind_the_cases_is_what_the_cases_say() -> None:
     scenario = given(WITH_BIDS)
     state = scenario.state
     assert state is not None and state.status == "open"
-    assert {b.bid_id: b.active for b in state.bids.values()} == {
+    assert {b.bid_id: state.is_live(b) for b in state.history()} == {
         "a1:3": True,
         "a1:4": True,
         "a1:5": False,

@@ -338,7 +338,7 @@ def leaks(doc: Any, secrets: list[str]) -> list[str]:
 
 def owner(run: Run, d: dict[str, Any]) -> str | None:
     """The supplier a bid-like dict is about: by its bid id, else its supplier fields."""
-    bid = run.state.bids.get(d.get("bid_id") or "")
+    bid = run.state.find_bid(d.get("bid_id") or "")
     if bid is not None:
         return bid.supplier_id
     supplier = d.get("supplier")
