@@ -437,7 +437,7 @@ class AuctionActor:
     def _snapshot_for(self, state: AuctionState, events: list[Event]) -> Snapshot | None:
         """The snapshot to store with ``events`` (already applied to ``state``), if one is due:
         when they make the auction final (once per auction), or every ``snapshot_every`` events
-        (one encoding, on the loop: about 25 ms for 100k bids)."""
+        (one encoding, on the loop: the bids placed since the last one, the older ones copied)."""
         if self._snapshot_every <= 0:
             return None
         if state.is_final and any(isinstance(e, FINALISING) for e in events):
