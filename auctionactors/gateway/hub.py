@@ -95,10 +95,9 @@ class Hub:
         """Run ``fn`` on the auction's current state: from the finished-auction cache when it
         is there (synchronously, so atomic with deliveries like a query), else in its actor."""
         cached = self._final.get(auction_id)
-        cell = self.supervisor.cell(auction_id)
-        if cached is not None and (cell is None or cell.status == "live"):
-            # Not while the actor is restarting or quarantined: a crash in the middle of
-            # applying events could have left this very object half-applied.
+        if cached is not None and self.supervisor.cell(auction_id) is None:
+            # Only while no actor is loaded: a loaded actor applies a batch to this very object
+            # before it is stored (and rebuilds it if the write fails), so it is read there.
             self._final.move_to_end(auction_id)
             return fn(cached.state)
         return await self.supervisor.query(auction_id, fn)
@@ -115,8 +114,7 @@ class Hub:
 
         while True:
             cached = self._final.get(auction_id)
-            cell = self.supervisor.cell(auction_id)
-            if cached is None or (cell is not None and cell.status != "live"):
+            if cached is None or self.supervisor.cell(auction_id) is not None:  # see `read`
                 return await self.supervisor.query_solved(auction_id, noted)
             if cached.is_ready:
                 self._final.move_to_end(auction_id)
@@ -127,8 +125,9 @@ class Hub:
 
     def follows(self, auction_id: str) -> bool:
         """Whether an update of the auction has anyone to go to: a subscriber of it, or of
-        everything (see `Subscriber.follows`; a hot auction nobody watches costs no render)."""
-        return auction_id in self._subs or bool(self._all)
+        everything, or the finished-auction cache (which must see every change of what it
+        holds). See `Subscriber.follows`; a hot auction nobody watches costs no render."""
+        return auction_id in self._subs or bool(self._all) or auction_id in self._final
 
     def prepare(self, update: Update) -> Delivery | None:
         """Render ``update`` for its receivers now, while the state is as its command left it;

@@ -42,7 +42,7 @@ from auctionactors.runtime.batch import BATCH_LIMIT, Answer, Batch
 from auctionactors.runtime.clock import Clock
 from auctionactors.runtime.keys import KeyCache, record_of, replayed
 from auctionactors.runtime.mailbox import Ask, Mailbox, Message, Query, Reply, resolve
-from auctionactors.runtime.publishing import Subscriber, Update
+from auctionactors.runtime.publishing import Subscriber, Update, resync_all
 from auctionactors.runtime.receipts import Receipts
 from auctionactors.runtime.replay import rebuild
 from auctionactors.runtime.scheduler import Scheduler
@@ -241,7 +241,7 @@ class AuctionActor:
         name = type(command).__name__
         keys = self._keys if not isinstance(command, CreateAuction) else KeyCache(self._store, "")
         if ask.key is not None and (record := keys.cached(ask.key)) is not None:
-            batch.add(self._repeat(ask, name, keys, record))
+            self._answer_now(self._repeat(ask, name, keys, record))  # durable: need not wait
             return
         state = self.state
         now = ask.received_at if state is None else max(ask.received_at, state.last_at)
@@ -291,7 +291,7 @@ class AuctionActor:
                 batch.add(Answer(ask, name, keys, error=Unavailable(f"storage unavailable: {exc}")))
                 return
             if record is not None:
-                batch.add(self._repeat(ask, name, keys, record))
+                self._answer_now(self._repeat(ask, name, keys, record))  # durable already
                 return
         batch.add(Answer(ask, name, keys, error=refusal))
 
@@ -314,6 +314,8 @@ class AuctionActor:
         # Solutions only for subscribers that render this auction now (a hot auction nobody
         # watches needs none per command: the search would dominate its cost).
         followed = [s for s in self._subscribers if self._follows(s)]
+        if len(followed) < len(self._subscribers):
+            batch.unfollowed.update(id(s) for s in self._subscribers if s not in followed)
         if not followed:
             self.solved = None  # found when first read (`_solved`)
             return
@@ -344,12 +346,12 @@ class AuctionActor:
             return True
         state = self.state
         catalog = snapshot = None
-        if batch.events:
-            assert state is not None
-            catalog = catalog_entry(state)
-            snapshot = self._snapshot_for(state, batch.events)
-        encoded = [encode_event(e) for e in batch.events]
         try:
+            if batch.events:
+                assert state is not None
+                catalog = catalog_entry(state)
+                snapshot = self._snapshot_for(state, batch.events)
+            encoded = [encode_event(e) for e in batch.events]
             await self._store.append(
                 self.auction_id,
                 batch.expected_seq,
@@ -394,23 +396,50 @@ class AuctionActor:
             self._snapshot_seq = snapshot.seq
         self._stats.count_commit(len(batch))
         batch.deliver()
+        await self._deliver_late(batch)
         batch.answer(self._stats)
         return True
+
+    async def _deliver_late(self, batch: Batch) -> None:
+        """A subscriber that followed nobody of this auction when a command of the batch was
+        applied, and does now (a `subscribe_all` that began while the batch was written), gets
+        the batch's update from the stored state: else it could miss the auction until its
+        next change."""
+        state = self.state
+        if not batch.unfollowed or not batch.events or state is None:
+            return
+        late = [s for s in self._subscribers if id(s) in batch.unfollowed and self._follows(s)]
+        if not late:
+            return
+        self.solved = await solve(state, self.solved)
+        update = Update(self.auction_id, state.seq, batch.events, state, self.solved)
+        for subscriber in late:
+            try:
+                delivery = subscriber.prepare(update)
+                if delivery is not None:
+                    delivery()
+            except Exception:
+                log.exception("%s: subscriber %r failed", self.auction_id, subscriber)
 
     async def _after_duplicate(self, batch: Batch) -> None:
         """The write was refused for a key already stored: answer the commands whose keys were
         applied from their records; the others go back to the mailbox, in order, to be decided
-        again on the rebuilt state."""
+        again on the rebuilt state (all that are left, if a lookup fails)."""
+        pending = [a for a in batch.answers if not a.ask.future.done()]
         again: list[Ask] = []
-        for a in batch.answers:
-            record = None if a.ask.key is None else await a.keys.find(a.ask.key)
-            if record is not None:
-                self._answer_now(self._repeat(a.ask, a.name, a.keys, record))
-            else:
-                again.append(a.ask)
-        for ask in reversed(again):
-            ask.taken = False
-            self._mailbox.put_back(ask)
+        try:
+            while pending:
+                a = pending[0]
+                record = None if a.ask.key is None else await a.keys.find(a.ask.key)
+                pending.pop(0)
+                if record is not None:
+                    self._answer_now(self._repeat(a.ask, a.name, a.keys, record))
+                else:
+                    again.append(a.ask)
+        finally:
+            for ask in reversed(again + [a.ask for a in pending]):
+                ask.taken = False
+                self._mailbox.put_back(ask)
         await self._roll_back(batch)
 
     def _answer_now(self, answer: Answer) -> None:
@@ -433,6 +462,8 @@ class AuctionActor:
             return
         self.solved = None
         self.state = await rebuild(self._store, self.auction_id)
+        if self.state is not None:  # what subscribers keep of it (a cache) is rebuilt too
+            await resync_all(self._subscribers, self.auction_id, self.state)
 
     def _snapshot_for(self, state: AuctionState, events: list[Event]) -> Snapshot | None:
         """The snapshot to store with ``events`` (already applied to ``state``), if one is due:

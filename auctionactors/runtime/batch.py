@@ -55,6 +55,8 @@ class Batch:
         self.answers: list[Answer] = []
         self.deliveries: list[Delivery] = []
         self.keys: set[tuple[str, str]] = set()  # (user, key) of the commands in the batch
+        # Subscribers (by id) that did not follow the auction when a command was applied.
+        self.unfollowed: set[int] = set()
 
     def __len__(self) -> int:
         return len(self.answers)

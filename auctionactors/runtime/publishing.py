@@ -11,6 +11,7 @@ brings subscribers up to date."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
@@ -20,6 +21,8 @@ from auctionactors.domain.events import Event
 from auctionactors.domain.solutions import Solutions
 from auctionactors.domain.state import AuctionState
 from auctionactors.runtime.solver import Solved
+
+log = logging.getLogger(__name__)
 
 
 class Update(msgspec.Struct, frozen=True):
@@ -68,3 +71,18 @@ class Resyncing(Protocol):
         before the actor takes its next message. The state may be ahead of the last update
         published (a crash between append and publish): catch up from the store."""
         ...
+
+
+async def resync_all(
+    subscribers: Sequence[Subscriber], auction_id: str, state: AuctionState
+) -> None:
+    """Call `Resyncing.resync` on each subscriber that has it (a failure is logged: the others
+    still catch up)."""
+    for subscriber in subscribers:
+        resync = getattr(subscriber, "resync", None)
+        if resync is None:
+            continue
+        try:
+            await resync(auction_id, state)
+        except Exception:
+            log.exception("%s: resync of %r failed", auction_id, subscriber)

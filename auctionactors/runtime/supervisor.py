@@ -47,7 +47,7 @@ from auctionactors.runtime.clock import Clock
 from auctionactors.runtime.ids import alias_salt
 from auctionactors.runtime.keys import replayed
 from auctionactors.runtime.mailbox import Ask, CommandKey, Mailbox, Query, Reply, resolve
-from auctionactors.runtime.publishing import Subscriber
+from auctionactors.runtime.publishing import Subscriber, resync_all
 from auctionactors.runtime.receipts import Receipt, Receipts
 from auctionactors.runtime.replay import ReplayFailed, rebuild
 from auctionactors.runtime.scheduler import Scheduler
@@ -357,7 +357,7 @@ class Supervisor:
                     self._forget(cell, DomainError("not_found", "auction not found"))
                     return
                 if cell.crashed and state is not None:
-                    await self._resync(cell.auction_id, state)
+                    await resync_all(self.subscribers, cell.auction_id, state)
                 cell.crashed = False
                 cell.new = False
                 cell.status = "live"
@@ -388,18 +388,6 @@ class Supervisor:
             except Exception as exc:
                 if not await self._after_crash(cell, exc):
                     return
-
-    async def _resync(self, auction_id: str, state: AuctionState) -> None:
-        """After a crash the rebuilt state may be ahead of what subscribers were sent (a crash
-        between append and publish): let them catch up before the actor goes on."""
-        for subscriber in self.subscribers:
-            resync = getattr(subscriber, "resync", None)
-            if resync is None:
-                continue
-            try:
-                await resync(auction_id, state)
-            except Exception:
-                log.exception("%s: resync of %r failed", auction_id, subscriber)
 
     async def _after_crash(self, cell: _Cell, exc: Exception) -> bool:
         """Record a crash; back off and return True to restart, or quarantine and return False.

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
@@ -64,3 +65,13 @@ class Watching:
 
     def follows(self, auction_id: str) -> bool:
         return True
+
+
+async def settled(condition: Callable[[], bool]) -> None:
+    """Let the other tasks run (no time passes) until ``condition`` holds; fail if it never
+    does while they still have something to do."""
+    for _ in range(1000):
+        if condition():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("the condition never held")

@@ -229,3 +229,20 @@ async def test_a_command_received_after_a_deadline_does_not_join_a_batch_before_
     ended = await sup.query(auction_id, lambda s: s)
     assert ended is not None and ended.status == "decision" and ended.seq == on_time.seq + 1
     await sup.stop()
+
+
+async def test_a_repeat_of_an_applied_key_is_never_answered_unavailable(
+    store: MemoryEventStore, clock: ManualClock
+) -> None:
+    sup = Supervisor(store, clock, config=FAST)
+    auction_id = await open_auction(sup, clock)
+    key = CommandKey("u-s1", "k-1", b"fp")
+    first = await sup.ask(auction_id, bids(S1, 300), key=key)
+    store.fail_next_append = OSError(28, "No space left on device")
+    other, repeat = await together(
+        lambda: sup.ask(auction_id, bids(S2, 275)),  # its write fails
+        lambda: sup.ask(auction_id, bids(S1, 300), key=key),  # the retry of an applied command
+    )
+    assert isinstance(other, Unavailable)
+    assert isinstance(repeat, Reply) and repeat == first, repeat
+    await sup.stop()

@@ -102,6 +102,25 @@ async def test_a_deadline_does_not_wake_a_quarantined_auction(
     await sup.stop()
 
 
+async def test_the_heap_alone_ends_a_passivated_auction(
+    store: MemoryEventStore, clock: ManualClock
+) -> None:
+    """Checked on the store, never through a read (a read loads the actor, which catches
+    up on passed deadlines by itself: it would hide a heap that never fires)."""
+    sup = Supervisor(store, clock, config=EAGER)
+    reply = await sup.create_auction(BUYER, terms(60, now=clock.now()))
+    aid = str(reply.fields["auction_id"])
+    clock.advance(60)
+    await sup.quiesce()
+    assert sup.cell(aid) is None and await store.highest_seq(aid) == 2  # open, passivated
+    clock.advance(600)
+    await sup.quiesce()
+    assert await store.highest_seq(aid) == 3  # auction_ended, stored with no read
+    row = await store.catalog_entry(aid)
+    assert row is not None and row.status == "decision"
+    await sup.stop()
+
+
 def test_the_heap_keeps_one_entry_per_auction_and_fires_in_order() -> None:
     clock = ManualClock(T0)
     woken: list[str] = []

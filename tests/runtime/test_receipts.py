@@ -9,7 +9,7 @@ clock, and receipts registered as the gateway does. Nothing sleeps to synchronis
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import msgspec
@@ -27,7 +27,7 @@ from auctionactors.runtime.supervisor import Supervisor
 from auctionactors.store.base import AppendResult, NewEvent
 from auctionactors.store.codec import decode_events
 
-from .conftest import BUYER, FAST, S1, S2, T0, terms
+from .conftest import BUYER, FAST, S1, S2, T0, settled, terms
 from .test_supervisor import GatedStore, state_of
 
 CLOSES_AT = T0 + 660 * SECOND
@@ -206,16 +206,6 @@ class FailingOnceStore(GatedStore):
             self.fail_next = False
             raise ConcurrencyError("another writer")
         return await super().append(stream_id, expected_seq, events, **options)
-
-
-async def settled(condition: Callable[[], bool]) -> None:
-    """Let the other tasks run (no time passes) until ``condition`` holds; fail if it never
-    does while they still have something to do."""
-    for _ in range(1000):
-        if condition():
-            return
-        await asyncio.sleep(0)
-    raise AssertionError("the condition never held")
 
 
 async def test_a_crash_before_a_deadline_loses_none_of_the_commands_received_before_it(
