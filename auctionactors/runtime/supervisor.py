@@ -42,8 +42,9 @@ from auctionactors.errors import (
     StorageUnavailable,
     Unavailable,
 )
-from auctionactors.runtime.actor import RECEIPT_WAIT_S, SNAPSHOT_EVERY, AuctionActor
+from auctionactors.runtime.actor import SNAPSHOT_EVERY, AuctionActor
 from auctionactors.runtime.clock import Clock
+from auctionactors.runtime.deadlines import RECEIPT_WAIT_S
 from auctionactors.runtime.ids import alias_salt
 from auctionactors.runtime.keys import replayed
 from auctionactors.runtime.mailbox import Ask, CommandKey, Mailbox, Query, Reply, resolve

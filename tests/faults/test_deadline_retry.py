@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from auctionactors.domain.timestamps import SECOND
-from auctionactors.runtime.actor import STORAGE_RETRY_S
 from auctionactors.runtime.clock import ManualClock
+from auctionactors.runtime.deadlines import STORAGE_RETRY_S
 from auctionactors.runtime.supervisor import Supervisor
 from auctionactors.store.base import NewEvent
 from auctionactors.store.memory import MemoryEventStore
