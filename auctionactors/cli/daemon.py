@@ -21,10 +21,10 @@ from urllib.parse import urlsplit
 
 from auctionactors.errors import AuctionActorsError, UsageError
 from auctionactors.gateway.config import GatewayConfig
-from auctionactors.runtime.actor import SNAPSHOT_EVERY
+from auctionactors.runtime.cells import PASSIVATE_AFTER_S, SNAPSHOT_EVERY, SupervisorConfig
 from auctionactors.runtime.clock import SystemClock
 from auctionactors.runtime.publishing import Subscriber
-from auctionactors.runtime.supervisor import PASSIVATE_AFTER_S, Supervisor, SupervisorConfig
+from auctionactors.runtime.supervisor import Supervisor
 from auctionactors.store.sqlite import SqliteEventStore
 
 if TYPE_CHECKING:  # the gateway and the client (websockets) load only for the commands that

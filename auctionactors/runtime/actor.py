@@ -32,6 +32,7 @@ from auctionactors.errors import (
     Unavailable,
 )
 from auctionactors.runtime.batch import BATCH_LIMIT, Answer, Batch
+from auctionactors.runtime.cells import SNAPSHOT_EVERY
 from auctionactors.runtime.clock import Clock
 from auctionactors.runtime.deadlines import RECEIPT_WAIT_S, Deadlines
 from auctionactors.runtime.keys import KeyCache, record_of, replayed
@@ -47,7 +48,6 @@ from auctionactors.store.codec import catalog_entry, encode_event, encode_snapsh
 
 log = logging.getLogger(__name__)
 
-SNAPSHOT_EVERY = 1000  # events between snapshots of a state (0: no snapshots)
 FINALISING = (AuctionClosed, AuctionExpired, AuctionCanceled)
 _NO_SOLUTIONS = "the best overall offer cannot be computed now; retry, or select bid_ids"
 

@@ -24,11 +24,8 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections import deque
 from collections.abc import Callable
-from typing import Literal, TypeVar
-
-import msgspec
+from typing import TypeVar
 
 from auctionactors.domain.commands import AnyCommand, CreateAuction
 from auctionactors.domain.parties import Caller
@@ -42,12 +39,12 @@ from auctionactors.errors import (
     StorageUnavailable,
     Unavailable,
 )
-from auctionactors.runtime.actor import SNAPSHOT_EVERY, AuctionActor
+from auctionactors.runtime.actor import AuctionActor
+from auctionactors.runtime.cells import Cell, CellInfo, Counts, SupervisorConfig
 from auctionactors.runtime.clock import Clock
-from auctionactors.runtime.deadlines import RECEIPT_WAIT_S
 from auctionactors.runtime.ids import alias_salt
 from auctionactors.runtime.keys import replayed
-from auctionactors.runtime.mailbox import Ask, CommandKey, Mailbox, Query, Reply, resolve
+from auctionactors.runtime.mailbox import Ask, CommandKey, Query, Reply, resolve
 from auctionactors.runtime.publishing import Subscriber, resync_all
 from auctionactors.runtime.receipts import Receipt, Receipts
 from auctionactors.runtime.replay import ReplayFailed, rebuild
@@ -58,8 +55,6 @@ from auctionactors.store.base import EventStore
 
 log = logging.getLogger(__name__)
 
-CellStatus = Literal["starting", "live", "restarting", "quarantined"]
-PASSIVATE_AFTER_S = 300.0
 T = TypeVar("T")
 
 
@@ -69,66 +64,6 @@ def _time_out(message: Ask | Query, auction_id: str) -> None:
     else:
         error = Unavailable(f"auction {auction_id} did not answer in time")
     resolve(message.future, error=error)
-
-
-class SupervisorConfig(msgspec.Struct, frozen=True, kw_only=True):
-    mailbox_capacity: int = 1000
-    ask_timeout_s: float = 10.0
-    # Quarantine after this many crashes within the window (measured on the injected clock).
-    max_restarts: int = 5
-    restart_window_s: float = 60.0
-    # Exponential backoff between restarts: base * 2**(n-1), at most max (real time).
-    backoff_base_s: float = 0.05
-    backoff_max_s: float = 5.0
-    # Storage outages (never counted as crashes): base * 2**(n-1), at most max.
-    storage_backoff_base_s: float = 0.05
-    storage_backoff_max_s: float = 5.0
-    drain_timeout_s: float = 10.0
-    # How long a due deadline waits for frames received before it (`Receipts`).
-    receipt_wait_s: float = RECEIPT_WAIT_S
-    # Events between snapshots of an auction's state (also taken when it becomes final); 0: off.
-    snapshot_every: int = SNAPSHOT_EVERY
-    # Real seconds an auction that is not final stays loaded with nothing to do; None: forever.
-    passivate_after_s: float | None = PASSIVATE_AFTER_S
-
-
-class Counts(msgspec.Struct, frozen=True):
-    """How many auctions have an actor loaded (``live``: running, restarting or quarantined),
-    are stored without one (``passivated``), and have a deadline in the timer heap."""
-
-    live: int
-    passivated: int
-    scheduled: int
-
-
-class CellInfo(msgspec.Struct, frozen=True):
-    """What operators see of one auction's actor."""
-
-    auction_id: str
-    status: CellStatus
-    restarts: int
-    mailbox: int
-    last_error: str | None
-
-
-class _Cell:
-    def __init__(self, auction_id: str, capacity: int, *, new: bool) -> None:
-        self.auction_id = auction_id
-        self.mailbox = Mailbox(capacity)
-        self.status: CellStatus = "starting"
-        self.new = new
-        self.crash_times: deque[int] = deque()
-        self.restarts = 0
-        self.outages = 0  # consecutive storage failures (backoff), reset by a rebuild
-        self.crashed = False  # subscribers are resynced after the next rebuild
-        self.last_error: str | None = None
-        self.task: asyncio.Task[None] | None = None
-        self.actor: AuctionActor | None = None
-
-    def info(self) -> CellInfo:
-        return CellInfo(
-            self.auction_id, self.status, self.restarts, len(self.mailbox), self.last_error
-        )
 
 
 class Supervisor:
@@ -146,7 +81,7 @@ class Supervisor:
         self.subscribers: list[Subscriber] = subscribers if subscribers is not None else []
         self.stats = RuntimeStats()
         self.receipts = Receipts()  # the gateway registers every frame's arrival here
-        self._cells: dict[str, _Cell] = {}
+        self._cells: dict[str, Cell] = {}
         self._creating: dict[tuple[str, str], asyncio.Future[None]] = {}
         self._closing = False
         self.scheduler = Scheduler(clock, self._wake)
@@ -334,7 +269,7 @@ class Supervisor:
 
     # --- the cells ------------------------------------------------------------------------------
 
-    def _spawn(self, auction_id: str, *, new: bool) -> _Cell:
+    def _spawn(self, auction_id: str, *, new: bool) -> Cell:
         """The auction's cell with its actor task: never a second one beside a running cell (an
         existing cell is reused; a new auction under an id in use is refused)."""
         existing = self._cells.get(auction_id)
@@ -342,14 +277,14 @@ class Supervisor:
             if new:
                 raise Unavailable(f"auction id {auction_id} is in use; retry")
             return existing
-        cell = _Cell(auction_id, self.config.mailbox_capacity, new=new)
+        cell = Cell(auction_id, self.config.mailbox_capacity, new=new)
         self._cells[auction_id] = cell
         cell.task = asyncio.get_running_loop().create_task(
             self._run(cell), name=f"auction-{auction_id}"
         )
         return cell
 
-    async def _run(self, cell: _Cell) -> None:
+    async def _run(self, cell: Cell) -> None:
         while True:
             try:
                 state = await rebuild(self.store, cell.auction_id)
@@ -390,7 +325,7 @@ class Supervisor:
                 if not await self._after_crash(cell, exc):
                     return
 
-    async def _after_crash(self, cell: _Cell, exc: Exception) -> bool:
+    async def _after_crash(self, cell: Cell, exc: Exception) -> bool:
         """Record a crash; back off and return True to restart, or quarantine and return False.
         A storage failure is not a crash: it backs off (capped) and retries for as long as it
         lasts, never counting towards quarantine."""
@@ -437,7 +372,7 @@ class Supervisor:
         await asyncio.sleep(delay)
         return True
 
-    def _forget(self, cell: _Cell, error: BaseException | None) -> None:
+    def _forget(self, cell: Cell, error: BaseException | None) -> None:
         if self._cells.get(cell.auction_id) is cell:
             del self._cells[cell.auction_id]
         # A passivating actor leaves only with an empty mailbox, so ``error`` is None only when
