@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any, Self, TypeVar, cast
 
@@ -34,13 +34,9 @@ from auctionactors.store import lock, sqlite_accounts, sqlite_catalog, sqlite_re
 from auctionactors.store.base import (
     AppendResult,
     CatalogEntry,
-    Company,
     Damage,
     KeyRecord,
     NewEvent,
-    NewUser,
-    Principal,
-    Role,
     Snapshot,
     StoredEvent,
     StreamInfo,
@@ -73,7 +69,7 @@ async def _on_thread(conn: aiosqlite.Connection, fn: Callable[[sqlite3.Connectio
     return result
 
 
-class SqliteEventStore:
+class SqliteEventStore(sqlite_catalog.CatalogReads, sqlite_accounts.AccountsStore):
     """Event streams and accounts in one SQLite file; open with `SqliteEventStore.open`.
 
     ``read_only`` is True when it was opened without a writer: appends and account changes then
@@ -304,40 +300,6 @@ class SqliteEventStore:
         read = partial(sqlite_reads.find_keys, scope=scope, user_id=user_id)
         return await self._read(partial(read, keys=wanted))
 
-    async def catalog(
-        self,
-        *,
-        reader: str | None = None,
-        statuses: Collection[str] | None = None,
-        before: tuple[int, str] | None = None,
-        limit: int | None = None,
-    ) -> list[CatalogEntry]:
-        """See `EventStore.catalog`: a range scan of one index (``reader``: its own)."""
-        if limit is not None and limit < 0:
-            raise ValueError("limit must be >= 0")
-        page = partial(sqlite_catalog.page, reader=reader, statuses=statuses)
-        return await self._read(partial(page, before=before, limit=limit))
-
-    async def catalog_count(
-        self, *, reader: str | None = None, statuses: Collection[str] | None = None
-    ) -> int:
-        return await self._read(partial(sqlite_catalog.count, reader=reader, statuses=statuses))
-
-    async def catalog_entry(self, stream_id: str) -> CatalogEntry | None:
-        return await self._read(partial(sqlite_catalog.entry, stream_id=stream_id))
-
-    async def scheduled(self) -> list[tuple[str, int]]:
-        return await self._read(sqlite_catalog.scheduled)
-
-    async def listing(self) -> list[tuple[str, int, str, bytes]]:
-        """Every catalog row as (stream_id, seq, status, encoded summary), by stream id."""
-        return await self._read(sqlite_catalog.listing)
-
-    async def uncatalogued(self) -> list[tuple[str, int, int]]:
-        """(stream_id, highest seq, catalogued seq or 0) of each stream with events that its
-        catalog row does not include (or no row), in one query: for `auctions` and operators."""
-        return await self._read(sqlite_catalog.behind)
-
     async def latest_snapshot(self, stream_id: str) -> Snapshot | None:
         return await self._read(partial(sqlite_reads.snapshot, stream_id=stream_id))
 
@@ -355,30 +317,6 @@ class SqliteEventStore:
         """The writer connection's settings that durability depends on, for tests and operators
         (the reader's, when the store is read-only)."""
         return await self._run(self._writer or self._reader, sqlite_reads.pragmas)
-
-    # -- accounts --------------------------------------------------------------------------------
-
-    async def add_user(self, company_name: str, role: Role, user_name: str) -> NewUser:
-        """See `Accounts.add_user`; only the token's sha256 is stored."""
-        fn = partial(sqlite_accounts.add_user, company_name=company_name, role=role)
-        return await self._run(self._writable(), partial(fn, user_name=user_name))
-
-    async def authenticate(self, token: str) -> Principal | None:
-        return await self._read(partial(sqlite_accounts.authenticate, token=token))
-
-    async def user(self, user_id: str) -> Principal | None:
-        return await self._read(partial(sqlite_accounts.user, user_id=user_id))
-
-    async def revoke_token(self, token: str) -> bool:
-        """Revoke a token (e.g. a leaked one); True if it existed and was active."""
-        writer = self._writable()
-        return await self._run(writer, partial(sqlite_accounts.revoke_token, token=token))
-
-    async def company(self, company_id: str) -> Company | None:
-        return await self._read(partial(sqlite_accounts.company, company_id=company_id))
-
-    async def companies(self) -> list[Company]:
-        return await self._read(sqlite_accounts.companies)
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -417,6 +355,10 @@ class SqliteEventStore:
 
     async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         return await self._run(self._reader, fn)
+
+    async def _write_now(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn`` on the writer's connection (queued with the appends' batches)."""
+        return await self._run(self._writable(), fn)
 
     async def _run(self, conn: aiosqlite.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
         if self._closed:

@@ -6,7 +6,10 @@ contend with them for the write lock.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
+from typing import TypeVar
 
 from auctionactors.store.base import Company, NewUser, Principal, Role
 from auctionactors.store.credentials import (
@@ -17,6 +20,8 @@ from auctionactors.store.credentials import (
     role_clash,
     token_hash,
 )
+
+T = TypeVar("T")
 
 SELECT_PRINCIPAL = """
     SELECT u.id, u.name, c.id, c.name, c.role
@@ -92,3 +97,35 @@ def company(conn: sqlite3.Connection, company_id: str) -> Company | None:
 def companies(conn: sqlite3.Connection) -> list[Company]:
     rows = conn.execute("SELECT id, name, role FROM companies ORDER BY name").fetchall()
     return [Company(*row) for row in rows]
+
+
+class AccountsStore:
+    """`SqliteEventStore`'s `Accounts`: writes on the writer (queued with the appends' batches,
+    never contending with them for the lock), reads on the reader."""
+
+    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        raise NotImplementedError
+
+    async def _write_now(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        raise NotImplementedError
+
+    async def add_user(self, company_name: str, role: Role, user_name: str) -> NewUser:
+        """See `Accounts.add_user`; only the token's sha256 is stored."""
+        fn = partial(add_user, company_name=company_name, role=role)
+        return await self._write_now(partial(fn, user_name=user_name))
+
+    async def authenticate(self, token: str) -> Principal | None:
+        return await self._read(partial(authenticate, token=token))
+
+    async def user(self, user_id: str) -> Principal | None:
+        return await self._read(partial(user, user_id=user_id))
+
+    async def revoke_token(self, token: str) -> bool:
+        """Revoke a token (e.g. a leaked one); True if it existed and was active."""
+        return await self._write_now(partial(revoke_token, token=token))
+
+    async def company(self, company_id: str) -> Company | None:
+        return await self._read(partial(company, company_id=company_id))
+
+    async def companies(self) -> list[Company]:
+        return await self._read(companies)

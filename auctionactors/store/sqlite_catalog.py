@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
+from functools import partial
 from itertools import starmap
+from typing import TypeVar
 
 import msgspec
 
@@ -23,6 +25,8 @@ from auctionactors.domain.state import AuctionState, evolve
 from auctionactors.errors import CorruptionError
 from auctionactors.store import codec
 from auctionactors.store.base import CatalogEntry, Damage, Snapshot, StoredEvent
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -258,3 +262,44 @@ def _events(
         (stream_id, after),
     )
     return starmap(StoredEvent, rows)
+
+
+class CatalogReads:
+    """`SqliteEventStore`'s catalog reads (`EventStore.catalog` and the rest), on the reader."""
+
+    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        raise NotImplementedError
+
+    async def catalog(
+        self,
+        *,
+        reader: str | None = None,
+        statuses: Collection[str] | None = None,
+        before: tuple[int, str] | None = None,
+        limit: int | None = None,
+    ) -> list[CatalogEntry]:
+        """See `EventStore.catalog`: a range scan of one index (``reader``: its own)."""
+        if limit is not None and limit < 0:
+            raise ValueError("limit must be >= 0")
+        read = partial(page, reader=reader, statuses=statuses)
+        return await self._read(partial(read, before=before, limit=limit))
+
+    async def catalog_count(
+        self, *, reader: str | None = None, statuses: Collection[str] | None = None
+    ) -> int:
+        return await self._read(partial(count, reader=reader, statuses=statuses))
+
+    async def catalog_entry(self, stream_id: str) -> CatalogEntry | None:
+        return await self._read(partial(entry, stream_id=stream_id))
+
+    async def scheduled(self) -> list[tuple[str, int]]:
+        return await self._read(scheduled)
+
+    async def listing(self) -> list[tuple[str, int, str, bytes]]:
+        """Every catalog row as (stream_id, seq, status, encoded summary), by stream id."""
+        return await self._read(listing)
+
+    async def uncatalogued(self) -> list[tuple[str, int, int]]:
+        """(stream_id, highest seq, catalogued seq or 0) of each stream with events that its
+        catalog row does not include (or no row), in one query: for `auctions` and operators."""
+        return await self._read(behind)
