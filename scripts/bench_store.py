@@ -35,7 +35,6 @@ from auctionactors.runtime.replay import rebuild
 from auctionactors.runtime.supervisor import Supervisor
 from auctionactors.store.base import NewEvent, chain_hash
 from auctionactors.store.codec import (
-    canonical,
     decode_event,
     decode_snapshot,
     encode_event,
@@ -306,6 +305,9 @@ def bid_command(i: int) -> PlaceBids:
 
 
 async def section_replay(results: Results, workdir: Path, cfg: Config) -> None:
+    # Imported here: bench_scale's other parts run on older checkouts, which lack it.
+    from auctionactors.store.codec import canonical
+
     """Replay of one long auction: read + decode + fold (what a restart does), and decode + fold
     alone, for a stream of real domain events written through the actor."""
     n = cfg.replay_events
@@ -396,6 +398,8 @@ async def timed_rebuilds(
     store: SqliteEventStore, stream_id: str, state: AuctionState
 ) -> list[float]:
     """Three rebuilds (from the stream's snapshot), each checked byte for byte."""
+    from auctionactors.store.codec import canonical
+
     times = []
     for _ in range(3):
         start = time.perf_counter()

@@ -16,10 +16,14 @@ import functools
 import logging
 from collections.abc import Sequence
 
+import msgspec
+
+from auctionactors.domain.catalog import Summary, summarize
 from auctionactors.domain.commands import CreateAuction, SelectSolution
 from auctionactors.domain.decide import decide, result_of
 from auctionactors.domain.events import AuctionCanceled, AuctionClosed, AuctionExpired, Event
 from auctionactors.domain.state import AuctionState, evolve
+from auctionactors.domain.terms import AuctionTerms
 from auctionactors.errors import (
     ActorCrashed,
     CommandTimedOut,
@@ -43,8 +47,8 @@ from auctionactors.runtime.replay import rebuild
 from auctionactors.runtime.scheduler import Scheduler
 from auctionactors.runtime.solver import Solved, solve
 from auctionactors.runtime.stats import RuntimeStats
-from auctionactors.store.base import EventStore, KeyRecord, Snapshot
-from auctionactors.store.codec import catalog_entry, encode_event, encode_snapshot
+from auctionactors.store.base import CatalogEntry, EventStore, KeyRecord, Snapshot
+from auctionactors.store.codec import encode_event, encode_snapshot, encode_summary
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +90,8 @@ class AuctionActor(Deadlines):
         self._retry_for: int | None = None  # the deadline a storage retry stands for
         self._passivate_after_s = passivate_after_s
         self._snapshot_every = snapshot_every
+        # The last summary made for the catalog, with the terms and the fields it came from.
+        self._summary: tuple[AuctionTerms, tuple[object, ...], Summary] | None = None
         # The seq of the latest snapshot written, as far as this actor knows: a loaded state
         # counts as one (the next comes ``snapshot_every`` events after it).
         self._snapshot_seq = state.seq if state is not None else 0
@@ -271,7 +277,7 @@ class AuctionActor(Deadlines):
         try:
             if batch.events:
                 assert state is not None
-                catalog = catalog_entry(state)
+                catalog = self._catalog_row(state)
                 snapshot = self._snapshot_for(state, batch.events)
             encoded = [encode_event(e) for e in batch.events]
             await self._store.append(
@@ -386,6 +392,16 @@ class AuctionActor(Deadlines):
         self.state = await rebuild(self._store, self.auction_id)
         if self.state is not None:  # what subscribers keep of it (a cache) is rebuilt too
             await resync_all(self._subscribers, self.auction_id, self.state)
+
+    def _catalog_row(self, state: AuctionState) -> CatalogEntry:
+        """The state's catalog row (`codec.catalog_entry`), its summary made again only when
+        something it shows changed (a bid changes only the seq: a hot auction's rows are cheap)."""
+        key: tuple[object, ...] = (state.status, state.closes_at, state.decision_closes_at)
+        key += (state.winning_total, *state.observers)
+        cached = self._summary
+        if cached is None or cached[0] is not state.terms or cached[1] != key:
+            cached = self._summary = (state.terms, key, summarize(state))
+        return encode_summary(msgspec.structs.replace(cached[2], seq=state.seq))
 
     def _snapshot_for(self, state: AuctionState, events: list[Event]) -> Snapshot | None:
         """The snapshot to store with ``events`` (already applied to ``state``), if one is due:
