@@ -40,15 +40,6 @@ class SupervisorConfig(msgspec.Struct, frozen=True, kw_only=True):
     passivate_after_s: float | None = PASSIVATE_AFTER_S
 
 
-class Counts(msgspec.Struct, frozen=True):
-    """How many auctions have an actor loaded (``live``: running, restarting or quarantined),
-    are stored without one (``passivated``), and have a deadline in the timer heap."""
-
-    live: int
-    passivated: int
-    scheduled: int
-
-
 class CellInfo(msgspec.Struct, frozen=True):
     """What operators see of one auction's actor."""
 

@@ -40,7 +40,7 @@ from auctionactors.errors import (
     Unavailable,
 )
 from auctionactors.runtime.actor import AuctionActor
-from auctionactors.runtime.cells import Cell, CellInfo, Counts, SupervisorConfig
+from auctionactors.runtime.cells import Cell, CellInfo, SupervisorConfig
 from auctionactors.runtime.clock import Clock
 from auctionactors.runtime.ids import alias_salt
 from auctionactors.runtime.keys import replayed
@@ -94,11 +94,6 @@ class Supervisor:
         of auctions stored."""
         self.scheduler.load(await self.store.scheduled())
         return await self.store.catalog_count()
-
-    async def counts(self) -> Counts:
-        live = len(self._cells)
-        stored = await self.store.catalog_count()
-        return Counts(live, max(0, stored - live), len(self.scheduler))
 
     def _wake(self, auction_id: str) -> None:
         """A deadline in the heap fell due: load the auction if it is passivated and tell its

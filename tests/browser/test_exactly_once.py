@@ -117,8 +117,14 @@ async def test_a_bid_answered_timeout_is_sent_again_with_its_key(
 
     try:
         await page.route_web_socket(re.compile(r"/ws$"), route)
+        before = await page.evaluate("window.auctionPage.connection.reconnects")
         await page.evaluate("window.auctionPage.drop()")  # reconnect through the route
-        await expect(page.get_by_test_id("connection")).to_have_attribute("data-status", "live")
+        # Live again on the new socket: the status attribute alone may still show the old one.
+        await page.wait_for_function(
+            "([n]) => window.auctionPage.connection.reconnects > n"
+            " && window.auctionPage.connection.status === 'live'",
+            arg=[before],
+        )
         card = product(page, "p1")
         await card.get_by_label("Price (USD/MT)").fill("2.00")
         await card.get_by_role("button", name="Place bid").click()
