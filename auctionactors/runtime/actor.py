@@ -35,13 +35,13 @@ from auctionactors.errors import (
     StoreError,
     Unavailable,
 )
-from auctionactors.runtime.batch import BATCH_LIMIT, Answer, Batch
+from auctionactors.runtime.batch import BATCH_LIMIT, Answer, Batch, deliver
 from auctionactors.runtime.cells import SNAPSHOT_EVERY
 from auctionactors.runtime.clock import Clock
 from auctionactors.runtime.deadlines import RECEIPT_WAIT_S, Deadlines
 from auctionactors.runtime.keys import KeyCache, record_of, replayed
 from auctionactors.runtime.mailbox import Ask, Mailbox, Query, Reply, resolve
-from auctionactors.runtime.publishing import Subscriber, Update, resync_all
+from auctionactors.runtime.publishing import Delivery, Subscriber, Update, resync_all
 from auctionactors.runtime.receipts import Receipts
 from auctionactors.runtime.replay import rebuild
 from auctionactors.runtime.scheduler import Scheduler
@@ -247,16 +247,25 @@ class AuctionActor(Deadlines):
         if not followed:
             self.solved = None  # found when first read (`_solved`)
             return
+        batch.deliveries += await self._prepare(followed, events)
+
+    async def _prepare(self, subscribers: list[Subscriber], events: list[Event]) -> list[Delivery]:
+        """The update of ``events`` (the current state after them, its solutions found first)
+        as each of ``subscribers`` renders it: their deliveries."""
+        state = self.state
+        assert state is not None
         self.solved = await solve(state, self.solved)
         update = Update(self.auction_id, state.seq, events, state, self.solved)
-        for subscriber in followed:
+        deliveries: list[Delivery] = []
+        for subscriber in subscribers:
             try:
                 delivery = subscriber.prepare(update)
             except Exception:
                 log.exception("%s: subscriber %r failed", self.auction_id, subscriber)
                 continue
             if delivery is not None:
-                batch.deliveries.append(delivery)
+                deliveries.append(delivery)
+        return deliveries
 
     def _follows(self, subscriber: Subscriber) -> bool:
         try:
@@ -337,17 +346,8 @@ class AuctionActor(Deadlines):
         if not batch.unfollowed or not batch.events or state is None:
             return
         late = [s for s in self._subscribers if id(s) in batch.unfollowed and self._follows(s)]
-        if not late:
-            return
-        self.solved = await solve(state, self.solved)
-        update = Update(self.auction_id, state.seq, batch.events, state, self.solved)
-        for subscriber in late:
-            try:
-                delivery = subscriber.prepare(update)
-                if delivery is not None:
-                    delivery()
-            except Exception:
-                log.exception("%s: subscriber %r failed", self.auction_id, subscriber)
+        if late:
+            deliver(await self._prepare(late, batch.events))
 
     async def _after_duplicate(self, batch: Batch) -> None:
         """The write was refused for a key already stored: answer the commands whose keys were

@@ -26,6 +26,15 @@ log = logging.getLogger(__name__)
 BATCH_LIMIT = 256  # commands per write at most: one write's latency stays bounded
 
 
+def deliver(deliveries: list[Delivery]) -> None:
+    """Call each delivery in order (a failing one is logged and skipped)."""
+    for delivery in deliveries:
+        try:
+            delivery()
+        except Exception:
+            log.exception("a subscriber's delivery failed")
+
+
 class Answer:
     """A decided command's answer, given once the batch is durable."""
 
@@ -74,12 +83,8 @@ class Batch:
             self.keys.add((answer.ask.key.user_id, answer.ask.key.key))
 
     def deliver(self) -> None:
-        """Send the prepared updates, in seq order (a failing one is logged and skipped)."""
-        for delivery in self.deliveries:
-            try:
-                delivery()
-            except Exception:
-                log.exception("a subscriber's delivery failed")
+        """Send the prepared updates, in seq order."""
+        deliver(self.deliveries)
 
     def answer(self, stats: RuntimeStats) -> None:
         """Give every answer (the batch is durable): remember the keys stored, count outcomes."""
