@@ -48,11 +48,13 @@ async def open_auction(sup: Supervisor, clock: ManualClock, soft_close_s: int) -
     return str(reply.fields["auction_id"])
 
 
-async def gated_auction(clock: ManualClock, receipt_wait_s: float = 60) -> tuple[Supervisor, str]:
-    """A supervisor whose appends a test can hold (`GatedStore`) and an auction of it, open,
-    without soft close (so deadlines do not move)."""
+async def gated_auction(
+    clock: ManualClock, receipt_wait_s: float = 60, store: GatedStore | None = None
+) -> tuple[Supervisor, str]:
+    """A supervisor whose appends a test can hold (``store``, a `GatedStore` by default) and an
+    auction of it, open, without soft close (so deadlines do not move)."""
     config = msgspec.structs.replace(FAST, ask_timeout_s=60, receipt_wait_s=receipt_wait_s)
-    sup = Supervisor(GatedStore(), clock, config=config)
+    sup = Supervisor(store or GatedStore(), clock, config=config)
     return sup, await open_auction(sup, clock, soft_close_s=0)
 
 
@@ -75,9 +77,7 @@ async def test_everything_received_before_closes_at_is_judged_on_time_under_load
     clock: ManualClock,
 ) -> None:
     store = GatedStore()
-    config = msgspec.structs.replace(FAST, ask_timeout_s=60, receipt_wait_s=60)
-    sup = Supervisor(store, clock, config=config)
-    auction_id = await open_auction(sup, clock, soft_close_s=0)
+    sup, auction_id = await gated_auction(clock, store=store)
     clock.set(CLOSES_AT - SECOND)
     store.gate.clear()  # the store is slow: the actor falls behind its mailbox
 
@@ -212,9 +212,7 @@ async def test_a_crash_before_a_deadline_loses_none_of_the_commands_received_bef
     clock: ManualClock,
 ) -> None:
     store = FailingOnceStore()
-    config = msgspec.structs.replace(FAST, ask_timeout_s=60, receipt_wait_s=60)
-    sup = Supervisor(store, clock, config=config)
-    auction_id = await open_auction(sup, clock, soft_close_s=0)
+    sup, auction_id = await gated_auction(clock, store=store)
     clock.set(CLOSES_AT - SECOND)
     store.fail_next = True
     asks = [
@@ -321,9 +319,7 @@ async def test_the_message_that_made_a_deadline_due_outlives_a_crash_before_it(
     clock: ManualClock,
 ) -> None:
     store = FailingOnceStore()
-    config = msgspec.structs.replace(FAST, ask_timeout_s=60, receipt_wait_s=60)
-    sup = Supervisor(store, clock, config=config)
-    auction_id = await open_auction(sup, clock, soft_close_s=0)
+    sup, auction_id = await gated_auction(clock, store=store)
     clock.set(CLOSES_AT - SECOND)
     store.gate.clear()
     mailbox = sup._cells[auction_id].mailbox
