@@ -128,6 +128,12 @@ def chain_hash(prev_hash: bytes, stream_id: str, seq: int, type_: str, data: byt
     return h.digest()
 
 
+def check_limit(limit: int | None) -> None:
+    """`ValueError` for a negative read ``limit`` (None: no limit; 0: nothing)."""
+    if limit is not None and limit < 0:
+        raise ValueError("limit must be >= 0")
+
+
 def check_snapshot(expected_seq: int, events: Sequence[NewEvent], snapshot: Snapshot) -> None:
     """`ValueError` unless ``snapshot`` may go with an append of ``events`` after
     ``expected_seq`` (see `EventStore.append`)."""

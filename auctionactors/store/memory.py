@@ -28,6 +28,7 @@ from auctionactors.store.base import (
     StreamInfo,
     chain_hash,
     check_catalog,
+    check_limit,
     check_snapshot,
     storage_failure,
 )
@@ -138,8 +139,7 @@ class MemoryEventStore:
     ) -> list[StoredEvent]:
         """See `EventStore.read_stream`."""
         self._ensure_open()
-        if limit is not None and limit < 0:
-            raise ValueError("limit must be >= 0")
+        check_limit(limit)
         stream = self._streams.get(stream_id, [])
         start = max(from_seq, 1) - 1
         stop = len(stream) if to_seq is None else max(min(to_seq, len(stream)), start)
@@ -152,8 +152,7 @@ class MemoryEventStore:
     ) -> list[StoredEvent]:
         """See `EventStore.read_all`. Positions are dense here, so a slice is exact."""
         self._ensure_open()
-        if limit is not None and limit < 0:
-            raise ValueError("limit must be >= 0")
+        check_limit(limit)
         start = max(from_position, 1) - 1
         stop = len(self._all) if limit is None else start + limit
         return self._all[start:stop]
@@ -175,8 +174,7 @@ class MemoryEventStore:
         limit: int | None = None,
     ) -> list[CatalogEntry]:
         """See `EventStore.catalog`; sorts every row (fine for tests)."""
-        if limit is not None and limit < 0:
-            raise ValueError("limit must be >= 0")
+        check_limit(limit)
         rows = [
             e
             for e in self._catalog_rows(reader, statuses)

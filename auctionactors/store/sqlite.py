@@ -41,6 +41,7 @@ from auctionactors.store.base import (
     StoredEvent,
     StreamInfo,
     check_catalog,
+    check_limit,
     check_snapshot,
 )
 from auctionactors.store.sqlite_setup import (
@@ -267,8 +268,7 @@ class SqliteEventStore(sqlite_catalog.CatalogReads, sqlite_accounts.AccountsStor
     ) -> list[StoredEvent]:
         """See `EventStore.read_stream`: one query and one hop to the reader thread; rows become
         `StoredEvent`s in C (`starmap`), so a 100k-event replay costs about 0.1 s here."""
-        if limit is not None and limit < 0:
-            raise ValueError("limit must be >= 0")
+        check_limit(limit)
         if limit == 0:
             return []
         read = partial(sqlite_reads.stream, stream_id=stream_id, from_seq=from_seq, to_seq=to_seq)
@@ -284,8 +284,7 @@ class SqliteEventStore(sqlite_catalog.CatalogReads, sqlite_accounts.AccountsStor
         misses an event committed later with a smaller position (a PostgreSQL backend must
         take care of that itself).
         """
-        if limit is not None and limit < 0:
-            raise ValueError("limit must be >= 0")
+        check_limit(limit)
         if limit == 0:
             return []
         return await self._read(

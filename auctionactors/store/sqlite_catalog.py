@@ -24,7 +24,7 @@ import msgspec
 from auctionactors.domain.state import AuctionState, evolve
 from auctionactors.errors import CorruptionError
 from auctionactors.store import codec
-from auctionactors.store.base import CatalogEntry, Damage, Snapshot, StoredEvent
+from auctionactors.store.base import CatalogEntry, Damage, Snapshot, StoredEvent, check_limit
 
 T = TypeVar("T")
 
@@ -279,8 +279,7 @@ class CatalogReads:
         limit: int | None = None,
     ) -> list[CatalogEntry]:
         """See `EventStore.catalog`: a range scan of one index (``reader``: its own)."""
-        if limit is not None and limit < 0:
-            raise ValueError("limit must be >= 0")
+        check_limit(limit)
         read = partial(page, reader=reader, statuses=statuses)
         return await self._read(partial(read, before=before, limit=limit))
 
