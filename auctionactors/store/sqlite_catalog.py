@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from functools import partial
 from itertools import starmap
 from typing import TypeVar
@@ -81,18 +81,31 @@ SELECT_SCHEDULED = """SELECT stream_id, next_deadline FROM catalog
     WHERE next_deadline IS NOT NULL ORDER BY next_deadline, stream_id"""
 
 
-def upsert(conn: sqlite3.Connection, entries: Iterable[CatalogEntry]) -> None:
+Readers = tuple[tuple[str, ...], int]  # a stream's readers and its created_at, as indexed
+
+
+def upsert(
+    conn: sqlite3.Connection,
+    entries: Iterable[CatalogEntry],
+    known: Mapping[str, Readers] | None = None,
+) -> dict[str, Readers]:
     """Write each stream's row; its readers are rewritten only when they changed (they seldom
-    do, and the row itself changes with every append)."""
+    do, and the row itself changes with every append). ``known``: the readers the caller knows
+    are stored (as it committed them), not read again. Returns the readers of each row."""
+    written: dict[str, Readers] = {}
     for e in entries:
         readers = _readers_encoder.encode(e.readers).decode()
         row = (e.stream_id, e.seq, e.status, e.created_at, e.next_deadline, readers, e.data)
         conn.execute(UPSERT, row)
+        mine = written[e.stream_id] = (tuple(e.readers), e.created_at)
+        if known is not None and known.get(e.stream_id) == mine:
+            continue
         wanted = {(company, e.created_at) for company in e.readers}
         if set(conn.execute(SELECT_READERS, (e.stream_id,))) == wanted:
             continue
         conn.execute(DELETE_READERS, (e.stream_id,))
         conn.executemany(INSERT_READER, [(c, e.stream_id, t) for c, t in wanted])
+    return written
 
 
 def _entry(

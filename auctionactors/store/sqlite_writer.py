@@ -20,6 +20,7 @@ from collections import deque
 from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from auctionactors.errors import ConcurrencyError, DuplicateKey, OutcomeUnknown, StoreError
 from auctionactors.store import sqlite_catalog
@@ -33,6 +34,8 @@ from auctionactors.store.base import (
     chain_hash,
     storage_failure,
 )
+
+T = TypeVar("T")
 
 INSERT_EVENT = "INSERT INTO events (stream_id, seq, type, data, hash) VALUES (?, ?, ?, ?, ?)"
 SELECT_HEAD = "SELECT seq, hash FROM events WHERE stream_id = ? ORDER BY seq DESC LIMIT 1"
@@ -83,6 +86,9 @@ class BatchWriter:
         # as this writer last wrote it: a mark is written only when it changes, not with every
         # append (a statement per stream per batch costs a quarter of the throughput).
         self.marks: dict[str, bool] = {}
+        # Each stream's catalog readers as this writer last committed them: unchanged (nearly
+        # always), they are not read back to compare at every append.
+        self.readers: dict[str, sqlite_catalog.Readers] = {}
         self.max_cached_streams = max_cached_streams
         self.stats = WriterStats()
 
@@ -144,8 +150,9 @@ class BatchWriter:
                 conn.executemany(INSERT_KEY, key_rows)
             if snapshot_rows:
                 conn.executemany(UPSERT_SNAPSHOT, snapshot_rows.values())
+            readers: dict[str, sqlite_catalog.Readers] = {}
             if catalog_rows:
-                sqlite_catalog.upsert(conn, catalog_rows.values())
+                readers = sqlite_catalog.upsert(conn, catalog_rows.values(), self.readers)
             marks = self._mark_catalogued(conn, requests, planned)
             if fault is not None:
                 raise fault
@@ -169,9 +176,8 @@ class BatchWriter:
         self.stats.commits += 1
         self.stats.commit_latencies_s.append(time.perf_counter() - started)
         self._remember(staged)
-        self.marks.update(marks)
-        while len(self.marks) > self.max_cached_streams:
-            del self.marks[next(iter(self.marks))]
+        _bounded_update(self.marks, marks, self.max_cached_streams)
+        _bounded_update(self.readers, readers, self.max_cached_streams)
         first_position = last_position - len(rows) + 1
         results: list[Outcome] = []
         for (_, _, events, *_), outcome in zip(requests, planned, strict=True):
@@ -237,6 +243,7 @@ class BatchWriter:
         row = conn.execute(SELECT_HEAD, (stream_id,)).fetchone()
         head: Head = (0, GENESIS_HASH) if row is None else (row[0], row[1])
         self.heads[stream_id] = head
+        self.readers.pop(stream_id, None)  # another writer may have changed them too
         return head
 
     def _remember(self, staged: dict[str, Head]) -> None:
@@ -249,6 +256,7 @@ class BatchWriter:
         for request in requests:
             self.heads.pop(request[0], None)
             self.marks.pop(request[0], None)
+            self.readers.pop(request[0], None)
 
     def _mark_catalogued(
         self, conn: sqlite3.Connection, requests: Sequence[Request], planned: Sequence[object]
@@ -267,6 +275,13 @@ class BatchWriter:
             behind=[sid for sid, marked in changed.items() if marked],
         )
         return changed
+
+
+def _bounded_update(cache: dict[str, T], new: dict[str, T], limit: int) -> None:
+    """Update ``cache`` with ``new``, then drop its oldest entries beyond ``limit``."""
+    cache.update(new)
+    while len(cache) > limit:
+        del cache[next(iter(cache))]
 
 
 def _stale(request: Request, why: str) -> ConcurrencyError:

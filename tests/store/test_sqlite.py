@@ -23,6 +23,7 @@ from auctionactors.store import migrations
 from auctionactors.store.base import (
     GENESIS_HASH,
     AppendResult,
+    CatalogEntry,
     Damage,
     NewEvent,
     Snapshot,
@@ -541,3 +542,39 @@ def test_a_failed_commit_is_unknown_unless_it_never_ran(db_path: Path) -> None:
         conn.fail = None
         outcomes = writer.write(conn, [("s", 0, evs("again"), (), None, None, None)])
         assert isinstance(outcomes[0], ConcurrencyError)  # the head was re-read: seq 1 is taken
+
+
+def test_catalog_readers_are_rewritten_exactly_when_they_change(db_path: Path) -> None:
+    """The writer remembers the readers it committed (no read back at every append), but never
+    ones a failed batch did not store, nor after another writer appended to the stream."""
+
+    def entry(seq: int, *readers: str) -> CatalogEntry:
+        return CatalogEntry("s", seq, "open", 100, None, readers, b"row")
+
+    def stored(conn: sqlite3.Connection) -> set[str]:
+        return {r[0] for r in conn.execute("SELECT company_id FROM catalog_readers")}
+
+    with raw(db_path) as conn:
+        conn.execute("PRAGMA journal_mode = WAL")
+        migrations.migrate(conn)
+        writer = BatchWriter()
+        first = writer.write(conn, [("s", 0, evs("1"), (), None, entry(1, "a"), None)])
+        assert isinstance(first[0], AppendResult)
+        writer.write(conn, [("s", 1, evs("2"), (), None, entry(2, "a"), None)])
+        assert stored(conn) == {"a"}
+        # A batch that fails after writing the new readers leaves the old ones, remembered.
+        failed = writer.write(
+            conn,
+            [("s", 2, evs("3"), (), None, entry(3, "a", "b"), None)],
+            fault=RuntimeError("boom"),
+        )
+        assert isinstance(failed[0], StorageUnavailable)
+        assert stored(conn) == {"a"}
+        writer.write(conn, [("s", 2, evs("3"), (), None, entry(3, "a", "b"), None)])
+        assert stored(conn) == {"a", "b"}
+        # Another writer changes them; this one appends the readers it remembers: rewritten.
+        other = BatchWriter()
+        other.write(conn, [("s", 3, evs("4"), (), None, entry(4, "c"), None)])
+        assert stored(conn) == {"c"}
+        writer.write(conn, [("s", 4, evs("5"), (), None, entry(5, "a", "b"), None)])
+        assert stored(conn) == {"a", "b"}
