@@ -7,13 +7,15 @@ two suppliers, written straight to the store with its final snapshot and catalog
 actor would) and a small one. Pullers run in another process (their decoding does not share
 the prober's loop), each on its own connection, as a supplier would: ``subscribe`` with
 ``since=0`` (history frames, then the update) and ``unsubscribe``, again and again, or
-``get_events`` pages from 0 following ``next_since``. The prober sends one ``get_view`` at a
-time for ``--seconds`` and records each round trip. Each mode runs ``--runs`` times; figures are
-min/median/max over the runs (nothing asserted).
+``get_events`` pages from 0 following ``next_since`` (as the buyer). The prober sends
+``get_view`` ``--rate`` times a second on schedule for ``--seconds`` and records each one's time
+from when it was due to its reply (so a stall counts for every request it delays). Each mode
+runs ``--runs`` times; figures are min/median/max over the runs (nothing asserted).
 
     .venv/bin/python scripts/bench_history.py                   # 100k events, 3 runs of 5 s
     .venv/bin/python scripts/bench_history.py --events 20000 --runs 1 --seconds 2
     .venv/bin/python scripts/bench_history.py --protocol 2     # bounded views, once merged
+    .venv/bin/python scripts/bench_history.py --repo ../main   # the server of another checkout
 """
 
 from __future__ import annotations
@@ -156,8 +158,15 @@ async def _get_events_loop(ws: ClientConnection, stop: float, counts: list[int])
             await ws.send(f'{{"type":"get_events","id":{n},"auction_id":"{LONG}","since":{since}}}')
             frame = await ws.recv(decode=False)
             counts[0] += len(frame)
-            since = msgspec.json.decode(frame)["next_since"]
+            reply = msgspec.json.decode(frame)
+            since = reply.get("next_since", _next_since(reply))
         counts[1] += 1
+
+
+def _next_since(reply: dict[str, Any]) -> int | None:
+    """Paging without ``next_since`` (code from before protocol 1.1, `--repo`)."""
+    events = reply.get("events") or []
+    return events[-1]["seq"] if len(events) == 1000 else None
 
 
 async def _pull(url: str, token: str, mode: str, connections: int, seconds: float) -> list[int]:
@@ -182,18 +191,31 @@ def puller_main(
 # --- the prober -------------------------------------------------------------------------------
 
 
-async def probe(url: str, token: str, seconds: float) -> list[float]:
-    """Round trips of ``get_view`` on the small auction, one at a time, in ms."""
+async def probe(url: str, token: str, seconds: float, rate: float) -> list[float]:
+    """``get_view`` of the small auction sent ``rate`` times a second, on schedule whatever the
+    replies do; each one's latency is from the time it was due to its reply, in ms (a stall of
+    the server delays every request due during it: none is left out of the figures)."""
     ws = await _hello(url, token)
-    samples: list[float] = []
-    stop = time.monotonic() + seconds
-    n = 0
-    while time.monotonic() < stop:
-        n += 1
+    interval = 1 / rate
+    count = int(seconds * rate)
+    due: list[float] = []
+
+    async def send() -> None:
         start = time.perf_counter()
-        await ws.send(f'{{"type":"get_view","id":{n},"auction_id":"{SMALL}"}}')
-        await ws.recv(decode=False)
-        samples.append((time.perf_counter() - start) * 1000)
+        for n in range(count):
+            at = start + n * interval
+            delay = at - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            due.append(at)
+            await ws.send(f'{{"type":"get_view","id":{n},"auction_id":"{SMALL}"}}')
+
+    sender = asyncio.create_task(send())
+    samples = []
+    for n in range(count):
+        await ws.recv(decode=False)  # replies come in order on one connection
+        samples.append((time.perf_counter() - due[n]) * 1000)
+    await sender
     await ws.close()
     return samples
 
@@ -206,11 +228,19 @@ def one_run(
         parent, child = multiprocessing.Pipe()
         proc = multiprocessing.Process(
             target=puller_main,
-            args=(child, url, tokens["s1"], mode, args.connections, args.seconds + 1.0, PROTOCOL),
+            args=(
+                child,
+                url,
+                tokens["s1" if mode == "subscribe" else "buyer"],
+                mode,
+                args.connections,
+                args.seconds + 1.0,
+                PROTOCOL,
+            ),
         )
         proc.start()
         time.sleep(0.5)  # the pullers are connected and pulling before the probe starts
-    samples = asyncio.run(probe(url, tokens["buyer"], args.seconds))
+    samples = asyncio.run(probe(url, tokens["buyer"], args.seconds, args.rate))
     counts = [0, 0]
     if proc is not None:
         counts = parent.recv()
@@ -224,9 +254,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--seconds", type=float, default=5.0, help="probe time per run")
     p.add_argument("--connections", type=int, default=3, help="pulling connections")
+    p.add_argument("--rate", type=float, default=200.0, help="get_view requests per second")
     p.add_argument("--modes", default=",".join(MODES), help=f"some of {','.join(MODES)}")
     p.add_argument("--protocol", type=int, default=1, help="asked for in every hello")
+    p.add_argument("--repo", type=Path, help="serve with another checkout's code (before)")
     args = p.parse_args(argv)
+    if args.repo is not None:
+        harness.use_checkout(args.repo)
     global PROTOCOL
     PROTOCOL = args.protocol
     modes = [m for m in args.modes.split(",") if m]
