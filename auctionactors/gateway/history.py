@@ -15,7 +15,8 @@ a receiver gets every seq, an event it may not see as ``{seq, type: "redacted"}`
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -63,7 +64,7 @@ async def events(
     out: Entries = []
     for start in range(0, len(stored), PIECE):
         piece = stored[start : start + PIECE]
-        async with hub.history_lane:  # one piece at a time, whoever asks (see `Hub`)
+        async with hub.history_lanes.lane(auction_id):
             filtered = partial(_filtered, viewer, piece[0].seq, decode_events(piece))
             entries = await hub.read(auction_id, filtered)
         if entries is None:
@@ -71,6 +72,31 @@ async def events(
         out.extend(entries)
         await asyncio.sleep(0)  # `hub.read` of a cached auction does not yield by itself
     return out
+
+
+class Lanes:
+    """One lane per auction: its history pieces are filtered one at a time, whichever
+    connections ask (an actor takes every query queued in one step: three pullers' pieces
+    would hold one turn of the event loop together). Per auction, so that an auction whose
+    actor is slow to answer holds up no other's readers."""
+
+    def __init__(self) -> None:
+        self._lanes: dict[str, tuple[asyncio.Lock, list[int]]] = {}
+
+    @contextlib.asynccontextmanager
+    async def lane(self, auction_id: str) -> AsyncIterator[None]:
+        lock, users = self._lanes.setdefault(auction_id, (asyncio.Lock(), [0]))
+        users[0] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            users[0] -= 1
+            if not users[0]:
+                del self._lanes[auction_id]
+
+    def __len__(self) -> int:
+        return len(self._lanes)
 
 
 def _filtered(

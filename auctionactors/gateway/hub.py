@@ -78,9 +78,8 @@ class Hub:
         self._final: OrderedDict[str, Solved] = OrderedDict()
         self._final_cache = final_cache
         self._tasks: set[asyncio.Task[None]] = set()  # `subscribe_late`'s
-        # Reads of the past (`history`) filter one piece at a time across every connection: a
-        # turn of the event loop holds at most one, however many clients pull history at once.
-        self.history_lane = asyncio.Semaphore(1)
+        # Reads of the past filter one piece at a time per auction (`history.Lanes`).
+        self.history_lanes = history.Lanes()
 
     def remember(self, solved: Solved) -> None:
         """Keep a finished auction's state (see ``_final``); forget one that is not final."""

@@ -122,6 +122,7 @@ async def test_get_events_pages_follow_next_since(served: Served, open_conn: Ope
     for limit in (0, -1, 10_001, "10", 2.5, None):
         code, message = await admin.error("get_events", auction_id="a-long", limit=limit)
         assert (code, "$.limit" in message) == ("bad_request", True)
+    assert len(served.gateway.hub.history_lanes) == 0  # forgotten once nobody reads
 
 
 async def test_get_events_is_filtered_for_each_participant_as_updates_are(
