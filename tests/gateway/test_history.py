@@ -379,3 +379,32 @@ async def test_a_catch_up_ends_when_the_connection_closes(
     async with asyncio.timeout(5):  # the hub forgets the connection: its handler returned
         while served.gateway.hub.stats.connections > 1:
             await admin.ok("list_auctions")
+
+
+async def test_a_catch_up_stops_when_the_auction_is_hidden_meanwhile(tmp_path: Path) -> None:
+    """An observer uninvited while it catches up (paced: it reads nothing yet) gets what it was
+    sent, then ``unsubscribed``, and no update."""
+    config = msgspec.structs.replace(FAST, socket_send_buffer=4096)
+    async with serving(tmp_path / "hidden.db", config) as served:
+        p = served.people
+        await stored_auction(served, 5_000)
+        admin = await Conn.open(served.url, p.admin.token)
+        observer = await Conn.open(served.url, p.observer.token, max_queue=1)
+        try:
+            invite = {"auction_id": "a-long", "company_id": p.observer.company_id}
+            await admin.ok("invite_observer", **invite)
+            await observer.send({"type": "subscribe", "id": 1, "auction_id": "a-long", "since": 0})
+            await admin.ok("uninvite_observer", **invite)
+            frames = []
+            while not frames or frames[-1]["type"] != "unsubscribed":
+                frames.append(await observer.recv())
+            assert frames[0]["type"] == "ok"
+            assert {f["type"] for f in frames[1:-1]} <= {"history"}  # no update
+            received = [s for f in frames[1:-1] for s in seqs(f["events"])]
+            assert received == list(range(1, len(received) + 1))
+            assert frames[-1]["code"] == "not_found"
+            assert (await observer.error("get_view", auction_id="a-long"))[0] == "not_found"
+            assert [f["type"] for f in observer.others + observer.updates] == []
+        finally:
+            await observer.close()
+            await admin.close()
