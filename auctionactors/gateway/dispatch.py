@@ -19,15 +19,12 @@ from typing import Any
 
 import msgspec
 
-from auctionactors.domain.access import can_see
 from auctionactors.domain.parties import Caller, Party, Role
-from auctionactors.domain.redaction import filter_events
-from auctionactors.domain.state import AuctionState
 from auctionactors.domain.terms import AuctionTerms
 from auctionactors.domain.views import view
 from auctionactors.errors import AuctionActorsError, DomainError
+from auctionactors.gateway import companies, history, protocol
 from auctionactors.gateway import messages as m
-from auctionactors.gateway import protocol
 from auctionactors.gateway.hub import NOT_FOUND, Hub
 from auctionactors.gateway.metrics import actor_counts
 from auctionactors.gateway.peer import Peer
@@ -38,7 +35,6 @@ from auctionactors.runtime.receipts import Receipt
 from auctionactors.runtime.solver import Solved
 from auctionactors.runtime.supervisor import Supervisor
 from auctionactors.store.base import Accounts, Principal
-from auctionactors.store.codec import decode_events
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +80,7 @@ class Dispatcher:
             m.ListAuctions: self._list,
             m.GetView: self._get_view,
             m.GetEvents: self._get_events,
+            m.ListCompanies: self._list_companies,
             m.OperatorStatus: self._operator_status,
             m.OperatorRevive: self._operator_revive,
         }
@@ -171,6 +168,8 @@ class Dispatcher:
 
     async def _get_view(self, peer: Peer, req: m.GetView) -> Result:
         viewer, now = peer.viewer, self.supervisor.clock.now
+        if req.at_seq is not None:
+            return await history.view_at(self.hub, viewer, req.auction_id, req.at_seq, now)
 
         def read(solved: Solved | None) -> dict[str, Any]:
             if solved is None:
@@ -183,24 +182,11 @@ class Dispatcher:
         return await self.hub.read_solved(req.auction_id, read)
 
     async def _get_events(self, peer: Peer, req: m.GetEvents) -> Result:
-        viewer = peer.viewer
-        if viewer.role not in ("buyer", "admin"):
-            raise DomainError("forbidden", "only the buyer and admins may read the audit log")
-        first = req.since + 1
-        stored = await self.supervisor.store.read_stream(
-            req.auction_id, from_seq=first, limit=req.limit
-        )
-        events = decode_events(stored)
+        # 1.1: every participant, filtered as in updates (`history`).
+        return await history.page(self.hub, peer.viewer, req.auction_id, req.since, req.limit)
 
-        def read(state: AuctionState | None) -> dict[str, Any]:
-            if state is None or not can_see(state, viewer):
-                raise DomainError("not_found", NOT_FOUND)
-            if viewer.role != "admin" and state.started_at is None:
-                raise DomainError("wrong_status", "the audit log opens with the auction")
-            known = events[: max(0, state.seq - req.since)]  # none the actor has not applied
-            return {"seq": state.seq, "events": filter_events(state, viewer, first, known)}
-
-        return await self.hub.read(req.auction_id, read)
+    async def _list_companies(self, peer: Peer, req: m.ListCompanies) -> Result:
+        return await companies.page(self.accounts, peer.viewer, req.role, req.limit, req.cursor)
 
     # --- operators ----------------------------------------------------------------------------
 

@@ -11,9 +11,10 @@ a slow reader. Which auctions exist and who may see them is read from the store'
 
 Subscribing with ``since`` must not lose or repeat an update while the auction keeps changing:
 the subscription is registered *inside the actor* (`Supervisor.query`), which fixes the seq S it
-starts from; live updates after S are buffered while the events since..S are read from the store,
-and released after the first update (seq S). So per auction a connection receives strictly
-increasing seqs, never one twice.
+starts from; live updates after S are buffered while the events since..S are read from the store
+(more than a thousand: sent as `history` frames first, see `history.catch_up`), and released
+after the first update (seq S). So per auction a connection receives strictly increasing seqs,
+never one twice.
 """
 
 from __future__ import annotations
@@ -24,20 +25,18 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from auctionactors.domain.access import Viewer, can_see
+from auctionactors.domain.access import can_see
 from auctionactors.domain.catalog import Summary
-from auctionactors.domain.redaction import filter_events
 from auctionactors.domain.state import AuctionState
 from auctionactors.domain.views import view
 from auctionactors.errors import AuctionActorsError, DomainError
-from auctionactors.gateway import fanout, protocol
+from auctionactors.gateway import fanout, history, protocol
 from auctionactors.gateway.fanout import NOT_FOUND
 from auctionactors.gateway.listing import Listing
 from auctionactors.gateway.peer import Peer, _Sub
 from auctionactors.runtime.publishing import Delivery, Update
 from auctionactors.runtime.solver import Solved
 from auctionactors.runtime.supervisor import Supervisor
-from auctionactors.store.codec import decode_events
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +78,8 @@ class Hub:
         self._final: OrderedDict[str, Solved] = OrderedDict()
         self._final_cache = final_cache
         self._tasks: set[asyncio.Task[None]] = set()  # `subscribe_late`'s
+        # Reads of the past filter one piece at a time per auction (`history.Lanes`).
+        self.history_lanes = history.Lanes()
 
     def remember(self, solved: Solved) -> None:
         """Keep a finished auction's state (see ``_final``); forget one that is not final."""
@@ -231,7 +232,8 @@ class Hub:
         # existing subscription keeps receiving until the new one replaces it inside the actor.
         viewer = peer.viewer
         sub = _Sub(auction_id, 0, buffering=True)
-        abandoned = False
+        abandoned = answered = False
+        seq = 0
 
         def register(solved: Solved | None) -> tuple[int, dict[str, Any]] | None:
             if solved is None or not can_see(solved.state, viewer):
@@ -257,7 +259,34 @@ class Hub:
                     self.send(peer, ok(current.last_seq))
                 return
             seq, doc = registered
-            events = await self._events_between(auction_id, viewer, since, seq)
+            events: list[dict[str, Any]] = []
+            if since is not None and seq - since > history.PAGE:
+                # A long catch-up (PROTOCOL.md 1.1): the ok, then `history` frames as the
+                # connection drains them, then the update with the rest.
+                if ok is not None:
+                    self.send(peer, ok(seq))
+                    ok = None
+                answered = True
+                events = await history.catch_up(self, peer, sub, since, seq)
+            elif since is not None and since < seq:
+                found = await history.events(self, auction_id, viewer, since + 1, seq)
+                if found is None:
+                    raise DomainError("not_found", NOT_FOUND)
+                events = found
+        except history.Ended:
+            abandoned = True
+            self._detach(peer, sub)
+            return
+        except Exception as exc:
+            abandoned = True
+            self._detach(peer, sub)
+            if not answered or peer.closed:
+                raise
+            # Its ok is out: the client is told the subscription is over (it resubscribes).
+            code = exc.code if isinstance(exc, AuctionActorsError) else "internal"
+            log.warning("%s: catch-up failed: %r", auction_id, exc)
+            self.send(peer, protocol.unsubscribed(auction_id, seq, code, "catch-up failed"))
+            return
         except BaseException:
             abandoned = True
             self._detach(peer, sub)
@@ -266,22 +295,6 @@ class Hub:
             self.send(peer, ok(seq))
         self.send(peer, protocol.update(auction_id, seq, events, doc))
         self._release(peer, sub)
-
-    async def _events_between(
-        self, auction_id: str, viewer: Viewer, since: int | None, seq: int
-    ) -> list[dict[str, Any]]:
-        if since is None or since >= seq:
-            return []
-        stored = await self.supervisor.store.read_stream(auction_id, from_seq=since + 1, to_seq=seq)
-        events = decode_events(stored)
-
-        def filtered(state: AuctionState | None) -> list[dict[str, Any]]:
-            out = None if state is None else filter_events(state, viewer, since + 1, events)
-            if out is None:
-                raise DomainError("not_found", NOT_FOUND)
-            return out
-
-        return await self.read(auction_id, filtered)
 
     def _release(self, peer: Peer, sub: _Sub) -> None:
         pending, sub.pending = sub.pending or [], None
@@ -347,6 +360,7 @@ class Hub:
         """The connection is gone: forget it everywhere."""
         peer.closed = True
         peer.wakeup.set()
+        peer.progressed()
         for sub in list(peer.subs.values()):
             self._detach(peer, sub)
         self._all.pop(peer, None)

@@ -13,6 +13,7 @@ from typing import Annotated, Literal, get_args
 
 import msgspec
 
+from auctionactors.domain.parties import Role
 from auctionactors.domain.terms import Kind, Status
 
 RequestId = str | int
@@ -24,6 +25,7 @@ Seconds = int | float
 # A seq: at most 2**53 - 1 (what every JSON reader holds exactly; SQLite's integers hold it too,
 # so `since + 1` never overflows a query).
 Count = Annotated[int, msgspec.Meta(ge=0, le=2**53 - 1)]
+SignedCount = Annotated[int, msgspec.Meta(ge=-(2**53 - 1), le=2**53 - 1)]
 Limit = Annotated[int, msgspec.Meta(ge=1, le=10_000)]
 PageLimit = Annotated[int, msgspec.Meta(ge=1, le=1000)]
 SolutionName = Literal["best_overall", "best_single_supplier"]
@@ -74,12 +76,22 @@ class ListAuctions(Request, frozen=True, kw_only=True, tag="list_auctions"):
 
 
 class GetView(AuctionRequest, frozen=True, kw_only=True, tag="get_view"):
-    pass
+    # 1.1: the view right after that seq; from 1 to the auction's seq, else ``invalid``.
+    at_seq: SignedCount | None = None
 
 
 class GetEvents(AuctionRequest, frozen=True, kw_only=True, tag="get_events"):
     since: Count = 0
+    # 1.1: a page holds at most 1000 events; up to 10,000 is still accepted (protocol 1 allowed
+    # it) and served as 1000, with ``next_since`` to read on.
     limit: Limit = 1000
+
+
+class ListCompanies(Request, frozen=True, kw_only=True, tag="list_companies"):
+    role: Role | None = None
+    limit: PageLimit = 100
+    # Opaque (`companies.decode_cursor`): the ``next_cursor`` of the previous page.
+    cursor: Annotated[str, msgspec.Meta(max_length=256)] | None = None
 
 
 class OperatorStatus(Request, frozen=True, kw_only=True, tag="operator_status"):
@@ -264,6 +276,7 @@ AnyFrame = (
     | ListAuctions
     | GetView
     | GetEvents
+    | ListCompanies
     | OperatorStatus
     | OperatorRevive
     | CreateAuction

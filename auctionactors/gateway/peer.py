@@ -59,6 +59,9 @@ class Peer:
         # The server's fast path: write a frame to the socket at once, as websockets' broadcast
         # does; False when it cannot (its buffer is above the write limit: queue it instead).
         self.send_now: Callable[[bytes], bool] | None = None
+        # The server's: whether the socket's buffer is above its write limit (`drained`).
+        self.backlogged: Callable[[], bool] | None = None
+        self._progress = asyncio.Event()  # set when the writer takes a frame, or on a close
         self.subs: dict[str, _Sub] = {}
         self.all_auctions = False
         self.excluded: set[str] = set()
@@ -79,19 +82,42 @@ class Peer:
             and self.outbox  # a single frame always fits, however large
             and self.queued_bytes + len(frame) > self.max_bytes
         ):
-            self.closed = True
-            self.overflowed = True
-            self.wakeup.set()
-            if self.on_overflow is not None:
-                self.on_overflow()
+            self.cut_off()
             return False
         self.outbox.append(frame)
         self.queued_bytes += len(frame)
         self.wakeup.set()
         return True
 
+    def cut_off(self) -> None:
+        """The connection cannot keep up: write nothing more, and close it (1013)."""
+        self.closed = True
+        self.overflowed = True
+        self.wakeup.set()
+        self._progress.set()
+        if self.on_overflow is not None:
+            self.on_overflow()
+
     def pop(self) -> bytes:
         """The next frame to write (the writer's side of `push`)."""
         frame = self.outbox.popleft()
         self.queued_bytes -= len(frame)
+        self._progress.set()
         return frame
+
+    def progressed(self) -> None:
+        """Wake `drained`: the socket's buffer drained, or the connection is closing."""
+        self._progress.set()
+
+    async def drained(self) -> None:
+        """Until every frame queued so far is handed to the socket and its buffer is within the
+        write limit (or the connection is closed): a long reply sent in pieces sends the next
+        piece only then, so it goes as fast as the client reads and never fills the outbox
+        (PROTOCOL.md 1.1, "Fair sharing"). The frames handed to websockets during this turn of
+        the loop reach the socket at its end (`Batch`): looked at after it."""
+        await asyncio.sleep(0)
+        while not self.closed and (
+            self.outbox or (self.backlogged is not None and self.backlogged())
+        ):
+            self._progress.clear()
+            await self._progress.wait()

@@ -231,6 +231,9 @@ class Gateway:
         cut_off: list[asyncio.Task[None]] = []
         peer.on_overflow = lambda: cut_off.append(self._cut_off(ws, writer))
         peer.send_now = self._sender(ws)
+        peer.backlogged = self._backlogged(ws)
+        if isinstance(ws, _Connection):
+            ws.peer = peer
         self.hub.add(peer)
         frames = ReadAhead(ws, session, self.supervisor)  # reads only after the accept below
         try:
@@ -335,6 +338,16 @@ class Gateway:
 
         return send_now
 
+    def _backlogged(self, ws: ServerConnection) -> Callable[[], bool]:
+        """`Peer.backlogged` for ``ws``: its buffer is above the write limit while it is open
+        (`_Connection` wakes the peer when it drains or closes)."""
+        protocol, transport, limit = ws.protocol, ws.transport, self.config.write_limit
+
+        def backlogged() -> bool:
+            return protocol.state is State.OPEN and transport.get_write_buffer_size() > limit
+
+        return backlogged
+
     def _cut_off(self, ws: ServerConnection, writer: asyncio.Task[None]) -> asyncio.Task[None]:
         """The outbox is full: stop writing and close 1013 (the client resumes with since).
         Called from a delivery (`Hub.prepare`), inside an actor: it must not wait, so the close
@@ -397,13 +410,26 @@ def _has_body(headers: Headers) -> bool:
 
 class _Connection(ServerConnection):
     """The server's connections, with `_Protocol` (`serve` makes a plain `ServerProtocol`,
-    which has not read anything yet: its parser is simply started again)."""
+    which has not read anything yet: its parser is simply started again), and which wake their
+    `Peer` when the socket's buffer drains (`Peer.drained`)."""
 
     def __init__(self, protocol: ServerProtocol, *args: Any, **kwargs: Any) -> None:
         protocol.__class__ = _Protocol
         protocol.parser = protocol.parse()
         next(protocol.parser)
         super().__init__(protocol, *args, **kwargs)
+        self.peer: Peer | None = None  # once authenticated: woken as its socket drains
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        if self.peer is not None:
+            self.peer.progressed()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        if self.peer is not None:  # nothing more will be written: stop waiting for it
+            self.peer.closed = True
+            self.peer.progressed()
 
 
 def _address(connection: ServerConnection) -> str:

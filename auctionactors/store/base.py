@@ -325,4 +325,14 @@ class Accounts(Protocol):
 
     async def company(self, company_id: str) -> Company | None: ...
 
-    async def companies(self) -> list[Company]: ...
+    async def companies(
+        self,
+        *,
+        roles: Collection[Role] | None = None,
+        after: tuple[str, str] | None = None,
+        limit: int | None = None,
+    ) -> list[Company]:
+        """Companies ordered by name then id: only those with a role in ``roles`` (None: any),
+        only those after ``after`` = (name, company_id) in that order (a page's cursor), at most
+        ``limit`` (None: no limit; 0: none)."""
+        ...

@@ -291,7 +291,19 @@ class MemoryEventStore:
         self._ensure_open()
         return self._companies.get(company_id)
 
-    async def companies(self) -> list[Company]:
-        """Every company, ordered by name (as SQLite returns them)."""
+    async def companies(
+        self,
+        *,
+        roles: Collection[Role] | None = None,
+        after: tuple[str, str] | None = None,
+        limit: int | None = None,
+    ) -> list[Company]:
+        """See `Accounts.companies`: ordered by name then id (as SQLite returns them)."""
         self._ensure_open()
-        return sorted(self._companies.values(), key=lambda c: c.name)
+        check_limit(limit)
+        rows = sorted(self._companies.values(), key=lambda c: (c.name, c.company_id))
+        if roles is not None:
+            rows = [c for c in rows if c.role in roles]
+        if after is not None:
+            rows = [c for c in rows if (c.name, c.company_id) > after]
+        return rows if limit is None else rows[:limit]

@@ -6,12 +6,12 @@ contend with them for the write lock.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 from functools import partial
 from typing import TypeVar
 
-from auctionactors.store.base import Company, NewUser, Principal, Role
+from auctionactors.store.base import Company, NewUser, Principal, Role, check_limit
 from auctionactors.store.credentials import (
     check_new_user,
     new_company_id,
@@ -94,9 +94,25 @@ def company(conn: sqlite3.Connection, company_id: str) -> Company | None:
     return None if row is None else Company(*row)
 
 
-def companies(conn: sqlite3.Connection) -> list[Company]:
-    rows = conn.execute("SELECT id, name, role FROM companies ORDER BY name").fetchall()
-    return [Company(*row) for row in rows]
+def companies(
+    conn: sqlite3.Connection,
+    roles: Collection[Role] | None,
+    after: tuple[str, str] | None,
+    limit: int | None,
+) -> list[Company]:
+    """See `Accounts.companies` (names are unique: the name index orders them)."""
+    where: list[str] = []
+    params: list[object] = []
+    if roles is not None:
+        where.append(f"role IN ({', '.join('?' * len(roles))})" if roles else "0")
+        params.extend(roles)
+    if after is not None:
+        where.append("(name > ? OR (name = ? AND id > ?))")
+        params.extend((after[0], after[0], after[1]))
+    clause = f" WHERE {' AND '.join(where)}" if where else ""
+    params.append(-1 if limit is None else limit)
+    sql = f"SELECT id, name, role FROM companies{clause} ORDER BY name, id LIMIT ?"
+    return [Company(*row) for row in conn.execute(sql, params)]
 
 
 class AccountsStore:
@@ -127,5 +143,13 @@ class AccountsStore:
     async def company(self, company_id: str) -> Company | None:
         return await self._read(partial(company, company_id=company_id))
 
-    async def companies(self) -> list[Company]:
-        return await self._read(companies)
+    async def companies(
+        self,
+        *,
+        roles: Collection[Role] | None = None,
+        after: tuple[str, str] | None = None,
+        limit: int | None = None,
+    ) -> list[Company]:
+        check_limit(limit)
+        roles = None if roles is None else sorted(set(roles))
+        return await self._read(partial(companies, roles=roles, after=after, limit=limit))

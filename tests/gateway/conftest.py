@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,8 +54,14 @@ class Directory:
     async def company(self, company_id: str) -> Company | None:
         return await self.store.company(company_id)
 
-    async def companies(self) -> list[Company]:
-        return await self.store.companies()
+    async def companies(
+        self,
+        *,
+        roles: Collection[Role] | None = None,
+        after: tuple[str, str] | None = None,
+        limit: int | None = None,
+    ) -> list[Company]:
+        return await self.store.companies(roles=roles, after=after, limit=limit)
 
     async def user(self, user_id: str) -> Principal | None:
         return await self.store.user(user_id)

@@ -109,7 +109,8 @@ unsubscribe        open      ok    ok       ok       ok          ok       ok    
 subscribe_all      open      ok    ok       ok       ok          ok       ok       ok
 list_auctions      open      ok    ok       ok       ok          ok       ok       ok
 get_view           open      ok    ok       NF       NF          ok       NF       ok
-get_events         open      ok    F        F        NF          F        F        ok
+get_events         open      ok    ok       NF       NF          ok       NF       ok
+list_companies     open      ok    F        F        ok          F        F        ok
 create_auction     open      ok    F        F        F           F        F        ok
 update_auction     pending   ok    F        F        NF          F        F        ok
 start_auction      pending   F     F        F        F           F        F        ok
@@ -138,6 +139,7 @@ FIELDS: dict[str, Fields] = {
     "list_auctions": _none,
     "get_view": _auction,
     "get_events": _f(since=0),
+    "list_companies": _none,
     "create_auction": _create,
     "update_auction": _update,
     "start_auction": _auction,
@@ -299,8 +301,13 @@ async def test_access(type_: str, tmp_path: Path) -> None:
 
 # (request, stage, role, fields, expected): the status checks that come after the role checks.
 STATUS_CASES: list[tuple[str, str, str, Fields, str]] = [
-    ("get_events", PENDING, "buyer", _f(since=0), WS),  # the audit log opens with the auction
+    # 1.1: the audit log is read by every participant that may see the auction.
+    ("get_events", PENDING, "buyer", _f(since=0), OK),
     ("get_events", PENDING, "admin", _f(since=0), OK),
+    ("get_events", PENDING, "supplier", _f(since=0), OK),
+    ("get_events", DRAFT, "buyer", _f(since=0), OK),
+    ("get_events", DRAFT, "supplier", _f(since=0), NF),
+    ("get_view", DRAFT, "supplier", _f(at_seq=1), NF),
     ("update_auction", OPEN, "buyer", _update, WS),
     ("update_auction", CANCELED, "admin", _update, WS),
     ("start_auction", OPEN, "admin", _auction, WS),

@@ -475,3 +475,31 @@ async def test_snapshots_of_a_batch_land_per_stream(store: Backend) -> None:
     )
     for i in range(20):
         assert await store.latest_snapshot(f"s{i}") == Snapshot(2, "v", f"s{i}".encode())
+
+
+async def test_companies_are_paged_by_name_and_filtered_by_role(store: Backend) -> None:
+    for name, role in [
+        ("Delta Fuels", "supplier"),
+        ("Alpha Oil", "supplier"),
+        ("Port Watch", "observer"),
+        ("Shipco", "buyer"),
+        ("Platform", "admin"),
+        ("Bravo Bunkers", "supplier"),
+    ]:
+        await store.add_user(name, role, "Someone")  # type: ignore[arg-type]
+    every = await store.companies()
+    names = [c.name for c in every]
+    assert names == sorted(names) and len(names) == 6
+    sellers = await store.companies(roles=["supplier", "observer"])
+    assert [c.name for c in sellers] == ["Alpha Oil", "Bravo Bunkers", "Delta Fuels", "Port Watch"]
+    first = await store.companies(roles=["supplier", "observer"], limit=2)
+    assert first == sellers[:2]
+    last = first[-1]
+    rest = await store.companies(roles=["supplier", "observer"], after=(last.name, last.company_id))
+    assert rest == sellers[2:]
+    assert await store.companies(roles=[]) == []
+    assert await store.companies(limit=0) == []
+    assert await store.companies(after=("Zulu", "")) == []
+    assert (await store.companies(after=("B", ""), limit=1))[0].name == "Bravo Bunkers"
+    with pytest.raises(ValueError):
+        await store.companies(limit=-1)
