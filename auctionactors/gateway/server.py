@@ -159,6 +159,12 @@ class Gateway:
         if self._recheck is not None:
             self._recheck.cancel()
             self._recheck = None
+        # Each open connection is closed as `Closings` does, aborted if its peer reads nothing
+        # (websockets' own close would wait for its buffer to drain, for ever: a connection
+        # whose `subscribe_all` waits for it to read is never cut off).
+        for _, conns in list(self._per_token.values()):
+            for ws in list(conns):
+                self._closings.spawn(ws, 1001, "server shutting down")
         self._server.close(close_connections=True)
         await self._server.wait_closed()
         self._closings.cancel()
