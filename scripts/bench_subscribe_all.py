@@ -172,9 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     problems: list[str] = []
     with workdir("bench-subscribe-all-") as tmp:
         db = tmp / "seeded.db"
-        meta = seeding.seeded_copy(
-            db, harness.REPO, harness.PYTHON, args.auctions, args.open_every
-        )
+        meta = seeding.seeded_copy(db, harness.REPO, harness.PYTHON, args.auctions, args.open_every)
         server = Server(db, tmp / "server.log", *SERVE_OPTIONS, timeout_s=1800)
         url, admin = server.url, meta["tokens"]["admin"]
         try:
