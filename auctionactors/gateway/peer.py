@@ -65,6 +65,17 @@ class Peer:
         self.subs: dict[str, _Sub] = {}
         self.all_auctions = False
         self.excluded: set[str] = set()
+        # The protocol the hello asked for (1 or 2; set by the server after the hello).
+        self.protocol = 1
+        # `subscribe_all`: the statuses an auction must be in to be subscribed to when it
+        # enters them (None: any; protocol 1), and whether its initial updates are still being
+        # sent (`everything.walk`).
+        self.statuses: frozenset[str] | None = None
+        self.walking = False
+
+    def wants(self, status: str) -> bool:
+        """Whether `subscribe_all` subscribes this connection to an auction in ``status``."""
+        return self.statuses is None or status in self.statuses
 
     def push(self, frame: bytes) -> bool:
         """Send or queue a frame; False (and the connection is cut off) when the outbox is full.

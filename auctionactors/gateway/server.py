@@ -159,6 +159,12 @@ class Gateway:
         if self._recheck is not None:
             self._recheck.cancel()
             self._recheck = None
+        # Each open connection is closed as `Closings` does, aborted if its peer reads nothing
+        # (websockets' own close would wait for its buffer to drain, for ever: a connection
+        # whose `subscribe_all` waits for it to read is never cut off).
+        for _, conns in list(self._per_token.values()):
+            for ws in list(conns):
+                self._closings.spawn(ws, 1001, "server shutting down")
         self._server.close(close_connections=True)
         await self._server.wait_closed()
         self._closings.cancel()
@@ -227,6 +233,7 @@ class Gateway:
             sock = ws.transport.get_extra_info("socket")
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, cfg.socket_send_buffer)
         peer = Peer(principal, cfg.outbox_size, max_bytes=cfg.outbox_bytes)
+        peer.protocol = session.protocol
         writer = asyncio.create_task(self._write(ws, peer))
         cut_off: list[asyncio.Task[None]] = []
         peer.on_overflow = lambda: cut_off.append(self._cut_off(ws, writer))
@@ -319,6 +326,9 @@ class Gateway:
                     self.hub.stats.sent += 1
         except ConnectionClosed:
             pass
+        finally:  # nothing will be written any more: whoever waits for the outbox stops
+            peer.closed = True
+            peer.progressed()
 
     def _sender(self, ws: ServerConnection) -> Callable[[bytes], bool]:
         """`Peer.send_now` for ``ws``: hand a text frame to websockets at once, as its own
