@@ -16,6 +16,7 @@ import pytest
 
 from auctionactors.domain.timestamps import SECOND, format_instant
 from auctionactors.gateway import everything
+from auctionactors.gateway.peer import Peer
 
 from .conftest import FAST, T0, WAIT_S, Conn, Opener, Served, bid, open_auction, serving, spot
 
@@ -85,13 +86,19 @@ async def test_a_slow_reader_gets_every_initial_update_once_and_live_ones_in_ord
             await _slow_reader(served, seqs)
 
 
+def _held(peer: Peer) -> bool:
+    """Whether the connection's walk waits for it (`Peer.drained`): frames queued, or its
+    socket's buffer above the write limit."""
+    return bool(peer.outbox) or (peer.backlogged is not None and peer.backlogged())
+
+
 async def _slow_reader(served: Served, seqs: dict[str, int]) -> None:
     p, hub, n = served.people, served.gateway.hub, len(seqs)
     ids = list(seqs)  # oldest first; subscribe_all sends the newest first
     s1 = await Conn.open(served.url, p.s1.token)
     reader = await small_reader(served.url, p.buyer.token)
     await reader.send({"type": "subscribe_all", "id": "all"})
-    await until(lambda: any(peer.walking and peer.outbox for peer in hub.everything))
+    await until(lambda: any(peer.walking and _held(peer) for peer in hub.everything))
     (peer,) = hub.everything  # the walk waits for the reader, which reads nothing yet
     sent_already = [a for a in ids if a in peer.subs and peer.subs[a].pending is None]
     assert sent_already and len(sent_already) < n
@@ -214,7 +221,7 @@ async def test_a_connection_lost_while_its_initial_updates_wait_is_forgotten(
             ids.append(reply["auction_id"])
         reader = await small_reader(served.url, p.admin.token)
         await reader.send({"type": "subscribe_all", "id": 1})
-        await until(lambda: any(peer.walking and peer.outbox for peer in hub.everything))
+        await until(lambda: any(peer.walking and _held(peer) for peer in hub.everything))
         (peer,) = hub.everything
         reader.ws.transport.abort()
         await until(lambda: not hub.everything)  # the walk gave up, the connection is dropped
@@ -233,6 +240,6 @@ async def test_the_server_stops_while_initial_updates_wait(tmp_path: Path) -> No
             await admin.ok("create_auction", buyer=p.buyer.company_id, auction=spot(p, products=20))
         reader = await small_reader(served.url, p.admin.token)
         await reader.send({"type": "subscribe_all", "id": 1})
-        await until(lambda: any(peer.walking and peer.outbox for peer in hub.everything))
+        await until(lambda: any(peer.walking and _held(peer) for peer in hub.everything))
         await asyncio.wait_for(served.gateway.stop(), WAIT_S)  # the reader is cut off
         assert not hub.everything
