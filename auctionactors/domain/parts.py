@@ -1,0 +1,355 @@
+"""Protocol 2's views, part by part: the bounded view (no bid history, no ``server_time``)
+rendered and encoded one part at a time, and the JSON Patch (RFC 6902) from one rendering to the
+next made from the parts, never by diffing whole documents.
+
+A view's parts are its top-level fields, each encoded on its own, except the lists (``products``,
+``barges``, ``comments``), encoded element by element. After a command only what its events can
+have changed is rendered again (`touched`): a bid renders its product(s), the solutions and the
+top-level fields (status line, seq, rsvp...); the other parts are taken as they are from the
+receiver's previous rendering. Each part is then compared with its previous encoding (bytes), and
+only those that differ make an operation. So a patch, and the work of making it, depend on what
+changed, not on how long the auction has run.
+
+Each receiver's latest rendering is kept beside the state (`cached`, `keep`: in the state's
+``__dict__``, never encoded nor compared), tagged with its seq: it is the base of a patch only for
+the update right after that seq. A state rebuilt after a failed write is a new object, so nothing
+rendered from events that were rolled back can be the base of a patch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from difflib import SequenceMatcher
+from typing import Any
+
+import msgspec
+
+from auctionactors.domain.access import Viewer
+from auctionactors.domain.events import (
+    AutoBidTriggered,
+    BargeApproved,
+    BargeRejected,
+    BargeSubmitted,
+    BargeUnsubmitted,
+    BidPlaced,
+    BidsRevoked,
+    CommentDeleted,
+    CommentPosted,
+    DurationExtended,
+    Event,
+    RsvpGiven,
+)
+from auctionactors.domain.present import to_public
+from auctionactors.domain.solutions import Solutions
+from auctionactors.domain.state import AuctionState, Bid
+from auctionactors.domain.terms import Product
+from auctionactors.domain.views import Lens
+
+__all__ = ["EVERYTHING", "Parts", "Touched", "cached", "diff", "keep", "render", "touched"]
+
+_encode = msgspec.json.Encoder().encode
+# What is kept in the state's ``__dict__``: each receiver's latest rendering, bids' and
+# solutions' JSON texts.
+_CACHE, _BIDS, _SOLUTIONS = "rendered_parts", "rendered_bids", "rendered_solutions"
+_HEADS, _PRODUCTS, _RANKED = "rendered_heads", "rendered_products", "ranked_bids"
+_TRUE, _FALSE = b"true", b"false"
+
+
+class Touched(msgspec.Struct, frozen=True):
+    """What a command's events may have changed besides the top-level fields and the
+    solutions (always rendered again): these products (None: all of them), the barges, the
+    comments."""
+
+    products: frozenset[str] | None
+    barges: bool
+    comments: bool
+
+
+EVERYTHING = Touched(None, True, True)
+_BARGES = (BargeSubmitted, BargeUnsubmitted, BargeApproved, BargeRejected)
+_COMMENTS = (CommentPosted, CommentDeleted)
+
+
+def touched(events: Iterable[Event]) -> Touched:
+    """What ``events`` may have changed in any receiver's view. Anything but bids, barges,
+    comments, RSVPs and extensions (a start, an end, a selection, an edit: rare) may change
+    every part."""
+    products: set[str] = set()
+    barges = comments = False
+    for event in events:
+        if isinstance(event, BidPlaced | AutoBidTriggered | BidsRevoked):
+            products.add(event.product_id)
+        elif isinstance(event, _BARGES):
+            barges = True
+        elif isinstance(event, _COMMENTS):
+            comments = True
+        elif not isinstance(event, DurationExtended | RsvpGiven):
+            return EVERYTHING
+    return Touched(frozenset(products), barges, comments)
+
+
+Leaves = dict[str, bytes | list[bytes]]  # fields, each a JSON text; a list: one per element
+
+
+class Parts:
+    """One receiver's bounded view at ``seq``, encoded part by part: ``fields`` (all but the
+    products, in the view's order; the solutions are one field) and ``products``, each a dict of
+    its own fields, its ``bids`` one JSON text per bid. ``values`` are the top-level fields
+    before encoding (a supplier's own: status line, RSVP): one equal to the last rendering's is
+    not encoded again."""
+
+    __slots__ = ("fields", "product_ids", "products", "seq", "values")
+
+    def __init__(
+        self,
+        seq: int,
+        fields: Leaves,
+        products: list[Leaves],
+        product_ids: tuple[str, ...],
+        values: dict[str, Any],
+    ) -> None:
+        self.seq = seq
+        self.fields = fields
+        self.products = products
+        self.product_ids = product_ids
+        self.values = values
+
+    def document(self) -> dict[str, Any]:
+        """The whole view, its parts as they are encoded (msgspec encodes it as JSON)."""
+        doc: dict[str, Any] = {}
+        for key, value in self.fields.items():
+            doc[key] = _raw(value)
+            if key == "port_agent":
+                doc["products"] = [{k: _raw(v) for k, v in p.items()} for p in self.products]
+        return doc
+
+
+def render(
+    state: AuctionState,
+    viewer: Viewer,
+    solutions: Solutions | None = None,
+    previous: Parts | None = None,
+    scope: Touched = EVERYTHING,
+) -> Parts | None:
+    """The receiver's bounded view in parts (None: it may not see the auction). With
+    ``previous`` (its rendering of the state before the events ``scope`` was made from), the
+    parts outside ``scope`` are taken from it.
+
+    What receivers of the same kind see alike (the top-level fields but a supplier's status
+    line and RSVP, the solutions, each bid, each product's own fields) is rendered once per
+    state, kept beside it, and shared: the same bytes objects, which the patch compares first
+    by identity."""
+    lens = Lens.of(state, viewer, solutions)
+    if lens is None:
+        return None
+    product_ids = tuple(state.products)
+    if previous is not None and previous.product_ids != product_ids:
+        previous = None
+    old = previous.fields if previous is not None else {}
+    fields: Leaves = {}
+    for key, value in _shared_head(state, lens).items():
+        fields[key] = value
+        if key == "port_agent":  # the solutions and the lists come next (the view's order)
+            fields["solutions"] = _solutions(state, lens)
+            again = previous is None
+            fields["barges"] = _list(old, "barges", again or scope.barges, lens.barges)
+            fields["comments"] = _list(old, "comments", again or scope.comments, lens.comments)
+    values = lens.personal()
+    old_values = previous.values if previous is not None else {}
+    for key, value in values.items():
+        same = old.get(key)
+        if same is not None and key in old_values and old_values[key] == value:
+            fields[key] = same
+        else:
+            fields[key] = _encode(to_public(value, key))
+    products: list[Leaves] = []
+    changed = scope.products
+    reuse = previous.products if previous is not None and changed is not None else None
+    for i, product in enumerate(state.products.values()):
+        if reuse is not None and changed is not None and product.product_id not in changed:
+            products.append(reuse[i])
+        else:
+            products.append(_product(state, lens, product))
+    return Parts(state.seq, fields, products, product_ids, values)
+
+
+def _shared_head(state: AuctionState, lens: Lens) -> Leaves:
+    """The top-level fields every receiver of ``lens``'s kind sees alike, encoded once per
+    state and kind; a field equal to the one encoded for the state before keeps its bytes."""
+    heads: dict[str, tuple[int, dict[str, Any], Leaves]] = state.__dict__.setdefault(_HEADS, {})
+    entry = heads.get(lens.kind)
+    if entry is not None and entry[0] == state.seq:
+        return entry[2]
+    values = lens.head(None, personal=False)
+    old_values, old = (entry[1], entry[2]) if entry is not None else ({}, {})
+    fields: Leaves = {}
+    for key, value in values.items():
+        same = old.get(key)
+        if same is not None and key in old_values and old_values[key] == value:
+            fields[key] = same
+        else:
+            fields[key] = _encode(to_public(value, key))
+    heads[lens.kind] = (state.seq, values, fields)
+    return fields
+
+
+def _product(state: AuctionState, lens: Lens, product: Product) -> Leaves:
+    """One product's leaves; its own fields and each bid's JSON text are made once (per form of
+    receiver, `Lens.bid_form`) and kept beside the state (a bid never changes: only which bids
+    are live does)."""
+    cache = _bids_cache(state)
+    own = dict(_product_fields(state, lens, product))
+    ranked = _ranked(state, product.product_id)
+    bids: list[bytes] = []
+    for bid in ranked:
+        key = (bid.bid_id, *lens.bid_form(bid))
+        text = cache.get(key)
+        if text is None:
+            text = cache[key] = _encode(to_public(lens.bid(bid)))
+        bids.append(text)
+    own["bids"] = bids
+    leading = lens.is_leading(ranked)
+    if leading is not None:
+        own["is_leading"] = _TRUE if leading else _FALSE
+    return own
+
+
+def _product_fields(state: AuctionState, lens: Lens, product: Product) -> Leaves:
+    made: dict[tuple[str, bool], tuple[Product, Leaves]] = state.__dict__.setdefault(_PRODUCTS, {})
+    key = (product.product_id, lens.vessel_names is not None)
+    entry = made.get(key)
+    if entry is None or entry[0] is not product:
+        fields = lens.product_fields(product)
+        entry = made[key] = (product, {k: _encode(to_public(v, k)) for k, v in fields.items()})
+    return entry[1]
+
+
+def _ranked(state: AuctionState, product_id: str) -> list[Bid]:
+    """`AuctionState.ranked`, sorted once per state for every receiver."""
+    made: dict[str, tuple[int, list[Bid]]] = state.__dict__.setdefault(_RANKED, {})
+    entry = made.get(product_id)
+    if entry is None or entry[0] != state.seq:
+        entry = made[product_id] = (state.seq, state.ranked(product_id))
+    return entry[1]
+
+
+def _bids_cache(state: AuctionState) -> dict[Any, bytes]:
+    """The JSON texts of bids by (bid_id, form), beside the state; those of bids no longer live
+    are dropped when they outnumber the live ones (so it holds about what the views show)."""
+    cache: dict[Any, bytes] = state.__dict__.setdefault(_BIDS, {})
+    if len(cache) > 8 * len(state.bids) + 256:
+        live = state.bids
+        for key in [k for k in cache if k[0] not in live]:
+            del cache[key]
+    return cache
+
+
+def _solutions(state: AuctionState, lens: Lens) -> bytes:
+    """The solutions' JSON text, made once per state, solutions and form of receiver
+    (`Lens.solutions_form`): every supplier sees the same."""
+    made: dict[str, tuple[int, Solutions, bytes]] = state.__dict__.setdefault(_SOLUTIONS, {})
+    form = lens.solutions_form()
+    entry = made.get(form)
+    if entry is not None and entry[0] == state.seq and entry[1] is lens.sols:
+        return entry[2]
+    text = _encode(to_public(lens.solutions()))
+    made[form] = (state.seq, lens.sols, text)
+    return text
+
+
+def _list(
+    old: Leaves, key: str, again: bool, make: Callable[[], list[dict[str, Any]]]
+) -> list[bytes]:
+    kept = old.get(key)
+    if not again and isinstance(kept, list):
+        return kept
+    return [_encode(to_public(item)) for item in make()]
+
+
+def diff(old: Parts, new: Parts) -> list[dict[str, Any]]:
+    """The JSON Patch from ``old`` to ``new``: an operation per part that differs."""
+    ops: list[dict[str, Any]] = []
+    _dict_ops("", old.fields, new.fields, ops)
+    if old.product_ids != new.product_ids:
+        ops.append({"op": "replace", "path": "/products", "value": new.document()["products"]})
+        return ops
+    for i, (was, now) in enumerate(zip(old.products, new.products, strict=True)):
+        if was is not now:
+            _dict_ops(f"/products/{i}", was, now, ops)
+    return ops
+
+
+def _dict_ops(path: str, old: Leaves, new: Leaves, ops: list[dict[str, Any]]) -> None:
+    for key, value in new.items():
+        was = old.get(key)
+        if was is value:
+            continue
+        if isinstance(value, list) and isinstance(was, list):
+            _list_ops(f"{path}/{key}", was, value, ops)
+        elif was is None:
+            ops.append({"op": "add", "path": f"{path}/{key}", "value": _raw(value)})
+        elif was != value:
+            ops.append({"op": "replace", "path": f"{path}/{key}", "value": _raw(value)})
+    for key in old:
+        if key not in new:
+            ops.append({"op": "remove", "path": f"{path}/{key}"})
+
+
+def _raw(value: bytes | list[bytes]) -> Any:
+    return msgspec.Raw(value) if isinstance(value, bytes) else [msgspec.Raw(v) for v in value]
+
+
+def _list_ops(path: str, old: list[bytes], new: list[bytes], ops: list[dict[str, Any]]) -> None:
+    """Operations turning the list ``old`` into ``new``, element by element: a bid that moves
+    to the top of its product is one ``add`` and one ``remove``, an appended comment one
+    ``add``. Past their common beginning and end, `difflib` matches what stayed."""
+    if old == new:
+        return
+    n, m = len(old), len(new)
+    start = 0
+    while start < n and start < m and old[start] == new[start]:
+        start += 1
+    end = 0
+    while end < n - start and end < m - start and old[n - 1 - end] == new[m - 1 - end]:
+        end += 1
+    a, b = old[start : n - end], new[start : m - end]
+    opcodes: Sequence[tuple[str, int, int, int, int]]
+    if not a or not b or len(a) == len(b) == 1:
+        opcodes = [("replace", 0, len(a), 0, len(b))]
+    elif a[:-1] == b[1:]:  # one element came first (a bid now best), the last one went
+        opcodes = [("insert", 0, 0, 0, 1), ("delete", len(a) - 1, len(a), len(b), len(b))]
+    elif a[1:] == b[:-1]:  # the first one went, one came last
+        opcodes = [("delete", 0, 1, 0, 0), ("insert", len(a), len(a), len(b) - 1, len(b))]
+    else:
+        opcodes = SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
+    shift = start  # where old's element i is in the list being patched: i + shift
+    for _, i1, i2, j1, j2 in opcodes:
+        was, now = i2 - i1, j2 - j1
+        if (not was and not now) or (was == now and a[i1:i2] == b[j1:j2]):
+            continue
+        at = i1 + shift
+        common = min(was, now)
+        for k in range(common):
+            ops.append(
+                {"op": "replace", "path": f"{path}/{at + k}", "value": msgspec.Raw(b[j1 + k])}
+            )
+        for k in range(common, now):  # in order: each lands where it belongs
+            ops.append({"op": "add", "path": f"{path}/{at + k}", "value": msgspec.Raw(b[j1 + k])})
+        for _ in range(common, was):
+            ops.append({"op": "remove", "path": f"{path}/{at + common}"})
+        shift += now - was
+
+
+def cached(state: AuctionState, key: Hashable) -> Parts | None:
+    """The latest rendering kept for ``key`` (a receiver) beside this state object."""
+    renderings: dict[Hashable, Parts] | None = state.__dict__.get(_CACHE)
+    return None if renderings is None else renderings.get(key)
+
+
+def keep(state: AuctionState, key: Hashable, parts: Parts | None) -> None:
+    """Keep ``parts`` as ``key``'s latest rendering of this state (None: forget it)."""
+    renderings: dict[Hashable, Parts] = state.__dict__.setdefault(_CACHE, {})
+    if parts is None:
+        renderings.pop(key, None)
+    else:
+        renderings[key] = parts
