@@ -24,7 +24,7 @@ from typing import Any
 
 import msgspec
 
-from auctionactors.domain.access import Viewer
+from auctionactors.domain.access import Viewer, audience, can_see
 from auctionactors.domain.events import (
     AutoBidTriggered,
     BargeApproved,
@@ -40,6 +40,7 @@ from auctionactors.domain.events import (
     RsvpGiven,
 )
 from auctionactors.domain.present import to_public
+from auctionactors.domain.redaction import filter_events
 from auctionactors.domain.solutions import Solutions
 from auctionactors.domain.state import AuctionState, Bid
 from auctionactors.domain.terms import Product
@@ -52,6 +53,7 @@ _encode = msgspec.json.Encoder().encode
 # solutions' JSON texts.
 _CACHE, _BIDS, _SOLUTIONS = "rendered_parts", "rendered_bids", "rendered_solutions"
 _HEADS, _PRODUCTS, _RANKED = "rendered_heads", "rendered_products", "ranked_bids"
+_COMPETITORS, _EVENTS = "rendered_competitors", "filtered_events"
 _TRUE, _FALSE = b"true", b"false"
 
 
@@ -91,37 +93,75 @@ def touched(events: Iterable[Event]) -> Touched:
 Leaves = dict[str, bytes | list[bytes]]  # fields, each a JSON text; a list: one per element
 
 
-class Parts:
-    """One receiver's bounded view at ``seq``, encoded part by part: ``fields`` (all but the
-    products, in the view's order; the solutions are one field) and ``products``, each a dict of
-    its own fields, its ``bids`` one JSON text per bid. ``values`` are the top-level fields
-    before encoding (a supplier's own: status line, RSVP): one equal to the last rendering's is
-    not encoded again."""
+class Head:
+    """The top-level fields every receiver of one kind sees alike (all but the solutions, the
+    lists and a supplier's status line and RSVP), encoded once per state and kind and shared by
+    those receivers; with the operations from the head it was made after (``base``), found
+    once for all of them."""
 
-    __slots__ = ("fields", "product_ids", "products", "seq", "values")
+    __slots__ = ("_ops", "base", "fields", "seq", "values")
+
+    def __init__(self, seq: int, values: dict[str, Any], fields: Leaves, base: Head | None) -> None:
+        self.seq = seq
+        self.values = values
+        self.fields = fields
+        self.base = base
+        self._ops: list[dict[str, Any]] | None = None
+
+    def ops_from(self, old: Head) -> list[dict[str, Any]]:
+        if old is not self.base:
+            ops: list[dict[str, Any]] = []
+            _dict_ops("", old.fields, self.fields, ops)
+            return ops
+        if self._ops is None:
+            self._ops = []
+            _dict_ops("", old.fields, self.fields, self._ops)
+        return self._ops
+
+
+class Parts:
+    """One receiver's bounded view at ``seq``, encoded part by part: the `Head` (shared),
+    ``fields`` (its own: the solutions, barges, comments, and a supplier's status line and
+    RSVP) and ``products``, each a dict of its own fields, its ``bids`` one JSON text per bid.
+    ``values`` are the receiver's own top-level fields before encoding: one equal to the last
+    rendering's is not encoded again."""
+
+    __slots__ = ("fields", "head", "product_ids", "products", "seq", "values")
 
     def __init__(
         self,
         seq: int,
+        head: Head,
         fields: Leaves,
         products: list[Leaves],
         product_ids: tuple[str, ...],
         values: dict[str, Any],
     ) -> None:
         self.seq = seq
+        self.head = head
         self.fields = fields
         self.products = products
         self.product_ids = product_ids
         self.values = values
 
     def document(self) -> dict[str, Any]:
-        """The whole view, its parts as they are encoded (msgspec encodes it as JSON)."""
+        """The whole view, its parts as they are encoded (msgspec encodes it as JSON), in the
+        view's order: the solutions and the lists after ``port_agent``, the receiver's own
+        fields last."""
         doc: dict[str, Any] = {}
-        for key, value in self.fields.items():
+        for key, value in self.head.fields.items():
             doc[key] = _raw(value)
             if key == "port_agent":
                 doc["products"] = [{k: _raw(v) for k, v in p.items()} for p in self.products]
+                for key in _AFTER_PORT_AGENT:
+                    doc[key] = _raw(self.fields[key])
+        for key, value in self.fields.items():
+            if key not in doc:
+                doc[key] = _raw(value)
         return doc
+
+
+_AFTER_PORT_AGENT = ("solutions", "barges", "comments")
 
 
 def render(
@@ -135,10 +175,9 @@ def render(
     ``previous`` (its rendering of the state before the events ``scope`` was made from), the
     parts outside ``scope`` are taken from it.
 
-    What receivers of the same kind see alike (the top-level fields but a supplier's status
-    line and RSVP, the solutions, each bid, each product's own fields) is rendered once per
-    state, kept beside it, and shared: the same bytes objects, which the patch compares first
-    by identity."""
+    What receivers of the same kind see alike (the `Head`, the solutions, each bid, each
+    product's own fields) is rendered once per state, kept beside it, and shared: the same
+    bytes objects, which the patch compares first by identity."""
     lens = Lens.of(state, viewer, solutions)
     if lens is None:
         return None
@@ -146,14 +185,12 @@ def render(
     if previous is not None and previous.product_ids != product_ids:
         previous = None
     old = previous.fields if previous is not None else {}
-    fields: Leaves = {}
-    for key, value in _shared_head(state, lens).items():
-        fields[key] = value
-        if key == "port_agent":  # the solutions and the lists come next (the view's order)
-            fields["solutions"] = _solutions(state, lens)
-            again = previous is None
-            fields["barges"] = _list(old, "barges", again or scope.barges, lens.barges)
-            fields["comments"] = _list(old, "comments", again or scope.comments, lens.comments)
+    again = previous is None
+    fields: Leaves = {
+        "solutions": _solutions(state, lens),
+        "barges": _list(old, "barges", again or scope.barges, lens.barges),
+        "comments": _list(old, "comments", again or scope.comments, lens.comments),
+    }
     values = lens.personal()
     old_values = previous.values if previous is not None else {}
     for key, value in values.items():
@@ -170,18 +207,18 @@ def render(
             products.append(reuse[i])
         else:
             products.append(_product(state, lens, product))
-    return Parts(state.seq, fields, products, product_ids, values)
+    return Parts(state.seq, _head(state, lens), fields, products, product_ids, values)
 
 
-def _shared_head(state: AuctionState, lens: Lens) -> Leaves:
-    """The top-level fields every receiver of ``lens``'s kind sees alike, encoded once per
-    state and kind; a field equal to the one encoded for the state before keeps its bytes."""
-    heads: dict[str, tuple[int, dict[str, Any], Leaves]] = state.__dict__.setdefault(_HEADS, {})
-    entry = heads.get(lens.kind)
-    if entry is not None and entry[0] == state.seq:
-        return entry[2]
+def _head(state: AuctionState, lens: Lens) -> Head:
+    """The `Head` of ``lens``'s kind of receiver at this state (made once); a field equal to
+    the one of the head before keeps its bytes."""
+    heads: dict[str, Head] = state.__dict__.setdefault(_HEADS, {})
+    base = heads.get(lens.kind)
+    if base is not None and base.seq == state.seq:
+        return base
     values = lens.head(None, personal=False)
-    old_values, old = (entry[1], entry[2]) if entry is not None else ({}, {})
+    old_values, old = (base.values, base.fields) if base is not None else ({}, {})
     fields: Leaves = {}
     for key, value in values.items():
         same = old.get(key)
@@ -189,29 +226,66 @@ def _shared_head(state: AuctionState, lens: Lens) -> Leaves:
             fields[key] = same
         else:
             fields[key] = _encode(to_public(value, key))
-    heads[lens.kind] = (state.seq, values, fields)
-    return fields
+    if base is not None:
+        base.base = None  # heads link only to the one before: no chain through the auction
+    head = heads[lens.kind] = Head(state.seq, values, fields, base)
+    return head
 
 
 def _product(state: AuctionState, lens: Lens, product: Product) -> Leaves:
     """One product's leaves; its own fields and each bid's JSON text are made once (per form of
     receiver, `Lens.bid_form`) and kept beside the state (a bid never changes: only which bids
-    are live does)."""
+    are live does). A supplier's list is every supplier's, with its own bid in its form."""
     cache = _bids_cache(state)
     own = dict(_product_fields(state, lens, product))
     ranked = _ranked(state, product.product_id)
-    bids: list[bytes] = []
-    for bid in ranked:
-        key = (bid.bid_id, *lens.bid_form(bid))
-        text = cache.get(key)
-        if text is None:
-            text = cache[key] = _encode(to_public(lens.bid(bid)))
-        bids.append(text)
+    bids: list[bytes]
+    if lens.me is not None:
+        shared, places = _competitors(state, lens, product.product_id, ranked, cache)
+        place = places.get(lens.me)
+        if place is None:
+            bids = shared
+        else:
+            bids = list(shared)
+            bids[place] = _bid_text(lens, ranked[place], cache)
+    else:
+        bids = [_bid_text(lens, bid, cache) for bid in ranked]
     own["bids"] = bids
     leading = lens.is_leading(ranked)
     if leading is not None:
         own["is_leading"] = _TRUE if leading else _FALSE
     return own
+
+
+def _bid_text(lens: Lens, bid: Bid, cache: dict[Any, bytes]) -> bytes:
+    key = (bid.bid_id, *lens.bid_form(bid))
+    text = cache.get(key)
+    if text is None:
+        text = cache[key] = _encode(to_public(lens.bid(bid)))
+    return text
+
+
+def _competitors(
+    state: AuctionState, lens: Lens, product_id: str, ranked: list[Bid], cache: dict[Any, bytes]
+) -> tuple[list[bytes], dict[str, int]]:
+    """A product's bids as a supplier sees its competitors' (every supplier alike), and where
+    each supplier's own bid is among them: made once per state."""
+    made: dict[str, tuple[int, list[bytes], dict[str, int]]] = state.__dict__.setdefault(
+        _COMPETITORS, {}
+    )
+    entry = made.get(product_id)
+    if entry is None or entry[0] != state.seq:
+        texts: list[bytes] = []
+        places: dict[str, int] = {}
+        for i, bid in enumerate(ranked):
+            key = (bid.bid_id, "competitor")
+            text = cache.get(key)
+            if text is None:
+                text = cache[key] = _encode(to_public(lens.competitor_bid(bid)))
+            texts.append(text)
+            places[bid.supplier_id] = i
+        entry = made[product_id] = (state.seq, texts, places)
+    return entry[1], entry[2]
 
 
 def _product_fields(state: AuctionState, lens: Lens, product: Product) -> Leaves:
@@ -268,7 +342,7 @@ def _list(
 
 def diff(old: Parts, new: Parts) -> list[dict[str, Any]]:
     """The JSON Patch from ``old`` to ``new``: an operation per part that differs."""
-    ops: list[dict[str, Any]] = []
+    ops = list(new.head.ops_from(old.head))
     _dict_ops("", old.fields, new.fields, ops)
     if old.product_ids != new.product_ids:
         ops.append({"op": "replace", "path": "/products", "value": new.document()["products"]})
@@ -338,6 +412,36 @@ def _list_ops(path: str, old: list[bytes], new: list[bytes], ops: list[dict[str,
         for _ in range(common, was):
             ops.append({"op": "remove", "path": f"{path}/{at + common}"})
         shift += now - was
+
+
+def filtered_events(
+    state: AuctionState, viewer: Viewer, first_seq: int, events: Sequence[Event]
+) -> msgspec.Raw | None:
+    """`redaction.filter_events`, encoded, made once per update for every receiver that sees
+    its events alike: one kind of receiver but suppliers, and suppliers that are neither the
+    subject nor the actor of any of them (the others each their own)."""
+    if not can_see(state, viewer):
+        return None
+    form: tuple[str, str | None] = (audience(state, viewer), None)
+    if form[0] == "supplier":
+        me = viewer.company_id
+        for event in events:
+            by = event.by
+            if getattr(event, "supplier_id", None) == me or (
+                by is not None and by.company_id == me
+            ):
+                form = ("supplier", me)
+                break
+    made: tuple[Sequence[Event], int, dict[tuple[str, str | None], msgspec.Raw]] | None
+    made = state.__dict__.get(_EVENTS)
+    if made is None or made[0] is not events or made[1] != first_seq:
+        made = (events, first_seq, {})
+        state.__dict__[_EVENTS] = made
+    text = made[2].get(form)
+    if text is None:
+        out = filter_events(state, viewer, first_seq, list(events)) or []
+        text = made[2][form] = msgspec.Raw(_encode(out))
+    return text
 
 
 def cached(state: AuctionState, key: Hashable) -> Parts | None:

@@ -157,6 +157,10 @@ class Lens:
         """A live bid as the receiver sees it."""
         return _bid(bid, self.kind, self.me, self.namer)
 
+    def competitor_bid(self, bid: Bid) -> dict[str, Any]:
+        """A competitor's live bid as any supplier sees it."""
+        return _bid(bid, "supplier", "", self.namer)
+
     def bid_form(self, bid: Bid) -> tuple[str, ...]:
         """What `bid`'s rendering depends on besides the bid itself (a bid never changes):
         every receiver with the same form sees the same."""
@@ -375,12 +379,13 @@ def status_line(state: AuctionState, supplier_id: str, sols: Solutions) -> str:
         return "No offer was selected"
     if state.status == "canceled":
         return "The auction was canceled"
-    mine = [b for p in state.products for b in state.live_bids(p) if b.supplier_id == supplier_id]
+    # The products it has a live bid on (one per product at most).
+    mine = sum(1 for p in state.products if supplier_id in state.live.get(p, ()))
     if not mine:
         return "You have not bid on this auction"
     if state.status in ("draft", "pending"):
         return "Your bids will be ranked when the auction starts"
-    if len(mine) < len(state.products):
+    if mine < len(state.products):
         return "You only have a partial offer for this auction"
     best = sols.best_overall
     if best is not None and all(state.bids[b].supplier_id == supplier_id for b in best.bid_ids):

@@ -13,10 +13,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import msgspec
+
 from auctionactors.domain import parts
 from auctionactors.domain.access import Viewer
 from auctionactors.domain.events import Event
-from auctionactors.domain.redaction import filter_events
 from auctionactors.domain.solutions import Solutions
 from auctionactors.domain.state import AuctionState
 from auctionactors.domain.timestamps import format_instant
@@ -36,7 +37,7 @@ class Patched:
         rendered: parts.Parts,
         base: int | None,
         ops: list[dict[str, Any]] | None,
-        events: list[dict[str, Any]],
+        events: msgspec.Raw,
         now: int,
         auction_id: str,
     ) -> None:
@@ -102,7 +103,9 @@ def render(
     parts.keep(state, receiver, new)
     if new is None:
         return None
-    filtered = filter_events(state, viewer, first_seq, list(events)) or []
+    filtered = parts.filtered_events(state, viewer, first_seq, events)
+    if filtered is None:  # (it may see the auction: its view was just rendered)
+        return None
     return Patched(new, base, ops, filtered, now, state.auction_id)
 
 

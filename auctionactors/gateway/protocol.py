@@ -215,7 +215,7 @@ def update2(
     auction_id: str,
     seq: int,
     server_time: Instant,
-    events: Sequence[Mapping[str, Any]],
+    events: Sequence[Mapping[str, Any]] | msgspec.Raw,
     *,
     view: Mapping[str, Any] | None = None,
     patch: Sequence[Mapping[str, Any]] | None = None,
