@@ -19,7 +19,6 @@ rendered from events that were rolled back can be the base of a patch.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Sequence
-from difflib import SequenceMatcher
 from typing import Any
 
 import msgspec
@@ -39,6 +38,7 @@ from auctionactors.domain.events import (
     Event,
     RsvpGiven,
 )
+from auctionactors.domain.patches import Leaves, dict_ops, raw
 from auctionactors.domain.present import to_public
 from auctionactors.domain.redaction import filter_events
 from auctionactors.domain.solutions import Solutions
@@ -90,9 +90,6 @@ def touched(events: Iterable[Event]) -> Touched:
     return Touched(frozenset(products), barges, comments)
 
 
-Leaves = dict[str, bytes | list[bytes]]  # fields, each a JSON text; a list: one per element
-
-
 class Head:
     """The top-level fields every receiver of one kind sees alike (all but the solutions, the
     lists and a supplier's status line and RSVP), encoded once per state and kind and shared by
@@ -111,11 +108,11 @@ class Head:
     def ops_from(self, old: Head) -> list[dict[str, Any]]:
         if old is not self.base:
             ops: list[dict[str, Any]] = []
-            _dict_ops("", old.fields, self.fields, ops)
+            dict_ops("", old.fields, self.fields, ops)
             return ops
         if self._ops is None:
             self._ops = []
-            _dict_ops("", old.fields, self.fields, self._ops)
+            dict_ops("", old.fields, self.fields, self._ops)
         return self._ops
 
 
@@ -150,14 +147,14 @@ class Parts:
         fields last."""
         doc: dict[str, Any] = {}
         for key, value in self.head.fields.items():
-            doc[key] = _raw(value)
+            doc[key] = raw(value)
             if key == "port_agent":
-                doc["products"] = [{k: _raw(v) for k, v in p.items()} for p in self.products]
+                doc["products"] = [{k: raw(v) for k, v in p.items()} for p in self.products]
                 for key in _AFTER_PORT_AGENT:
-                    doc[key] = _raw(self.fields[key])
+                    doc[key] = raw(self.fields[key])
         for key, value in self.fields.items():
             if key not in doc:
-                doc[key] = _raw(value)
+                doc[key] = raw(value)
         return doc
 
 
@@ -343,75 +340,14 @@ def _list(
 def diff(old: Parts, new: Parts) -> list[dict[str, Any]]:
     """The JSON Patch from ``old`` to ``new``: an operation per part that differs."""
     ops = list(new.head.ops_from(old.head))
-    _dict_ops("", old.fields, new.fields, ops)
+    dict_ops("", old.fields, new.fields, ops)
     if old.product_ids != new.product_ids:
         ops.append({"op": "replace", "path": "/products", "value": new.document()["products"]})
         return ops
     for i, (was, now) in enumerate(zip(old.products, new.products, strict=True)):
         if was is not now:
-            _dict_ops(f"/products/{i}", was, now, ops)
+            dict_ops(f"/products/{i}", was, now, ops)
     return ops
-
-
-def _dict_ops(path: str, old: Leaves, new: Leaves, ops: list[dict[str, Any]]) -> None:
-    for key, value in new.items():
-        was = old.get(key)
-        if was is value:
-            continue
-        if isinstance(value, list) and isinstance(was, list):
-            _list_ops(f"{path}/{key}", was, value, ops)
-        elif was is None:
-            ops.append({"op": "add", "path": f"{path}/{key}", "value": _raw(value)})
-        elif was != value:
-            ops.append({"op": "replace", "path": f"{path}/{key}", "value": _raw(value)})
-    for key in old:
-        if key not in new:
-            ops.append({"op": "remove", "path": f"{path}/{key}"})
-
-
-def _raw(value: bytes | list[bytes]) -> Any:
-    return msgspec.Raw(value) if isinstance(value, bytes) else [msgspec.Raw(v) for v in value]
-
-
-def _list_ops(path: str, old: list[bytes], new: list[bytes], ops: list[dict[str, Any]]) -> None:
-    """Operations turning the list ``old`` into ``new``, element by element: a bid that moves
-    to the top of its product is one ``add`` and one ``remove``, an appended comment one
-    ``add``. Past their common beginning and end, `difflib` matches what stayed."""
-    if old == new:
-        return
-    n, m = len(old), len(new)
-    start = 0
-    while start < n and start < m and old[start] == new[start]:
-        start += 1
-    end = 0
-    while end < n - start and end < m - start and old[n - 1 - end] == new[m - 1 - end]:
-        end += 1
-    a, b = old[start : n - end], new[start : m - end]
-    opcodes: Sequence[tuple[str, int, int, int, int]]
-    if not a or not b or len(a) == len(b) == 1:
-        opcodes = [("replace", 0, len(a), 0, len(b))]
-    elif a[:-1] == b[1:]:  # one element came first (a bid now best), the last one went
-        opcodes = [("insert", 0, 0, 0, 1), ("delete", len(a) - 1, len(a), len(b), len(b))]
-    elif a[1:] == b[:-1]:  # the first one went, one came last
-        opcodes = [("delete", 0, 1, 0, 0), ("insert", len(a), len(a), len(b) - 1, len(b))]
-    else:
-        opcodes = SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
-    shift = start  # where old's element i is in the list being patched: i + shift
-    for _, i1, i2, j1, j2 in opcodes:
-        was, now = i2 - i1, j2 - j1
-        if (not was and not now) or (was == now and a[i1:i2] == b[j1:j2]):
-            continue
-        at = i1 + shift
-        common = min(was, now)
-        for k in range(common):
-            ops.append(
-                {"op": "replace", "path": f"{path}/{at + k}", "value": msgspec.Raw(b[j1 + k])}
-            )
-        for k in range(common, now):  # in order: each lands where it belongs
-            ops.append({"op": "add", "path": f"{path}/{at + k}", "value": msgspec.Raw(b[j1 + k])})
-        for _ in range(common, was):
-            ops.append({"op": "remove", "path": f"{path}/{at + common}"})
-        shift += now - was
 
 
 def filtered_events(

@@ -16,7 +16,7 @@ from hypothesis import event as note_event
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auctionactors.domain import parts
+from auctionactors.domain import parts, patches
 from auctionactors.domain.access import Viewer
 from auctionactors.domain.decide import decide
 from auctionactors.domain.events import Event
@@ -116,3 +116,22 @@ def test_folding_the_patches_gives_the_view_for_every_receiver(
 ) -> None:
     receivers = run(terms_name, acts)
     note_event(f"patches applied: {min(sum(r.patches for r in receivers), 50) // 10 * 10}+")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.integers(0, 6), max_size=8),
+    st.lists(st.integers(0, 6), max_size=8),
+    st.integers(0, 3),
+)
+def test_list_operations_turn_one_list_into_the_other(
+    old: list[int], new: list[int], move: int
+) -> None:
+    if move and old:  # the common case: one element moves to the top, or to the bottom
+        new = [old[-1], *old[:-1]] if move == 1 else [*old[1:], 9] if move == 2 else new
+    encode = msgspec.json.encode
+    ops: list[dict[str, Any]] = []
+    patches.list_ops("/xs", [encode(x) for x in old], [encode(x) for x in new], ops)
+    assert jsonpatch.apply_patch({"xs": old}, decoded(ops)) == {"xs": new}
+    if move == 1 and len(old) > 1 and old[-1] != old[0]:
+        assert len(ops) <= 2

@@ -202,3 +202,22 @@ async def test_a_write_that_failed_is_never_the_base_of_a_patch(
     got = await buyer.ok("get_view", auction_id=auction)
     assert folded.seq == got["seq"] and folded.doc == got["view"]
     assert [len(product["bids"]) for product in got["view"]["products"]] == [2, 0]
+
+
+async def test_subscribe_since_on_protocol_2_sends_the_events_with_the_view(
+    served: Served, open_conn: Opener
+) -> None:
+    p = served.people
+    admin = await open_conn(p.admin)
+    auction = await open_auction(admin, p)
+    s1 = await open_conn(p.s1)
+    seqs = [
+        (await s1.ok("place_bids", auction_id=auction, bids=[bid("p1", amount)]))["seq"]
+        for amount in ("3.00", "2.00")
+    ]
+    buyer = await p2(open_conn, p.buyer)
+    assert (await buyer.ok("subscribe", auction_id=auction, since=seqs[0] - 1))["seq"] == seqs[1]
+    first = await buyer.next_update()
+    assert [e["seq"] for e in first["events"]] == seqs and "view" in first
+    no_history(first["view"])
+    assert first["view"] == (await buyer.ok("get_view", auction_id=auction))["view"]
