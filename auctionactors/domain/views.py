@@ -23,7 +23,7 @@ from auctionactors.domain.solutions import Solution, Solutions, compute, solutio
 from auctionactors.domain.state import AuctionState, Bid
 from auctionactors.domain.terms import Product
 
-__all__ = ["Viewer", "alias_number", "can_see", "product_label", "status_line", "view"]
+__all__ = ["Lens", "Viewer", "alias_number", "can_see", "product_label", "status_line", "view"]
 
 
 class _Namer:
@@ -43,68 +43,151 @@ class _Namer:
 def view(
     state: AuctionState, viewer: Viewer, now: int, solutions: Solutions | None = None
 ) -> dict[str, Any] | None:
-    """The receiver's whole view, or None when it may not see the auction at all.
+    """The receiver's whole view (protocol 1), or None when it may not see the auction at all.
 
     ``solutions`` may be passed in when computing many views of one state (fan-out): they are
     the same for every receiver, only their presentation differs."""
-    if not can_see(state, viewer):
+    lens = Lens.of(state, viewer, solutions)
+    if lens is None:
         return None
-    kind = audience(state, viewer)
-    sols = solutions if solutions is not None else compute(state)
-    namer = _Namer(state, kind)
-    me = viewer.company_id if kind == "supplier" else None
-    vessel_names = _vessel_aliases(state) if kind == "observer" else None
     history = state.history()
-    terms = state.terms
-    doc: dict[str, Any] = {
-        "auction_id": state.auction_id,
-        "kind": terms.kind,
-        "status": state.status,
-        "port": terms.port,
-        "buyer": {"id": None, "name": "Buyer"}
-        if kind == "observer"
-        else {"id": terms.buyer.id, "name": terms.buyer.name},
-        "scheduled_start": terms.scheduled_start,
-        "closes_at": state.closes_at,
-        "decision_closes_at": state.decision_closes_at,
-        "server_time": now,
-        "seq": state.seq,
-        "duration_s": terms.duration_s,
-        "decision_duration_s": terms.decision_duration_s,
-        "soft_close_s": terms.soft_close_s,
-        "tick": terms.tick,
-        "anonymous_bidding": terms.anonymous_bidding,
-        "traded_bids_allowed": terms.traded_bids_allowed,
-        "port_agent": state.port_agent,
-        "products": [
-            _product(state, p, kind, me, namer, vessel_names, history)
-            for p in state.products.values()
-        ],
-        "solutions": _solutions(state, sols, kind, namer),
-        "barges": _barges(state, me, namer),
-        "comments": [] if kind == "observer" else _comments(state, me, namer),
-    }
-    if kind != "observer":
-        doc["po"] = terms.po
-        doc["buyer_reference"] = terms.buyer_reference if kind != "supplier" else None
-        doc["additional_information"] = terms.additional_information
-    if kind in ("buyer", "admin"):
-        suppliers = [namer.party(s.id) for s in terms.suppliers]
-        if namer.anonymous:  # listed by alias, or the invitation order would name them
-            suppliers.sort(key=lambda party: alias_number(party["name"]))
-        doc["suppliers"] = suppliers
-        if kind == "admin" or not terms.anonymous_bidding:
-            doc["rsvp"] = [
-                {"supplier": namer.party(s), "response": r} for s, r in state.rsvp.items()
-            ]
-    if kind == "admin":
-        doc["observers"] = [{"id": o.id, "name": o.name} for o in state.observers.values()]
-        doc["aliases"] = dict(state.aliases)
-    if me is not None:
-        doc["status_line"] = status_line(state, me, sols)
-        doc["rsvp"] = state.rsvp.get(me)
+    doc: dict[str, Any] = {}
+    for key, value in lens.head(now).items():
+        doc[key] = value
+        if key == "port_agent":  # the lists come here (the order is the view's, as always)
+            doc["products"] = [lens.product(p, history) for p in state.products.values()]
+            doc["solutions"] = lens.solutions()
+            doc["barges"] = lens.barges()
+            doc["comments"] = lens.comments()
     public: dict[str, Any] = to_public(doc)
     return public
+
+
+class Lens:
+    """One receiver's view of one state, part by part (`view` puts them together; protocol 2's
+    `parts` renders and compares them one by one). Each part is in the domain's notation (the
+    caller applies `to_public`)."""
+
+    __slots__ = ("kind", "me", "namer", "sols", "state", "vessel_names")
+
+    def __init__(self, state: AuctionState, viewer: Viewer, solutions: Solutions | None) -> None:
+        self.state = state
+        self.kind = audience(state, viewer)
+        self.sols = solutions if solutions is not None else compute(state)
+        self.namer = _Namer(state, self.kind)
+        self.me = viewer.company_id if self.kind == "supplier" else None
+        self.vessel_names = _vessel_aliases(state) if self.kind == "observer" else None
+
+    @classmethod
+    def of(
+        cls, state: AuctionState, viewer: Viewer, solutions: Solutions | None = None
+    ) -> Lens | None:
+        """None when the viewer may not see the auction at all."""
+        return cls(state, viewer, solutions) if can_see(state, viewer) else None
+
+    def head(self, now: int | None, *, personal: bool = True) -> dict[str, Any]:
+        """Every field of the view but the lists (products, barges, comments) and the solutions,
+        in the view's order; ``server_time`` only with ``now``; without ``personal``, only what
+        every receiver of the same kind (`audience`) sees alike (then add `personal`)."""
+        state, kind, namer = self.state, self.kind, self.namer
+        terms = state.terms
+        doc: dict[str, Any] = {
+            "auction_id": state.auction_id,
+            "kind": terms.kind,
+            "status": state.status,
+            "port": terms.port,
+            "buyer": {"id": None, "name": "Buyer"}
+            if kind == "observer"
+            else {"id": terms.buyer.id, "name": terms.buyer.name},
+            "scheduled_start": terms.scheduled_start,
+            "closes_at": state.closes_at,
+            "decision_closes_at": state.decision_closes_at,
+        }
+        if now is not None:
+            doc["server_time"] = now
+        doc["seq"] = state.seq
+        doc["duration_s"] = terms.duration_s
+        doc["decision_duration_s"] = terms.decision_duration_s
+        doc["soft_close_s"] = terms.soft_close_s
+        doc["tick"] = terms.tick
+        doc["anonymous_bidding"] = terms.anonymous_bidding
+        doc["traded_bids_allowed"] = terms.traded_bids_allowed
+        doc["port_agent"] = state.port_agent
+        if kind != "observer":
+            doc["po"] = terms.po
+            doc["buyer_reference"] = terms.buyer_reference if kind != "supplier" else None
+            doc["additional_information"] = terms.additional_information
+        if kind in ("buyer", "admin"):
+            suppliers = [namer.party(s.id) for s in terms.suppliers]
+            if namer.anonymous:  # listed by alias, or the invitation order would name them
+                suppliers.sort(key=lambda party: alias_number(party["name"]))
+            doc["suppliers"] = suppliers
+            if kind == "admin" or not terms.anonymous_bidding:
+                doc["rsvp"] = [
+                    {"supplier": namer.party(s), "response": r} for s, r in state.rsvp.items()
+                ]
+        if kind == "admin":
+            doc["observers"] = [{"id": o.id, "name": o.name} for o in state.observers.values()]
+            doc["aliases"] = dict(state.aliases)
+        if personal:
+            doc.update(self.personal())
+        return doc
+
+    def personal(self) -> dict[str, Any]:
+        """The fields that only this receiver has (a supplier's status line and RSVP), last."""
+        if self.me is None:
+            return {}
+        return {
+            "status_line": status_line(self.state, self.me, self.sols),
+            "rsvp": self.state.rsvp.get(self.me),
+        }
+
+    def product(self, product: Product, history: list[Bid] | None) -> dict[str, Any]:
+        """One product with its ranked bids, and with ``history`` (every bid ever placed, in
+        order) the receiver's part of it (protocol 1)."""
+        return _product(
+            self.state, product, self.kind, self.me, self.namer, self.vessel_names, history
+        )
+
+    def product_fields(self, product: Product) -> dict[str, Any]:
+        """The product's own fields (all but ``bids``, ``history`` and ``is_leading``)."""
+        return _product_fields(product, self.vessel_names) | _term_fields(product)
+
+    def bid(self, bid: Bid) -> dict[str, Any]:
+        """A live bid as the receiver sees it."""
+        return _bid(bid, self.kind, self.me, self.namer)
+
+    def competitor_bid(self, bid: Bid) -> dict[str, Any]:
+        """A competitor's live bid as any supplier sees it."""
+        return _bid(bid, "supplier", "", self.namer)
+
+    def bid_form(self, bid: Bid) -> tuple[str, ...]:
+        """What `bid`'s rendering depends on besides the bid itself (a bid never changes):
+        every receiver with the same form sees the same."""
+        if self.me is not None:
+            return ("own",) if bid.supplier_id == self.me else ("competitor",)
+        party = self.namer.party(bid.supplier_id)
+        return (self.kind, party["id"], party["name"])
+
+    def is_leading(self, ranked: list[Bid]) -> bool | None:
+        """For a supplier, whether it leads a product ranked so (None: not a supplier)."""
+        if self.me is None:
+            return None
+        return bool(ranked) and ranked[0].supplier_id == self.me
+
+    def solutions_form(self) -> str:
+        """Who sees the same solutions: suppliers, admins, or the buyer and observers (named
+        alike: by alias when bidding is anonymous)."""
+        return "supplier" if self.me is not None else "admin" if self.kind == "admin" else "b"
+
+    def solutions(self) -> dict[str, Any]:
+        return _solutions(self.state, self.sols, self.kind, self.namer)
+
+    def barges(self) -> list[dict[str, Any]]:
+        return _barges(self.state, self.me, self.namer)
+
+    def comments(self) -> list[dict[str, Any]]:
+        return [] if self.kind == "observer" else _comments(self.state, self.me, self.namer)
 
 
 def alias_number(alias: str) -> int:
@@ -128,32 +211,44 @@ def _product(
     me: str | None,
     namer: _Namer,
     vessel_names: dict[str, str] | None,
-    history: list[Bid],
+    history: list[Bid] | None,
 ) -> dict[str, Any]:
+    ranked = state.ranked(product.product_id)
+    doc = _product_fields(product, vessel_names)
+    doc["bids"] = [_bid(b, kind, me, namer) for b in ranked]
+    if history is not None:
+        doc["history"] = _history(state, history, product.product_id, kind, me, namer)
+    doc.update(_term_fields(product))
+    if me is not None:
+        doc["is_leading"] = bool(ranked) and ranked[0].supplier_id == me
+    return doc
+
+
+def _product_fields(product: Product, vessel_names: dict[str, str] | None) -> dict[str, Any]:
     vessel: dict[str, Any] | None = None
     if product.vessel is not None:
         vessel = {"name": product.vessel.name, "imo": product.vessel.imo}
         if vessel_names is not None:
             vessel = {"name": vessel_names[product.vessel.imo], "imo": None}
-    ranked = state.ranked(product.product_id)
-    doc: dict[str, Any] = {
+    return {
         "product_id": product.product_id,
         "vessel": vessel,
         "fuel": product.fuel,
         "quantity_mt": product.quantity_mt,
         "eta": product.eta,
         "etd": product.etd,
-        "bids": [_bid(b, kind, me, namer) for b in ranked],
-        "history": _history(state, history, product.product_id, kind, me, namer),
     }
-    if product.quantity_mt_per_month is not None:
-        doc["quantity_mt_per_month"] = product.quantity_mt_per_month
-        doc["start_month"] = product.start_month
-        doc["end_month"] = product.end_month
-        doc["fuel_index"] = product.fuel_index
-    if me is not None:
-        doc["is_leading"] = bool(ranked) and ranked[0].supplier_id == me
-    return doc
+
+
+def _term_fields(product: Product) -> dict[str, Any]:
+    if product.quantity_mt_per_month is None:
+        return {}
+    return {
+        "quantity_mt_per_month": product.quantity_mt_per_month,
+        "start_month": product.start_month,
+        "end_month": product.end_month,
+        "fuel_index": product.fuel_index,
+    }
 
 
 def _bid(bid: Bid, kind: str, me: str | None, namer: _Namer) -> dict[str, Any]:
@@ -284,12 +379,13 @@ def status_line(state: AuctionState, supplier_id: str, sols: Solutions) -> str:
         return "No offer was selected"
     if state.status == "canceled":
         return "The auction was canceled"
-    mine = [b for p in state.products for b in state.live_bids(p) if b.supplier_id == supplier_id]
+    # The products it has a live bid on (one per product at most).
+    mine = sum(1 for p in state.products if supplier_id in state.live.get(p, ()))
     if not mine:
         return "You have not bid on this auction"
     if state.status in ("draft", "pending"):
         return "Your bids will be ranked when the auction starts"
-    if len(mine) < len(state.products):
+    if mine < len(state.products):
         return "You only have a partial offer for this auction"
     best = sols.best_overall
     if best is not None and all(state.bids[b].supplier_id == supplier_id for b in best.bid_ids):

@@ -21,12 +21,12 @@ import msgspec
 
 from auctionactors.domain.parties import Caller, Party, Role
 from auctionactors.domain.terms import AuctionTerms
-from auctionactors.domain.views import view
 from auctionactors.errors import AuctionActorsError, DomainError
 from auctionactors.gateway import companies, history, protocol
 from auctionactors.gateway import messages as m
 from auctionactors.gateway.hub import NOT_FOUND, Hub
 from auctionactors.gateway.metrics import actor_counts
+from auctionactors.gateway.patching import present
 from auctionactors.gateway.peer import Peer
 from auctionactors.gateway.quota import CreationQuota
 from auctionactors.gateway.translate import command_of, companies_needed, terms_of
@@ -177,15 +177,17 @@ class Dispatcher:
     async def _get_view(self, peer: Peer, req: m.GetView) -> Result:
         viewer, now = peer.viewer, self.supervisor.clock.now
         if req.at_seq is not None:
-            return await history.view_at(self.hub, viewer, req.auction_id, req.at_seq, now)
+            return await history.view_at(
+                self.hub, viewer, req.auction_id, req.at_seq, now, peer.protocol
+            )
 
         def read(solved: Solved | None) -> dict[str, Any]:
             if solved is None:
                 raise DomainError("not_found", NOT_FOUND)
-            doc = view(solved.state, viewer, now(), solved.solutions)
-            if doc is None:
+            answer = present(solved.state, viewer, peer.protocol, now(), solved.solutions)
+            if answer is None:
                 raise DomainError("not_found", NOT_FOUND)
-            return {"seq": solved.state.seq, "view": doc}
+            return answer
 
         return await self.hub.read_solved(req.auction_id, read)
 

@@ -37,9 +37,8 @@ from collections.abc import Callable, Collection, Sequence
 from typing import TYPE_CHECKING
 
 from auctionactors.domain.state import AuctionState
-from auctionactors.domain.views import view
 from auctionactors.errors import AuctionActorsError
-from auctionactors.gateway import protocol
+from auctionactors.gateway.patching import first_update, first_view
 from auctionactors.gateway.peer import Peer, _Sub
 from auctionactors.runtime.replay import rebuild, rebuild_many
 from auctionactors.runtime.solver import Solved
@@ -99,6 +98,7 @@ def _todo(peer: Peer, ids: Sequence[str]) -> list[str]:
 
 async def _page(hub: Hub, peer: Peer, ids: Sequence[str]) -> None:
     supervisor = hub.supervisor
+    tried: set[str] = set()  # in their actors: not read again from the store if that failed
     for auction_id in _todo(peer, ids):
         if supervisor.cell(auction_id) is None:
             continue
@@ -106,9 +106,11 @@ async def _page(hub: Hub, peer: Peer, ids: Sequence[str]) -> None:
         if peer.closed:
             return
         if auction_id not in peer.subs and auction_id not in peer.excluded:
+            tried.add(auction_id)
             await hub._subscribe_quietly(peer, auction_id)
     # The rest, registered (buffering) before anything is read: see the module's docstring.
-    subs = [hub._attach(peer, _Sub(a, 0, buffering=True)) for a in _todo(peer, ids)]
+    rest = [a for a in _todo(peer, ids) if a not in tried]
+    subs = [hub._attach(peer, _Sub(a, 0, buffering=True)) for a in rest]
     try:
         states = await _states(hub, subs)
         clock, loop = supervisor.clock, asyncio.get_running_loop()
@@ -177,11 +179,11 @@ async def _render(hub: Hub, peer: Peer, solved: Solved, now: int) -> bytes | Non
     state = solved.state
     try:
         solutions = (await solved.ready()).solutions
-        doc = view(state, peer.viewer, now, solutions)
+        doc = first_view(peer, state, now, solutions)
     except Exception:
         hub.failed_render(state.auction_id, "its first update")
         return None
     if doc is None:
         return None
     hub.stats.renders += 1
-    return protocol.update(state.auction_id, state.seq, [], doc)
+    return first_update(peer, state.auction_id, state.seq, [], doc, now)

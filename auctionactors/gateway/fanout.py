@@ -21,8 +21,9 @@ from auctionactors.domain.redaction import filter_events
 from auctionactors.domain.solutions import Solutions
 from auctionactors.domain.state import AuctionState
 from auctionactors.domain.views import view
-from auctionactors.gateway import protocol
-from auctionactors.gateway.peer import Peer, Receiver, _Sub
+from auctionactors.gateway import patching, protocol
+from auctionactors.gateway.patching import Patched
+from auctionactors.gateway.peer import Group, Peer, _Sub
 from auctionactors.runtime.publishing import Update
 from auctionactors.runtime.solver import Solved
 from auctionactors.store.codec import decode_events
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from auctionactors.gateway.hub import Hub
 
 NOT_FOUND = "auction not found"
+Frames = bytes | Patched  # protocol 1's frame; protocol 2's (`patching`)
 
 
 def prepare(hub: Hub, update: Update) -> Fanout | None:
@@ -68,10 +70,10 @@ def prepare(hub: Hub, update: Update) -> Fanout | None:
 
 def _frames(
     hub: Hub, update: Update, targets: list[tuple[Peer, _Sub | None]]
-) -> dict[Receiver, bytes | None] | None:
-    """The frame per distinct receiver of ``targets`` (None: it may no longer see the auction);
-    a receiver whose frame cannot be rendered is left out. None when the update's solutions
-    cannot be found (nobody gets it)."""
+) -> dict[Group, Frames | None] | None:
+    """The frames per distinct receiver and protocol of ``targets`` (None: it may no longer see
+    the auction); a receiver whose frame cannot be rendered is left out. None when the update's
+    solutions cannot be found (nobody gets it)."""
     if not targets:
         return {}
     state = update.state
@@ -82,19 +84,27 @@ def _frames(
         return None
     now = hub.supervisor.clock.now()
     events = list(update.events)
-    frames: dict[Receiver, bytes | None] = {}
-    failed: set[Receiver] = set()
+    frames: dict[Group, Frames | None] = {}
+    failed: set[Group] = set()
     for peer, _ in targets:
-        receiver = peer.receiver
-        if receiver in frames or receiver in failed:
+        group = peer.group
+        if group in frames or group in failed:
             continue
         try:
-            frames[receiver] = render(
-                hub, state, peer.viewer, now, solutions, update.first_seq, events
-            )
+            if peer.protocol == 1:
+                frames[group] = render(
+                    hub, state, peer.viewer, now, solutions, update.first_seq, events
+                )
+            else:
+                frames[group] = patching.render(
+                    state, peer.viewer, peer.receiver, now, solutions, update.first_seq, events
+                )
+                hub.stats.renders += 1
         except Exception:  # this receiver misses this update; nobody else does
-            failed.add(receiver)
-            hub.failed_render(state.auction_id, f"the update for {receiver}")
+            failed.add(group)
+            if peer.protocol != 1:  # nor is its rendering the base of the next patch
+                patching.forget(state, peer.receiver)
+            hub.failed_render(state.auction_id, f"the update for {peer.receiver}")
     return frames
 
 
@@ -127,7 +137,7 @@ class Fanout:
         update: Update,
         summary: Summary,
         targets: list[tuple[Peer, _Sub | None]],
-        frames: dict[Receiver, bytes | None],
+        frames: dict[Group, Frames | None],
         stale: list[Peer],
         epoch: int,
     ) -> None:
@@ -151,11 +161,11 @@ class Fanout:
             peer.excluded.discard(auction_id)  # nothing to exclude any more
         gone: bytes | None = None
         for peer, sub in self.targets:
-            if peer.closed or peer.receiver not in self.frames:
+            if peer.closed or peer.group not in self.frames:
                 continue
-            frame = self.frames[peer.receiver]
+            frames = self.frames[peer.group]
             current = peer.subs.get(auction_id)
-            if frame is None:
+            if frames is None:
                 if current is not None:
                     gone = gone or protocol.unsubscribed(auction_id, seq, "not_found", NOT_FOUND)
                     hub.end(peer, current, gone)
@@ -167,6 +177,7 @@ class Fanout:
                 or not peer.wants(self.summary.status)
             ):
                 continue
+            frame = frames if isinstance(frames, bytes) else frames.for_sub(current)
             hub.deliver(peer, auction_id, seq, frame)
         if hub.epoch != self.epoch:
             hub.subscribe_late(auction_id, self.summary, self.epoch)
@@ -202,28 +213,34 @@ async def resync(hub: Hub, solved: Solved) -> None:
     events = decode_events(stored)
     solutions = (await solved.ready()).solutions
     now = hub.supervisor.clock.now()
-    frames: dict[tuple[Receiver, int], bytes | None] = {}
+    frames: dict[tuple[Group, int], Frames | None] = {}
+
+    def rendered(peer: Peer, last_seq: int, missed: list[Any]) -> Frames | None:
+        key = (peer.group, last_seq)
+        if key not in frames:
+            if peer.protocol == 1:
+                frames[key] = render(hub, state, peer.viewer, now, solutions, last_seq + 1, missed)
+            else:  # rendered afresh: the base of the next patch, whatever was kept before
+                frames[key] = patching.render(
+                    state, peer.viewer, peer.receiver, now, solutions, last_seq + 1, missed,
+                    fresh=True,
+                )  # fmt: skip
+        return frames[key]
+
     for peer, sub in behind:
         if peer.subs.get(auction_id) is not sub:  # gone while the events were read
             continue
-        group = (peer.receiver, sub.last_seq)
-        if group not in frames:
-            missed = events[sub.last_seq - since :]
-            frames[group] = render(
-                hub, state, peer.viewer, now, solutions, sub.last_seq + 1, missed
-            )
-        frame = frames[group]
+        frame = rendered(peer, sub.last_seq, events[sub.last_seq - since :])
         if frame is None:
             gone = protocol.unsubscribed(auction_id, state.seq, "not_found", NOT_FOUND)
             hub.end(peer, sub, gone)
-        else:
-            hub.deliver(peer, auction_id, state.seq, frame)
+        else:  # protocol 2: a patch that replaces the whole view
+            hub.deliver(peer, auction_id, state.seq, frame if isinstance(frame, bytes) else
+                        frame.whole())  # fmt: skip
     for peer in newcomers:
         if peer.closed or auction_id in peer.subs or auction_id in peer.excluded:
             continue
-        group = (peer.receiver, state.seq)
-        if group not in frames:
-            frames[group] = render(hub, state, peer.viewer, now, solutions, state.seq + 1, [])
-        frame = frames[group]
+        frame = rendered(peer, state.seq, [])
         if frame is not None:
-            hub.deliver(peer, auction_id, state.seq, frame)
+            hub.deliver(peer, auction_id, state.seq, frame if isinstance(frame, bytes) else
+                        frame.first())  # fmt: skip

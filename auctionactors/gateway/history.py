@@ -24,10 +24,10 @@ from auctionactors.domain.access import Viewer, can_see
 from auctionactors.domain.events import Event
 from auctionactors.domain.redaction import filter_events
 from auctionactors.domain.state import AuctionState
-from auctionactors.domain.views import view
 from auctionactors.errors import DomainError
 from auctionactors.gateway import protocol
 from auctionactors.gateway.fanout import NOT_FOUND
+from auctionactors.gateway.patching import present
 from auctionactors.gateway.peer import Peer, _Sub
 from auctionactors.runtime.replay import rebuild_in_pieces
 from auctionactors.runtime.solver import solve
@@ -118,7 +118,12 @@ async def page(hub: Hub, viewer: Viewer, auction_id: str, since: int, limit: int
 
 
 async def view_at(
-    hub: Hub, viewer: Viewer, auction_id: str, at_seq: int, now: Callable[[], int]
+    hub: Hub,
+    viewer: Viewer,
+    auction_id: str,
+    at_seq: int,
+    now: Callable[[], int],
+    protocol_version: int = 1,
 ) -> dict[str, Any]:
     """``get_view`` with ``at_seq``: the view ``viewer`` would have had right after that seq,
     rebuilt from the events. The viewer must see the auction now (else ``not_found``, as for any
@@ -131,10 +136,10 @@ async def view_at(
     if state is None or state.seq != at_seq:  # not stored yet: the actor is writing it
         raise DomainError("invalid", f"at_seq {at_seq} is not stored yet; retry")
     solved = await solve(state)
-    doc = view(state, viewer, now(), solved.solutions)
-    if doc is None:
+    answer = present(state, viewer, protocol_version, now(), solved.solutions)
+    if answer is None:
         raise DomainError("not_found", f"the auction was not visible to you at seq {at_seq}")
-    return {"seq": at_seq, "view": doc}
+    return answer
 
 
 class Ended(Exception):

@@ -28,9 +28,8 @@ from typing import Any, TypeVar
 from auctionactors.domain.access import can_see
 from auctionactors.domain.catalog import Summary
 from auctionactors.domain.state import AuctionState
-from auctionactors.domain.views import view
 from auctionactors.errors import AuctionActorsError, DomainError
-from auctionactors.gateway import everything, fanout, history, protocol
+from auctionactors.gateway import everything, fanout, history, patching, protocol
 from auctionactors.gateway.fanout import NOT_FOUND
 from auctionactors.gateway.listing import Listing
 from auctionactors.gateway.peer import Peer, _Sub
@@ -243,7 +242,7 @@ class Hub:
                 raise DomainError("invalid", f"since is beyond the auction's seq {state.seq}")
             if abandoned or peer.closed or peer.subs.get(auction_id) not in (None, existing):
                 return None  # the caller gave up, or a live update got there first
-            doc = view(state, viewer, self.supervisor.clock.now(), solved.solutions)
+            doc = patching.first_view(peer, state, self.supervisor.clock.now(), solved.solutions)
             assert doc is not None
             sub.last_seq = state.seq
             if existing is not None:
@@ -293,7 +292,8 @@ class Hub:
             raise
         if ok is not None:
             self.send(peer, ok(seq))
-        self.send(peer, protocol.update(auction_id, seq, events, doc))
+        now = self.supervisor.clock.now()
+        self.send(peer, patching.first_update(peer, auction_id, seq, events, doc, now))
         self._release(peer, sub)
 
     def _release(self, peer: Peer, sub: _Sub) -> None:

@@ -41,8 +41,9 @@ class Frame(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
 
 class Hello(Frame, frozen=True, kw_only=True, tag="hello"):
     token: str
+    # The protocol the client speaks (PROTOCOL.md, "Protocol 2"); one that says nothing gets 1.
+    protocol: int = 1
     id: RequestId | None = None
-    protocol: Literal[1, 2] = 1  # what the client speaks (PROTOCOL.md, "Protocol 2")
 
 
 class Request(Frame, frozen=True, kw_only=True):

@@ -13,6 +13,7 @@ from auctionactors.domain.access import Viewer
 from auctionactors.store.base import Principal
 
 Receiver = tuple[str, str]
+Group = tuple[Receiver, int]  # a receiver and its protocol: who shares the same frames
 
 
 def receiver_of(viewer: Viewer) -> Receiver:
@@ -42,10 +43,15 @@ class Peer:
         capacity: int,
         on_overflow: Callable[[], None] | None = None,
         max_bytes: int | None = None,
+        protocol: int = 1,
     ) -> None:
         self.principal = principal
         self.viewer = Viewer(principal.company_id, principal.role)
         self.receiver = receiver_of(self.viewer)
+        # The protocol negotiated in the hello: 2 gets bounded views and patches (`patches`).
+        self.protocol = protocol
+        # Who gets the same update frames: the receiver, and how its frames are written.
+        self.group: Group = (self.receiver, protocol)
         self.capacity = capacity
         # Frames are bounded in bytes too: a client that sends requests with 60 KiB ids (echoed
         # in every reply) and reads nothing would otherwise pin capacity x 60 KiB of memory.
@@ -65,8 +71,6 @@ class Peer:
         self.subs: dict[str, _Sub] = {}
         self.all_auctions = False
         self.excluded: set[str] = set()
-        # The protocol the hello asked for (1 or 2; set by the server after the hello).
-        self.protocol = 1
         # `subscribe_all`: the statuses an auction must be in to be subscribed to when it
         # enters them (None: any; protocol 1), and whether its initial updates are still being
         # sent (`everything.walk`).

@@ -22,7 +22,8 @@ from auctionactors.errors import ErrorCode
 from auctionactors.gateway.messages import AnyFrame, Hello, Request, RequestId
 from auctionactors.store.base import Principal
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 1  # what a client that does not say gets
+PROTOCOLS = (1, 2)  # what a hello may ask for
 
 _decoder = msgspec.json.Decoder(AnyFrame)
 _encoder = msgspec.json.Encoder()
@@ -46,9 +47,11 @@ class Phase(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class HelloReceived:
-    """Check this token: then call `Session.accept` (and send its welcome) or close 4401."""
+    """Check this token: then call `Session.accept` (and send its welcome) or close 4401.
+    ``protocol`` is the one the client asked for (and gets)."""
 
     token: str
+    protocol: int = PROTOCOL_VERSION
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +107,7 @@ class Session:
     ) -> None:
         self.phase = Phase.AWAITING_HELLO
         self.principal: Principal | None = None
-        self.protocol = PROTOCOL_VERSION  # the hello's (`welcome` states it)
+        self.protocol = PROTOCOL_VERSION  # the one in force, once the hello is taken
         self._bucket = TokenBucket(rate_per_s, burst)
         self._refusals_left = max_refused_before_hello
 
@@ -127,9 +130,16 @@ class Session:
         if isinstance(parsed, Hello):
             if self.phase is not Phase.AWAITING_HELLO:
                 return _refuse(parsed.id, "bad_request", "hello was already sent")
+            if parsed.protocol not in PROTOCOLS:
+                speaks = " and ".join(str(p) for p in PROTOCOLS)
+                return _refuse(
+                    parsed.id,
+                    "bad_request",
+                    f"protocol {parsed.protocol} is not supported; this server speaks {speaks}",
+                )
             self.phase = Phase.AUTHENTICATING
             self.protocol = parsed.protocol
-            return HelloReceived(parsed.token)
+            return HelloReceived(parsed.token, parsed.protocol)
         if self.phase is not Phase.READY:
             return _refuse(parsed.id, "unauthenticated", "send hello with a token first")
         return RequestReceived(parsed)
@@ -201,6 +211,31 @@ def update(
     )
 
 
+def update2(
+    auction_id: str,
+    seq: int,
+    server_time: Instant,
+    events: Sequence[Mapping[str, Any]] | msgspec.Raw,
+    *,
+    view: Mapping[str, Any] | None = None,
+    patch: Sequence[Mapping[str, Any]] | None = None,
+) -> bytes:
+    """Protocol 2's ``update``: the subscription's first carries ``view``, every later one
+    ``patch``; ``server_time`` is the frame's (a patched view has none)."""
+    doc: dict[str, Any] = {
+        "type": "update",
+        "auction_id": auction_id,
+        "seq": seq,
+        "server_time": format_instant(server_time),
+        "events": events,
+    }
+    if view is not None:
+        doc["view"] = view
+    else:
+        doc["patch"] = patch
+    return _encoder.encode(doc)
+
+
 def unsubscribed(auction_id: str, seq: int, code: ErrorCode, message: str) -> bytes:
     """The server ended a subscription: the auction is no longer visible to the receiver (an
     addition to PROTOCOL.md v1: a new message type, which clients may ignore)."""
@@ -215,11 +250,11 @@ def unsubscribed(auction_id: str, seq: int, code: ErrorCode, message: str) -> by
     )
 
 
-def welcome(principal: Principal, server_time: Instant, version: int = PROTOCOL_VERSION) -> bytes:
+def welcome(principal: Principal, server_time: Instant, protocol: int = PROTOCOL_VERSION) -> bytes:
     return _encoder.encode(
         {
             "type": "welcome",
-            "protocol": version,
+            "protocol": protocol,
             "user": {"id": principal.user_id, "name": principal.user_name},
             "company": {
                 "id": principal.company_id,

@@ -232,8 +232,9 @@ class Gateway:
         if cfg.socket_send_buffer is not None:
             sock = ws.transport.get_extra_info("socket")
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, cfg.socket_send_buffer)
-        peer = Peer(principal, cfg.outbox_size, max_bytes=cfg.outbox_bytes)
-        peer.protocol = session.protocol
+        peer = Peer(
+            principal, cfg.outbox_size, max_bytes=cfg.outbox_bytes, protocol=session.protocol
+        )
         writer = asyncio.create_task(self._write(ws, peer))
         cut_off: list[asyncio.Task[None]] = []
         peer.on_overflow = lambda: cut_off.append(self._cut_off(ws, writer))

@@ -19,14 +19,14 @@ from auctionactors.domain.access import Viewer
 from auctionactors.domain.catalog import Summary
 from auctionactors.domain.state import AuctionState
 from auctionactors.gateway import fanout as fanout_module
-from auctionactors.gateway import hub as hub_module
+from auctionactors.gateway import patching as patching_module
 from auctionactors.gateway.hub import Hub
 from auctionactors.gateway.peer import Peer
 
 from .conftest import FAST, Conn, Served, bid, open_auction, serving
 from .test_http import get
 
-real_view = hub_module.view
+real_view = patching_module.view
 
 
 def break_view(monkeypatch: pytest.MonkeyPatch, auction_id: str, company: str | None) -> None:
@@ -37,7 +37,7 @@ def break_view(monkeypatch: pytest.MonkeyPatch, auction_id: str, company: str | 
             raise RuntimeError("cannot render this view")
         return real_view(state, viewer, now, solutions)
 
-    monkeypatch.setattr(hub_module, "view", view)  # first updates
+    monkeypatch.setattr(patching_module, "view", view)  # first updates
     monkeypatch.setattr(fanout_module, "view", view)  # live updates
 
 

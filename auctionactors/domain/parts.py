@@ -1,0 +1,395 @@
+"""Protocol 2's views, part by part: the bounded view (no bid history, no ``server_time``)
+rendered and encoded one part at a time, and the JSON Patch (RFC 6902) from one rendering to the
+next made from the parts, never by diffing whole documents.
+
+A view's parts are its top-level fields, each encoded on its own, except the lists (``products``,
+``barges``, ``comments``), encoded element by element. After a command only what its events can
+have changed is rendered again (`touched`): a bid renders its product(s), the solutions and the
+top-level fields (status line, seq, rsvp...); the other parts are taken as they are from the
+receiver's previous rendering. Each part is then compared with its previous encoding (bytes), and
+only those that differ make an operation. So a patch, and the work of making it, depend on what
+changed, not on how long the auction has run.
+
+Each receiver's latest rendering is kept beside the state (`cached`, `keep`: in the state's
+``__dict__``, never encoded nor compared), tagged with its seq: it is the base of a patch only for
+the update right after that seq. A state rebuilt after a failed write is a new object, so nothing
+rendered from events that were rolled back can be the base of a patch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from typing import Any
+
+import msgspec
+
+from auctionactors.domain.access import Viewer, audience, can_see
+from auctionactors.domain.events import (
+    AutoBidTriggered,
+    BargeApproved,
+    BargeRejected,
+    BargeSubmitted,
+    BargeUnsubmitted,
+    BidPlaced,
+    BidsRevoked,
+    CommentDeleted,
+    CommentPosted,
+    DurationExtended,
+    Event,
+    RsvpGiven,
+)
+from auctionactors.domain.patches import Leaves, dict_ops, raw
+from auctionactors.domain.present import to_public
+from auctionactors.domain.redaction import filter_events
+from auctionactors.domain.solutions import Solutions
+from auctionactors.domain.state import AuctionState, Bid
+from auctionactors.domain.terms import Product
+from auctionactors.domain.views import Lens
+
+__all__ = ["EVERYTHING", "Parts", "Touched", "cached", "diff", "keep", "render", "touched"]
+
+_encode = msgspec.json.Encoder().encode
+# What is kept in the state's ``__dict__``: each receiver's latest rendering, bids' and
+# solutions' JSON texts.
+_CACHE, _BIDS, _SOLUTIONS = "rendered_parts", "rendered_bids", "rendered_solutions"
+_HEADS, _PRODUCTS, _RANKED = "rendered_heads", "rendered_products", "ranked_bids"
+_COMPETITORS, _EVENTS = "rendered_competitors", "filtered_events"
+_TRUE, _FALSE = b"true", b"false"
+
+
+class Touched(msgspec.Struct, frozen=True):
+    """What a command's events may have changed besides the top-level fields and the
+    solutions (always rendered again): these products (None: all of them), the barges, the
+    comments."""
+
+    products: frozenset[str] | None
+    barges: bool
+    comments: bool
+
+
+EVERYTHING = Touched(None, True, True)
+_BARGES = (BargeSubmitted, BargeUnsubmitted, BargeApproved, BargeRejected)
+_COMMENTS = (CommentPosted, CommentDeleted)
+
+
+def touched(events: Iterable[Event]) -> Touched:
+    """What ``events`` may have changed in any receiver's view. Anything but bids, barges,
+    comments, RSVPs and extensions (a start, an end, a selection, an edit: rare) may change
+    every part."""
+    products: set[str] = set()
+    barges = comments = False
+    for event in events:
+        if isinstance(event, BidPlaced | AutoBidTriggered | BidsRevoked):
+            products.add(event.product_id)
+        elif isinstance(event, _BARGES):
+            barges = True
+        elif isinstance(event, _COMMENTS):
+            comments = True
+        elif not isinstance(event, DurationExtended | RsvpGiven):
+            return EVERYTHING
+    return Touched(frozenset(products), barges, comments)
+
+
+class Head:
+    """The top-level fields every receiver of one kind sees alike (all but the solutions, the
+    lists and a supplier's status line and RSVP), encoded once per state and kind and shared by
+    those receivers; with the operations from the head it was made after (``base``), found
+    once for all of them."""
+
+    __slots__ = ("_ops", "base", "fields", "seq", "values")
+
+    def __init__(self, seq: int, values: dict[str, Any], fields: Leaves, base: Head | None) -> None:
+        self.seq = seq
+        self.values = values
+        self.fields = fields
+        self.base = base
+        self._ops: list[dict[str, Any]] | None = None
+
+    def ops_from(self, old: Head) -> list[dict[str, Any]]:
+        if old is not self.base:
+            ops: list[dict[str, Any]] = []
+            dict_ops("", old.fields, self.fields, ops)
+            return ops
+        if self._ops is None:
+            self._ops = []
+            dict_ops("", old.fields, self.fields, self._ops)
+        return self._ops
+
+
+class Parts:
+    """One receiver's bounded view at ``seq``, encoded part by part: the `Head` (shared),
+    ``fields`` (its own: the solutions, barges, comments, and a supplier's status line and
+    RSVP) and ``products``, each a dict of its own fields, its ``bids`` one JSON text per bid.
+    ``values`` are the receiver's own top-level fields before encoding: one equal to the last
+    rendering's is not encoded again."""
+
+    __slots__ = ("fields", "head", "product_ids", "products", "seq", "values")
+
+    def __init__(
+        self,
+        seq: int,
+        head: Head,
+        fields: Leaves,
+        products: list[Leaves],
+        product_ids: tuple[str, ...],
+        values: dict[str, Any],
+    ) -> None:
+        self.seq = seq
+        self.head = head
+        self.fields = fields
+        self.products = products
+        self.product_ids = product_ids
+        self.values = values
+
+    def document(self) -> dict[str, Any]:
+        """The whole view, its parts as they are encoded (msgspec encodes it as JSON), in the
+        view's order: the solutions and the lists after ``port_agent``, the receiver's own
+        fields last."""
+        doc: dict[str, Any] = {}
+        for key, value in self.head.fields.items():
+            doc[key] = raw(value)
+            if key == "port_agent":
+                doc["products"] = [{k: raw(v) for k, v in p.items()} for p in self.products]
+                for key in _AFTER_PORT_AGENT:
+                    doc[key] = raw(self.fields[key])
+        for key, value in self.fields.items():
+            if key not in doc:
+                doc[key] = raw(value)
+        return doc
+
+
+_AFTER_PORT_AGENT = ("solutions", "barges", "comments")
+
+
+def render(
+    state: AuctionState,
+    viewer: Viewer,
+    solutions: Solutions | None = None,
+    previous: Parts | None = None,
+    scope: Touched = EVERYTHING,
+) -> Parts | None:
+    """The receiver's bounded view in parts (None: it may not see the auction). With
+    ``previous`` (its rendering of the state before the events ``scope`` was made from), the
+    parts outside ``scope`` are taken from it.
+
+    What receivers of the same kind see alike (the `Head`, the solutions, each bid, each
+    product's own fields) is rendered once per state, kept beside it, and shared: the same
+    bytes objects, which the patch compares first by identity."""
+    lens = Lens.of(state, viewer, solutions)
+    if lens is None:
+        return None
+    product_ids = tuple(state.products)
+    if previous is not None and previous.product_ids != product_ids:
+        previous = None
+    old = previous.fields if previous is not None else {}
+    again = previous is None
+    fields: Leaves = {
+        "solutions": _solutions(state, lens),
+        "barges": _list(old, "barges", again or scope.barges, lens.barges),
+        "comments": _list(old, "comments", again or scope.comments, lens.comments),
+    }
+    values = lens.personal()
+    old_values = previous.values if previous is not None else {}
+    for key, value in values.items():
+        same = old.get(key)
+        if same is not None and key in old_values and old_values[key] == value:
+            fields[key] = same
+        else:
+            fields[key] = _encode(to_public(value, key))
+    products: list[Leaves] = []
+    changed = scope.products
+    reuse = previous.products if previous is not None and changed is not None else None
+    for i, product in enumerate(state.products.values()):
+        if reuse is not None and changed is not None and product.product_id not in changed:
+            products.append(reuse[i])
+        else:
+            products.append(_product(state, lens, product))
+    return Parts(state.seq, _head(state, lens), fields, products, product_ids, values)
+
+
+def _head(state: AuctionState, lens: Lens) -> Head:
+    """The `Head` of ``lens``'s kind of receiver at this state (made once); a field equal to
+    the one of the head before keeps its bytes."""
+    heads: dict[str, Head] = state.__dict__.setdefault(_HEADS, {})
+    base = heads.get(lens.kind)
+    if base is not None and base.seq == state.seq:
+        return base
+    values = lens.head(None, personal=False)
+    old_values, old = (base.values, base.fields) if base is not None else ({}, {})
+    fields: Leaves = {}
+    for key, value in values.items():
+        same = old.get(key)
+        if same is not None and key in old_values and old_values[key] == value:
+            fields[key] = same
+        else:
+            fields[key] = _encode(to_public(value, key))
+    if base is not None:
+        base.base = None  # heads link only to the one before: no chain through the auction
+    head = heads[lens.kind] = Head(state.seq, values, fields, base)
+    return head
+
+
+def _product(state: AuctionState, lens: Lens, product: Product) -> Leaves:
+    """One product's leaves; its own fields and each bid's JSON text are made once (per form of
+    receiver, `Lens.bid_form`) and kept beside the state (a bid never changes: only which bids
+    are live does). A supplier's list is every supplier's, with its own bid in its form."""
+    cache = _bids_cache(state)
+    own = dict(_product_fields(state, lens, product))
+    ranked = _ranked(state, product.product_id)
+    bids: list[bytes]
+    if lens.me is not None:
+        shared, places = _competitors(state, lens, product.product_id, ranked, cache)
+        place = places.get(lens.me)
+        if place is None:
+            bids = shared
+        else:
+            bids = list(shared)
+            bids[place] = _bid_text(lens, ranked[place], cache)
+    else:
+        bids = [_bid_text(lens, bid, cache) for bid in ranked]
+    own["bids"] = bids
+    leading = lens.is_leading(ranked)
+    if leading is not None:
+        own["is_leading"] = _TRUE if leading else _FALSE
+    return own
+
+
+def _bid_text(lens: Lens, bid: Bid, cache: dict[Any, bytes]) -> bytes:
+    key = (bid.bid_id, *lens.bid_form(bid))
+    text = cache.get(key)
+    if text is None:
+        text = cache[key] = _encode(to_public(lens.bid(bid)))
+    return text
+
+
+def _competitors(
+    state: AuctionState, lens: Lens, product_id: str, ranked: list[Bid], cache: dict[Any, bytes]
+) -> tuple[list[bytes], dict[str, int]]:
+    """A product's bids as a supplier sees its competitors' (every supplier alike), and where
+    each supplier's own bid is among them: made once per state."""
+    made: dict[str, tuple[int, list[bytes], dict[str, int]]] = state.__dict__.setdefault(
+        _COMPETITORS, {}
+    )
+    entry = made.get(product_id)
+    if entry is None or entry[0] != state.seq:
+        texts: list[bytes] = []
+        places: dict[str, int] = {}
+        for i, bid in enumerate(ranked):
+            key = (bid.bid_id, "competitor")
+            text = cache.get(key)
+            if text is None:
+                text = cache[key] = _encode(to_public(lens.competitor_bid(bid)))
+            texts.append(text)
+            places[bid.supplier_id] = i
+        entry = made[product_id] = (state.seq, texts, places)
+    return entry[1], entry[2]
+
+
+def _product_fields(state: AuctionState, lens: Lens, product: Product) -> Leaves:
+    made: dict[tuple[str, bool], tuple[Product, Leaves]] = state.__dict__.setdefault(_PRODUCTS, {})
+    key = (product.product_id, lens.vessel_names is not None)
+    entry = made.get(key)
+    if entry is None or entry[0] is not product:
+        fields = lens.product_fields(product)
+        entry = made[key] = (product, {k: _encode(to_public(v, k)) for k, v in fields.items()})
+    return entry[1]
+
+
+def _ranked(state: AuctionState, product_id: str) -> list[Bid]:
+    """`AuctionState.ranked`, sorted once per state for every receiver."""
+    made: dict[str, tuple[int, list[Bid]]] = state.__dict__.setdefault(_RANKED, {})
+    entry = made.get(product_id)
+    if entry is None or entry[0] != state.seq:
+        entry = made[product_id] = (state.seq, state.ranked(product_id))
+    return entry[1]
+
+
+def _bids_cache(state: AuctionState) -> dict[Any, bytes]:
+    """The JSON texts of bids by (bid_id, form), beside the state; those of bids no longer live
+    are dropped when they outnumber the live ones (so it holds about what the views show)."""
+    cache: dict[Any, bytes] = state.__dict__.setdefault(_BIDS, {})
+    if len(cache) > 8 * len(state.bids) + 256:
+        live = state.bids
+        for key in [k for k in cache if k[0] not in live]:
+            del cache[key]
+    return cache
+
+
+def _solutions(state: AuctionState, lens: Lens) -> bytes:
+    """The solutions' JSON text, made once per state, solutions and form of receiver
+    (`Lens.solutions_form`): every supplier sees the same."""
+    made: dict[str, tuple[int, Solutions, bytes]] = state.__dict__.setdefault(_SOLUTIONS, {})
+    form = lens.solutions_form()
+    entry = made.get(form)
+    if entry is not None and entry[0] == state.seq and entry[1] is lens.sols:
+        return entry[2]
+    text = _encode(to_public(lens.solutions()))
+    made[form] = (state.seq, lens.sols, text)
+    return text
+
+
+def _list(
+    old: Leaves, key: str, again: bool, make: Callable[[], list[dict[str, Any]]]
+) -> list[bytes]:
+    kept = old.get(key)
+    if not again and isinstance(kept, list):
+        return kept
+    return [_encode(to_public(item)) for item in make()]
+
+
+def diff(old: Parts, new: Parts) -> list[dict[str, Any]]:
+    """The JSON Patch from ``old`` to ``new``: an operation per part that differs."""
+    ops = list(new.head.ops_from(old.head))
+    dict_ops("", old.fields, new.fields, ops)
+    if old.product_ids != new.product_ids:
+        ops.append({"op": "replace", "path": "/products", "value": new.document()["products"]})
+        return ops
+    for i, (was, now) in enumerate(zip(old.products, new.products, strict=True)):
+        if was is not now:
+            dict_ops(f"/products/{i}", was, now, ops)
+    return ops
+
+
+def filtered_events(
+    state: AuctionState, viewer: Viewer, first_seq: int, events: Sequence[Event]
+) -> msgspec.Raw | None:
+    """`redaction.filter_events`, encoded, made once per update for every receiver that sees
+    its events alike: one kind of receiver but suppliers, and suppliers that are neither the
+    subject nor the actor of any of them (the others each their own)."""
+    if not can_see(state, viewer):
+        return None
+    form: tuple[str, str | None] = (audience(state, viewer), None)
+    if form[0] == "supplier":
+        me = viewer.company_id
+        for event in events:
+            by = event.by
+            if getattr(event, "supplier_id", None) == me or (
+                by is not None and by.company_id == me
+            ):
+                form = ("supplier", me)
+                break
+    made: tuple[Sequence[Event], int, dict[tuple[str, str | None], msgspec.Raw]] | None
+    made = state.__dict__.get(_EVENTS)
+    if made is None or made[0] is not events or made[1] != first_seq:
+        made = (events, first_seq, {})
+        state.__dict__[_EVENTS] = made
+    text = made[2].get(form)
+    if text is None:
+        out = filter_events(state, viewer, first_seq, list(events)) or []
+        text = made[2][form] = msgspec.Raw(_encode(out))
+    return text
+
+
+def cached(state: AuctionState, key: Hashable) -> Parts | None:
+    """The latest rendering kept for ``key`` (a receiver) beside this state object."""
+    renderings: dict[Hashable, Parts] | None = state.__dict__.get(_CACHE)
+    return None if renderings is None else renderings.get(key)
+
+
+def keep(state: AuctionState, key: Hashable, parts: Parts | None) -> None:
+    """Keep ``parts`` as ``key``'s latest rendering of this state (None: forget it)."""
+    renderings: dict[Hashable, Parts] = state.__dict__.setdefault(_CACHE, {})
+    if parts is None:
+        renderings.pop(key, None)
+    else:
+        renderings[key] = parts

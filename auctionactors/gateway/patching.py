@@ -1,0 +1,158 @@
+"""Protocol 2's update frames (`domain.parts`): per receiver, a patch from its previous rendering
+of the auction, or the whole bounded view where a connection has no base for the patch.
+
+`Patched` is one receiver's rendering of one update. Most connections get its patch; a
+connection whose previous frame on the subscription was not at the patch's base (one subscribed
+to everything, to which the auction just became visible; one that missed an update) gets the
+whole view instead: as ``view`` for the first update of a subscription, else as a patch that
+replaces the whole document. Those two frames are made only when someone needs them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+
+from auctionactors.domain import parts
+from auctionactors.domain.access import Viewer
+from auctionactors.domain.events import Event
+from auctionactors.domain.solutions import Solutions
+from auctionactors.domain.state import AuctionState
+from auctionactors.domain.timestamps import format_instant
+from auctionactors.domain.views import view
+from auctionactors.gateway import protocol
+from auctionactors.gateway.peer import Peer, Receiver, _Sub
+
+
+class Patched:
+    """One protocol-2 receiver's frames for one update (at ``seq``, patching ``base``; a
+    ``base`` of None: the patch replaces the whole view, whatever the connection had)."""
+
+    __slots__ = ("_first", "_whole", "auction_id", "base", "events", "now", "patch", "rendered")
+
+    def __init__(
+        self,
+        rendered: parts.Parts,
+        base: int | None,
+        ops: list[dict[str, Any]] | None,
+        events: msgspec.Raw,
+        now: int,
+        auction_id: str,
+    ) -> None:
+        self.auction_id = auction_id
+        self.rendered = rendered
+        self.base = base
+        self.events = events
+        self.now = now
+        self._first: bytes | None = None
+        self._whole: bytes | None = None
+        self.patch = self.whole() if ops is None else self._frame(patch=ops)
+
+    def _frame(self, **body: Any) -> bytes:
+        return protocol.update2(self.auction_id, self.rendered.seq, self.now, self.events, **body)
+
+    def first(self) -> bytes:
+        """The update as a subscription's first: with the whole ``view``."""
+        if self._first is None:
+            self._first = self._frame(view=self.rendered.document())
+        return self._first
+
+    def whole(self) -> bytes:
+        """The update with a patch that replaces the whole view."""
+        if self._whole is None:
+            replace = {"op": "replace", "path": "", "value": self.rendered.document()}
+            self._whole = self._frame(patch=[replace])
+        return self._whole
+
+    def for_sub(self, sub: _Sub | None) -> bytes:
+        """The frame for a connection with subscription ``sub`` as it is now (None: subscribed
+        to everything, and the auction is new to it)."""
+        if sub is None:
+            return self.first()
+        last = sub.pending[-1][0] if sub.pending else sub.last_seq  # what it will have
+        if self.base is None or last == self.base or last >= self.rendered.seq:
+            return self.patch  # (one it has already is not sent at all)
+        return self.whole()
+
+
+def render(
+    state: AuctionState,
+    viewer: Viewer,
+    receiver: Receiver,
+    now: int,
+    solutions: Solutions,
+    first_seq: int,
+    events: Sequence[Event],
+    *,
+    fresh: bool = False,
+) -> Patched | None:
+    """The update of ``events`` (from ``first_seq`` to the state's seq) for a protocol-2
+    receiver, its patch made from the receiver's previous rendering when that was at
+    ``first_seq`` - 1 (and not ``fresh``); None if it may no longer see the auction. The new
+    rendering is kept as the base of the next patch."""
+    previous = None if fresh else parts.cached(state, receiver)
+    if previous is not None and previous.seq == first_seq - 1:
+        new = parts.render(state, viewer, solutions, previous, parts.touched(events))
+        ops = None if new is None else parts.diff(previous, new)
+        base: int | None = previous.seq
+    else:
+        new = parts.render(state, viewer, solutions)
+        ops, base = None, None
+    parts.keep(state, receiver, new)
+    if new is None:
+        return None
+    filtered = parts.filtered_events(state, viewer, first_seq, events)
+    if filtered is None:  # (it may see the auction: its view was just rendered)
+        return None
+    return Patched(new, base, ops, filtered, now, state.auction_id)
+
+
+def forget(state: AuctionState, receiver: Receiver) -> None:
+    """The receiver's latest rendering is not what it was sent: no patch is made from it."""
+    parts.keep(state, receiver, None)
+
+
+def first_view(
+    peer: Peer, state: AuctionState, now: int, solutions: Solutions
+) -> dict[str, Any] | None:
+    """The view of a subscription's first update for ``peer`` (None: it may not see the
+    auction). Protocol 2: the bounded view, kept as the base of the next update's patch."""
+    if peer.protocol == 1:
+        return view(state, peer.viewer, now, solutions)
+    rendered = parts.render(state, peer.viewer, solutions)
+    parts.keep(state, peer.receiver, rendered)
+    return None if rendered is None else rendered.document()
+
+
+def first_update(
+    peer: Peer,
+    auction_id: str,
+    seq: int,
+    events: list[dict[str, Any]],
+    doc: dict[str, Any],
+    now: int,
+) -> bytes:
+    """A subscription's first update, with ``doc`` from `first_view`."""
+    if peer.protocol == 1:
+        return protocol.update(auction_id, seq, events, doc)
+    return protocol.update2(auction_id, seq, now, events, view=doc)
+
+
+def present(
+    state: AuctionState, viewer: Viewer, protocol_version: int, now: int, solutions: Solutions
+) -> dict[str, Any] | None:
+    """``get_view``'s answer (``seq``, ``view``; protocol 2: the bounded view rendered afresh,
+    and ``server_time`` beside it); None if the viewer may not see the auction."""
+    if protocol_version == 1:
+        doc = view(state, viewer, now, solutions)
+        return None if doc is None else {"seq": state.seq, "view": doc}
+    rendered = parts.render(state, viewer, solutions)
+    if rendered is None:
+        return None
+    return {
+        "seq": state.seq,
+        "view": rendered.document(),
+        "server_time": format_instant(now),
+    }
