@@ -58,8 +58,9 @@ class _Patching:
                 if path[: len(source)] == source and len(path) > len(source):
                     raise PatchError(f"cannot move {op['from']!r} into itself")
                 value = self.get(source)
-                self.remove(source)
-                self.add(path, value)
+                if source != path:
+                    self.remove(source)
+                    self.add(path, value)
             elif name == "copy":
                 self.add(path, copy.deepcopy(self.get(_pointer(op, "from"))))
             elif name == "test":
@@ -104,8 +105,7 @@ class _Patching:
 
     def remove(self, path: list[str]) -> None:
         if not path:
-            self.root = None
-            return
+            raise PatchError("cannot remove the whole document")
         parent, token = self._parent(path), path[-1]
         if isinstance(parent, dict):
             if token not in parent:
