@@ -75,7 +75,9 @@ FAILING: list[tuple[Any, list[dict[str, Any]]]] = [
 @pytest.mark.parametrize(("doc", "ops"), FAILING)
 def test_a_patch_that_does_not_apply_raises_and_changes_nothing(doc: Any, ops: Any) -> None:
     before = copy.deepcopy(doc)
-    ops = ops if not isinstance(ops, list) else [{"op": "replace", "path": "/foo", "value": 0}, *ops]
+    ops = (
+        ops if not isinstance(ops, list) else [{"op": "replace", "path": "/foo", "value": 0}, *ops]
+    )
     with pytest.raises(PatchError):
         apply(doc, ops)
     assert doc == before
@@ -102,7 +104,10 @@ def test_only_the_path_of_a_change_is_copied() -> None:
 json_scalars = st.none() | st.booleans() | st.integers(-5, 5) | st.text("abc/~", max_size=3)
 json_docs = st.recursive(
     json_scalars,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text("ab/~", max_size=2), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.text("ab/~", max_size=2), inner, max_size=4)
+    ),
     max_leaves=12,
 )
 

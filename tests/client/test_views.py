@@ -24,7 +24,14 @@ def event(seq: int, type_: str = "bid_placed") -> dict[str, Any]:
 
 
 def first(seq: int, **fields: Any) -> dict[str, Any]:
-    return {"type": "update", "auction_id": "a1", "seq": seq, "events": [], "view": view(seq), **fields}
+    return {
+        "type": "update",
+        "auction_id": "a1",
+        "seq": seq,
+        "events": [],
+        "view": view(seq),
+        **fields,
+    }
 
 
 def patched(seq: int, amount: str) -> dict[str, Any]:
@@ -80,8 +87,12 @@ def test_history_frames_are_folded_into_the_next_update() -> None:
     views = Views(protocol=2)
     views.update(first(3))
     views.resumed()  # a new connection, subscribing since=3
-    views.history({"type": "history", "auction_id": "a1", "events": [event(s) for s in range(2, 6)]})
-    views.history({"type": "history", "auction_id": "a1", "events": [event(s) for s in range(6, 8)]})
+    views.history(
+        {"type": "history", "auction_id": "a1", "events": [event(s) for s in range(2, 6)]}
+    )
+    views.history(
+        {"type": "history", "auction_id": "a1", "events": [event(s) for s in range(6, 8)]}
+    )
     update = first(9, events=[event(8), event(9)])
     assert views.update(update) == "deliver"
     assert [e["seq"] for e in update["events"]] == [4, 5, 6, 7, 8, 9]  # 2 and 3 were delivered
