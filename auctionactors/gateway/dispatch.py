@@ -159,10 +159,18 @@ class Dispatcher:
         return {}
 
     async def _subscribe_all(self, peer: Peer, req: m.SubscribeAll) -> Result:
-        def ok(ids: list[str]) -> bytes:
-            return self._answer(req, protocol.ok(req.id, {"auctions": ids}))
+        if peer.protocol < 2:  # every visible auction, and their ids (protocol 1)
 
-        await self.hub.subscribe_all(peer, ok)
+            def ok(ids: list[str]) -> bytes:
+                return self._answer(req, protocol.ok(req.id, {"auctions": ids}))
+
+            await self.hub.subscribe_all(peer, ok)
+            return None
+
+        def counted(ids: list[str]) -> bytes:
+            return self._answer(req, protocol.ok(req.id, {"count": len(ids)}))
+
+        await self.hub.subscribe_all(peer, counted, m.statuses_of(req.statuses))
         return None
 
     async def _list(self, peer: Peer, req: m.ListAuctions) -> Result:

@@ -50,7 +50,11 @@ def prepare(hub: Hub, update: Update) -> Fanout | None:
         if auction_id in p.excluded:
             if not summary.visible_to(p.viewer):
                 stale.append(p)
-        elif summary.visible_to(p.viewer):
+        elif summary.visible_to(p.viewer) and (p.wants(summary.status) or p.walking):
+            # While its initial updates are being sent, a connection gets the frame of an
+            # auction in any status: the walk may have registered it after this rendering and
+            # read the store before this update is durable (`everything`); delivered only
+            # if it is subscribed by then, or if the auction is in a status it asked for.
             targets.append((p, None))
     frames = _frames(hub, update, targets)
     if frames is None:
@@ -160,6 +164,7 @@ class Fanout:
                 sub is not None  # unsubscribed meanwhile
                 or not peer.all_auctions
                 or auction_id in peer.excluded
+                or not peer.wants(self.summary.status)
             ):
                 continue
             hub.deliver(peer, auction_id, seq, frame)
@@ -186,6 +191,7 @@ async def resync(hub: Hub, solved: Solved) -> None:
         and auction_id not in p.subs
         and auction_id not in p.excluded
         and summary.visible_to(p.viewer)
+        and p.wants(summary.status)
     ]
     if not behind and not newcomers:
         return

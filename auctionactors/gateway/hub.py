@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any, TypeVar
 
 from auctionactors.domain.access import Viewer, can_see
@@ -30,7 +30,7 @@ from auctionactors.domain.redaction import filter_events
 from auctionactors.domain.state import AuctionState
 from auctionactors.domain.views import view
 from auctionactors.errors import AuctionActorsError, DomainError
-from auctionactors.gateway import fanout, protocol
+from auctionactors.gateway import everything, fanout, protocol
 from auctionactors.gateway.fanout import NOT_FOUND
 from auctionactors.gateway.listing import Listing
 from auctionactors.gateway.peer import Peer, _Sub
@@ -159,7 +159,7 @@ class Hub:
         for peer, joined in self._all.items():
             if joined <= epoch or auction_id in peer.subs or auction_id in peer.excluded:
                 continue
-            if summary.visible_to(peer.viewer):
+            if summary.visible_to(peer.viewer) and peer.wants(summary.status):
                 task = asyncio.get_running_loop().create_task(
                     self._subscribe_quietly(peer, auction_id)
                 )
@@ -293,32 +293,15 @@ class Hub:
             self.send(peer, sub.gone)
 
     async def subscribe_all(
-        self, peer: Peer, ok: Callable[[list[str]], bytes], concurrency: int = 16
+        self,
+        peer: Peer,
+        ok: Callable[[list[str]], bytes],
+        statuses: Collection[str] | None = None,
     ) -> None:
-        """Every auction ``peer`` may see now (one update each, newest first) and later (as it
-        becomes visible). The ids are read from the store's catalog after the connection is
-        registered, so an auction becoming visible meanwhile is sent by its update (or by
-        `subscribe_late`), if not listed."""
-        known = peer in self._all
-        peer.all_auctions = True
-        peer.excluded.clear()
-        self.epoch += 1
-        self._all[peer] = self.epoch
-        try:
-            ids = await self.listing.visible_ids(peer.viewer)
-        except BaseException:
-            if not known:  # refused (storage down): not subscribed to everything after all
-                peer.all_auctions = False
-                self._all.pop(peer, None)
-            raise
-        self.send(peer, ok(ids))
-        todo = [a for a in ids if a not in peer.subs]
-        for start in range(0, len(todo), concurrency):
-            if peer.closed:
-                return
-            await asyncio.gather(
-                *(self._subscribe_quietly(peer, a) for a in todo[start : start + concurrency])
-            )
+        """Every auction ``peer`` may see now (one update each, newest first; only those in
+        ``statuses`` when given, protocol 2) and later (as it becomes visible, or enters one of
+        ``statuses``), sent only as fast as the connection reads them (`everything`)."""
+        await everything.subscribe_all(self, peer, ok, statuses)
 
     async def _subscribe_quietly(self, peer: Peer, auction_id: str) -> None:
         try:
@@ -347,6 +330,7 @@ class Hub:
         """The connection is gone: forget it everywhere."""
         peer.closed = True
         peer.wakeup.set()
+        peer.emptied.set()
         for sub in list(peer.subs.values()):
             self._detach(peer, sub)
         self._all.pop(peer, None)

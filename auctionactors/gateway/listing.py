@@ -91,10 +91,15 @@ class Listing:
                 self._skipped(entry.stream_id, "its summary")
         return {"auctions": listed, "next_cursor": encode_cursor(page[-1]) if more else None}
 
-    async def visible_ids(self, viewer: Viewer) -> list[str]:
-        """Every auction ``viewer`` may see, newest first (read from the rows' columns: the
-        summaries need not be decoded)."""
-        return [e.stream_id for e in await self.store.catalog(reader=reader_of(viewer))]
+    async def visible_ids(
+        self, viewer: Viewer, statuses: Collection[str] | None = None
+    ) -> list[str]:
+        """Every auction ``viewer`` may see (only those in ``statuses``, when given), newest
+        first (read from the rows' columns: the summaries need not be decoded)."""
+        if statuses is not None and not statuses:
+            return []
+        rows = await self.store.catalog(reader=reader_of(viewer), statuses=statuses)
+        return [e.stream_id for e in rows]
 
     async def unfinished(self, company_id: str) -> int:
         """How many auctions of a buyer company are not final (drafts included)."""

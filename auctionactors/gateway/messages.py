@@ -9,11 +9,12 @@ written against a later protocol revision that adds fields keep working.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
 import msgspec
 
 from auctionactors.domain.terms import Kind, Status
+from auctionactors.errors import DomainError
 
 RequestId = str | int
 # A decimal string ("2.25") or a JSON number (2.25); converted exactly by `parse_amount`.
@@ -39,6 +40,7 @@ class Frame(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
 class Hello(Frame, frozen=True, kw_only=True, tag="hello"):
     token: str
     id: RequestId | None = None
+    protocol: Literal[1, 2] = 1  # what the client speaks (PROTOCOL.md, "Protocol 2")
 
 
 class Request(Frame, frozen=True, kw_only=True):
@@ -63,7 +65,27 @@ class Unsubscribe(AuctionRequest, frozen=True, kw_only=True, tag="unsubscribe"):
 
 
 class SubscribeAll(Request, frozen=True, kw_only=True, tag="subscribe_all"):
-    pass
+    # Protocol 2 only (`dispatch` checks it: a protocol 1 client's unknown field is ignored).
+    statuses: Any = None
+
+
+# What `subscribe_all` subscribes a protocol 2 client to when it names no statuses.
+DEFAULT_STATUSES: frozenset[str] = frozenset({"draft", "pending", "open", "decision"})
+
+
+def statuses_of(value: Any) -> frozenset[str]:
+    """A protocol 2 ``subscribe_all``'s ``statuses`` (None: `DEFAULT_STATUSES`); `DomainError`
+    ``bad_request`` for anything but a list of statuses."""
+    if value is None:
+        return DEFAULT_STATUSES
+    try:
+        listed = msgspec.convert(value, list[Status])
+    except msgspec.ValidationError as exc:
+        where = str(exc).replace("`$", "`$.statuses")
+        raise DomainError(
+            "bad_request", where if "`$.statuses" in where else f"{where} - at `$.statuses`"
+        ) from None
+    return frozenset(listed)
 
 
 class ListAuctions(Request, frozen=True, kw_only=True, tag="list_auctions"):

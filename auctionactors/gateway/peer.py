@@ -62,6 +62,28 @@ class Peer:
         self.subs: dict[str, _Sub] = {}
         self.all_auctions = False
         self.excluded: set[str] = set()
+        # The protocol the hello asked for (1 or 2; set by the server after the hello).
+        self.protocol = 1
+        # `subscribe_all`: the statuses an auction must be in to be subscribed to when it
+        # enters them (None: any; protocol 1), and whether its initial updates are still being
+        # sent (`everything.walk`).
+        self.statuses: frozenset[str] | None = None
+        self.walking = False
+        # Set whenever the outbox is empty (or the connection closed): see `drained`.
+        self.emptied = asyncio.Event()
+        self.emptied.set()
+
+    def wants(self, status: str) -> bool:
+        """Whether `subscribe_all` subscribes this connection to an auction in ``status``."""
+        return self.statuses is None or status in self.statuses
+
+    async def drained(self) -> None:
+        """Wait until every queued frame has been handed to the socket (the writer has taken
+        them all: it takes the next one only once the socket's buffer is within its write
+        limit), or the connection is closed."""
+        while self.outbox and not self.closed:
+            self.emptied.clear()
+            await self.emptied.wait()
 
     def push(self, frame: bytes) -> bool:
         """Send or queue a frame; False (and the connection is cut off) when the outbox is full.
@@ -82,6 +104,7 @@ class Peer:
             self.closed = True
             self.overflowed = True
             self.wakeup.set()
+            self.emptied.set()
             if self.on_overflow is not None:
                 self.on_overflow()
             return False
@@ -94,4 +117,6 @@ class Peer:
         """The next frame to write (the writer's side of `push`)."""
         frame = self.outbox.popleft()
         self.queued_bytes -= len(frame)
+        if not self.outbox:
+            self.emptied.set()
         return frame

@@ -104,6 +104,7 @@ class Session:
     ) -> None:
         self.phase = Phase.AWAITING_HELLO
         self.principal: Principal | None = None
+        self.protocol = PROTOCOL_VERSION  # the hello's (`welcome` states it)
         self._bucket = TokenBucket(rate_per_s, burst)
         self._refusals_left = max_refused_before_hello
 
@@ -127,6 +128,7 @@ class Session:
             if self.phase is not Phase.AWAITING_HELLO:
                 return _refuse(parsed.id, "bad_request", "hello was already sent")
             self.phase = Phase.AUTHENTICATING
+            self.protocol = parsed.protocol
             return HelloReceived(parsed.token)
         if self.phase is not Phase.READY:
             return _refuse(parsed.id, "unauthenticated", "send hello with a token first")
@@ -137,7 +139,7 @@ class Session:
         self.phase = Phase.READY
         self.principal = principal
         self._bucket = TokenBucket(self._bucket.rate, self._bucket.burst)  # a full one
-        return welcome(principal, server_time)
+        return welcome(principal, server_time, self.protocol)
 
 
 def parse(text: str) -> Hello | Request | Refused:
@@ -213,11 +215,11 @@ def unsubscribed(auction_id: str, seq: int, code: ErrorCode, message: str) -> by
     )
 
 
-def welcome(principal: Principal, server_time: Instant) -> bytes:
+def welcome(principal: Principal, server_time: Instant, version: int = PROTOCOL_VERSION) -> bytes:
     return _encoder.encode(
         {
             "type": "welcome",
-            "protocol": PROTOCOL_VERSION,
+            "protocol": version,
             "user": {"id": principal.user_id, "name": principal.user_name},
             "company": {
                 "id": principal.company_id,

@@ -227,6 +227,7 @@ class Gateway:
             sock = ws.transport.get_extra_info("socket")
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, cfg.socket_send_buffer)
         peer = Peer(principal, cfg.outbox_size, max_bytes=cfg.outbox_bytes)
+        peer.protocol = session.protocol
         writer = asyncio.create_task(self._write(ws, peer))
         cut_off: list[asyncio.Task[None]] = []
         peer.on_overflow = lambda: cut_off.append(self._cut_off(ws, writer))
@@ -316,6 +317,9 @@ class Gateway:
                     self.hub.stats.sent += 1
         except ConnectionClosed:
             pass
+        finally:  # nothing will be written any more: whoever waits for the outbox stops
+            peer.closed = True
+            peer.emptied.set()
 
     def _sender(self, ws: ServerConnection) -> Callable[[bytes], bool]:
         """`Peer.send_now` for ``ws``: hand a text frame to websockets at once, as its own

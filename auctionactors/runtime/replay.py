@@ -10,10 +10,11 @@ skipped, never a reason to quarantine an auction (`verify` reports a wrong one).
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from auctionactors.domain.state import AuctionState, evolve
 from auctionactors.errors import AuctionActorsError, StoreError
-from auctionactors.store.base import EventStore, StoredEvent
+from auctionactors.store.base import EventStore, StoredEvent, StreamTail
 from auctionactors.store.codec import SNAPSHOT_VERSION, decode_event, decode_snapshot
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,34 @@ async def _from_snapshot(
         log.warning("%s: snapshot ignored: %s", stream_id, exc)
         return None, None
     return state, stored[1:]
+
+
+async def rebuild_many(store: EventStore, stream_ids: Sequence[str]) -> list[AuctionState | None]:
+    """`rebuild` of each stream (its state now; None for an empty one), in ``stream_ids``' order,
+    with one read for them all (`EventStore.tails`): a finished auction's state is its final
+    snapshot, decoded, nothing folded. A stream whose snapshot cannot be used is rebuilt on
+    its own (`rebuild`); one that cannot be rebuilt raises `ReplayFailed`."""
+    states: list[AuctionState | None] = []
+    for tail in await store.tails(stream_ids):
+        usable, state = _from_tail(tail)
+        states.append(state if usable else await rebuild(store, tail.stream_id))
+    return states
+
+
+def _from_tail(tail: StreamTail) -> tuple[bool, AuctionState | None]:
+    """(True, the stream's state) from its tail; (False, None) when it cannot be used as it
+    is (`rebuild` then logs why, and folds from seq 1 if it must)."""
+    snapshot, stored = tail.snapshot, tail.events
+    try:
+        if snapshot is None:
+            if stored and stored[0].seq != 1:
+                return False, None
+            return True, fold(tail.stream_id, None, stored)
+        if snapshot.version != SNAPSHOT_VERSION or not stored or stored[0].seq != snapshot.seq:
+            return False, None
+        return True, fold(tail.stream_id, decode_snapshot(tail.stream_id, snapshot), stored[1:])
+    except (StoreError, ReplayFailed):
+        return False, None
 
 
 def fold(

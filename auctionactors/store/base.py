@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Collection, Sequence
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import msgspec
 
@@ -86,6 +86,14 @@ class Snapshot(msgspec.Struct, frozen=True):
     seq: int
     version: str
     data: bytes
+
+
+class StreamTail(NamedTuple):
+    """A stream's latest snapshot and the events from its seq on (see `EventStore.tails`)."""
+
+    stream_id: str
+    snapshot: Snapshot | None
+    events: list[StoredEvent]
 
 
 class CatalogEntry(msgspec.Struct, frozen=True):
@@ -237,6 +245,12 @@ class EventStore(Protocol):
 
     async def latest_snapshot(self, stream_id: str) -> Snapshot | None:
         """The stream's stored snapshot (the latest written), or None."""
+        ...
+
+    async def tails(self, stream_ids: Sequence[str]) -> list[StreamTail]:
+        """Each stream's latest snapshot (None without one) and its events from that snapshot's
+        seq on (every event without one), in ``stream_ids``' order, in one read: what rebuilding
+        many auctions at once needs (`replay.rebuild_many`). Unknown streams give no events."""
         ...
 
     async def find_keys(

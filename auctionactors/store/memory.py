@@ -26,6 +26,7 @@ from auctionactors.store.base import (
     Snapshot,
     StoredEvent,
     StreamInfo,
+    StreamTail,
     chain_hash,
     check_catalog,
     check_limit,
@@ -215,6 +216,16 @@ class MemoryEventStore:
     async def latest_snapshot(self, stream_id: str) -> Snapshot | None:
         self._ensure_open()
         return self.snapshots.get(stream_id)
+
+    async def tails(self, stream_ids: Sequence[str]) -> list[StreamTail]:
+        """See `EventStore.tails`."""
+        self._ensure_open()
+        found = []
+        for stream_id in stream_ids:
+            snapshot = self.snapshots.get(stream_id)
+            start = 0 if snapshot is None else snapshot.seq - 1
+            found.append(StreamTail(stream_id, snapshot, self._streams.get(stream_id, [])[start:]))
+        return found
 
     async def highest_seq(self, stream_id: str) -> int:
         self._ensure_open()

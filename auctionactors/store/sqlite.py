@@ -40,6 +40,7 @@ from auctionactors.store.base import (
     Snapshot,
     StoredEvent,
     StreamInfo,
+    StreamTail,
     check_catalog,
     check_limit,
     check_snapshot,
@@ -301,6 +302,10 @@ class SqliteEventStore(sqlite_catalog.CatalogReads, sqlite_accounts.AccountsStor
 
     async def latest_snapshot(self, stream_id: str) -> Snapshot | None:
         return await self._read(partial(sqlite_reads.snapshot, stream_id=stream_id))
+
+    async def tails(self, stream_ids: Sequence[str]) -> list[StreamTail]:
+        """See `EventStore.tails`: one hop to the reader thread for them all."""
+        return await self._read(partial(sqlite_reads.tails, stream_ids=list(stream_ids)))
 
     async def highest_seq(self, stream_id: str) -> int:
         return await self._read(partial(sqlite_reads.highest_seq, stream_id=stream_id))

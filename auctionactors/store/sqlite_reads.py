@@ -7,10 +7,18 @@ thread, each in one hop (a 100k-event replay is one call, not one per row). Apar
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from itertools import starmap
 
 from auctionactors.store import sqlite_catalog
-from auctionactors.store.base import Damage, KeyRecord, Snapshot, StoredEvent, StreamInfo
+from auctionactors.store.base import (
+    Damage,
+    KeyRecord,
+    Snapshot,
+    StoredEvent,
+    StreamInfo,
+    StreamTail,
+)
 from auctionactors.store.integrity import check_events
 
 # ?1 is selected back so that rows map straight onto StoredEvent (no per-row Python code).
@@ -62,6 +70,21 @@ def snapshot(conn: sqlite3.Connection, stream_id: str) -> Snapshot | None:
         "SELECT seq, version, data FROM snapshots WHERE stream_id = ?", (stream_id,)
     ).fetchone()
     return None if row is None else Snapshot(row[0], row[1], row[2])
+
+
+def tails(conn: sqlite3.Connection, stream_ids: Sequence[str]) -> list[StreamTail]:
+    """Each stream's snapshot, then its events from the snapshot's seq on (read after it: at
+    least as recent)."""
+    found = []
+    for stream_id in stream_ids:
+        taken = snapshot(conn, stream_id)
+        params = (stream_id, 1 if taken is None else taken.seq, MAX_INT64, -1)
+        found.append(
+            StreamTail(
+                stream_id, taken, list(starmap(StoredEvent, conn.execute(SELECT_STREAM, params)))
+            )
+        )
+    return found
 
 
 def highest_seq(conn: sqlite3.Connection, stream_id: str) -> int:

@@ -306,7 +306,7 @@ async def test_a_subscribe_all_whose_catalog_read_missed_a_creation_gets_it_deli
     aid = (await buyer.ok("create_auction", auction=spot(p, start=None)))["auction_id"]
     served.supervisor.subscribers[:] = [hub]
 
-    async def too_early(viewer: object) -> list[str]:
+    async def too_early(viewer: object, statuses: object = None) -> list[str]:
         return []
 
     monkeypatch.setattr(hub.listing, "visible_ids", too_early)
