@@ -131,3 +131,29 @@ async def test_get_events_pages_through_every_event(served: Served) -> None:
         assert [e async for e in buyer.get_events(auction_id, since=5, limit=2)] == whole[5:]
     await s1.close()
     await admin.close()
+
+
+async def test_a_catch_up_far_behind_arrives_as_one_update_with_every_event(
+    served: Served,
+) -> None:
+    """More than 1,000 events behind: a 1.1 server sends them in ``history`` frames first (an
+    older one in the update itself); either way the caller gets one update with all of them."""
+    people = served.people
+    admin = await Conn.open(served.url, people.admin.token)
+    auction_id = await open_auction(admin, people, products=20)
+    s1 = await Conn.open(served.url, people.s1.token)
+    s2 = await Conn.open(served.url, people.s2.token)
+    for n in range(30):  # 1,200 bids, few requests (the request rate is limited)
+        for conn in (s1, s2):
+            bids = [bid(f"p{i}", f"{2000 - n:.2f}") for i in range(1, 21)]
+            await conn.ok("place_bids", auction_id=auction_id, bids=bids)
+    async with Client(served.url, people.buyer.token) as buyer:
+        seq = await buyer.subscribe(auction_id, since=1)
+        update = await buyer.next_update(10)
+        assert [e["seq"] for e in update["events"]] == list(range(2, seq + 1))
+        assert bare(update["view"]) == await current(buyer, auction_id)
+        events = [e async for e in buyer.get_events(auction_id, limit=300)]
+        assert [e["seq"] for e in events] == list(range(1, seq + 1))
+    await s2.close()
+    await s1.close()
+    await admin.close()
