@@ -438,7 +438,9 @@ async def probe_views(
             for company_id in targets:
                 client = clients.get(company_id)
                 if client is None:
-                    client = await connected(url, by_company[company_id].token, reconnect=False)
+                    # Protocol 1: whole views with the bid history, as `replay --as` prints them.
+                    token = by_company[company_id].token
+                    client = await connected(url, token, reconnect=False, protocol=1)
                     clients[company_id] = client
                 try:
                     reply = await _request(client, "get_view", auction_id=auction_id)

@@ -62,16 +62,28 @@ class CheckingClient(Client):
         return self._failure is not None
 
     def _dispatch(self, frame: dict[str, Any]) -> None:
-        if frame.get("type") == "update":
-            self._check_update(frame)
+        kind = frame.get("type")
+        if kind in ("update", "history"):
+            self._check_events(frame)
         super()._dispatch(frame)
+        if kind == "update":  # the client has applied its patch (protocol 2)
+            auction_id, seq = frame["auction_id"], frame["seq"]
+            view = self.view(auction_id)
+            if view is not None and view.get("seq") != seq and self.last_seq[auction_id] == seq:
+                self.wire_failures.append(f"{auction_id} update seq {seq}: view at {view['seq']}")
+            if view is not None:
+                self.views[auction_id] = view
 
-    def _check_update(self, frame: dict[str, Any]) -> None:
-        auction_id, seq = frame["auction_id"], frame["seq"]
+    def _check_events(self, frame: dict[str, Any]) -> None:
+        """Before the client's own de-duplication: strictly increasing seqs, contiguous events
+        (the ``history`` frames of a catch-up, then the update's)."""
+        auction_id = frame["auction_id"]
         seqs = [e["seq"] for e in frame["events"]]
         last = self._seen.get(auction_id)
-        where = f"{auction_id} update seq {seq}"
-        if last is not None and seq <= last:
+        history = frame["type"] == "history"
+        seq = seqs[-1] if history and seqs else frame.get("seq", last or 0)
+        where = f"{auction_id} {frame['type']} seq {seq}"
+        if last is not None and seq <= last and not (history and not seqs):
             self.wire_failures.append(f"{where}: not after {last} (repeated or out of order)")
         if seqs and seqs != list(range(seqs[0], seqs[0] + len(seqs))):
             self.wire_failures.append(f"{where}: events not contiguous {seqs}")
@@ -79,10 +91,7 @@ class CheckingClient(Client):
             self.wire_failures.append(f"{where}: last event {seqs[-1]} is not the update's seq")
         if last is not None and (not seqs or seqs[0] != last + 1):
             self.wire_failures.append(f"{where}: gap after {last} (events {seqs[:3]}...)")
-        if frame["view"].get("seq") != seq:
-            self.wire_failures.append(f"{where}: view at seq {frame['view'].get('seq')}")
         self._seen[auction_id] = max(seq, last or 0)
-        self.views[auction_id] = frame["view"]
 
 
 class Journal:

@@ -121,6 +121,8 @@ function connect(token) {
     route();
   });
   connection.addEventListener("update", (event) => model.apply(event.detail));
+  connection.addEventListener("history", (event) => model.history(event.detail));
+  connection.addEventListener("socket", () => model.resumed());
   connection.addEventListener("unsubscribed", (event) => model.forget(event.detail.auction_id));
   fill(app, h("p", { class: "empty-state" }, "Connecting…"));
   showStatus("connecting");
@@ -260,6 +262,11 @@ model.addEventListener("change", (event) => {
   const id = event.detail.auctionId;
   if (screen.auctionId && screen.auctionId !== id) return;
   scheduleRender();
+});
+
+// A patch that did not apply: subscribe again after the last seq shown, for a whole view.
+model.addEventListener("desync", (event) => {
+  if (conn) conn.resubscribe(event.detail.auctionId, event.detail.since || undefined);
 });
 
 function tick() {

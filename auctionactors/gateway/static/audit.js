@@ -26,6 +26,11 @@ export class AuditLog {
     for (;;) {
       const reply = await this.ctx.conn.request("get_events", { auction_id: this.auctionId, since, limit: PAGE });
       events.push(...reply.events);
+      if ("next_since" in reply) { // protocol 1.1: the server says where the next page starts
+        if (reply.next_since === null) break;
+        since = reply.next_since;
+        continue;
+      }
       if (reply.events.length < PAGE) break;
       since = reply.events[reply.events.length - 1].seq;
     }

@@ -178,7 +178,11 @@ export function activityPanel(auction, me) {
   return section("Activity", list);
 }
 
-/** Every bid this receiver can see, by id: live bids and history, with their product. */
+/**
+ * Every bid this receiver can see, by id: live bids (and history, in protocol-1 views), with
+ * their product. Protocol-2 views carry no history: a solution naming a bid that is no longer
+ * live shows its id only (issue 12 redoes the page; the history is read with get_events).
+ */
 export function bidIndex(view) {
   const index = new Map();
   for (const product of view.products) {

@@ -1,5 +1,8 @@
 // One WebSocket to the server (PROTOCOL.md): hello, requests matched to replies by id, pushed
 // updates, and automatic reconnection that resumes every auction where it stopped (`since`).
+// The page speaks protocol 2: each subscription's first update carries the whole view, later
+// ones a JSON Patch against it (applied by the model), and a catch-up far behind comes first as
+// `history` frames.
 //
 // Exactly once (PROTOCOL.md 1.1, idempotency keys): each command (one user action) carries a
 // fresh `key`, kept with it until its outcome is known. If the connection drops before the reply,
@@ -17,6 +20,7 @@ const MAX_BACKOFF_MS = 5000;
 const MAX_SENDS = 6;
 const RETRY_PAUSE_MS = 250;
 const SEND_WINDOW_MS = 30000;
+export const PROTOCOL = 2;
 
 /** The requests that change an auction: they carry an idempotency key. */
 export const COMMANDS = new Set([
@@ -55,7 +59,8 @@ function unconfirmed() {
 
 /**
  * Events (EventTarget): "status" (detail: "connecting" | "live" | "reconnecting" | "failed"),
- * "welcome" (detail: the welcome frame), "update" and "unsubscribed" (detail: the frame).
+ * "welcome" (detail: the welcome frame), "update", "history" and "unsubscribed" (detail: the
+ * frame), "socket" (a new socket is open: the views of the last one's subscriptions are void).
  * `resume()` is called after every (re)connection's welcome: it returns the subscriptions to
  * restore as [auctionId, lastSeq] pairs; `subscribe_all` is then sent again when it was on.
  */
@@ -212,7 +217,7 @@ export class Connection extends EventTarget {
     this._ws = ws;
     let welcomed = false;
     ws.addEventListener("open", () => {
-      ws.send(JSON.stringify({ type: "hello", token: this.token }));
+      ws.send(JSON.stringify({ type: "hello", token: this.token, protocol: PROTOCOL }));
     });
     ws.addEventListener("message", (message) => {
       let frame;
@@ -240,6 +245,7 @@ export class Connection extends EventTarget {
     if (this._attempt > 0 || this.status === "reconnecting") this.reconnects += 1;
     this._attempt = 0;
     this._ready = true;
+    this.dispatchEvent(new CustomEvent("socket"));
     this._resend(); // before the page is live: before the user can act again
     this._setStatus("live");
     this.dispatchEvent(new CustomEvent("welcome", { detail: frame }));
@@ -261,6 +267,11 @@ export class Connection extends EventTarget {
     } catch (err) {
       console.warn("resubscribing failed", err);
     }
+  }
+
+  /** Subscribe again after `since`: the server sends the events since and a whole view. */
+  resubscribe(auctionId, since) {
+    return this._resume(auctionId, since).catch((err) => console.warn("resubscribing failed", err));
   }
 
   async _resume(auctionId, since) {
@@ -292,7 +303,7 @@ export class Connection extends EventTarget {
       clearTimeout(pending.timer);
       if (frame.type === "ok") pending.resolve(frame);
       else pending.reject(new RequestError(frame.code, frame.message));
-    } else if (frame.type === "update" || frame.type === "unsubscribed") {
+    } else if (frame.type === "update" || frame.type === "history" || frame.type === "unsubscribed") {
       this.dispatchEvent(new CustomEvent(frame.type, { detail: frame }));
     }
   }

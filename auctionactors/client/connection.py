@@ -1,38 +1,5 @@
-"""An asyncio client for the WebSocket protocol (PROTOCOL.md), for scripts, bots and the CLI.
-
-    async with Client("ws://127.0.0.1:8765/ws", token) as client:
-        await client.subscribe("a-7f3c")
-        reply = await client.request("place_bids", auction_id="a-7f3c",
-                                     bids=[{"product_id": "p1", "amount": "2.25"}])
-        async for update in client.updates():
-            print(update["seq"], update["view"]["status"])
-
-`request` returns the ``ok`` frame's fields or raises `ClientError` with the protocol's error
-code. Updates arrive in order, each ``seq`` once. If the connection drops (a network failure,
-a server restart, or the server closing a connection that could not keep up, 1013), the client
-reconnects with backoff and resubscribes every auction with ``since`` = the last seq it
-delivered, so the updates iterator continues with exactly the events that were missed. A bad
-token is final: no reconnect.
-
-Exactly once (PROTOCOL.md 1.1, idempotency keys): every command (`COMMANDS`) carries a ``key``,
-a fresh one per call unless the caller gives one (``key=``); one call is one user action. If its
-outcome is unknown (the connection dropped before the reply, `ConnectionLost`; the server
-answered ``timeout``; no reply came within ``request_timeout_s``) or it was not applied
-(``unavailable``), the client sends it again with the same key, once it has reconnected, with
-backoff (``retry_backoff_s`` doubling up to ``max_backoff_s``; defaults 0.1 s and 5 s), up to
-``retry_attempts`` sends in all, none later than ``retry_for_s`` after the call (defaults: 8
-sends, 60 s), so a bot's stale command is not applied long after it was meant; with
-``reconnect=False`` a lost reply is not retried (there is no connection to retry on), while
-``timeout`` and ``unavailable`` still are. The server answers a key it has already
-applied with the first result, so the call is applied at most once, and exactly once when it
-returns. If the retries run out, the last error is raised with its ``key`` set: the outcome may
-still be unknown, and a later call with that ``key=`` finds it out without applying it twice.
-Reads carry no key and are not retried: a read in flight when the connection drops raises
-`ConnectionLost`.
-
-This is the one module outside ``gateway/server.py`` that imports websockets: it is the
-other end of the wire, not a layer of the server.
-"""
+"""The connection: hello, requests matched to replies, updates in order, reconnection and
+retries (see the package's docstring)."""
 
 from __future__ import annotations
 
@@ -52,6 +19,9 @@ import msgspec
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidURI, WebSocketException
 
+from auctionactors.client.errors import COMMANDS, RETRIED_CODES, ClientError, ConnectionLost
+from auctionactors.client.paging import Paging
+from auctionactors.client.views import Views
 from auctionactors.errors import UsageError
 
 log = logging.getLogger(__name__)
@@ -60,54 +30,8 @@ CLOSE_BAD_TOKEN = 4401
 _FINAL_CLOSE_CODES = frozenset({CLOSE_BAD_TOKEN, 4408, 4429})
 _END = object()
 
-# The requests that change an auction (PROTOCOL.md, Requests): they carry an idempotency key.
-COMMANDS: frozenset[str] = frozenset(
-    {
-        "create_auction",
-        "update_auction",
-        "start_auction",
-        "cancel_auction",
-        "place_bids",
-        "revoke_bid",
-        "select_solution",
-        "submit_barge",
-        "unsubmit_barge",
-        "approve_barge",
-        "reject_barge",
-        "post_comment",
-        "delete_comment",
-        "rsvp",
-        "invite_observer",
-        "uninvite_observer",
-    }
-)
-# Error codes after which a command is sent again with its key: the outcome is unknown
-# (``connection_lost``, ``timeout``) or it was not applied (``unavailable``).
-RETRIED_CODES = frozenset({"connection_lost", "timeout", "unavailable"})
 
-
-class ClientError(Exception):
-    """The server answered ``error`` (``code`` is the protocol's error code), or the client could
-    not reach it (``unavailable``), lost the connection (``connection_lost``), got no reply in
-    time (``timeout``) or is closed (``closed``). ``key``: for a command, the idempotency key it
-    was sent with (retry with ``key=`` to learn an unknown outcome without applying it twice)."""
-
-    key: str | None = None
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
-
-
-class ConnectionLost(ClientError):
-    """The connection dropped before the reply: the request may or may not have been applied."""
-
-    def __init__(self, message: str = "the connection was lost before the reply") -> None:
-        super().__init__("connection_lost", message)
-
-
-class Client:
+class Client(Paging):
     def __init__(
         self,
         url: str,
@@ -121,12 +45,15 @@ class Client:
         retry_attempts: int = 8,
         retry_for_s: float = 60.0,
         retry_backoff_s: float = 0.1,
+        protocol: int = 2,
     ) -> None:
         """``ssl_context``: for ``wss://`` URLs, e.g. one trusting a private CA
         (``ssl.create_default_context(cafile=...)``); default: the system's trust store.
         ``retry_attempts`` (sends in all, 1 = never retry), ``retry_for_s`` (no new send after
         that long) and ``retry_backoff_s`` (the first pause, doubled each time up to
-        ``max_backoff_s``): how a command whose outcome is unknown is retried with its key."""
+        ``max_backoff_s``): how a command whose outcome is unknown is retried with its key.
+        ``protocol``: the one asked for in ``hello`` (2: patches, bounded views; 1: whole views
+        with ``history``); the welcome's is the one in force (`protocol_in_force`)."""
         self.url = url
         self.ssl_context = ssl_context
         self.token = token
@@ -137,18 +64,21 @@ class Client:
         self.retry_attempts = retry_attempts
         self.retry_for_s = retry_for_s
         self.retry_backoff_s = retry_backoff_s
+        self.protocol = protocol
         self.retries = 0  # commands sent again with their key
         self.welcome: dict[str, Any] | None = None
-        self.last_seq: dict[str, int] = {}  # per subscribed auction: the last seq delivered
+        self._views = Views()
+        self.last_seq = self._views.last_seq  # per subscribed auction: the last seq delivered
         self.reconnects = 0
         self._subscribed: set[str] = set()
-        self._all = False
+        self._all: dict[str, Any] | None = None  # the subscribe_all request's fields, once sent
         self._ws: ClientConnection | None = None
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self._updates: asyncio.Queue[Any] = asyncio.Queue()
         self._connected = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
         self._closing = False
         self._failure: ClientError | None = None
 
@@ -273,11 +203,24 @@ class Client:
     async def unsubscribe(self, auction_id: str) -> None:
         self._subscribed.discard(auction_id)
         await self.request("unsubscribe", auction_id=auction_id)
+        self._views.forget(auction_id)
 
-    async def subscribe_all(self) -> list[str]:
-        self._all = True
-        reply = await self.request("subscribe_all")
-        return list(reply["auctions"])
+    async def subscribe_all(self, statuses: list[str] | None = None) -> int:
+        """Subscribe to every visible auction (protocol 2: those in ``statuses``, by default
+        the server's: draft, pending, open, decision); returns how many."""
+        self._all = {} if statuses is None else {"statuses": list(statuses)}
+        reply = await self.request("subscribe_all", **self._all)
+        return int(reply["count"]) if "count" in reply else len(reply.get("auctions", ()))
+
+    @property
+    def protocol_in_force(self) -> int:
+        """The protocol the server answered in its welcome (1 before connecting)."""
+        return int((self.welcome or {}).get("protocol", 1))
+
+    def view(self, auction_id: str) -> dict[str, Any] | None:
+        """The receiver's current view of a subscribed auction (as of its last update, patches
+        applied), None before its first update. Read-only: updates share parts of it."""
+        return self._views.view(auction_id)
 
     # --- updates --------------------------------------------------------------------------------
 
@@ -318,7 +261,10 @@ class Client:
         except (OSError, TimeoutError, WebSocketException) as exc:
             raise ClientError("unavailable", f"cannot connect to {self.url}: {_why(exc)}") from None
         try:
-            await ws.send(msgspec.json.encode({"type": "hello", "token": self.token}).decode())
+            hello: dict[str, Any] = {"type": "hello", "token": self.token}
+            if self.protocol != 1:
+                hello["protocol"] = self.protocol
+            await ws.send(msgspec.json.encode(hello).decode())
             self.welcome = _decode(await ws.recv())
         except ConnectionClosed as exc:
             code = exc.rcvd.code if exc.rcvd is not None else None
@@ -328,6 +274,8 @@ class Client:
         if self.welcome.get("type") != "welcome":
             await ws.close()
             raise ClientError(str(self.welcome.get("code")), str(self.welcome.get("message")))
+        self._views.protocol = self.protocol_in_force
+        self._views.resumed()
         return ws
 
     async def _run(self) -> None:
@@ -369,14 +317,17 @@ class Client:
             if future is not None and not future.done():
                 future.set_result(frame)
         elif kind == "update":
-            auction_id, seq = frame["auction_id"], frame["seq"]
-            if seq <= self.last_seq.get(auction_id, 0):
-                return  # already delivered (a resume overlapping what was received)
-            self.last_seq[auction_id] = seq
-            self._subscribed.add(auction_id)
-            self._updates.put_nowait(frame)
+            outcome = self._views.update(frame)
+            if outcome == "desync":  # resume after the last seq delivered: a fresh view comes
+                self._resync(str(frame["auction_id"]))
+            elif outcome == "deliver":
+                self._subscribed.add(frame["auction_id"])
+                self._updates.put_nowait(frame)
+        elif kind == "history":
+            self._views.history(frame)
         elif kind == "unsubscribed":
             self._subscribed.discard(frame.get("auction_id", ""))
+            self._views.forget(frame.get("auction_id", ""))
             self._updates.put_nowait(frame)
 
     async def _reopen(self) -> ClientConnection:
@@ -405,10 +356,27 @@ class Client:
                 if since is not None:
                     fields["since"] = since
                 await self.request("subscribe", **fields)
-            if self._all:
-                await self.request("subscribe_all")
+            if self._all is not None:
+                await self.request("subscribe_all", **self._all)
         except ClientError as exc:
             log.info("resubscribing after a reconnect failed: %s", exc)
+
+    def _resync(self, auction_id: str) -> None:
+        """A patch did not apply: subscribe again after the last seq delivered (the server
+        then sends the events since and a whole view)."""
+        since = self.last_seq.get(auction_id)
+        fields: dict[str, Any] = {"auction_id": auction_id}
+        if since is not None:
+            fields["since"] = since
+        task = asyncio.get_running_loop().create_task(self._resubscribe_one(fields))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _resubscribe_one(self, fields: dict[str, Any]) -> None:
+        try:
+            await self.request("subscribe", **fields)
+        except ClientError as exc:
+            log.info("resubscribing %s failed: %s", fields["auction_id"], exc)
 
     def _give_up(self, failure: ClientError) -> None:
         self._failure = failure
