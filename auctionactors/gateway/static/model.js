@@ -7,8 +7,9 @@
 // shows only updates after the last seq shown. A patch that does not apply (no view yet, or one
 // it does not fit) is a desync: the model says so ("desync") and the page subscribes again for a
 // whole view. `history` frames (a catch-up far behind) join the events of the next update.
-// Views carry no bid history in protocol 2 and no `server_time` once patched: the clock takes
-// its samples from the welcome, the views that have one, and the times of the events received.
+// Views carry no bid history in protocol 2 and no `server_time`: the clock takes its samples
+// from the welcome, the updates' `server_time` (protocol 2: beside the patch or view; protocol 1:
+// in the view), and else the times of the events received.
 
 import { parseTime } from "./format.js";
 import { applyPatch } from "./patch.js";
@@ -136,7 +137,9 @@ export class Model extends EventTarget {
     auction.view = view;
     auction.seq = update.seq;
     auction.gone = false;
-    if (update.view && update.view.server_time) this.clock.observe(update.view.server_time);
+    // Protocol 2 sends `server_time` beside the patch or view, protocol 1 in the view.
+    const serverTime = update.server_time || (update.view && update.view.server_time);
+    if (serverTime) this.clock.observe(serverTime);
     else if (events.length && events[events.length - 1].at) this.clock.observe(events[events.length - 1].at);
     const extended = events.some((e) => e.type === "duration_extended") ||
       (before && before.status === "open" && view.status === "open" &&
