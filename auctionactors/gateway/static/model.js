@@ -54,6 +54,9 @@ class Auction {
     this.gaps = 0;
     this.extendedAt = 0;
     this.gone = false;
+    // A patch did not apply and the page subscribed again: the patches still on their way are
+    // dropped until the whole view comes (not one resubscription each).
+    this.resyncing = false;
   }
 }
 
@@ -111,7 +114,9 @@ export class Model extends EventTarget {
     let view = update.view;
     if (view) {
       auction.base = view;
+      auction.resyncing = false;
     } else if (update.patch) {
+      if (auction.resyncing) return false;
       try {
         if (!auction.base) throw new Error("a patch without a view");
         view = auction.base = applyPatch(auction.base, update.patch);
@@ -119,6 +124,7 @@ export class Model extends EventTarget {
         console.warn(`${auction.id} seq ${update.seq}: the patch does not apply (${err.message}); resubscribing`);
         auction.base = null;
         auction.history = [];
+        auction.resyncing = true;
         this.dispatchEvent(new CustomEvent("desync", { detail: { auctionId: auction.id, since: auction.seq } }));
         return false;
       }
