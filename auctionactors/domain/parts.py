@@ -40,7 +40,7 @@ from auctionactors.domain.events import (
 )
 from auctionactors.domain.patches import Leaves, dict_ops, raw
 from auctionactors.domain.present import to_public
-from auctionactors.domain.product_parts import Competitors, product_ops, render_product
+from auctionactors.domain.product_parts import Source, product_ops, render_product
 from auctionactors.domain.redaction import filter_events
 from auctionactors.domain.solutions import Solutions
 from auctionactors.domain.state import AuctionState
@@ -119,8 +119,7 @@ class Parts:
     ``fields`` (its own: the solutions, barges, comments, and a supplier's status line and
     RSVP) and ``products``, each a dict of its own fields, its ``bids`` one JSON text per bid.
     ``values`` are the receiver's own top-level fields before encoding: one equal to the last
-    rendering's is not encoded again. ``sources``: per product, the `Competitors` a supplier's
-    ``bids`` were made from (None for other receivers)."""
+    rendering's is not encoded again. ``sources``: what each product's leaves were made from."""
 
     __slots__ = ("fields", "head", "product_ids", "products", "seq", "sources", "values")
 
@@ -130,7 +129,7 @@ class Parts:
         head: Head,
         fields: Leaves,
         products: list[Leaves],
-        sources: list[Competitors | None],
+        sources: list[Source],
         product_ids: tuple[str, ...],
         values: dict[str, Any],
     ) -> None:
@@ -198,7 +197,7 @@ def render(
         else:
             fields[key] = _encode(to_public(value, key))
     products: list[Leaves] = []
-    sources: list[Competitors | None] = []
+    sources: list[Source] = []
     changed = scope.products
     reuse = previous if previous is not None and changed is not None else None
     for i, product in enumerate(state.products.values()):

@@ -34,9 +34,7 @@ from auctionactors.domain.views import Lens
 __all__ = ["Competitors", "product_ops", "render_product"]
 
 _encode = msgspec.json.Encoder().encode
-_BIDS, _PRODUCTS, _RANKED, _COMPETITORS = (
-    "rendered_bids", "rendered_products", "ranked_bids", "rendered_competitors",
-)  # fmt: skip
+_BIDS, _BOOKS, _COMPETITORS = "rendered_bids", "rendered_books", "rendered_competitors"
 _TRUE, _FALSE = b"true", b"false"
 
 
@@ -73,62 +71,116 @@ class Competitors:
         return self._ops
 
 
-def render_product(
-    state: AuctionState, lens: Lens, product: Product
-) -> tuple[Leaves, Competitors | None]:
-    """One product's leaves for ``lens``, and for a supplier the `Competitors` its ``bids`` were
-    made from (its own bid put in its place). A supplier's list is every supplier's, with its
-    own bid in its form."""
-    cache = _bids_cache(state)
-    own = dict(_product_fields(state, lens, product))
-    ranked = _ranked(state, product.product_id)
-    source: Competitors | None = None
-    bids: list[bytes]
+class Source:
+    """What a receiver's rendering of a product was made from: the product's own fields (the
+    same `Leaves` object while the product is unchanged) and, for a supplier, the
+    `Competitors` its ``bids`` were made from (its own bid put in its place)."""
+
+    __slots__ = ("competitors", "fields")
+
+    def __init__(self, fields: Leaves, competitors: Competitors | None) -> None:
+        self.fields = fields
+        self.competitors = competitors
+
+
+class _Book:
+    """A product at one state, as every receiver renders it: its ranked bids, its
+    `Competitors` (made when a supplier first asks) and its own fields per form (kept from the
+    `_Book` before while the product is the same object)."""
+
+    __slots__ = ("competitors", "fields", "product", "ranked", "seq")
+
+    def __init__(self, state: AuctionState, product: Product, before: _Book | None) -> None:
+        self.seq = state.seq
+        self.product = product
+        self.ranked = state.ranked(product.product_id)
+        self.competitors: Competitors | None = None
+        self.fields: dict[bool, Leaves] = {}
+        if before is not None and before.product is product:
+            self.fields = before.fields
+
+
+def render_product(state: AuctionState, lens: Lens, product: Product) -> tuple[Leaves, Source]:
+    """One product's leaves for ``lens``, and what they were made from (`Source`). A supplier's
+    list is every supplier's, with its own bid in its form."""
+    books: dict[str, _Book] | None = state.__dict__.get(_BOOKS)
+    if books is None:
+        books = state.__dict__[_BOOKS] = {}
+    book = books.get(product.product_id)
+    if book is None or book.seq != state.seq or book.product is not product:
+        book = books[product.product_id] = _Book(state, product, book)
+        _prune(state)
+    observer = lens.vessel_names is not None
+    fields = book.fields.get(observer)
+    if fields is None:
+        made = lens.product_fields(product)
+        fields = book.fields[observer] = {k: _encode(to_public(v, k)) for k, v in made.items()}
+    own = dict(fields)
+    ranked = book.ranked
+    cache: dict[Any, bytes] = state.__dict__[_BIDS]
     me = lens.me
-    if me is not None:
-        source = _competitors(state, lens, product.product_id, ranked, cache)
-        place = source.places.get(me)
-        if place is None:
-            bids = source.texts
-        else:
-            bids = list(source.texts)
-            bids[place] = _bid_text(lens, ranked[place], cache)
-        own["bids"] = bids
-        own["is_leading"] = _TRUE if ranked and ranked[0].supplier_id == me else _FALSE
-    else:
+    if me is None:
         own["bids"] = [_bid_text(lens, bid, cache) for bid in ranked]
-    return own, source
+        return own, Source(fields, None)
+    competitors = book.competitors
+    if competitors is None:
+        competitors = book.competitors = _competitors(state, lens, product.product_id, ranked)
+    place = competitors.places.get(me)
+    if place is None:
+        bids = competitors.texts
+    else:
+        bids = list(competitors.texts)
+        bid = ranked[place]
+        key = (bid.bid_id, "own")
+        text = cache.get(key)
+        if text is None:
+            text = cache[key] = _encode(to_public(lens.bid(bid)))
+        bids[place] = text
+    own["bids"] = bids
+    own["is_leading"] = _TRUE if ranked and ranked[0].supplier_id == me else _FALSE
+    return own, Source(fields, competitors)
+
+
+_VARYING = ("bids", "is_leading")  # what differs between renderings of one unchanged product
 
 
 def product_ops(
-    path: str,
-    was: Leaves,
-    now: Leaves,
-    was_from: Competitors | None,
-    now_from: Competitors | None,
+    path: str, was: Leaves, now: Leaves, was_from: Source, now_from: Source,
     ops: list[dict[str, Any]],
-) -> None:
+) -> None:  # fmt: skip
     """Operations turning the product ``was`` into ``now`` (`patches.dict_ops`, with a
-    supplier's ``bids`` from the operations of the shared lists they were made from)."""
-    for key, value in now.items():
+    supplier's ``bids`` from the operations of the shared lists they were made from). Made from
+    the same product fields, only ``bids`` and ``is_leading`` are compared."""
+    same = was_from.fields is now_from.fields
+    for key in _VARYING if same else now:
+        value = now.get(key)
         old = was.get(key)
-        if old is value:
+        if old is value or value is None:
             continue
-        if key == "bids" and was_from is not None and now_from is not None:
-            assert isinstance(value, list)
-            texts = now_from.texts
-            program = now_from.program_from(was_from)
-            if all(j < 0 or value[j] is texts[j] for _, _, j in program):
-                ops.extend(now_from.ops_from(was_from, f"{path}/bids"))
-            else:  # its own bid is among the values
-                program_ops(f"{path}/bids", program, value, ops)
+        if key == "bids" and was_from.competitors is not None and now_from.competitors is not None:
+            _bids_ops(f"{path}/bids", value, was_from.competitors, now_from.competitors, ops)
         elif isinstance(value, list) and isinstance(old, list):
             list_ops(f"{path}/{key}", old, value, ops)
         else:
             field_op(path, key, old, value, ops)
-    for key in was:
-        if key not in now:
+    for key in _VARYING if same else was:
+        if key in was and key not in now:
             ops.append({"op": "remove", "path": f"{path}/{key}"})
+
+
+def _bids_ops(
+    path: str, bids: bytes | list[bytes], was: Competitors, now: Competitors,
+    ops: list[dict[str, Any]],
+) -> None:  # fmt: skip
+    """A supplier's ``bids`` made from ``now`` after ``was``: the shared operations, unless its
+    own bid is among their values."""
+    assert isinstance(bids, list)
+    texts = now.texts
+    program = now.program_from(was)
+    if all(j < 0 or bids[j] is texts[j] for _, _, j in program):
+        ops.extend(now.ops_from(was, path))
+    else:
+        program_ops(path, program, bids, ops)
 
 
 def _bid_text(lens: Lens, bid: Bid, cache: dict[Any, bytes]) -> bytes:
@@ -140,47 +192,29 @@ def _bid_text(lens: Lens, bid: Bid, cache: dict[Any, bytes]) -> bytes:
 
 
 def _competitors(
-    state: AuctionState, lens: Lens, product_id: str, ranked: list[Bid], cache: dict[Any, bytes]
+    state: AuctionState, lens: Lens, product_id: str, ranked: list[Bid]
 ) -> Competitors:
-    """A product's `Competitors` at this state: made once per state."""
-    made: dict[str, Competitors] = state.__dict__.setdefault(_COMPETITORS, {})
-    entry = made.get(product_id)
-    if entry is None or entry.seq != state.seq:
-        texts: list[bytes] = []
-        places: dict[str, int] = {}
-        for i, bid in enumerate(ranked):
-            key = (bid.bid_id, "competitor")
-            text = cache.get(key)
-            if text is None:
-                text = cache[key] = _encode(to_public(lens.competitor_bid(bid)))
-            texts.append(text)
-            places[bid.supplier_id] = i
-        if entry is not None:
-            entry.forget()  # each is linked only to the one before: no chain
-        entry = made[product_id] = Competitors(state.seq, texts, places)
-    return entry
+    """A product's `Competitors` at this state (the one before it forgets its operations)."""
+    cache: dict[Any, bytes] = state.__dict__[_BIDS]
+    texts: list[bytes] = []
+    places: dict[str, int] = {}
+    for i, bid in enumerate(ranked):
+        key = (bid.bid_id, "competitor")
+        text = cache.get(key)
+        if text is None:
+            text = cache[key] = _encode(to_public(lens.competitor_bid(bid)))
+        texts.append(text)
+        places[bid.supplier_id] = i
+    before: Competitors | None = state.__dict__.get(_COMPETITORS, {}).get(product_id)
+    if before is not None:
+        before.forget()  # each is linked only to the one before: no chain
+    state.__dict__.setdefault(_COMPETITORS, {})[product_id] = made = Competitors(
+        state.seq, texts, places
+    )
+    return made
 
 
-def _product_fields(state: AuctionState, lens: Lens, product: Product) -> Leaves:
-    made: dict[tuple[str, bool], tuple[Product, Leaves]] = state.__dict__.setdefault(_PRODUCTS, {})
-    key = (product.product_id, lens.vessel_names is not None)
-    entry = made.get(key)
-    if entry is None or entry[0] is not product:
-        fields = lens.product_fields(product)
-        entry = made[key] = (product, {k: _encode(to_public(v, k)) for k, v in fields.items()})
-    return entry[1]
-
-
-def _ranked(state: AuctionState, product_id: str) -> list[Bid]:
-    """`AuctionState.ranked`, sorted once per state for every receiver."""
-    made: dict[str, tuple[int, list[Bid]]] = state.__dict__.setdefault(_RANKED, {})
-    entry = made.get(product_id)
-    if entry is None or entry[0] != state.seq:
-        entry = made[product_id] = (state.seq, state.ranked(product_id))
-    return entry[1]
-
-
-def _bids_cache(state: AuctionState) -> dict[Any, bytes]:
+def _prune(state: AuctionState) -> None:
     """The JSON texts of bids by (bid_id, form), beside the state; those of bids no longer live
     are dropped when they outnumber the live ones (so it holds about what the views show)."""
     cache: dict[Any, bytes] = state.__dict__.setdefault(_BIDS, {})
@@ -188,4 +222,3 @@ def _bids_cache(state: AuctionState) -> dict[Any, bytes]:
         live = state.bids
         for key in [k for k in cache if k[0] not in live]:
             del cache[key]
-    return cache
