@@ -102,11 +102,12 @@ def compute(state: AuctionState, choice: Choice | None = None) -> Solutions:
     ``choice`` is the best overall combination of `combination.problem_of(state)` when a solver
     outside the domain found it (the runtime solves big problems off the event loop); without
     it, the pure `combination.solve` finds it here."""
-    by_supplier = _by_supplier(state, _live_by_supplier(state))
+    per_supplier = _live_by_supplier(state)
+    by_supplier = _by_supplier(state, per_supplier)
     valid_singles = [sol for sol in by_supplier.values() if sol.valid]
     best_single = min(valid_singles, key=Solution.sort_key, default=None)
     best = None
-    problem = combination.problem_of(state)
+    problem = combination.problem_of(state, per_supplier)
     if problem is not None:
         chosen = combination.solve(problem) if choice is None else choice
         best = solution_of(state, (state.bids[b] for b in combination.bid_ids(problem, chosen)))
