@@ -276,26 +276,26 @@ def filtered_events(
     subject nor the actor of any of them (the others each their own)."""
     if not can_see(state, viewer):
         return None
-    form: tuple[str, str | None] = (audience(state, viewer), None)
-    if form[0] == "supplier":
-        me = viewer.company_id
-        for event in events:
-            by = event.by
-            if getattr(event, "supplier_id", None) == me or (
-                by is not None and by.company_id == me
-            ):
-                form = ("supplier", me)
-                break
-    made: tuple[Sequence[Event], int, dict[tuple[str, str | None], msgspec.Raw]] | None
-    made = state.__dict__.get(_EVENTS)
+    made: _Filtered | None = state.__dict__.get(_EVENTS)
     if made is None or made[0] is not events or made[1] != first_seq:
-        made = (events, first_seq, {})
+        involved = set()  # the subjects and actors of the events
+        for event in events:
+            involved.add(getattr(event, "supplier_id", None))
+            if event.by is not None:
+                involved.add(event.by.company_id)
+        made = (events, first_seq, involved, {})
         state.__dict__[_EVENTS] = made
-    text = made[2].get(form)
+    kind = audience(state, viewer)
+    me = viewer.company_id if kind == "supplier" and viewer.company_id in made[2] else None
+    text = made[3].get((kind, me))
     if text is None:
         out = filter_events(state, viewer, first_seq, list(events)) or []
-        text = made[2][form] = msgspec.Raw(_encode(out))
+        text = made[3][(kind, me)] = msgspec.Raw(_encode(out))
     return text
+
+
+# `filtered_events`' per update: its events, first seq, their subjects and actors, and texts
+_Filtered = tuple[Sequence[Event], int, set[str | None], dict[tuple[str, str | None], msgspec.Raw]]
 
 
 def cached(state: AuctionState, key: Hashable) -> Parts | None:
