@@ -38,7 +38,7 @@ from auctionactors.domain.events import (
     Event,
     RsvpGiven,
 )
-from auctionactors.domain.patches import Leaves, dict_ops, raw
+from auctionactors.domain.patches import Leaves, dict_ops, key_op, raw
 from auctionactors.domain.present import to_public
 from auctionactors.domain.product_parts import Source, product_ops, render_product
 from auctionactors.domain.redaction import filter_events
@@ -46,7 +46,9 @@ from auctionactors.domain.solutions import Solutions
 from auctionactors.domain.state import AuctionState
 from auctionactors.domain.views import Lens
 
-__all__ = ["EVERYTHING", "Parts", "Touched", "cached", "diff", "keep", "render", "touched"]
+__all__ = [
+    "EVERYTHING", "Parts", "Touched", "advance", "cached", "diff", "keep", "render", "touched",
+]  # fmt: skip
 
 _encode = msgspec.json.Encoder().encode
 # What is kept in the state's ``__dict__``: each receiver's latest rendering, bids' and
@@ -209,6 +211,52 @@ def render(
             products.append(leaves)
             sources.append(source)
     return Parts(state.seq, _head(state, lens), fields, products, sources, product_ids, values)
+
+
+def advance(
+    state: AuctionState,
+    viewer: Viewer,
+    solutions: Solutions | None,
+    previous: Parts,
+    scope: Touched,
+) -> tuple[Parts, list[dict[str, Any]]] | None:
+    """`render` from ``previous`` and the `diff` from it in one pass, for the commonest update:
+    bids, RSVPs or an extension, nothing else (``scope``: some products, no barges, no
+    comments). None for any other update (then `render` and `diff`).
+
+    Such events change neither who may see the auction nor how (the receiver's `Lens` is made
+    without asking again), nor the products' list: only the head, the solutions, the
+    receiver's own fields and the products in ``scope`` are looked at, and each is compared
+    with its previous rendering as `diff` would (the same operations, in the same order)."""
+    changed = scope.products
+    if changed is None or scope.barges or scope.comments:
+        return None
+    if previous.product_ids != tuple(state.products):
+        return None
+    lens = Lens(state, viewer, solutions)
+    head = _head(state, lens)
+    ops = list(head.ops_from(previous.head))
+    old = previous.fields
+    fields = dict(old)
+    text = _solutions(state, lens)
+    if text is not old.get("solutions"):
+        key_op("", "solutions", old.get("solutions"), text, ops)
+        fields["solutions"] = text
+    values = lens.personal()
+    old_values = previous.values
+    for key, value in values.items():
+        if key not in old_values or old_values[key] != value or key not in old:
+            text = _encode(to_public(value, key))
+            key_op("", key, old.get(key), text, ops)
+            fields[key] = text
+    products, sources = list(previous.products), list(previous.sources)
+    for i, product in enumerate(state.products.values()):
+        if product.product_id in changed:
+            leaves, source = render_product(state, lens, product)
+            product_ops(f"/products/{i}", products[i], leaves, sources[i], source, ops)
+            products[i], sources[i] = leaves, source
+    parts = Parts(state.seq, head, fields, products, sources, previous.product_ids, values)
+    return parts, ops
 
 
 def _head(state: AuctionState, lens: Lens) -> Head:

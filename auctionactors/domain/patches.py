@@ -19,15 +19,26 @@ def dict_ops(path: str, old: Leaves, new: Leaves, ops: list[dict[str, Any]]) -> 
     a field that is the same object in both is skipped at once."""
     for key, value in new.items():
         was = old.get(key)
-        if was is value:
-            continue
-        if isinstance(value, list) and isinstance(was, list):
-            list_ops(f"{path}/{key}", was, value, ops)
-        else:
-            field_op(path, key, was, value, ops)
+        if was is not value:
+            key_op(path, key, was, value, ops)
     for key in old:
         if key not in new:
             ops.append({"op": "remove", "path": f"{path}/{key}"})
+
+
+def key_op(
+    path: str,
+    key: str,
+    was: bytes | list[bytes] | None,
+    value: bytes | list[bytes],
+    ops: list[dict[str, Any]],
+) -> None:
+    """The operations turning the field ``key`` from ``was`` (None: absent) into ``value``:
+    a list element by element (`list_ops`), anything else as a whole (`field_op`)."""
+    if isinstance(value, list) and isinstance(was, list):
+        list_ops(f"{path}/{key}", was, value, ops)
+    else:
+        field_op(path, key, was, value, ops)
 
 
 def field_op(
