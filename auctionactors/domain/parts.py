@@ -47,7 +47,8 @@ from auctionactors.domain.state import AuctionState
 from auctionactors.domain.views import Lens
 
 __all__ = [
-    "EVERYTHING", "Parts", "Touched", "advance", "cached", "diff", "keep", "render", "touched",
+    "EVERYTHING", "Parts", "Touched", "advance", "cached", "diff", "keep", "render", "scope_of",
+    "touched",
 ]  # fmt: skip
 
 _encode = msgspec.json.Encoder().encode
@@ -317,33 +318,60 @@ def diff(old: Parts, new: Parts) -> list[dict[str, Any]]:
 
 
 def filtered_events(
-    state: AuctionState, viewer: Viewer, first_seq: int, events: Sequence[Event]
+    state: AuctionState,
+    viewer: Viewer,
+    first_seq: int,
+    events: Sequence[Event],
+    *,
+    visible: bool = False,
 ) -> msgspec.Raw | None:
     """`redaction.filter_events`, encoded, made once per update for every receiver that sees
     its events alike: one kind of receiver but suppliers, and suppliers that are neither the
-    subject nor the actor of any of them (the others each their own)."""
-    if not can_see(state, viewer):
+    subject nor the actor of any of them (the others each their own). ``visible``: the caller
+    knows the viewer may see the auction (it just rendered its view)."""
+    if not visible and not can_see(state, viewer):
         return None
-    made: _Filtered | None = state.__dict__.get(_EVENTS)
-    if made is None or made[0] is not events or made[1] != first_seq:
-        involved = set()  # the subjects and actors of the events
-        for event in events:
-            involved.add(getattr(event, "supplier_id", None))
-            if event.by is not None:
-                involved.add(event.by.company_id)
-        made = (events, first_seq, involved, {})
-        state.__dict__[_EVENTS] = made
+    made = _update(state, first_seq, events)
     kind = audience(state, viewer)
-    me = viewer.company_id if kind == "supplier" and viewer.company_id in made[2] else None
-    text = made[3].get((kind, me))
+    me = viewer.company_id if kind == "supplier" and viewer.company_id in made.involved else None
+    text = made.texts.get((kind, me))
     if text is None:
         out = filter_events(state, viewer, first_seq, list(events)) or []
-        text = made[3][(kind, me)] = msgspec.Raw(_encode(out))
+        text = made.texts[(kind, me)] = msgspec.Raw(_encode(out))
     return text
 
 
-# `filtered_events`' per update: its events, first seq, their subjects and actors, and texts
-_Filtered = tuple[Sequence[Event], int, set[str | None], dict[tuple[str, str | None], msgspec.Raw]]
+def scope_of(state: AuctionState, first_seq: int, events: Sequence[Event]) -> Touched:
+    """`touched` of an update's events, found once for every receiver."""
+    made = _update(state, first_seq, events)
+    if made.scope is None:
+        made.scope = touched(events)
+    return made.scope
+
+
+class _Update:
+    """What every receiver of one update shares (beside the state): its events (from
+    ``first_seq``), their subjects and actors, their encodings per form, their `Touched`."""
+
+    __slots__ = ("events", "first_seq", "involved", "scope", "texts")
+
+    def __init__(self, events: Sequence[Event], first_seq: int) -> None:
+        self.events = events
+        self.first_seq = first_seq
+        self.involved: set[str | None] = set()
+        for event in events:
+            self.involved.add(getattr(event, "supplier_id", None))
+            if event.by is not None:
+                self.involved.add(event.by.company_id)
+        self.texts: dict[tuple[str, str | None], msgspec.Raw] = {}
+        self.scope: Touched | None = None
+
+
+def _update(state: AuctionState, first_seq: int, events: Sequence[Event]) -> _Update:
+    made: _Update | None = state.__dict__.get(_EVENTS)
+    if made is None or made.events is not events or made.first_seq != first_seq:
+        made = state.__dict__[_EVENTS] = _Update(events, first_seq)
+    return made
 
 
 def cached(state: AuctionState, key: Hashable) -> Parts | None:

@@ -96,7 +96,7 @@ def render(
     new: parts.Parts | None
     ops: list[dict[str, Any]] | None
     if previous is not None and previous.seq == first_seq - 1:
-        scope = parts.touched(events)
+        scope = parts.scope_of(state, first_seq, events)
         advanced = parts.advance(state, viewer, solutions, previous, scope)
         if advanced is not None:
             new, ops = advanced
@@ -110,9 +110,8 @@ def render(
     parts.keep(state, receiver, new)
     if new is None:
         return None
-    filtered = parts.filtered_events(state, viewer, first_seq, events)
-    if filtered is None:  # (it may see the auction: its view was just rendered)
-        return None
+    filtered = parts.filtered_events(state, viewer, first_seq, events, visible=True)
+    assert filtered is not None  # (it may see the auction: its view was just rendered)
     return Patched(new, base, ops, filtered, now, state.auction_id)
 
 
