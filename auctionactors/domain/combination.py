@@ -43,29 +43,39 @@ Choice = tuple[int, ...]  # indexes of the chosen groups, ascending
 Key = tuple[bool, int, Cents, Instant]  # (not valid, -products covered, total, latest time)
 
 
-def problem_of(state: AuctionState) -> Problem | None:
-    """The best-overall problem of the state's live bids; None when there is no live bid."""
+def problem_of(
+    state: AuctionState, per_supplier: dict[str, list[Bid]] | None = None
+) -> Problem | None:
+    """The best-overall problem of the state's live bids; None when there is no live bid.
+    ``per_supplier``: each supplier's live bids in product order, if the caller has them."""
     if state.status in ("draft", "pending"):
         return None  # bids placed while pending are not ranked until the start
-    per_supplier: dict[str, list[Bid]] = {}
-    for product_id in state.products:
-        for supplier_id, bid_id in state.live.get(product_id, {}).items():
-            per_supplier.setdefault(supplier_id, []).append(state.bids[bid_id])
+    if per_supplier is None:
+        per_supplier = {}
+        for product_id in state.products:
+            for supplier_id, bid_id in state.live.get(product_id, {}).items():
+                per_supplier.setdefault(supplier_id, []).append(state.bids[bid_id])
     if not per_supplier:
         return None
     singles: dict[str, Bid] = {}
+    ranks: dict[str, tuple[Cents, Instant, int]] = {}  # the singles' `Bid.rank_key`
     groups: dict[frozenset[str], Offer] = {}
     for bids in per_supplier.values():
-        if any(not b.allow_split for b in bids):
+        split = True
+        for bid in bids:
+            # Split bids are offered one by one, also those of a supplier with non-split ones.
+            if bid.allow_split:
+                rank = bid.rank_key()
+                cheapest = ranks.get(bid.product_id)
+                if cheapest is None or rank < cheapest:
+                    singles[bid.product_id], ranks[bid.product_id] = bid, rank
+            else:
+                split = False
+        if not split:
             group = _offer(state, bids)
             current = groups.get(group.products)
             if current is None or _offer_key(group) < _offer_key(current):
                 groups[group.products] = group
-        # Split bids are offered one by one, also those of a supplier with non-split ones.
-        for bid in bids:
-            cheapest = singles.get(bid.product_id)
-            if bid.allow_split and (cheapest is None or bid.rank_key() < cheapest.rank_key()):
-                singles[bid.product_id] = bid
     return Problem(
         products=tuple(state.products),
         singles={p: _offer(state, [b]) for p, b in singles.items()},

@@ -38,23 +38,24 @@ from auctionactors.domain.events import (
     Event,
     RsvpGiven,
 )
-from auctionactors.domain.patches import Leaves, dict_ops, raw
+from auctionactors.domain.patches import Leaves, dict_ops, key_op, raw
 from auctionactors.domain.present import to_public
+from auctionactors.domain.product_parts import Source, product_ops, render_product
 from auctionactors.domain.redaction import filter_events
 from auctionactors.domain.solutions import Solutions
-from auctionactors.domain.state import AuctionState, Bid
-from auctionactors.domain.terms import Product
+from auctionactors.domain.state import AuctionState
 from auctionactors.domain.views import Lens
 
-__all__ = ["EVERYTHING", "Parts", "Touched", "cached", "diff", "keep", "render", "touched"]
+__all__ = [
+    "EVERYTHING", "Parts", "Touched", "advance", "cached", "diff", "keep", "render", "scope_of",
+    "touched",
+]  # fmt: skip
 
 _encode = msgspec.json.Encoder().encode
 # What is kept in the state's ``__dict__``: each receiver's latest rendering, bids' and
 # solutions' JSON texts.
-_CACHE, _BIDS, _SOLUTIONS = "rendered_parts", "rendered_bids", "rendered_solutions"
-_HEADS, _PRODUCTS, _RANKED = "rendered_heads", "rendered_products", "ranked_bids"
-_COMPETITORS, _EVENTS = "rendered_competitors", "filtered_events"
-_TRUE, _FALSE = b"true", b"false"
+_CACHE, _SOLUTIONS = "rendered_parts", "rendered_solutions"
+_HEADS, _EVENTS = "rendered_heads", "filtered_events"
 
 
 class Touched(msgspec.Struct, frozen=True):
@@ -121,9 +122,9 @@ class Parts:
     ``fields`` (its own: the solutions, barges, comments, and a supplier's status line and
     RSVP) and ``products``, each a dict of its own fields, its ``bids`` one JSON text per bid.
     ``values`` are the receiver's own top-level fields before encoding: one equal to the last
-    rendering's is not encoded again."""
+    rendering's is not encoded again. ``sources``: what each product's leaves were made from."""
 
-    __slots__ = ("fields", "head", "product_ids", "products", "seq", "values")
+    __slots__ = ("fields", "head", "product_ids", "products", "seq", "sources", "values")
 
     def __init__(
         self,
@@ -131,6 +132,7 @@ class Parts:
         head: Head,
         fields: Leaves,
         products: list[Leaves],
+        sources: list[Source],
         product_ids: tuple[str, ...],
         values: dict[str, Any],
     ) -> None:
@@ -138,6 +140,7 @@ class Parts:
         self.head = head
         self.fields = fields
         self.products = products
+        self.sources = sources
         self.product_ids = product_ids
         self.values = values
 
@@ -197,14 +200,64 @@ def render(
         else:
             fields[key] = _encode(to_public(value, key))
     products: list[Leaves] = []
+    sources: list[Source] = []
     changed = scope.products
-    reuse = previous.products if previous is not None and changed is not None else None
+    reuse = previous if previous is not None and changed is not None else None
     for i, product in enumerate(state.products.values()):
         if reuse is not None and changed is not None and product.product_id not in changed:
-            products.append(reuse[i])
+            products.append(reuse.products[i])
+            sources.append(reuse.sources[i])
         else:
-            products.append(_product(state, lens, product))
-    return Parts(state.seq, _head(state, lens), fields, products, product_ids, values)
+            leaves, source = render_product(state, lens, product)
+            products.append(leaves)
+            sources.append(source)
+    return Parts(state.seq, _head(state, lens), fields, products, sources, product_ids, values)
+
+
+def advance(
+    state: AuctionState,
+    viewer: Viewer,
+    solutions: Solutions | None,
+    previous: Parts,
+    scope: Touched,
+) -> tuple[Parts, list[dict[str, Any]]] | None:
+    """`render` from ``previous`` and the `diff` from it in one pass, for the commonest update:
+    bids, RSVPs or an extension, nothing else (``scope``: some products, no barges, no
+    comments). None for any other update (then `render` and `diff`).
+
+    Such events change neither who may see the auction nor how (the receiver's `Lens` is made
+    without asking again), nor the products' list: only the head, the solutions, the
+    receiver's own fields and the products in ``scope`` are looked at, and each is compared
+    with its previous rendering as `diff` would (the same operations, in the same order)."""
+    changed = scope.products
+    if changed is None or scope.barges or scope.comments:
+        return None
+    if previous.product_ids != tuple(state.products):
+        return None
+    lens = Lens(state, viewer, solutions)
+    head = _head(state, lens)
+    ops = list(head.ops_from(previous.head))
+    old = previous.fields
+    fields = dict(old)
+    text = _solutions(state, lens)
+    if text is not old.get("solutions"):
+        key_op("", "solutions", old.get("solutions"), text, ops)
+        fields["solutions"] = text
+    values = lens.personal()
+    old_values = previous.values
+    for key, value in values.items():
+        if key not in old_values or old_values[key] != value or key not in old:
+            text = _encode(to_public(value, key))
+            key_op("", key, old.get(key), text, ops)
+            fields[key] = text
+    products, sources = list(previous.products), list(previous.sources)
+    for i, product in enumerate(state.products.values()):
+        if product.product_id in changed:
+            leaves, source = render_product(state, lens, product)
+            product_ops(f"/products/{i}", products[i], leaves, sources[i], source, ops)
+            products[i], sources[i] = leaves, source
+    parts = Parts(state.seq, head, fields, products, sources, previous.product_ids, values)
+    return parts, ops
 
 
 def _head(state: AuctionState, lens: Lens) -> Head:
@@ -227,92 +280,6 @@ def _head(state: AuctionState, lens: Lens) -> Head:
         base.base = None  # heads link only to the one before: no chain through the auction
     head = heads[lens.kind] = Head(state.seq, values, fields, base)
     return head
-
-
-def _product(state: AuctionState, lens: Lens, product: Product) -> Leaves:
-    """One product's leaves; its own fields and each bid's JSON text are made once (per form of
-    receiver, `Lens.bid_form`) and kept beside the state (a bid never changes: only which bids
-    are live does). A supplier's list is every supplier's, with its own bid in its form."""
-    cache = _bids_cache(state)
-    own = dict(_product_fields(state, lens, product))
-    ranked = _ranked(state, product.product_id)
-    bids: list[bytes]
-    if lens.me is not None:
-        shared, places = _competitors(state, lens, product.product_id, ranked, cache)
-        place = places.get(lens.me)
-        if place is None:
-            bids = shared
-        else:
-            bids = list(shared)
-            bids[place] = _bid_text(lens, ranked[place], cache)
-    else:
-        bids = [_bid_text(lens, bid, cache) for bid in ranked]
-    own["bids"] = bids
-    leading = lens.is_leading(ranked)
-    if leading is not None:
-        own["is_leading"] = _TRUE if leading else _FALSE
-    return own
-
-
-def _bid_text(lens: Lens, bid: Bid, cache: dict[Any, bytes]) -> bytes:
-    key = (bid.bid_id, *lens.bid_form(bid))
-    text = cache.get(key)
-    if text is None:
-        text = cache[key] = _encode(to_public(lens.bid(bid)))
-    return text
-
-
-def _competitors(
-    state: AuctionState, lens: Lens, product_id: str, ranked: list[Bid], cache: dict[Any, bytes]
-) -> tuple[list[bytes], dict[str, int]]:
-    """A product's bids as a supplier sees its competitors' (every supplier alike), and where
-    each supplier's own bid is among them: made once per state."""
-    made: dict[str, tuple[int, list[bytes], dict[str, int]]] = state.__dict__.setdefault(
-        _COMPETITORS, {}
-    )
-    entry = made.get(product_id)
-    if entry is None or entry[0] != state.seq:
-        texts: list[bytes] = []
-        places: dict[str, int] = {}
-        for i, bid in enumerate(ranked):
-            key = (bid.bid_id, "competitor")
-            text = cache.get(key)
-            if text is None:
-                text = cache[key] = _encode(to_public(lens.competitor_bid(bid)))
-            texts.append(text)
-            places[bid.supplier_id] = i
-        entry = made[product_id] = (state.seq, texts, places)
-    return entry[1], entry[2]
-
-
-def _product_fields(state: AuctionState, lens: Lens, product: Product) -> Leaves:
-    made: dict[tuple[str, bool], tuple[Product, Leaves]] = state.__dict__.setdefault(_PRODUCTS, {})
-    key = (product.product_id, lens.vessel_names is not None)
-    entry = made.get(key)
-    if entry is None or entry[0] is not product:
-        fields = lens.product_fields(product)
-        entry = made[key] = (product, {k: _encode(to_public(v, k)) for k, v in fields.items()})
-    return entry[1]
-
-
-def _ranked(state: AuctionState, product_id: str) -> list[Bid]:
-    """`AuctionState.ranked`, sorted once per state for every receiver."""
-    made: dict[str, tuple[int, list[Bid]]] = state.__dict__.setdefault(_RANKED, {})
-    entry = made.get(product_id)
-    if entry is None or entry[0] != state.seq:
-        entry = made[product_id] = (state.seq, state.ranked(product_id))
-    return entry[1]
-
-
-def _bids_cache(state: AuctionState) -> dict[Any, bytes]:
-    """The JSON texts of bids by (bid_id, form), beside the state; those of bids no longer live
-    are dropped when they outnumber the live ones (so it holds about what the views show)."""
-    cache: dict[Any, bytes] = state.__dict__.setdefault(_BIDS, {})
-    if len(cache) > 8 * len(state.bids) + 256:
-        live = state.bids
-        for key in [k for k in cache if k[0] not in live]:
-            del cache[key]
-    return cache
 
 
 def _solutions(state: AuctionState, lens: Lens) -> bytes:
@@ -346,38 +313,65 @@ def diff(old: Parts, new: Parts) -> list[dict[str, Any]]:
         return ops
     for i, (was, now) in enumerate(zip(old.products, new.products, strict=True)):
         if was is not now:
-            dict_ops(f"/products/{i}", was, now, ops)
+            product_ops(f"/products/{i}", was, now, old.sources[i], new.sources[i], ops)
     return ops
 
 
 def filtered_events(
-    state: AuctionState, viewer: Viewer, first_seq: int, events: Sequence[Event]
+    state: AuctionState,
+    viewer: Viewer,
+    first_seq: int,
+    events: Sequence[Event],
+    *,
+    visible: bool = False,
 ) -> msgspec.Raw | None:
     """`redaction.filter_events`, encoded, made once per update for every receiver that sees
     its events alike: one kind of receiver but suppliers, and suppliers that are neither the
-    subject nor the actor of any of them (the others each their own)."""
-    if not can_see(state, viewer):
+    subject nor the actor of any of them (the others each their own). ``visible``: the caller
+    knows the viewer may see the auction (it just rendered its view)."""
+    if not visible and not can_see(state, viewer):
         return None
-    form: tuple[str, str | None] = (audience(state, viewer), None)
-    if form[0] == "supplier":
-        me = viewer.company_id
-        for event in events:
-            by = event.by
-            if getattr(event, "supplier_id", None) == me or (
-                by is not None and by.company_id == me
-            ):
-                form = ("supplier", me)
-                break
-    made: tuple[Sequence[Event], int, dict[tuple[str, str | None], msgspec.Raw]] | None
-    made = state.__dict__.get(_EVENTS)
-    if made is None or made[0] is not events or made[1] != first_seq:
-        made = (events, first_seq, {})
-        state.__dict__[_EVENTS] = made
-    text = made[2].get(form)
+    made = _update(state, first_seq, events)
+    kind = audience(state, viewer)
+    me = viewer.company_id if kind == "supplier" and viewer.company_id in made.involved else None
+    text = made.texts.get((kind, me))
     if text is None:
         out = filter_events(state, viewer, first_seq, list(events)) or []
-        text = made[2][form] = msgspec.Raw(_encode(out))
+        text = made.texts[(kind, me)] = msgspec.Raw(_encode(out))
     return text
+
+
+def scope_of(state: AuctionState, first_seq: int, events: Sequence[Event]) -> Touched:
+    """`touched` of an update's events, found once for every receiver."""
+    made = _update(state, first_seq, events)
+    if made.scope is None:
+        made.scope = touched(events)
+    return made.scope
+
+
+class _Update:
+    """What every receiver of one update shares (beside the state): its events (from
+    ``first_seq``), their subjects and actors, their encodings per form, their `Touched`."""
+
+    __slots__ = ("events", "first_seq", "involved", "scope", "texts")
+
+    def __init__(self, events: Sequence[Event], first_seq: int) -> None:
+        self.events = events
+        self.first_seq = first_seq
+        self.involved: set[str | None] = set()
+        for event in events:
+            self.involved.add(getattr(event, "supplier_id", None))
+            if event.by is not None:
+                self.involved.add(event.by.company_id)
+        self.texts: dict[tuple[str, str | None], msgspec.Raw] = {}
+        self.scope: Touched | None = None
+
+
+def _update(state: AuctionState, first_seq: int, events: Sequence[Event]) -> _Update:
+    made: _Update | None = state.__dict__.get(_EVENTS)
+    if made is None or made.events is not events or made.first_seq != first_seq:
+        made = state.__dict__[_EVENTS] = _Update(events, first_seq)
+    return made
 
 
 def cached(state: AuctionState, key: Hashable) -> Parts | None:

@@ -19,29 +19,75 @@ def dict_ops(path: str, old: Leaves, new: Leaves, ops: list[dict[str, Any]]) -> 
     a field that is the same object in both is skipped at once."""
     for key, value in new.items():
         was = old.get(key)
-        if was is value:
-            continue
-        if isinstance(value, list) and isinstance(was, list):
-            list_ops(f"{path}/{key}", was, value, ops)
-        elif was is None:
-            ops.append({"op": "add", "path": f"{path}/{key}", "value": raw(value)})
-        elif was != value:
-            ops.append({"op": "replace", "path": f"{path}/{key}", "value": raw(value)})
+        if was is not value:
+            key_op(path, key, was, value, ops)
     for key in old:
         if key not in new:
             ops.append({"op": "remove", "path": f"{path}/{key}"})
+
+
+def key_op(
+    path: str,
+    key: str,
+    was: bytes | list[bytes] | None,
+    value: bytes | list[bytes],
+    ops: list[dict[str, Any]],
+) -> None:
+    """The operations turning the field ``key`` from ``was`` (None: absent) into ``value``:
+    a list element by element (`list_ops`), anything else as a whole (`field_op`)."""
+    if isinstance(value, list) and isinstance(was, list):
+        list_ops(f"{path}/{key}", was, value, ops)
+    else:
+        field_op(path, key, was, value, ops)
+
+
+def field_op(
+    path: str,
+    key: str,
+    was: bytes | list[bytes] | None,
+    value: bytes | list[bytes],
+    ops: list[dict[str, Any]],
+) -> None:
+    """The operation (if any) turning the field ``key`` from ``was`` (None: absent) into
+    ``value``, compared as a whole."""
+    if was is None:
+        ops.append({"op": "add", "path": f"{path}/{key}", "value": raw(value)})
+    elif was != value:
+        ops.append({"op": "replace", "path": f"{path}/{key}", "value": raw(value)})
 
 
 def raw(value: bytes | list[bytes]) -> Any:
     return msgspec.Raw(value) if isinstance(value, bytes) else [msgspec.Raw(v) for v in value]
 
 
+# A list's operations as (op, index, j): ``add``/``replace`` take the new list's element j,
+# ``remove`` has j = -1. They depend only on which elements are equal (`list_program`), so
+# lists that differ from others only by a substitution that keeps that pattern share them.
+Program = list[tuple[str, int, int]]
+
+
 def list_ops(path: str, old: list[bytes], new: list[bytes], ops: list[dict[str, Any]]) -> None:
     """Operations turning the list ``old`` into ``new``, element by element: a bid that moves
     to the top of its product is one ``add`` and one ``remove``, an appended comment one
     ``add``. Past their common beginning and end, `difflib` matches what stayed."""
+    program_ops(path, list_program(old, new), new, ops)
+
+
+def program_ops(path: str, program: Program, new: list[bytes], ops: list[dict[str, Any]]) -> None:
+    """``program``'s operations on ``path``, with their values from ``new``."""
+    for op, at, j in program:
+        if j < 0:
+            ops.append({"op": op, "path": f"{path}/{at}"})
+        else:
+            ops.append({"op": op, "path": f"{path}/{at}", "value": msgspec.Raw(new[j])})
+
+
+def list_program(old: list[bytes], new: list[bytes]) -> Program:
+    """`list_ops` as a `Program`: made from which elements of ``old`` and ``new`` are equal,
+    and nothing else."""
+    program: Program = []
     if old == new:
-        return
+        return program
     n, m = len(old), len(new)
     start = 0
     while start < n and start < m and old[start] == new[start]:
@@ -67,11 +113,10 @@ def list_ops(path: str, old: list[bytes], new: list[bytes], ops: list[dict[str, 
         at = i1 + shift
         common = min(was, now)
         for k in range(common):
-            ops.append(
-                {"op": "replace", "path": f"{path}/{at + k}", "value": msgspec.Raw(b[j1 + k])}
-            )
+            program.append(("replace", at + k, start + j1 + k))
         for k in range(common, now):  # in order: each lands where it belongs
-            ops.append({"op": "add", "path": f"{path}/{at + k}", "value": msgspec.Raw(b[j1 + k])})
+            program.append(("add", at + k, start + j1 + k))
         for _ in range(common, was):
-            ops.append({"op": "remove", "path": f"{path}/{at + common}"})
+            program.append(("remove", at + common, -1))
         shift += now - was
+    return program

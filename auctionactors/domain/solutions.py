@@ -13,6 +13,7 @@ choice passed to `compute`.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import msgspec
 
@@ -21,6 +22,8 @@ from auctionactors.domain.combination import Choice
 from auctionactors.domain.money import Cents
 from auctionactors.domain.state import AuctionState, Bid
 from auctionactors.domain.timestamps import Instant
+
+_SOLUTIONS = "supplier_solutions"  # kept in the state's ``__dict__`` (`_by_supplier`)
 
 
 class Solution(msgspec.Struct, frozen=True):
@@ -40,20 +43,47 @@ class Solutions(msgspec.Struct, frozen=True):
 
 
 def solution_of(state: AuctionState, bids: Iterable[Bid]) -> Solution:
-    chosen = sorted(bids, key=lambda b: b.product_id)
-    total = sum(_cost(state, b) for b in chosen)
+    chosen = sorted(bids, key=_product_of)
+    products = state.products
+    total = 0
+    latest: Instant | None = None
+    for b in chosen:
+        assert b.amount is not None
+        total += b.amount * products[b.product_id].quantity_mt
+        if latest is None or b.original_time_entered > latest:
+            latest = b.original_time_entered
     covered = {b.product_id for b in chosen}
     return Solution(
         bid_ids=tuple(b.bid_id for b in chosen),
-        valid=bool(state.products) and covered == set(state.products),
+        valid=bool(products) and covered == products.keys(),
         total_price=total,
-        latest_original_time_entered=max((b.original_time_entered for b in chosen), default=None),
+        latest_original_time_entered=latest,
     )
 
 
-def _cost(state: AuctionState, bid: Bid) -> Cents:
-    assert bid.amount is not None
-    return bid.amount * state.products[bid.product_id].quantity_mt
+def _product_of(bid: Bid) -> str:
+    return bid.product_id
+
+
+def _by_supplier(state: AuctionState, per_supplier: dict[str, list[Bid]]) -> dict[str, Solution]:
+    """Each supplier's solution; one whose live bids are the same (bids never change) as when
+    it was last computed on this state object, with the same products, is not computed again
+    (kept beside the state, in its ``__dict__``, like the views' parts): after a bid, only its
+    supplier's is."""
+    made: tuple[dict[str, Any], dict[str, tuple[tuple[Bid, ...], Solution]]] | None
+    made = state.__dict__.get(_SOLUTIONS)
+    if made is None or made[0] is not state.products:
+        made = (state.products, {})
+        state.__dict__[_SOLUTIONS] = made
+    known = made[1]
+    out: dict[str, Solution] = {}
+    for supplier_id, bids in per_supplier.items():
+        key = tuple(bids)
+        entry = known.get(supplier_id)
+        if entry is None or entry[0] != key:
+            entry = known[supplier_id] = (key, solution_of(state, bids))
+        out[supplier_id] = entry[1]
+    return out
 
 
 def _live_by_supplier(state: AuctionState) -> dict[str, list[Bid]]:
@@ -73,11 +103,11 @@ def compute(state: AuctionState, choice: Choice | None = None) -> Solutions:
     outside the domain found it (the runtime solves big problems off the event loop); without
     it, the pure `combination.solve` finds it here."""
     per_supplier = _live_by_supplier(state)
-    by_supplier = {s: solution_of(state, bids) for s, bids in per_supplier.items()}
+    by_supplier = _by_supplier(state, per_supplier)
     valid_singles = [sol for sol in by_supplier.values() if sol.valid]
     best_single = min(valid_singles, key=Solution.sort_key, default=None)
     best = None
-    problem = combination.problem_of(state)
+    problem = combination.problem_of(state, per_supplier)
     if problem is not None:
         chosen = combination.solve(problem) if choice is None else choice
         best = solution_of(state, (state.bids[b] for b in combination.bid_ids(problem, chosen)))

@@ -20,6 +20,7 @@ from typing import Any
 from auctionactors.domain.access import Viewer, audience, can_see
 from auctionactors.domain.present import to_public
 from auctionactors.domain.solutions import Solution, Solutions, compute, solution_of
+from auctionactors.domain.standing import product_label, status_line
 from auctionactors.domain.state import AuctionState, Bid
 from auctionactors.domain.terms import Product
 
@@ -353,52 +354,3 @@ def _comments(state: AuctionState, me: str | None, namer: _Namer) -> list[dict[s
         for c in state.comments.values()
         if not c.deleted and (me is None or c.supplier_id == me)
     ]
-
-
-def product_label(product: Product) -> str:
-    if product.vessel is not None:
-        return f"{product.vessel.name} {product.fuel}"
-    return f"{product.fuel} {product.start_month}..{product.end_month}"
-
-
-def status_line(state: AuctionState, supplier_id: str, sols: Solutions) -> str:
-    """The supplier's one-line summary of where it stands (DOMAIN.md, Solutions)."""
-    if state.status == "closed" and state.winning_bid_ids is not None:
-        won = [
-            state.bids[b].product_id
-            for b in state.winning_bid_ids
-            if state.bids[b].supplier_id == supplier_id
-        ]
-        if won and len(won) == len(state.products):
-            return "You won the entire auction"
-        if won:
-            labels = ", ".join(product_label(state.products[p]) for p in won)
-            return f"You won bids for {labels} in this auction"
-        return "Regretfully, you were unsuccessful in this auction. Thank you for quoting"
-    if state.status == "expired":
-        return "No offer was selected"
-    if state.status == "canceled":
-        return "The auction was canceled"
-    # The products it has a live bid on (one per product at most).
-    mine = sum(1 for p in state.products if supplier_id in state.live.get(p, ()))
-    if not mine:
-        return "You have not bid on this auction"
-    if state.status in ("draft", "pending"):
-        return "Your bids will be ranked when the auction starts"
-    if mine < len(state.products):
-        return "You only have a partial offer for this auction"
-    best = sols.best_overall
-    if best is not None and all(state.bids[b].supplier_id == supplier_id for b in best.bid_ids):
-        return "You have the best overall offer for this auction"
-    own = sols.by_supplier.get(supplier_id)
-    single = sols.best_single_supplier
-    if (
-        len(state.products) > 1
-        and own is not None
-        and single is not None
-        and own.valid
-        and own.bid_ids != single.bid_ids  # the best single supplier itself was first
-        and own.total_price == single.total_price
-    ):
-        return "Your bid matches the best single-supplier offer, but was not the first"
-    return "Your bid is not the best offer"

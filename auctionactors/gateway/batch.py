@@ -25,9 +25,16 @@ class Connection(Protocol):
 
 
 class Batch:
-    """Connections with frames handed to websockets but not yet to the socket: flushed once at
-    the end of the event loop's turn, with one write each, so that a burst of updates costs a
-    system call per connection rather than one per frame (what dominates a large fan-out)."""
+    """Connections with frames handed to websockets but not yet to the socket: flushed once,
+    with one write each, so that a burst of updates costs a system call per connection rather
+    than one per frame (what dominates a large fan-out).
+
+    The flush comes at the end of the loop's turn *after* the one the first frame was handed
+    over in (`TURNS`): the tasks that turn woke run first. An actor delivers a batch's updates
+    and then answers its commands, whose ``ok`` frames their connections' tasks send in the next
+    turn: so each bidder gets its update and its ``ok`` in one write, not two."""
+
+    TURNS = 2  # how many turns of the loop after the first frame its connection is written
 
     def __init__(self) -> None:
         self._dirty: dict[Connection, None] = {}  # an ordered set
@@ -37,7 +44,10 @@ class Batch:
         self._dirty[ws] = None
         if not self._scheduled:
             self._scheduled = True
-            asyncio.get_running_loop().call_soon(self.flush)
+            asyncio.get_running_loop().call_soon(self._next_turn)
+
+    def _next_turn(self) -> None:
+        asyncio.get_running_loop().call_soon(self.flush)
 
     def flush(self) -> None:
         self._scheduled = False

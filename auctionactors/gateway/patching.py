@@ -93,9 +93,16 @@ def render(
     ``first_seq`` - 1 (and not ``fresh``); None if it may no longer see the auction. The new
     rendering is kept as the base of the next patch."""
     previous = None if fresh else parts.cached(state, receiver)
+    new: parts.Parts | None
+    ops: list[dict[str, Any]] | None
     if previous is not None and previous.seq == first_seq - 1:
-        new = parts.render(state, viewer, solutions, previous, parts.touched(events))
-        ops = None if new is None else parts.diff(previous, new)
+        scope = parts.scope_of(state, first_seq, events)
+        advanced = parts.advance(state, viewer, solutions, previous, scope)
+        if advanced is not None:
+            new, ops = advanced
+        else:
+            new = parts.render(state, viewer, solutions, previous, scope)
+            ops = None if new is None else parts.diff(previous, new)
         base: int | None = previous.seq
     else:
         new = parts.render(state, viewer, solutions)
@@ -103,9 +110,8 @@ def render(
     parts.keep(state, receiver, new)
     if new is None:
         return None
-    filtered = parts.filtered_events(state, viewer, first_seq, events)
-    if filtered is None:  # (it may see the auction: its view was just rendered)
-        return None
+    filtered = parts.filtered_events(state, viewer, first_seq, events, visible=True)
+    assert filtered is not None  # (it may see the auction: its view was just rendered)
     return Patched(new, base, ops, filtered, now, state.auction_id)
 
 

@@ -10,6 +10,7 @@ from collections import deque
 from collections.abc import Callable
 
 from auctionactors.domain.access import Viewer
+from auctionactors.gateway.batch import Batch
 from auctionactors.store.base import Principal
 
 Receiver = tuple[str, str]
@@ -129,8 +130,9 @@ class Peer:
         write limit (or the connection is closed): a long reply sent in pieces sends the next
         piece only then, so it goes as fast as the client reads and never fills the outbox
         (PROTOCOL.md 1.1, "Fair sharing"). The frames handed to websockets during this turn of
-        the loop reach the socket at its end (`Batch`): looked at after it."""
-        await asyncio.sleep(0)
+        the loop reach the socket at the end of the next (`Batch`): looked at after it."""
+        for _ in range(Batch.TURNS):
+            await asyncio.sleep(0)
         while not self.closed and (
             self.outbox or (self.backlogged is not None and self.backlogged())
         ):

@@ -221,19 +221,30 @@ def update2(
     patch: Sequence[Mapping[str, Any]] | None = None,
 ) -> bytes:
     """Protocol 2's ``update``: the subscription's first carries ``view``, every later one
-    ``patch``; ``server_time`` is the frame's (a patched view has none)."""
-    doc: dict[str, Any] = {
-        "type": "update",
-        "auction_id": auction_id,
-        "seq": seq,
-        "server_time": format_instant(server_time),
-        "events": events,
-    }
+    ``patch``; ``server_time`` is the frame's (a patched view has none).
+
+    Made of pieces, byte for byte what encoding the whole frame as one object gives: its
+    beginning (type, auction, seq, time) is encoded once for every receiver of the update (the
+    latest is kept), and events already encoded (`msgspec.Raw`) are put in as they are."""
+    head = _update_heads.get((auction_id, seq, server_time))
+    if head is None:
+        _update_heads.clear()
+        head = _encoder.encode(
+            {
+                "type": "update",
+                "auction_id": auction_id,
+                "seq": seq,
+                "server_time": format_instant(server_time),
+            }
+        )[:-1]  # without its closing brace
+        _update_heads[(auction_id, seq, server_time)] = head
+    encoded = events if isinstance(events, msgspec.Raw) else _encoder.encode(events)
     if view is not None:
-        doc["view"] = view
-    else:
-        doc["patch"] = patch
-    return _encoder.encode(doc)
+        return b"".join((head, b',"events":', encoded, b',"view":', _encoder.encode(view), b"}"))
+    return b"".join((head, b',"events":', encoded, b',"patch":', _encoder.encode(patch), b"}"))
+
+
+_update_heads: dict[tuple[str, int, Instant], bytes] = {}  # `update2`'s latest (one entry)
 
 
 def unsubscribed(auction_id: str, seq: int, code: ErrorCode, message: str) -> bytes:

@@ -53,10 +53,19 @@ class Receiver:
 
     def update(self, state: AuctionState, events: list[Event]) -> None:
         previous = self.rendered
+        advanced = None
         if previous is not None:
-            new = parts.render(state, self.viewer, None, previous, parts.touched(events))
+            scope = parts.touched(events)
+            new = parts.render(state, self.viewer, None, previous, scope)
+            advanced = parts.advance(state, self.viewer, None, previous, scope)
         else:
             new = parts.render(state, self.viewer)
+        if advanced is not None:  # the one-pass way gives what render and diff give
+            assert previous is not None and new is not None
+            note_event("advanced")
+            assert decoded(advanced[0].document()) == decoded(new.document())
+            assert decoded(advanced[1]) == decoded(parts.diff(previous, new))
+            new = advanced[0]
         self.rendered = new
         if new is None:
             self.doc = None
@@ -64,7 +73,7 @@ class Receiver:
         if previous is None or self.doc is None:
             self.doc = decoded(new.document())
             return
-        ops = decoded(parts.diff(previous, new))
+        ops = decoded(advanced[1] if advanced is not None else parts.diff(previous, new))
         self.doc = jsonpatch.apply_patch(self.doc, ops)
         self.patches += 1
         for op in ops:  # a patch names the parts that changed, never the whole document
