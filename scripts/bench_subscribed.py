@@ -194,13 +194,14 @@ def part_subscribed(figs: Figures, tmp: Path, args: argparse.Namespace) -> None:
     people: dict[str, tuple[str, Role, str]] = dict(harness.PLATFORM)
     people |= {f"s{i}": (f"Supplier {i}", "supplier", f"S{i}") for i in range(SUPPLIERS)}
     server, users = harness.serve_fresh(tmp, people, *harness.SERVE_OPTIONS)
-    echo = Child(echo_main, "asyncio")
+    loop = server.expect(harness.EVENT_LOOP, 30)
+    echo = Child(echo_main, loop)  # the baseline on the server's loop
     echo_s = min(args.seconds, 10.0)
     try:
         port = asyncio.run(echo.recv())
         for run in range(args.runs):
             print(f"  run {run + 1}: {SUPPLIERS} subscribed bidders for {args.seconds:g} s, then "
-                  f"the echo server for {echo_s:g} s", flush=True)  # fmt: skip
+                  f"the echo server for {echo_s:g} s (both on {loop})", flush=True)  # fmt: skip
             cpu0 = server.cpu_seconds()
             acked, elapsed, frames, _ = asyncio.run(
                 _subscribed_run(server.url, users, args.seconds, 2)
