@@ -173,8 +173,11 @@ def _bid(auction_id: str, start: int) -> Any:
 
 
 async def _subscribed_run(
-    url: str, users: dict[str, Any], seconds: float, protocol: int
-) -> tuple[list[float], float, Frames, float]:
+    server: Server, users: dict[str, Any], seconds: float, protocol: int
+) -> tuple[list[float], float, Frames, list[tuple[float, float]]]:
+    """One run: acked times, the run's length, what the bidders received, and the server's
+    CPU time sampled every 0.25 s (seconds from the start, CPU seconds)."""
+    url = server.url
     suppliers = [users[f"s{i}"].company_id for i in range(SUPPLIERS)]
     auction = await new_auction(url, users["admin"].token, users["buyer"].company_id, suppliers)
     frames = Frames()
@@ -183,11 +186,30 @@ async def _subscribed_run(
     ]
     for c in clients:
         await c.request("subscribe", auction_id=auction)
-    t = time.perf_counter()
+    cpu: list[tuple[float, float]] = []
+
+    async def sample() -> None:
+        t0 = now()
+        while True:
+            cpu.append((now() - t0, server.cpu_seconds()))
+            await asyncio.sleep(0.25)
+
+    sampler = asyncio.create_task(sample())
     acked, elapsed = await closed_loop(clients, seconds, _bid(auction, 10**8))
+    sampler.cancel()
+    cpu.append((elapsed, server.cpu_seconds()))
     for c in clients:
         await c.close()
-    return acked, elapsed, frames, time.perf_counter() - t
+    return acked, elapsed, frames, cpu
+
+
+def cpu_between(cpu: list[tuple[float, float]], start: float, end: float) -> float:
+    """The server's CPU seconds between two times of a run, from the samples nearest them."""
+
+    def at(t: float) -> float:
+        return min(cpu, key=lambda sample: abs(sample[0] - t))[1]
+
+    return at(end) - at(start)
 
 
 def part_subscribed(figs: Figures, tmp: Path, args: argparse.Namespace) -> None:
@@ -202,14 +224,15 @@ def part_subscribed(figs: Figures, tmp: Path, args: argparse.Namespace) -> None:
         for run in range(args.runs):
             print(f"  run {run + 1}: {SUPPLIERS} subscribed bidders for {args.seconds:g} s, then "
                   f"the echo server for {echo_s:g} s (both on {loop})", flush=True)  # fmt: skip
-            cpu0 = server.cpu_seconds()
-            acked, elapsed, frames, _ = asyncio.run(
-                _subscribed_run(server.url, users, args.seconds, 2)
+            acked, elapsed, frames, cpu = asyncio.run(
+                _subscribed_run(server, users, args.seconds, 2)
             )
-            cpu = server.cpu_seconds() - cpu0
             rate, first, last = window_rates(acked, elapsed)
             bare = asyncio.run(echo_rate(port, SUPPLIERS, echo_s))
             window = min(10.0, elapsed / 5)
+            per_bid = 1000 * cpu_between(cpu, 0, elapsed) / max(len(acked), 1)
+            first_cpu = 1000 * cpu_between(cpu, 0, window) / max(first * window, 1)
+            last_cpu = 1000 * cpu_between(cpu, elapsed - window, elapsed) / max(last * window, 1)
             figs.add("sub_rate", f"{SUPPLIERS} subscribed bidders, protocol 2: acked bids/s", rate,
                      "/s", ">= 1,680")  # fmt: skip
             figs.add("sub_echo", f"  bare websockets echo, same {SUPPLIERS} clients", bare, "/s")
@@ -219,7 +242,10 @@ def part_subscribed(figs: Figures, tmp: Path, args: argparse.Namespace) -> None:
             figs.add("sub_decay", f"  last / first {window:.3g} s (over {elapsed:.0f} s)",
                      harness.ratio(last, first), "x", ">= 0.9")  # fmt: skip
             figs.add("sub_frame", "  mean update frame", frames.bytes / max(frames.count, 1), "B")
-            figs.add("sub_cpu", "  server CPU per bid", cpu * 1000 / max(len(acked), 1), "ms")
+            figs.add("sub_cpu", "  server CPU per bid", per_bid, "ms")
+            figs.add("sub_cpu_first", f"    in the first {window:.3g} s", first_cpu, "ms")
+            figs.add("sub_cpu_last", f"    in the last {window:.3g} s (the server's own decay)",
+                     last_cpu, "ms")  # fmt: skip
     finally:
         echo.stop()
         server.stop()

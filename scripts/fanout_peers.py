@@ -204,12 +204,6 @@ class WatcherProcess:
             "samples": samples,
         }
 
-    def close(self, kind: str) -> None:
-        for w in self.conns[kind]:
-            if w.transport is not None:
-                w.transport.abort()
-        self.conns[kind] = []
-
 
 async def _watcher_loop(conn: multiprocessing.connection.Connection, protocol: int) -> None:
     loop = asyncio.get_running_loop()
