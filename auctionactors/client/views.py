@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 class _Auction:
     view: dict[str, Any] | None = None
     history: list[dict[str, Any]] = field(default_factory=list)  # events before the next update
+    # A patch did not apply and the auction was subscribed to again: the patches still on
+    # their way are dropped until the whole view comes (not one resubscription each).
+    resyncing: bool = False
 
 
 class Views:
@@ -53,15 +56,18 @@ class Views:
 
     def update(self, frame: dict[str, Any]) -> str:
         """Take an ``update`` frame in: ``"deliver"`` (``frame`` now carries ``view`` and the
-        folded events), ``"skip"`` (already delivered) or ``"desync"`` (its patch could not be
-        applied: resubscribe)."""
+        folded events), ``"skip"`` (already delivered, or a patch that comes while a resubscription
+        is under way) or ``"desync"`` (its patch could not be applied: resubscribe)."""
         auction_id, seq = str(frame["auction_id"]), int(frame["seq"])
         auction = self._auctions.setdefault(auction_id, _Auction())
         if "view" in frame:
             auction.view = frame["view"]
+            auction.resyncing = False
             if self.protocol >= 2:  # patched views have none: no view has a stale one
                 auction.view.pop("server_time", None)
         elif "patch" in frame:
+            if auction.resyncing:
+                return "skip"
             if auction.view is None:
                 return self._desync(auction, auction_id, seq, "a patch without a view")
             try:
@@ -89,6 +95,7 @@ class Views:
     def _desync(self, auction: _Auction, auction_id: str, seq: int, why: str) -> str:
         self.desyncs += 1
         auction.view = None
+        auction.resyncing = True
         auction.history = []
         log.warning("%s seq %d: cannot apply the patch (%s); resubscribing", auction_id, seq, why)
         return "desync"

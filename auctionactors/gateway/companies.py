@@ -8,14 +8,13 @@ company is never renamed nor deleted, so a cursor stays valid while companies ar
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from typing import Any
 
 from auctionactors.domain.access import Viewer
 from auctionactors.domain.parties import ROLES, Role
 from auctionactors.errors import DomainError
+from auctionactors.gateway.listing import opaque, unopaque
 from auctionactors.store.base import Accounts, Company
 
 # What a buyer may list: the companies it may name in an auction.
@@ -25,17 +24,13 @@ _BAD_CURSOR = "cursor is not one a list_companies reply gave"
 
 
 def encode_cursor(company: Company) -> str:
-    return base64.urlsafe_b64encode(company.company_id.encode()).rstrip(b"=").decode("ascii")
+    return opaque(company.company_id)
 
 
 def decode_cursor(cursor: str) -> str:
     """The company id a cursor names; `DomainError` ``invalid`` for a string that is not a
     cursor this server gives."""
-    try:
-        raw = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
-        company_id = raw.decode("ascii")
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        company_id = ""
+    company_id = unopaque(cursor) or ""
     if not _ID.fullmatch(company_id):
         raise DomainError("invalid", _BAD_CURSOR)
     return company_id

@@ -33,19 +33,29 @@ _INT64 = 2**63
 Cursor = tuple[int, str]
 
 
+def opaque(text: str) -> str:
+    """A page's cursor as clients see it: ``text`` base64url-encoded, unpadded."""
+    return base64.urlsafe_b64encode(text.encode()).rstrip(b"=").decode("ascii")
+
+
+def unopaque(cursor: str) -> str | None:
+    """The text of an `opaque` cursor; None if ``cursor`` is not one."""
+    try:
+        raw = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
+        return raw.decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+
+
 def encode_cursor(entry: CatalogEntry) -> str:
-    text = f"{entry.created_at}:{entry.stream_id}".encode()
-    return base64.urlsafe_b64encode(text).rstrip(b"=").decode("ascii")
+    return opaque(f"{entry.created_at}:{entry.stream_id}")
 
 
 def decode_cursor(cursor: str) -> Cursor:
     """The (created_at, auction_id) a cursor names; `DomainError` ``invalid`` for a string that
     is not a cursor this server gives (never a store error: it only filters a read)."""
-    try:
-        raw = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
-        match = _CURSOR.fullmatch(raw.decode())
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        match = None
+    text = unopaque(cursor)
+    match = None if text is None else _CURSOR.fullmatch(text)
     if match is None or not -_INT64 <= int(match[1]) < _INT64:
         raise DomainError("invalid", "cursor is not one a list_auctions reply gave")
     return int(match[1]), match[2]

@@ -95,3 +95,39 @@ async def test_the_page_applies_patches_as_the_python_client_does(
         assert mine == theirs, case
     failures = sum("error" in e for e in expected)
     assert 50 < failures < len(cases) - 50  # the random cases exercise both outcomes
+
+
+DESYNC = """async () => {
+  const { Model } = await import("/static/model.js");
+  const model = new Model();
+  const desyncs = [];
+  model.addEventListener("desync", (e) => desyncs.push(e.detail.since));
+  const view = (seq, amount) => ({ seq, products: [{ bids: [{ amount }] }] });
+  const patch = (seq, amount) => ({
+    type: "update", auction_id: "a1", seq, events: [],
+    patch: [{ op: "replace", path: "/seq", value: seq },
+            { op: "replace", path: "/products/0/bids/0/amount", value: amount }],
+  });
+  const shown = [];
+  shown.push(model.apply({ type: "update", auction_id: "a1", seq: 3, events: [],
+                           view: view(3, "2.00") }));
+  const bad = patch(4, "1.75");
+  bad.patch.push({ op: "remove", path: "/nope" });
+  shown.push(model.apply(bad));                 // does not apply: resubscribe once
+  shown.push(model.apply(patch(5, "1.50")));    // on its way already: dropped, no second one
+  shown.push(model.apply({ type: "update", auction_id: "a1", seq: 5, events: [],
+                           view: view(5, "1.50") }));
+  shown.push(model.apply(patch(6, "1.25")));    // patches apply again
+  return { shown, desyncs, amount: model.get("a1").view.products[0].bids[0].amount };
+}"""
+
+
+async def test_the_page_resubscribes_once_for_a_patch_that_does_not_apply(
+    site: Site, browser: Browser
+) -> None:
+    context = await browser.new_context()
+    page = await context.new_page()
+    await page.goto(site.url)
+    got = await page.evaluate(DESYNC)
+    await context.close()
+    assert got == {"shown": [True, False, False, True, True], "desyncs": [3], "amount": "1.25"}

@@ -65,9 +65,9 @@ async def test_each_update_carries_the_view_get_view_gives_at_its_seq(served: Se
                 assert update["seq"] == reply["seq"]
                 assert bare(update["view"]) == await current(client, auction_id)
                 assert client.view(auction_id) is update["view"]
-        assert buyer.carried[0][1] == "view"  # a subscription starts from a whole view
-        if buyer.protocol_in_force == 1:
-            assert {kind for _, kind in buyer.carried} == {"view"}
+        assert buyer.protocol_in_force == 2
+        # A subscription starts from a whole view; every later update is a patch.
+        assert [kind for _, kind in buyer.carried] == ["view"] + ["patch"] * len(amounts)
     await admin.close()
 
 

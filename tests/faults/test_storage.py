@@ -97,7 +97,7 @@ async def _while_locked(srv: Serving, users: Users, path: Path, mode: str) -> No
     later = await create(srv.url, users, format_instant(start), duration_s=600)
     async with (
         Client(srv.url, users.s1.token, reconnect=False, retry_attempts=1) as s1,
-        Client(srv.url, users.admin.token, reconnect=False) as admin,
+        Client(srv.url, users.admin.token, reconnect=False, protocol=1) as admin,  # history
     ):
         first = await s1.request("place_bids", **bid(opened, "5.00"))
         before = await view_of(admin, opened)
@@ -200,7 +200,7 @@ async def _while_full(srv: Serving, users: Users, folder: Path) -> None:
     later = await create(srv.url, users, format_instant(start), duration_s=600)
     async with (
         Client(srv.url, users.s1.token, reconnect=False, retry_attempts=1) as s1,
-        Client(srv.url, users.admin.token, reconnect=False) as admin,
+        Client(srv.url, users.admin.token, reconnect=False, protocol=1) as admin,  # history
     ):
         first = await s1.request("place_bids", **bid(opened, "5.00"))
         before = await view_of(admin, opened)

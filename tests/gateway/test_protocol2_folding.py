@@ -11,12 +11,14 @@ import asyncio
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import jsonpatch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import event as note
 from hypothesis import strategies as st
+
+from auctionactors.domain.terms import Status
 
 from .conftest import Conn, People, Served, bid, open_auction, serving
 
@@ -126,7 +128,7 @@ async def play(path: Path, steps: list[Step]) -> None:
         for name, conn in conns.items():
             follower = Follower(conn, auction, 1 if name == "buyer1" else 2)
             if name == "observer":
-                await conn.ok("subscribe_all")
+                await conn.ok("subscribe_all", statuses=list(get_args(Status)))  # final too
             else:
                 await conn.ok("subscribe", auction_id=auction)
             followers.append(follower)

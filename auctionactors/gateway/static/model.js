@@ -7,8 +7,9 @@
 // shows only updates after the last seq shown. A patch that does not apply (no view yet, or one
 // it does not fit) is a desync: the model says so ("desync") and the page subscribes again for a
 // whole view. `history` frames (a catch-up far behind) join the events of the next update.
-// Views carry no bid history in protocol 2 and no `server_time` once patched: the clock takes
-// its samples from the welcome, the views that have one, and the times of the events received.
+// Views carry no bid history in protocol 2 and no `server_time`: the clock takes its samples
+// from the welcome, the updates' `server_time` (protocol 2: beside the patch or view; protocol 1:
+// in the view), and else the times of the events received.
 
 import { parseTime } from "./format.js";
 import { applyPatch } from "./patch.js";
@@ -53,6 +54,9 @@ class Auction {
     this.gaps = 0;
     this.extendedAt = 0;
     this.gone = false;
+    // A patch did not apply and the page subscribed again: the patches still on their way are
+    // dropped until the whole view comes (not one resubscription each).
+    this.resyncing = false;
   }
 }
 
@@ -110,7 +114,9 @@ export class Model extends EventTarget {
     let view = update.view;
     if (view) {
       auction.base = view;
+      auction.resyncing = false;
     } else if (update.patch) {
+      if (auction.resyncing) return false;
       try {
         if (!auction.base) throw new Error("a patch without a view");
         view = auction.base = applyPatch(auction.base, update.patch);
@@ -118,6 +124,7 @@ export class Model extends EventTarget {
         console.warn(`${auction.id} seq ${update.seq}: the patch does not apply (${err.message}); resubscribing`);
         auction.base = null;
         auction.history = [];
+        auction.resyncing = true;
         this.dispatchEvent(new CustomEvent("desync", { detail: { auctionId: auction.id, since: auction.seq } }));
         return false;
       }
@@ -136,7 +143,9 @@ export class Model extends EventTarget {
     auction.view = view;
     auction.seq = update.seq;
     auction.gone = false;
-    if (update.view && update.view.server_time) this.clock.observe(update.view.server_time);
+    // Protocol 2 sends `server_time` beside the patch or view, protocol 1 in the view.
+    const serverTime = update.server_time || (update.view && update.view.server_time);
+    if (serverTime) this.clock.observe(serverTime);
     else if (events.length && events[events.length - 1].at) this.clock.observe(events[events.length - 1].at);
     const extended = events.some((e) => e.type === "duration_extended") ||
       (before && before.status === "open" && view.status === "open" &&
