@@ -2,8 +2,8 @@
 its target, with ratios against baselines measured in the same run; nothing is asserted (the
 table says ``ok`` or ``MISSED`` for the median of each figure that has a target).
 
-    .venv/bin/python scripts/bench_gateway.py                      # every part, 3 runs: ~20 min
-    .venv/bin/python scripts/bench_gateway.py --quick              # every part, small: ~1 min
+    .venv/bin/python scripts/bench_gateway.py                      # every part, 3 runs: ~14 min
+    .venv/bin/python scripts/bench_gateway.py --quick              # every part, small: ~1.5 min
     .venv/bin/python scripts/bench_gateway.py --only burst,latency --runs 1 --watchers 100
 
 Parts (``--only``), each in its module, all on `harness` (servers, clients, tables, figures):
@@ -74,7 +74,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--only", default=",".join(ORDER), help=f"parts, comma-separated: {ORDER}")
     p.add_argument("--runs", type=int, default=None, help="runs of each part (3; --quick: 1)")
-    p.add_argument("--quick", action="store_true", help="every part small, one run: ~1 min")
+    p.add_argument("--quick", action="store_true", help="every part small, one run: ~1.5 min")
     p.add_argument("--seconds", type=float, help="subscribed: seconds of bidding (60)")
     p.add_argument("--aged-bids", type=int, help="aged: bids of the aged auction (100k)")
     p.add_argument("--aged-sample", type=int, help="aged: bids measured on each auction (500)")
