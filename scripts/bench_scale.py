@@ -41,7 +41,7 @@ import harness
 import msgspec
 import seeding
 from bench_store import ADMIN, Config, bench_terms, run_appenders, section_replay
-from harness import Column, Server, Table, connected, ratio, run_module, spread, workdir
+from harness import Figures, Server, connected, ratio, run_module, workdir
 
 from auctionactors.client import ClientError
 from auctionactors.domain.commands import BidRequest, PlaceBids
@@ -52,53 +52,10 @@ from auctionactors.runtime.supervisor import Supervisor
 from auctionactors.store.sqlite import SqliteEventStore
 
 PARTS = ("stored", "passivated", "hot", "replay")
-# No limit of the gateway's may throttle the benchmark's own clients.
-SERVE_OPTIONS = ("--rate", "1000000", "--max-connections-per-token", "64")
 MiB = 1024 * 1024
 # A server has settled (what it started in the background is done) when it uses under 4% of a
 # CPU for this many seconds.
 SETTLE_S = 0.5
-
-
-class Figures:
-    """Samples by figure, printed as a table of min/median/max, and ratios of medians."""
-
-    TABLE = Table(
-        Column("figure", 58, left=True, lead="  "), Column("min", 11), Column("median", 11),
-        Column("max", 11), Column("unit", 7, left=True, lead=" "),
-        Column("target", 0, left=True, lead="  "), sep="",
-    )  # fmt: skip
-
-    def __init__(self) -> None:
-        self.rows: dict[str, tuple[str, list[float], str, str]] = {}
-        self.ratios: list[tuple[str, float, str]] = []
-
-    def add(self, key: str, name: str, value: float, unit: str, target: str = "") -> None:
-        self.rows.setdefault(key, (name, [], unit, target))[1].append(value)
-        print(f"    {name.strip()}: {number(value)} {unit}", flush=True)
-
-    def median(self, key: str) -> float:
-        return spread(self.rows[key][1])[1] if key in self.rows else float("nan")
-
-    def ratio(self, label: str, top: str, bottom: str, target: str = "") -> None:
-        if top in self.rows and bottom in self.rows:
-            self.ratios.append((label, ratio(self.median(top), self.median(bottom)), target))
-
-    def print(self) -> None:
-        print()
-        print(self.TABLE.head())
-        for name, samples, unit, target in self.rows.values():
-            print(self.TABLE.row(name, *map(number, spread(samples)), unit, target))
-        print()
-        print("ratios of medians")
-        for label, value, target in self.ratios:
-            print(f"  {label:<64}{value:>10.3f}  {target}")
-
-
-def number(value: float) -> str:
-    """Three or more significant digits, whatever the size."""
-    spec = ",.0f" if abs(value) >= 100 else ".2f" if abs(value) >= 1 else ".3f"
-    return format(value, spec)
 
 
 # --- a server on a seeded store ---------------------------------------------------------------
@@ -112,7 +69,7 @@ def seeded(tmp: Path, name: str, auctions: int, open_every: int) -> tuple[Path, 
 
 def start(db: Path, tmp: Path, *options: str) -> tuple[Server, float]:
     """A server on ``db``; the seconds from its spawn to its first ``/healthz`` 200."""
-    server = Server(db, tmp / f"{db.stem}.log", *SERVE_OPTIONS, *options, timeout_s=1800)
+    server = Server(db, tmp / f"{db.stem}.log", *harness.SERVE_OPTIONS, *options, timeout_s=1800)
     while True:
         try:
             if server.healthz()[0] == 200:
@@ -230,7 +187,7 @@ def part_passivated(figs: Figures, tmp: Path, args: argparse.Namespace) -> None:
                                "--json")  # fmt: skip
         print(f"    actors then: {json.loads(status)['actors']}", flush=True)
         figs.add("p_bytes", "  per auction, less the empty store", (rss - empty) * MiB / n, "B",
-                 "<= 1 KB")  # fmt: skip
+                 "<= 1,024")  # fmt: skip
         stop(server)
         db.unlink()
 

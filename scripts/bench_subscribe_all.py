@@ -1,13 +1,8 @@
-"""``subscribe_all`` on a big store (issue 11's target: "100k auctions: an admin's
+"""Part ``subscribe_all`` of `bench_gateway` (issue 11's target: "100k auctions: an admin's
 ``subscribe_all`` (default statuses, 1k open) delivers every update in <= 1 s, never closed 1013
 while reading at any steady pace"), against a real ``auctionactors serve`` on a seeded store
-(`seeding`: 1 in ``--open-every`` auctions open, the rest finished). Figures are min/median/max
-of ``--runs``; nothing is asserted (targets are printed beside the figures).
-
-    .venv/bin/python scripts/bench_subscribe_all.py                    # 100k auctions
-    .venv/bin/python scripts/bench_subscribe_all.py --auctions 10000 --runs 1
-
-Measured, each on a fresh connection of the admin:
+(`seeding`: 1 in ``--open-every`` auctions open, the rest finished). Measured in each run, each
+on a fresh connection of the admin:
 
 - ``p2 fast``: protocol 2, default statuses, read as fast as possible: seconds from the request
   to the last initial update (every one of ``count``, each auction exactly once);
@@ -22,8 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -32,25 +25,10 @@ from typing import Any
 import harness
 import msgspec
 import seeding
-from harness import Server, percentile, spread, workdir
-from websockets.asyncio.client import ClientConnection, connect
+from harness import Figures, Server, hello, percentile
 from websockets.exceptions import ConnectionClosed
 
-SERVE_OPTIONS = ("--rate", "1000000", "--max-connections-per-token", "64")
 MB = 1_000_000
-
-
-async def opened(url: str, token: str, protocol: int, max_queue: int = 16) -> ClientConnection:
-    ws = await connect(url, max_size=None, max_queue=max_queue, compression=None)
-    hello: dict[str, Any] = {"type": "hello", "token": token}
-    if protocol != 1:
-        hello["protocol"] = protocol
-    await ws.send(msgspec.json.encode(hello).decode())
-    welcome = msgspec.json.decode(await ws.recv())
-    assert welcome["type"] == "welcome", welcome
-    if welcome.get("protocol", 1) != protocol:
-        raise RuntimeError(f"asked for protocol {protocol}, got {welcome}")
-    return ws
 
 
 class Outcome:
@@ -76,7 +54,7 @@ async def subscribe_all(
     """One connection's ``subscribe_all``, read until every initial update is in (or
     ``window_s`` has passed), at ``pace_mb_s`` (None: as fast as possible)."""
     out = Outcome()
-    ws = await opened(url, token, protocol, max_queue=4 if pace_mb_s else 16)
+    ws = await hello(url, token, protocol, max_queue=4 if pace_mb_s else 16)
     start = time.perf_counter()
     await ws.send('{"type":"subscribe_all","id":1}')
     try:
@@ -108,7 +86,7 @@ async def subscribe_all(
 
 async def get_views(url: str, token: str, auction_id: str, stop: asyncio.Event) -> list[float]:
     """``get_view`` on one auction in a loop until ``stop``: each one's latency in ms."""
-    ws = await opened(url, token, 1)
+    ws = await hello(url, token, 1)
     samples: list[float] = []
     n = 0
     while not stop.is_set():
@@ -146,83 +124,41 @@ def describe(name: str, outcome: Outcome) -> str:
     )
 
 
-def figures(label: str, samples: list[float], unit: str, target: str = "") -> None:
-    lo, mid, hi = spread(samples)
-    print(f"{label:<58} {lo:>9.3f} {mid:>9.3f} {hi:>9.3f} {unit:<4} {target}")
+def part_subscribe_all(figs: Figures, tmp: Path, args: argparse.Namespace) -> None:
+    db = tmp / "subscribe_all.db"
+    meta = seeding.seeded_copy(db, harness.REPO, harness.PYTHON, args.auctions, args.open_every)
+    server = Server(db, tmp / "subscribe_all.log", *harness.SERVE_OPTIONS, timeout_s=1800)
+    url, admin, n = server.url, meta["tokens"]["admin"], args.auctions
+    try:
+        for run in range(args.runs):
+            print(f"  run {run + 1}", flush=True)
+            fast2 = asyncio.run(subscribe_all(url, admin, 2))
+            print(describe("p2 fast", fast2), flush=True)
+            fast1, views = asyncio.run(p1_with_get_view(url, meta))
+            print(describe("p1 fast", fast1), flush=True)
+            slow2 = asyncio.run(subscribe_all(url, admin, 2, args.pace))
+            print(describe(f"p2 slow ({args.pace} MB/s)", slow2), flush=True)
+            slow1 = asyncio.run(subscribe_all(url, admin, 1, args.pace, args.slow_seconds))
+            print(describe(f"p1 slow ({args.pace} MB/s, {args.slow_seconds:g} s)", slow1))
+            missing = sum(o.expected - len(o.updates) for o in (fast2, fast1, slow2))
+            wrong = missing + sum(o.duplicates for o in (fast2, fast1, slow2, slow1))
+            closed = sum(o.close_code is not None for o in (fast2, fast1, slow2, slow1))
+            figs.add("all_p2", f"{n} auctions: p2 subscribe_all, default statuses "
+                     f"({fast2.expected})", fast2.seconds, "s", "<= 1")  # fmt: skip
+            figs.add("all_closed", f"  connections closed (1013), of 4 (2 at {args.pace:g} MB/s)",
+                     closed, "", "== 0")  # fmt: skip
+            figs.add("all_wrong", "  initial updates missing or duplicated", wrong, "", "== 0")
+            figs.add("all_p2_slow", f"  p2 read at {args.pace:g} MB/s: pace achieved",
+                     slow2.bytes / MB / slow2.seconds, "MB/s")  # fmt: skip
+            figs.add("all_p1", f"  p1 subscribe_all (every auction, {fast1.expected})",
+                     fast1.seconds, "s")  # fmt: skip
+            figs.add("all_p1_mb", "  p1 subscribe_all: bytes", fast1.bytes / MB, "MB")
+            figs.add("all_p1_view", "  another client's get_view p99 meanwhile",
+                     percentile(views, 99), "ms")  # fmt: skip
+        for line in server.trouble():
+            print(f"  PROBLEM: server log: {line}", flush=True)
+    finally:
+        server.stop()
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--auctions", type=int, default=100_000)
-    p.add_argument("--open-every", type=int, default=100)
-    p.add_argument("--runs", type=int, default=3)
-    p.add_argument("--pace", type=float, default=1.0, help="slow reader: MB/s")
-    p.add_argument("--slow-seconds", type=float, default=10.0, help="p1 slow: reading window")
-    p.add_argument("--repo", type=Path, default=harness.REPO, help="the checkout whose server runs")
-    args = p.parse_args(argv)
-    harness.use_checkout(args.repo)
-    head = os.popen(f"git -C {harness.REPO} rev-parse --short HEAD").read().strip()
-    print(
-        f"bench_subscribe_all: server of {harness.REPO} ({head}); {args.auctions} auctions, "
-        f"1 in {args.open_every} open; {os.cpu_count()} CPUs; Python {sys.version.split()[0]}",
-        flush=True,
-    )
-    results: dict[str, list[float]] = {}
-    probe_ms: list[float] = []
-    problems: list[str] = []
-    with workdir("bench-subscribe-all-") as tmp:
-        db = tmp / "seeded.db"
-        meta = seeding.seeded_copy(db, harness.REPO, harness.PYTHON, args.auctions, args.open_every)
-        server = Server(db, tmp / "server.log", *SERVE_OPTIONS, timeout_s=1800)
-        url, admin = server.url, meta["tokens"]["admin"]
-        try:
-            for run in range(args.runs):
-                print(f"-- run {run + 1}", flush=True)
-                fast2 = asyncio.run(subscribe_all(url, admin, 2))
-                print(describe("p2 fast", fast2), flush=True)
-                fast1, views = asyncio.run(p1_with_get_view(url, meta))
-                print(describe("p1 fast", fast1), flush=True)
-                print(
-                    f"  meanwhile get_view: {len(views)} calls, p50 {percentile(views, 50):.1f} "
-                    f"ms, p99 {percentile(views, 99):.1f} ms, max {max(views):.1f} ms",
-                    flush=True,
-                )
-                slow2 = asyncio.run(subscribe_all(url, admin, 2, args.pace))
-                print(describe(f"p2 slow ({args.pace} MB/s)", slow2), flush=True)
-                slow1 = asyncio.run(subscribe_all(url, admin, 1, args.pace, args.slow_seconds))
-                print(describe(f"p1 slow ({args.pace} MB/s, {args.slow_seconds} s)", slow1))
-                for name, o, complete in (
-                    ("p2 fast", fast2, True),
-                    ("p1 fast", fast1, True),
-                    ("p2 slow", slow2, True),
-                    ("p1 slow", slow1, False),
-                ):
-                    if o.close_code is not None or o.duplicates:
-                        problems.append(f"run {run + 1} {name}: {describe(name, o).strip()}")
-                    elif complete and len(o.updates) != o.expected:
-                        problems.append(f"run {run + 1} {name}: missing updates")
-                results.setdefault("p2_fast", []).append(fast2.seconds)
-                results.setdefault("p1_fast", []).append(fast1.seconds)
-                results.setdefault("p1_mb", []).append(fast1.bytes / MB)
-                results.setdefault("p2_slow_pace", []).append(slow2.bytes / MB / slow2.seconds)
-                results.setdefault("p1_slow_pace", []).append(slow1.bytes / MB / slow1.seconds)
-                probe_ms.append(percentile(views, 99))
-            trouble = server.trouble()
-        finally:
-            server.stop()
-    print(f"\n{'figure':<58} {'min':>9} {'median':>9} {'max':>9}")
-    n = args.auctions
-    figures(f"p2 subscribe_all, {n} auctions, default statuses", results["p2_fast"], "s", "<= 1")
-    figures(f"p1 subscribe_all, {n} auctions (all)", results["p1_fast"], "s")
-    figures("p1 subscribe_all: bytes", results["p1_mb"], "MB")
-    figures("another client's get_view p99 meanwhile", probe_ms, "ms")
-    figures(f"p2 slow reader pace (asked {args.pace})", results["p2_slow_pace"], "MB/s")
-    figures(f"p1 slow reader pace (asked {args.pace})", results["p1_slow_pace"], "MB/s")
-    for line in problems + [f"server log: {t}" for t in trouble]:
-        print(f"PROBLEM: {line}")
-    print("never closed 1013, each initial update exactly once" if not problems else "")
-    return 1 if problems else 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+PARTS = {"subscribe_all": part_subscribe_all}

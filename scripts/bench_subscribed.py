@@ -1,27 +1,30 @@
-"""Subscribed bidders: 10 suppliers each subscribed to the auction they bid on, closed loop over
-the wire (each sends its next bid when the ``ok`` of the last one is in), as real bidders are.
+"""Parts ``subscribed`` and ``aged`` of `bench_gateway` (issue 11's targets for bidders who are
+subscribed to the auction they bid on), against a real ``auctionactors serve``. The clients are
+plain connections (`harness.Wire`) that decode every frame they receive and apply nothing, so
+that what is measured is the server.
 
-Run ``.venv/bin/python scripts/bench_subscribed.py`` (``--seconds``, ``--protocol 1,2``,
-``--aged N``: the same again on an auction that has N bids already, placed by unsubscribed
-bidders first). Prints acked bids/s over the whole run and over its first and last fifth, the
-mean ``update`` frame and the largest of a bid (a subscription's first is not one), and the
-server's CPU time per bid. The clients are plain
-``websockets`` connections that parse every frame they receive (nothing else: no patch applied),
-so that what is measured is the server.
+- ``subscribed``: 10 suppliers, each subscribed (protocol 2) to the auction they bid on, closed
+  loop (each sends its next bid when the ``ok`` of its last one is in) for ``--seconds``: acked
+  bids/s, the rate of the first and the last 10 s (a fifth of the run when shorter), and the
+  same 10 clients against a bare ``websockets`` echo server (each sends a frame like a bid and
+  waits for its echo): the ratio.
+- ``aged``: an auction with ``--aged-bids`` bids (seeded by `seeding.seed_long`) and a fresh one
+  of the same shape, each with its buyer, both suppliers and the admin subscribed (protocol 2):
+  the largest update frame a bid sends to any of them, and the server's CPU time per bid (bids
+  one at a time), aged against fresh.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 import time
-from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-import msgspec
-from harness import Server, add_users, workdir
-from websockets.asyncio.client import ClientConnection, connect
+import harness
+import seeding
+from harness import Child, Figures, Server, Wire
 
 from auctionactors.domain.money import format_amount
 from auctionactors.domain.parties import Role
@@ -31,64 +34,36 @@ SUPPLIERS = 10
 now = time.monotonic
 
 
-@dataclass
-class Figures:
-    acked: list[float] = field(default_factory=list)  # ack times
-    frames: int = 0
-    frame_bytes: int = 0
-    largest: int = 0
+class Frames:
+    """What one or more connections received: update frames, their bytes, the largest of a
+    bid's (a subscription's first, with the view, is not one), the last seq by auction."""
 
+    def __init__(self) -> None:
+        self.count = 0
+        self.bytes = 0
+        self.largest = 0
+        self.seq: dict[str, int] = {}
+        self.arrived = asyncio.Event()
 
-class Bidder:
-    """One supplier's connection: requests with ids, replies matched, updates counted."""
+    def __call__(self, data: Any, frame: dict[str, Any]) -> None:
+        if frame["type"] != "update":
+            return
+        self.count += 1
+        self.bytes += len(data)
+        if frame["events"] and "view" not in frame:
+            self.largest = max(self.largest, len(data))
+        self.seq[frame["auction_id"]] = frame["seq"]
+        self.arrived.set()
 
-    def __init__(self, ws: ClientConnection, figs: Figures) -> None:
-        self.ws = ws
-        self.figs = figs
-        self.next_id = 0
-        self.waiting: dict[int, asyncio.Future[dict[str, Any]]] = {}
-        self.reader = asyncio.get_running_loop().create_task(self._read())
-
-    @classmethod
-    async def open(cls, url: str, token: str, protocol: int, figs: Figures) -> Bidder:
-        ws = await connect(url, compression=None, max_size=None)
-        hello: dict[str, Any] = {"type": "hello", "token": token}
-        if protocol != 1:
-            hello["protocol"] = protocol
-        await ws.send(msgspec.json.encode(hello).decode())
-        welcome = msgspec.json.decode(await ws.recv())
-        assert welcome["type"] == "welcome", welcome
-        return cls(ws, figs)
-
-    async def _read(self) -> None:
-        async for data in self.ws:
-            frame = msgspec.json.decode(data)
-            if frame["type"] == "update":
-                self.figs.frames += 1
-                self.figs.frame_bytes += len(data)
-                if frame["events"]:  # a bid's (a subscription's first has none)
-                    self.figs.largest = max(self.figs.largest, len(data))
-            elif frame.get("id") in self.waiting:
-                self.waiting.pop(frame["id"]).set_result(frame)
-
-    async def request(self, type_: str, **fields: Any) -> dict[str, Any]:
-        self.next_id += 1
-        future = asyncio.get_running_loop().create_future()
-        self.waiting[self.next_id] = future
-        await self.ws.send(
-            msgspec.json.encode({"type": type_, "id": self.next_id, **fields}).decode()
-        )
-        reply = await future
-        assert reply["type"] == "ok", reply
-        return reply
-
-    async def close(self) -> None:
-        await self.ws.close()
-        self.reader.cancel()
+    async def until(self, auction_id: str, seq: int) -> None:
+        """Until the update of ``seq`` (or a later one) of ``auction_id`` is in."""
+        while self.seq.get(auction_id, 0) < seq:
+            self.arrived.clear()
+            await self.arrived.wait()
 
 
 async def new_auction(url: str, admin: str, buyer_id: str, suppliers: list[str]) -> str:
-    client = await Bidder.open(url, admin, 1, Figures())
+    client = await Wire.open(url, admin)
     eta = format_instant(int(time.time() * SECOND) + 3 * 86_400 * SECOND)
     reply = await client.request(
         "create_auction",
@@ -110,120 +85,232 @@ async def new_auction(url: str, admin: str, buyer_id: str, suppliers: list[str])
     return str(reply["auction_id"])
 
 
-async def run(
-    url: str, tokens: list[str], auction_id: str, protocol: int, seconds: float, subscribe: bool,
-    start_amount: int,
-) -> tuple[Figures, float]:  # fmt: skip
-    figs = Figures()
-    bidders = [await Bidder.open(url, t, protocol, figs) for t in tokens]
-    if subscribe:
-        for b in bidders:
-            await b.request("subscribe", auction_id=auction_id)
-    stop = now() + seconds
+async def closed_loop(
+    clients: list[Wire], seconds: float, bid: Any, expect: str | None = "ok"
+) -> tuple[list[float], float]:
+    """Each client sends ``bid(i, k)`` (its k-th: a request type and fields) and waits for
+    the reply, again and again for ``seconds``: the reply times from the start, and the run's
+    length."""
+    acked: list[float] = []
     t0 = now()
+    stop = t0 + seconds
 
-    async def loop(i: int, b: Bidder) -> None:
+    async def loop(i: int, client: Wire) -> None:
         k = 0
         while now() < stop:
-            amount = start_amount - 25 * (k * SUPPLIERS + i)
-            product = "p1" if k % 2 == 0 else "p2"
+            type_, fields = bid(i, k)
+            await client.request(type_, expect=expect, **fields)
+            acked.append(now() - t0)
             k += 1
-            bid = {"product_id": product, "amount": format_amount(max(amount, 1))}
-            await b.request("place_bids", auction_id=auction_id, bids=[bid])
-            figs.acked.append(now())
 
-    await asyncio.gather(*(loop(i, b) for i, b in enumerate(bidders)))
-    elapsed = now() - t0
-    for b in bidders:
-        await b.close()
-    figs.acked = [t - t0 for t in figs.acked]
-    return figs, elapsed
+    await asyncio.gather(*(loop(i, c) for i, c in enumerate(clients)))
+    return acked, now() - t0
 
 
-def report(label: str, figs: Figures, elapsed: float, cpu_s: float) -> None:
-    n = len(figs.acked)
-    fifth = elapsed / 5
-    first = sum(1 for t in figs.acked if t < fifth) / fifth
-    last = sum(1 for t in figs.acked if t >= elapsed - fifth) / fifth
-    mean = figs.frame_bytes / figs.frames if figs.frames else 0
-    print(
-        f"{label:<34} {n / elapsed:8.0f} bids/s (first fifth {first:.0f}, last {last:.0f});"
-        f" update frames: {figs.frames}, mean {mean / 1024:.2f} KB, largest"
-        f" {figs.largest / 1024:.2f} KB; cpu/bid {1000 * cpu_s / max(n, 1):.2f} ms",
-        flush=True,
-    )
+def window_rates(acked: list[float], elapsed: float) -> tuple[float, float, float]:
+    """Acked per second over the whole run, its first and its last window (10 s, or a fifth
+    of a run shorter than 50 s)."""
+    window = min(10.0, elapsed / 5)
+    first = sum(1 for t in acked if t < window) / window
+    last = sum(1 for t in acked if t >= elapsed - window) / window
+    return len(acked) / elapsed, first, last
 
 
-async def main_async(args: argparse.Namespace) -> None:
-    with workdir("bench-subscribed-") as tmp:
-        db = tmp / "serve.db"
-        names: dict[str, tuple[str, Role, str]] = {
-            "admin": ("Platform", "admin", "Ada"),
-            "buyer": ("Aegean Shipping", "buyer", "Bea"),
-        }
-        names |= {f"s{i}": (f"Supplier {i}", "supplier", f"S{i}") for i in range(SUPPLIERS)}
-        users = await add_users(db, names)
-        profile = [] if args.profile is None else ["-m", "cProfile", "-o", args.profile]
-        server = Server(
-            db, tmp / "server.log", "--rate", "1000000", "--outbox", "100000", python=profile
+# --- the baseline: a bare websockets echo server ------------------------------------------------
+
+
+async def _echo_server(conn: Any) -> None:
+    from websockets.asyncio.server import ServerConnection, serve
+
+    async def echo(ws: ServerConnection) -> None:
+        async for message in ws:
+            await ws.send(message)
+
+    async with serve(echo, "127.0.0.1", 0, compression=None, max_size=None) as server:
+        conn.send(server.sockets[0].getsockname()[1])
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+        loop.add_reader(conn.fileno(), lambda: done.done() or done.set_result(None))
+        await done
+
+
+def echo_main(conn: Any, loop: str) -> None:
+    harness.run_on(loop, _echo_server(conn))
+
+
+async def echo_rate(port: int, clients: int, seconds: float) -> float:
+    """``clients`` connections to the echo server, each sending a frame like a bid and waiting
+    for its echo, closed loop: echoes/s."""
+    from websockets.asyncio.client import connect
+
+    wires = [
+        Wire(await connect(f"ws://127.0.0.1:{port}/", compression=None, max_size=None))
+        for _ in range(clients)
+    ]
+
+    def bid(i: int, k: int) -> tuple[str, dict[str, Any]]:
+        amount = format_amount(10**8 - 25 * (k * clients + i))
+        return "place_bids", {"auction_id": "a-0123456789ab",
+                              "bids": [{"product_id": "p1", "amount": amount}]}  # fmt: skip
+
+    acked, elapsed = await closed_loop(wires, seconds, bid, expect="place_bids")
+    for w in wires:
+        await w.close()
+    return len(acked) / elapsed
+
+
+# --- subscribed -------------------------------------------------------------------------------
+
+
+def _bid(auction_id: str, start: int) -> Any:
+    def bid(i: int, k: int) -> tuple[str, dict[str, Any]]:
+        amount = format_amount(max(start - 25 * (k * SUPPLIERS + i), 25))
+        product = "p1" if k % 2 == 0 else "p2"
+        return "place_bids", {"auction_id": auction_id,
+                              "bids": [{"product_id": product, "amount": amount}]}  # fmt: skip
+
+    return bid
+
+
+async def _subscribed_run(
+    server: Server, users: dict[str, Any], seconds: float, protocol: int
+) -> tuple[list[float], float, Frames, list[tuple[float, float]]]:
+    """One run: acked times, the run's length, what the bidders received, and the server's
+    CPU time sampled every 0.25 s (seconds from the start, CPU seconds)."""
+    url = server.url
+    suppliers = [users[f"s{i}"].company_id for i in range(SUPPLIERS)]
+    auction = await new_auction(url, users["admin"].token, users["buyer"].company_id, suppliers)
+    frames = Frames()
+    clients = [
+        await Wire.open(url, users[f"s{i}"].token, protocol, frames) for i in range(SUPPLIERS)
+    ]
+    for c in clients:
+        await c.request("subscribe", auction_id=auction)
+    cpu: list[tuple[float, float]] = []
+
+    async def sample() -> None:
+        t0 = now()
+        while True:
+            cpu.append((now() - t0, server.cpu_seconds()))
+            await asyncio.sleep(0.25)
+
+    sampler = asyncio.create_task(sample())
+    acked, elapsed = await closed_loop(clients, seconds, _bid(auction, 10**8))
+    sampler.cancel()
+    cpu.append((elapsed, server.cpu_seconds()))
+    for c in clients:
+        await c.close()
+    return acked, elapsed, frames, cpu
+
+
+def cpu_between(cpu: list[tuple[float, float]], start: float, end: float) -> float:
+    """The server's CPU seconds between two times of a run, from the samples nearest them."""
+
+    def at(t: float) -> float:
+        return min(cpu, key=lambda sample: abs(sample[0] - t))[1]
+
+    return at(end) - at(start)
+
+
+def part_subscribed(figs: Figures, tmp: Path, args: argparse.Namespace) -> None:
+    people: dict[str, tuple[str, Role, str]] = dict(harness.PLATFORM)
+    people |= {f"s{i}": (f"Supplier {i}", "supplier", f"S{i}") for i in range(SUPPLIERS)}
+    server, users = harness.serve_fresh(tmp, people, *harness.SERVE_OPTIONS)
+    loop = server.expect(harness.EVENT_LOOP, 30)
+    echo = Child(echo_main, loop)  # the baseline on the server's loop
+    echo_s = min(args.seconds, 10.0)
+    try:
+        port = asyncio.run(echo.recv())
+        for run in range(args.runs):
+            print(f"  run {run + 1}: {SUPPLIERS} subscribed bidders for {args.seconds:g} s, then "
+                  f"the echo server for {echo_s:g} s (both on {loop})", flush=True)  # fmt: skip
+            acked, elapsed, frames, cpu = asyncio.run(
+                _subscribed_run(server, users, args.seconds, 2)
+            )
+            rate, first, last = window_rates(acked, elapsed)
+            bare = asyncio.run(echo_rate(port, SUPPLIERS, echo_s))
+            window = min(10.0, elapsed / 5)
+            per_bid = 1000 * cpu_between(cpu, 0, elapsed) / max(len(acked), 1)
+            first_cpu = 1000 * cpu_between(cpu, 0, window) / max(first * window, 1)
+            last_cpu = 1000 * cpu_between(cpu, elapsed - window, elapsed) / max(last * window, 1)
+            figs.add("sub_rate", f"{SUPPLIERS} subscribed bidders, protocol 2: acked bids/s", rate,
+                     "/s", ">= 1,680")  # fmt: skip
+            figs.add("sub_echo", f"  bare websockets echo, same {SUPPLIERS} clients", bare, "/s")
+            figs.add("sub_ratio", "  bids/s / echoes/s", harness.ratio(rate, bare), "x", ">= 0.10")
+            figs.add("sub_first", f"  first {window:.3g} s", first, "/s")
+            figs.add("sub_last", f"  last {window:.3g} s", last, "/s")
+            figs.add("sub_decay", f"  last / first {window:.3g} s (over {elapsed:.0f} s)",
+                     harness.ratio(last, first), "x", ">= 0.9")  # fmt: skip
+            figs.add("sub_frame", "  mean update frame", frames.bytes / max(frames.count, 1), "B")
+            figs.add("sub_cpu", "  server CPU per bid", per_bid, "ms")
+            figs.add("sub_cpu_first", f"    in the first {window:.3g} s", first_cpu, "ms")
+            figs.add("sub_cpu_last", f"    in the last {window:.3g} s (the server's own decay)",
+                     last_cpu, "ms")  # fmt: skip
+    finally:
+        echo.stop()
+        server.stop()
+
+
+# --- aged -------------------------------------------------------------------------------------
+
+
+async def _bids_on(
+    url: str, users: dict[str, Any], auction_id: str, bids: int, server: Server, start: int
+) -> tuple[float, int]:
+    """The buyer, both suppliers and the admin subscribed to ``auction_id`` (protocol 2), then
+    ``bids`` bids of the suppliers in turn, one at a time, until each receiver has the last
+    one's update: the server's CPU time per bid (ms), the largest update frame of a bid."""
+    receivers = {k: Frames() for k in ("buyer", "s1", "s2", "admin")}
+    wires = {k: await Wire.open(url, users[k].token, 2, f) for k, f in receivers.items()}
+    for wire in wires.values():
+        await wire.request("subscribe", auction_id=auction_id)
+    await asyncio.to_thread(server.settle, 0.3)  # the actor is up, its first views sent
+    cpu0 = server.cpu_seconds()
+    seq = 0
+    for k in range(bids):
+        bid = {"product_id": "p1", "amount": format_amount(start - 25 * (k % 1000))}
+        reply = await wires[f"s{1 + k % 2}"].request(
+            "place_bids", auction_id=auction_id, bids=[bid]
         )
-        try:
-            suppliers = [users[f"s{i}"].company_id for i in range(SUPPLIERS)]
-            tokens = [users[f"s{i}"].token for i in range(SUPPLIERS)]
-            admin, buyer = users["admin"].token, users["buyer"].company_id
-            for protocol in args.protocols:
-                auction = await new_auction(server.url, admin, buyer, suppliers)
-                cpu0 = server.cpu_seconds()
-                figs, elapsed = await run(
-                    server.url, tokens, auction, protocol, args.seconds, True, 10**8
-                )
-                report(
-                    f"protocol {protocol}, fresh auction",
-                    figs,
-                    elapsed,
-                    server.cpu_seconds() - cpu0,
-                )
-            if args.aged:
-                auction = await new_auction(server.url, admin, buyer, suppliers)
-                t = now()
-                figs = Figures()
-                bidders = [await Bidder.open(server.url, tok, 1, figs) for tok in tokens]
-
-                async def fill(i: int, b: Bidder) -> None:
-                    for k in range(args.aged // SUPPLIERS):
-                        amount = format_amount(10**9 - 25 * (k * SUPPLIERS + i))
-                        bid = {"product_id": "p1" if k % 2 == 0 else "p2", "amount": amount}
-                        await b.request("place_bids", auction_id=auction, bids=[bid])
-
-                await asyncio.gather(*(fill(i, b) for i, b in enumerate(bidders)))
-                for b in bidders:
-                    await b.close()
-                print(f"aged auction: {args.aged} bids placed in {now() - t:.1f} s", flush=True)
-                for protocol in args.protocols:
-                    cpu0 = server.cpu_seconds()
-                    figs, elapsed = await run(
-                        server.url, tokens, auction, protocol, args.seconds, True,
-                        10**8 - protocol * 10**6,
-                    )  # fmt: skip
-                    report(
-                        f"protocol {protocol}, {args.aged} bids before", figs, elapsed,
-                        server.cpu_seconds() - cpu0,
-                    )  # fmt: skip
-        finally:
-            server.stop()
+        seq = reply["seq"]
+    await asyncio.wait_for(
+        asyncio.gather(*(f.until(auction_id, seq) for f in receivers.values())), 60
+    )
+    cpu = server.cpu_seconds() - cpu0
+    for wire in wires.values():
+        await wire.close()
+    return cpu * 1000 / bids, max(f.largest for f in receivers.values())
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--protocol", default="1,2", help="protocols to measure, e.g. 1,2")
-    parser.add_argument("--aged", type=int, default=0, help="also on an auction with N bids")
-    parser.add_argument("--profile", default=None, metavar="PATH", help="the server's cProfile")
-    args = parser.parse_args(argv)
-    args.protocols = [int(p) for p in args.protocol.split(",")]
-    asyncio.run(main_async(args))
-    return 0
+def part_aged(figs: Figures, tmp: Path, args: argparse.Namespace) -> None:
+    db = tmp / "aged.db"
+    started = time.perf_counter()
+    users = asyncio.run(seeding.seed_long(db, args.aged_bids))
+    print(f"  seeded an auction of {args.aged_bids} events in "
+          f"{time.perf_counter() - started:.1f} s", flush=True)  # fmt: skip
+    server = Server(db, tmp / "aged.log", *harness.SERVE_OPTIONS, timeout_s=600)
+    bids = args.aged_sample
+    try:
+        for run in range(args.runs):
+            print(f"  run {run + 1}: {bids} bids on a fresh auction, then on the aged one",
+                  flush=True)  # fmt: skip
+            start = 50_000 - 25_000 * (run % 2)  # each run's bids differ from the last
+            fresh_cpu, fresh_frame = asyncio.run(
+                _bids_on(server.url, users, seeding.SMALL, bids, server, start)
+            )
+            aged_cpu, aged_frame = asyncio.run(
+                _bids_on(server.url, users, seeding.LONG, bids, server, start)
+            )
+            n = args.aged_bids
+            figs.add("aged_frame", f"{n}-bid auction: largest bid update to a receiver",
+                     aged_frame / 1024, "KB", "<= 2")  # fmt: skip
+            figs.add("fresh_frame", "  fresh auction: the same", fresh_frame / 1024, "KB")
+            figs.add("aged_cpu", f"{n}-bid auction: server CPU per bid", aged_cpu, "ms")
+            figs.add("fresh_cpu", "  fresh auction: the same", fresh_cpu, "ms")
+            figs.add("aged_ratio", "  aged / fresh", harness.ratio(aged_cpu, fresh_cpu), "x",
+                     "<= 1.5")  # fmt: skip
+    finally:
+        server.stop()
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+PARTS = {"subscribed": part_subscribed, "aged": part_aged}

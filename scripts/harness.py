@@ -1,8 +1,11 @@
 """The harness every script in ``scripts/`` shares, so that none repeats a setup: a real
 ``auctionactors serve`` process (started on port 0 on a fresh or existing database, its URL read
 from its output, what the operating system says about it read from ``/proc/PID``, SIGTERMed or
-SIGKILLed), users and tokens on a database, connected clients, the command line run in this
-process, and the arithmetic and layout of the figures the scripts print.
+SIGKILLed), users and tokens on a database, connected clients (`Client`, or plain connections
+that only say hello and match replies: `hello`, `Wire`), child processes driven over a pipe
+(`Child`), the event loop to run on, the command line run in this process, and the arithmetic
+and layout of the figures the scripts print (`Table`; `Figures`: min/median/max of the runs
+beside each target).
 
 The scripts run with ``scripts/`` on ``sys.path`` (Python puts a script's folder there); a test
 that loads one puts it there too."""
@@ -11,10 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import io
 import json
+import multiprocessing
 import os
 import queue
+import re
 import signal
 import statistics
 import subprocess
@@ -23,11 +29,14 @@ import tempfile
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
+
+import msgspec
+from websockets.asyncio.client import ClientConnection, connect
 
 from auctionactors.cli import main as cli_main
 from auctionactors.client import Client
@@ -324,6 +333,128 @@ def workdir(prefix: str) -> Iterator[Path]:
         yield Path(tmp)
 
 
+# --- bare wire clients, other processes, event loops -------------------------------------------
+
+# No limit of the gateway's may throttle a benchmark's own clients.
+SERVE_OPTIONS = ("--rate", "1000000", "--max-connections-per-token", "100000")
+
+
+async def hello(url: str, token: str, protocol: int = 2, **options: Any) -> ClientConnection:
+    """A plain ``websockets`` connection that has said hello in ``protocol`` (RuntimeError if
+    the server does not speak it): what a benchmark's clients use when only the server is to be
+    measured (nothing parsed or applied but what they look at)."""
+    options = {"compression": None, "max_size": None, **options}
+    ws = await connect(url, **options)
+    first: dict[str, Any] = {"type": "hello", "token": token}
+    if protocol != 1:
+        first["protocol"] = protocol
+    await ws.send(msgspec.json.encode(first).decode())
+    welcome = msgspec.json.decode(await ws.recv())
+    if welcome.get("type") != "welcome" or welcome.get("protocol", 1) != protocol:
+        raise RuntimeError(f"asked for protocol {protocol}, got {welcome}")
+    return ws
+
+
+class Wire:
+    """Requests with ids over a plain connection, each reply matched to its request; every
+    other frame goes to ``pushed(raw, frame)``."""
+
+    def __init__(self, ws: ClientConnection, pushed: Any = None) -> None:
+        self.ws = ws
+        self.pushed = pushed
+        self.next_id = 0
+        self.waiting: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self.reader = asyncio.get_running_loop().create_task(self._read())
+
+    @classmethod
+    async def open(cls, url: str, token: str, protocol: int = 2, pushed: Any = None) -> Wire:
+        return cls(await hello(url, token, protocol), pushed)
+
+    async def _read(self) -> None:
+        async for data in self.ws:
+            frame = msgspec.json.decode(data)
+            waiting = self.waiting.pop(frame.get("id"), None) if "id" in frame else None
+            if waiting is not None:
+                waiting.set_result(frame)
+            elif self.pushed is not None:
+                self.pushed(data, frame)
+
+    async def request(self, type_: str, *, expect: str | None = "ok", **fields: Any) -> Any:
+        """The reply (RuntimeError unless its type is ``expect``)."""
+        self.next_id += 1
+        future = asyncio.get_running_loop().create_future()
+        self.waiting[self.next_id] = future
+        await self.ws.send(
+            msgspec.json.encode({"type": type_, "id": self.next_id, **fields}).decode()
+        )
+        reply = await future
+        if expect is not None and reply.get("type") != expect:
+            raise RuntimeError(f"{type_}: {reply}")
+        return reply
+
+    async def close(self) -> None:
+        await self.ws.close()
+        self.reader.cancel()
+
+
+class Child:
+    """A child process (spawned) with a command pipe: ``await child.call(name, *args)`` runs
+    ``name`` in it and returns what it answers ``("ok", result)``; ``await child.recv()`` reads
+    what it sends unasked."""
+
+    def __init__(self, target: Callable[..., None], *args: Any) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self.conn, theirs = ctx.Pipe()
+        self.proc = ctx.Process(target=target, args=(theirs, *args), daemon=True)
+        self.proc.start()
+        theirs.close()
+
+    async def recv(self) -> Any:
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        loop.add_reader(self.conn.fileno(), lambda: future.done() or future.set_result(None))
+        try:
+            await future
+        finally:
+            loop.remove_reader(self.conn.fileno())
+        os.set_blocking(self.conn.fileno(), True)  # (uvloop's add_reader made it non-blocking)
+        return self.conn.recv()
+
+    async def call(self, *command: Any) -> Any:
+        self.conn.send(command)
+        status, result = await self.recv()
+        if status != "ok":
+            raise RuntimeError(f"{command[0]} failed in a child: {result}")
+        return result
+
+    def stop(self) -> None:
+        with contextlib.suppress(OSError):
+            self.conn.send(("exit",))
+        self.proc.join(5)
+        if self.proc.is_alive():
+            self.proc.kill()
+
+
+def has_uvloop() -> bool:
+    try:
+        importlib.import_module("uvloop")
+    except ImportError:
+        return False
+    return True
+
+
+def run_on(loop: str, main: Coroutine[Any, Any, Any]) -> Any:
+    """``main`` run to its end on ``loop`` ("asyncio" or "uvloop")."""
+    if loop == "uvloop":
+        return importlib.import_module("uvloop").run(main)
+    return asyncio.run(main)
+
+
+def fast_run(main: Coroutine[Any, Any, Any]) -> Any:
+    """Clients' processes run on uvloop when it is installed (the same for every server)."""
+    return run_on("uvloop" if has_uvloop() else "asyncio", main)
+
+
 # --- figures ----------------------------------------------------------------------------------
 
 
@@ -396,6 +527,82 @@ class Table:
     def row(self, *values: Any) -> str:
         cells = (c.cell(v) for c, v in zip(self.columns, values, strict=True))
         return self.indent + self.sep.join(cells)
+
+
+def number(value: float) -> str:
+    """Three or more significant digits, whatever the size."""
+    if value != value:  # NaN
+        return "-"
+    spec = ",.0f" if abs(value) >= 100 else ".2f" if abs(value) >= 1 else ".3f"
+    return format(value, spec)
+
+
+TARGET = re.compile(r"\s*(<=|>=|==)\s*(-?[\d,]*\.?\d+)")
+
+
+def meets(value: float, target: str) -> bool | None:
+    """Whether ``value`` meets ``target`` (its first ``<= N``, ``>= N`` or ``== N``, in the
+    figure's unit); None when the target states no such bound."""
+    match = TARGET.match(target)
+    if match is None or value != value:
+        return None if match is None else False
+    bound = float(match[2].replace(",", ""))
+    return {"<=": value <= bound, ">=": value >= bound, "==": value == bound}[match[1]]
+
+
+class Figures:
+    """Samples by figure (one per run), printed as a table of min/median/max beside the target
+    and whether the median meets it; sections group the figures of a part; ratios of medians."""
+
+    TABLE = Table(
+        Column("figure", 62, left=True, lead="  "), Column("min", 10), Column("median", 10),
+        Column("max", 10), Column("unit", 7, left=True, lead=" "),
+        Column("target", 16, left=True, lead=" "), Column("", 0, left=True, lead=" "), sep="",
+    )  # fmt: skip
+
+    def __init__(self) -> None:
+        self.rows: dict[str, tuple[str, list[float], str, str]] = {}
+        self.order: list[str] = []  # keys, and sections as "# title"
+        self.ratios: list[tuple[str, float, str]] = []
+
+    def section(self, title: str) -> None:
+        self.order.append(f"# {title}")
+
+    def add(self, key: str, name: str, value: float, unit: str, target: str = "") -> None:
+        if key not in self.rows:
+            self.order.append(key)
+        self.rows.setdefault(key, (name, [], unit, target))[1].append(value)
+        print(f"    {name.strip()}: {number(value)} {unit}", flush=True)
+
+    def median(self, key: str) -> float:
+        return spread(self.rows[key][1])[1] if key in self.rows else float("nan")
+
+    def ratio(self, label: str, top: str, bottom: str, target: str = "") -> None:
+        if top in self.rows and bottom in self.rows:
+            self.ratios.append((label, ratio(self.median(top), self.median(bottom)), target))
+
+    def verdicts(self) -> list[bool]:
+        """Whether each figure with a target meets it (on its median)."""
+        found = [meets(self.median(k), self.rows[k][3]) for k in self.rows]
+        found += [meets(value, target) for _, value, target in self.ratios]
+        return [v for v in found if v is not None]
+
+    def print(self) -> None:
+        print()
+        print(self.TABLE.head())
+        for key in self.order:
+            if key.startswith("# "):
+                print(key[2:])
+                continue
+            name, samples, unit, target = self.rows[key]
+            verdict = {None: "", True: "ok", False: "MISSED"}[meets(self.median(key), target)]
+            print(self.TABLE.row(name, *map(number, spread(samples)), unit, target, verdict))
+        if self.ratios:
+            print()
+            print("ratios of medians")
+        for label, value, target in self.ratios:
+            verdict = {None: "", True: "ok", False: "MISSED"}[meets(value, target)]
+            print(f"  {label:<64}{value:>10.3f}  {target}  {verdict}")
 
 
 def report(checks: Mapping[str, bool], problems: Sequence[str], summary: Any = None) -> int:

@@ -178,6 +178,75 @@ async def _append(store: Any, i: int, template: Template, takes: set[str]) -> No
     await store.append(aid, 0, rekeyed, **extra)
 
 
+# --- one long auction, in this process -------------------------------------------------------
+
+LONG, SMALL = "a-longhistory", "a-smallone"
+LONG_PEOPLE: dict[str, tuple[str, Any, str]] = {
+    "admin": ("Platform", "admin", "Ada"),
+    "buyer": ("Aegean Shipping", "buyer", "Bea"),
+    "s1": ("Baltic Bunkers", "supplier", "Sam"),
+    "s2": ("North Sea Fuels", "supplier", "Sue"),
+}
+BATCH = 5000  # events per append
+
+
+async def _long(store: Any, users: dict[str, Any], auction_id: str, events: int) -> None:
+    """An open auction of s1 and s2 on one product with about ``events`` events (their bids in
+    turn), written to the store in batches with its final snapshot and catalog row, as its actor
+    would have."""
+    from auctionactors.domain.commands import BidRequest, CreateAuction, PlaceBids
+    from auctionactors.domain.decide import decide
+    from auctionactors.domain.parties import Caller, Party
+    from auctionactors.domain.state import evolve
+    from auctionactors.domain.terms import AuctionTerms, ProductSpec, Vessel
+    from auctionactors.store.codec import catalog_entry, encode_event, encode_snapshot
+
+    now = time.time_ns() // 1000
+    admin = Caller(users["admin"].user_id, users["admin"].company_id, "admin")
+    bidders = [Caller(users[k].user_id, users[k].company_id, "supplier") for k in ("s1", "s2")]
+    terms = AuctionTerms(
+        port="Rotterdam",
+        buyer=Party(users["buyer"].company_id, LONG_PEOPLE["buyer"][0]),
+        suppliers=tuple(Party(users[k].company_id, LONG_PEOPLE[k][0]) for k in ("s1", "s2")),
+        scheduled_start=now,
+        duration_s=30 * 86_400,
+        products=(ProductSpec(vessel=Vessel("MV Aurora", "9300001"), fuel="VLSFO 0.5%",
+                              quantity_mt=1500, eta=now + 40 * DAY_US),),
+    )  # fmt: skip
+    pending = decide(None, CreateAuction(by=admin, auction_id=auction_id, terms=terms), now)
+    state: Any = None
+    for event in pending:
+        state = evolve(state, event)
+    stored, i = 0, 0
+    while True:
+        last = state.seq >= events
+        if pending and (last or len(pending) >= BATCH):
+            await store.append(
+                auction_id, stored, [encode_event(e) for e in pending],
+                snapshot=encode_snapshot(state) if last else None, catalog=catalog_entry(state),
+            )  # fmt: skip
+            stored, pending = state.seq, []
+        if last:
+            return
+        bid = BidRequest(product_id="p1", amount=60_000 - (i % 2000) * 25)
+        for event in decide(state, PlaceBids(by=bidders[i % 2], bids=(bid,)), now):
+            state = evolve(state, event)
+            pending.append(event)
+        i += 1
+
+
+async def seed_long(db: Path, events: int) -> dict[str, Any]:
+    """A store at ``db`` with `LONG_PEOPLE`, `LONG` (about ``events`` events) and `SMALL` (10
+    events: the same auction, fresh), made by this checkout's code; the users by key."""
+    from auctionactors.store.sqlite import SqliteEventStore
+
+    async with await SqliteEventStore.open(db, durable=False) as store:
+        users = {k: await store.add_user(c, r, n) for k, (c, r, n) in LONG_PEOPLE.items()}
+        await _long(store, users, LONG, events)
+        await _long(store, users, SMALL, 10)
+    return users
+
+
 # --- run by the benchmark ---------------------------------------------------------------------
 
 CACHE = Path(tempfile.gettempdir()) / "auctionactors-bench-seeds"
