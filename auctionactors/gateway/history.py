@@ -152,8 +152,9 @@ async def catch_up(hub: Hub, peer: Peer, sub: _Sub, since: int, seq: int) -> Ent
     as ``history`` frames of `PAGE` events in order, each once the connection has drained the
     previous one; returns the rest (for the subscription's first update). Raises `Ended` if the
     subscription ends meanwhile (its ``unsubscribed`` frame, if any, is sent). Live updates wait
-    in ``sub.pending`` meanwhile: more of them than the outbox would hold cut the connection off
-    (1013), as they would have in the outbox; the catch-up itself never does."""
+    in ``sub.pending`` meanwhile, counted with the outbox (`Peer.hold`): more of them than the
+    outbox would hold cut the connection off (1013) as they arrive, whether or not the client
+    reads; the catch-up itself never does."""
     auction_id, viewer = sub.auction_id, peer.viewer
     start = since
     while seq - start > PAGE:
@@ -174,13 +175,8 @@ async def catch_up(hub: Hub, peer: Peer, sub: _Sub, since: int, seq: int) -> Ent
 
 
 def _check(hub: Hub, peer: Peer, sub: _Sub) -> None:
+    """`Ended` if the connection closed (or was cut off) or the subscription was replaced."""
     if peer.closed or peer.subs.get(sub.auction_id) is not sub:
-        _ended(hub, peer, sub)
-    pending = sub.pending or []
-    if len(pending) >= peer.capacity or (
-        peer.max_bytes is not None and sum(len(f) for _, f in pending) > peer.max_bytes
-    ):
-        peer.cut_off()
         _ended(hub, peer, sub)
 
 

@@ -178,7 +178,8 @@ class Hub:
         if sub is None:  # subscribed to everything: the auction just became visible
             sub = self._attach(peer, _Sub(auction_id, seq - 1, buffering=False))
         if sub.pending is not None:
-            sub.pending.append((seq, frame))
+            if not peer.hold(sub, seq, frame):
+                self.stats.dropped += 1
         elif seq > sub.last_seq:
             sub.last_seq = seq
             self.send(peer, frame)
@@ -194,6 +195,7 @@ class Hub:
         return sub
 
     def _detach(self, peer: Peer, sub: _Sub) -> None:
+        peer.let_go(sub)
         if peer.subs.get(sub.auction_id) is sub:
             del peer.subs[sub.auction_id]
         by_peer = self._subs.get(sub.auction_id)
@@ -297,6 +299,7 @@ class Hub:
         self._release(peer, sub)
 
     def _release(self, peer: Peer, sub: _Sub) -> None:
+        peer.let_go(sub)
         pending, sub.pending = sub.pending or [], None
         for seq, frame in pending:
             if seq > sub.last_seq:
