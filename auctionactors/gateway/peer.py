@@ -35,6 +35,14 @@ class _Sub:
         self.gone: bytes | None = None
         self.held = (0, 0)
 
+    def reached(self) -> int | None:
+        """The seq the connection will have of the auction once its pending frames are sent;
+        None while that is not known: a `subscribe_all` walk's subscription (registered with
+        ``last_seq`` 0 before the store is read for its first update)."""
+        if self.pending:
+            return self.pending[-1][0]
+        return None if self.pending is not None and self.last_seq == 0 else self.last_seq
+
 
 class Peer:
     """A connection as the hub sees it: who it is, its outbox and its subscriptions."""
