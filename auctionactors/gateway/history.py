@@ -107,8 +107,11 @@ def _filtered(
 
 async def page(hub: Hub, viewer: Viewer, auction_id: str, since: int, limit: int) -> dict[str, Any]:
     """``get_events``' result: the events after ``since``, at most ``limit`` (and `PAGE`),
-    with ``next_since`` (None when the page reaches the auction's seq) and ``seq``."""
+    with ``next_since`` (None when the page reaches the auction's seq) and ``seq``. A ``since``
+    beyond the auction's seq is ``invalid``, as for ``subscribe``."""
     seq = await current_seq(hub, auction_id, viewer)
+    if since > seq:
+        raise DomainError("invalid", f"since is beyond the auction's seq {seq}")
     last = min(seq, since + min(limit, PAGE))
     entries = await events(hub, auction_id, viewer, since + 1, last)
     if entries is None:
