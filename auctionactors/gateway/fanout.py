@@ -13,10 +13,12 @@ is newer), and hands the connections that asked for everything after the renderi
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 from auctionactors.domain.access import Viewer
 from auctionactors.domain.catalog import Summary, summarize
+from auctionactors.domain.events import Event
 from auctionactors.domain.redaction import filter_events
 from auctionactors.domain.solutions import Solutions
 from auctionactors.domain.state import AuctionState
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
     from auctionactors.gateway.hub import Hub
 
 NOT_FOUND = "auction not found"
+READ_PIECE = 200  # events read and decoded in one turn of the event loop by `resync`
 Frames = bytes | Patched  # protocol 1's frame; protocol 2's (`patching`)
 
 
@@ -186,7 +189,13 @@ class Fanout:
 async def resync(hub: Hub, solved: Solved) -> None:
     """`Hub.resync`: send each subscribed connection the update it missed (events read from the
     store) and the auction's view to each connection subscribed to everything that may now see
-    it but was not sent it (its deliveries were dropped)."""
+    it but was not sent it (its deliveries were dropped).
+
+    A subscription whose first update is still being prepared counts with the frames waiting
+    in it (`_Sub.reached`). One of a `subscribe_all` walk, which does not know yet which seq its
+    read of the store will give, is given its first update here instead, from the rebuilt state
+    (the walk skips it): a write that failed never reaches it, but one whose outcome was
+    unknown may be stored after the walk's read, its delivery dropped."""
     state = solved.state
     auction_id = state.auction_id
     try:
@@ -194,23 +203,29 @@ async def resync(hub: Hub, solved: Solved) -> None:
     except Exception:
         hub.failed_render(auction_id, "its summary")
         summary = None
-    behind = [(p, s) for p, s in hub.subscribed(auction_id) if s.last_seq < state.seq]
-    newcomers = [
+    behind: list[tuple[Peer, _Sub, int]] = []
+    newcomers: list[Peer] = []
+    for peer, sub in hub.subscribed(auction_id):
+        reached = sub.reached()
+        if reached is None:  # a walk's: its first update is sent below, not by the walk
+            hub._detach(peer, sub)
+            newcomers.append(peer)
+        elif reached < state.seq:
+            behind.append((peer, sub, reached))
+    newcomers += [
         p
         for p in hub.everything
         if summary is not None
         and auction_id not in p.subs
+        and p not in newcomers
         and auction_id not in p.excluded
         and summary.visible_to(p.viewer)
         and p.wants(summary.status)
     ]
     if not behind and not newcomers:
         return
-    since = min((s.last_seq for _, s in behind), default=state.seq)
-    stored = await hub.supervisor.store.read_stream(
-        auction_id, from_seq=since + 1, to_seq=state.seq
-    )
-    events = decode_events(stored)
+    since = min((reached for _, _, reached in behind), default=state.seq)
+    events = await _stored_events(hub, auction_id, since + 1, state.seq)
     solutions = (await solved.ready()).solutions
     now = hub.supervisor.clock.now()
     frames: dict[tuple[Group, int], Frames | None] = {}
@@ -227,10 +242,10 @@ async def resync(hub: Hub, solved: Solved) -> None:
                 )  # fmt: skip
         return frames[key]
 
-    for peer, sub in behind:
+    for peer, sub, reached in behind:
         if peer.subs.get(auction_id) is not sub:  # gone while the events were read
             continue
-        frame = rendered(peer, sub.last_seq, events[sub.last_seq - since :])
+        frame = rendered(peer, reached, events[reached - since :])
         if frame is None:
             gone = protocol.unsubscribed(auction_id, state.seq, "not_found", NOT_FOUND)
             hub.end(peer, sub, gone)
@@ -244,3 +259,20 @@ async def resync(hub: Hub, solved: Solved) -> None:
         if frame is not None:
             hub.deliver(peer, auction_id, state.seq, frame if isinstance(frame, bytes) else
                         frame.first())  # fmt: skip
+
+
+async def _stored_events(hub: Hub, auction_id: str, first: int, last: int) -> list[Event]:
+    """The stored events ``first..last``, read and decoded `READ_PIECE` at a time with a turn
+    of the event loop between two pieces (a subscriber may be far behind)."""
+    out: list[Event] = []
+    while first <= last:
+        stored = await hub.supervisor.store.read_stream(
+            auction_id, from_seq=first, to_seq=last, limit=READ_PIECE
+        )
+        if not stored:
+            break
+        out.extend(decode_events(stored))
+        first = stored[-1].seq + 1
+        if first <= last:
+            await asyncio.sleep(0)
+    return out

@@ -107,8 +107,11 @@ def _filtered(
 
 async def page(hub: Hub, viewer: Viewer, auction_id: str, since: int, limit: int) -> dict[str, Any]:
     """``get_events``' result: the events after ``since``, at most ``limit`` (and `PAGE`),
-    with ``next_since`` (None when the page reaches the auction's seq) and ``seq``."""
+    with ``next_since`` (None when the page reaches the auction's seq) and ``seq``. A ``since``
+    beyond the auction's seq is ``invalid``, as for ``subscribe``."""
     seq = await current_seq(hub, auction_id, viewer)
+    if since > seq:
+        raise DomainError("invalid", f"since is beyond the auction's seq {seq}")
     last = min(seq, since + min(limit, PAGE))
     entries = await events(hub, auction_id, viewer, since + 1, last)
     if entries is None:
@@ -152,8 +155,9 @@ async def catch_up(hub: Hub, peer: Peer, sub: _Sub, since: int, seq: int) -> Ent
     as ``history`` frames of `PAGE` events in order, each once the connection has drained the
     previous one; returns the rest (for the subscription's first update). Raises `Ended` if the
     subscription ends meanwhile (its ``unsubscribed`` frame, if any, is sent). Live updates wait
-    in ``sub.pending`` meanwhile: more of them than the outbox would hold cut the connection off
-    (1013), as they would have in the outbox; the catch-up itself never does."""
+    in ``sub.pending`` meanwhile, counted with the outbox (`Peer.hold`): more of them than the
+    outbox would hold cut the connection off (1013) as they arrive, whether or not the client
+    reads; the catch-up itself never does."""
     auction_id, viewer = sub.auction_id, peer.viewer
     start = since
     while seq - start > PAGE:
@@ -174,13 +178,8 @@ async def catch_up(hub: Hub, peer: Peer, sub: _Sub, since: int, seq: int) -> Ent
 
 
 def _check(hub: Hub, peer: Peer, sub: _Sub) -> None:
+    """`Ended` if the connection closed (or was cut off) or the subscription was replaced."""
     if peer.closed or peer.subs.get(sub.auction_id) is not sub:
-        _ended(hub, peer, sub)
-    pending = sub.pending or []
-    if len(pending) >= peer.capacity or (
-        peer.max_bytes is not None and sum(len(f) for _, f in pending) > peer.max_bytes
-    ):
-        peer.cut_off()
         _ended(hub, peer, sub)
 
 

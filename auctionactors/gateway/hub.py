@@ -178,7 +178,8 @@ class Hub:
         if sub is None:  # subscribed to everything: the auction just became visible
             sub = self._attach(peer, _Sub(auction_id, seq - 1, buffering=False))
         if sub.pending is not None:
-            sub.pending.append((seq, frame))
+            if not peer.hold(sub, seq, frame):
+                self.stats.dropped += 1
         elif seq > sub.last_seq:
             sub.last_seq = seq
             self.send(peer, frame)
@@ -194,6 +195,7 @@ class Hub:
         return sub
 
     def _detach(self, peer: Peer, sub: _Sub) -> None:
+        peer.let_go(sub)
         if peer.subs.get(sub.auction_id) is sub:
             del peer.subs[sub.auction_id]
         by_peer = self._subs.get(sub.auction_id)
@@ -220,7 +222,13 @@ class Hub:
         ok: Callable[[int], bytes] | None,
     ) -> None:
         """Subscribe ``peer``: ``ok(S)`` (if given), then one update with the events after
-        ``since`` (none without it) and the view at S, then every live update after S."""
+        ``since`` (none without it) and the view at S, then every live update after S.
+
+        With ``since``, the subscription replaces whichever the connection has when it is
+        registered (its own earlier one, or one that `subscribe_all` made meanwhile); if it
+        then fails, the connection is told its subscription is over (``unsubscribed``) beside
+        the error. Whatever replaced this one meanwhile (it may be `subscribe_late`'s) sends
+        the updates: this one sends nothing more."""
         existing = peer.subs.get(auction_id)
         if existing is not None and since is None:  # already receiving every update in order
             if ok is not None:
@@ -231,22 +239,25 @@ class Hub:
         # existing subscription keeps receiving until the new one replaces it inside the actor.
         viewer = peer.viewer
         sub = _Sub(auction_id, 0, buffering=True)
-        abandoned = answered = False
+        abandoned = answered = replaced = False
         seq = 0
 
         def register(solved: Solved | None) -> tuple[int, dict[str, Any]] | None:
+            nonlocal replaced
             if solved is None or not can_see(solved.state, viewer):
                 raise DomainError("not_found", NOT_FOUND)
             state = solved.state
             if since is not None and since > state.seq:
                 raise DomainError("invalid", f"since is beyond the auction's seq {state.seq}")
-            if abandoned or peer.closed or peer.subs.get(auction_id) not in (None, existing):
+            current = peer.subs.get(auction_id)
+            if abandoned or peer.closed or (current is not None and since is None):
                 return None  # the caller gave up, or a live update got there first
             doc = patching.first_view(peer, state, self.supervisor.clock.now(), solved.solutions)
             assert doc is not None
             sub.last_seq = state.seq
-            if existing is not None:
-                self._detach(peer, existing)
+            if current is not None:
+                self._detach(peer, current)
+                replaced = True
             self._attach(peer, sub)
             return state.seq, doc
 
@@ -278,18 +289,27 @@ class Hub:
             return
         except Exception as exc:
             abandoned = True
+            still = peer.subs.get(auction_id) is sub
             self._detach(peer, sub)
-            if not answered or peer.closed:
+            if peer.closed or not (answered or (replaced and still)):
                 raise
-            # Its ok is out: the client is told the subscription is over (it resubscribes).
+            # Its ok is out, or it replaced a subscription: the client is told the subscription
+            # is over (it resubscribes); without the ok, the error follows.
             code = exc.code if isinstance(exc, AuctionActorsError) else "internal"
-            log.warning("%s: catch-up failed: %r", auction_id, exc)
-            self.send(peer, protocol.unsubscribed(auction_id, seq, code, "catch-up failed"))
+            log.warning("%s: subscription failed: %r", auction_id, exc)
+            why = "catch-up failed" if answered else "subscribing again failed"
+            self.send(peer, protocol.unsubscribed(auction_id, seq, code, why))
+            if not answered:
+                raise
             return
         except BaseException:
             abandoned = True
             self._detach(peer, sub)
             raise
+        if peer.subs.get(auction_id) is not sub and sub.gone is None:
+            abandoned = True  # replaced (or unsubscribed, or closed) while the events were read
+            self._detach(peer, sub)
+            return
         if ok is not None:
             self.send(peer, ok(seq))
         now = self.supervisor.clock.now()
@@ -297,6 +317,7 @@ class Hub:
         self._release(peer, sub)
 
     def _release(self, peer: Peer, sub: _Sub) -> None:
+        peer.let_go(sub)
         pending, sub.pending = sub.pending or [], None
         for seq, frame in pending:
             if seq > sub.last_seq:

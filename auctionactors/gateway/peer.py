@@ -24,15 +24,25 @@ def receiver_of(viewer: Viewer) -> Receiver:
 
 class _Sub:
     """One connection's subscription to one auction. While ``pending`` is a list, the initial
-    update is being prepared and live frames wait there."""
+    update is being prepared and live frames wait there (`Peer.hold`), counted in the
+    connection's limits (``held``: how many of them, and their bytes, are counted)."""
 
-    __slots__ = ("auction_id", "gone", "last_seq", "pending")
+    __slots__ = ("auction_id", "gone", "held", "last_seq", "pending")
 
     def __init__(self, auction_id: str, last_seq: int, *, buffering: bool) -> None:
         self.auction_id = auction_id
         self.last_seq = last_seq
         self.pending: list[tuple[int, bytes]] | None = [] if buffering else None
         self.gone: bytes | None = None
+        self.held = (0, 0)
+
+    def reached(self) -> int | None:
+        """The seq the connection will have of the auction once its pending frames are sent;
+        None while that is not known: a `subscribe_all` walk's subscription (registered with
+        ``last_seq`` 0 before the store is read for its first update)."""
+        if self.pending:
+            return self.pending[-1][0]
+        return None if self.pending is not None and self.last_seq == 0 else self.last_seq
 
 
 class Peer:
@@ -59,6 +69,9 @@ class Peer:
         self.max_bytes = max_bytes
         self.queued_bytes = 0
         self.outbox: deque[bytes] = deque()
+        # Live frames waiting in subscriptions' ``pending`` (`hold`): frames and bytes.
+        self.held_frames = 0
+        self.held_bytes = 0
         self.wakeup = asyncio.Event()
         self.closed = False
         self.overflowed = False
@@ -104,6 +117,36 @@ class Peer:
         self.queued_bytes += len(frame)
         self.wakeup.set()
         return True
+
+    def hold(self, sub: _Sub, seq: int, frame: bytes) -> bool:
+        """Keep a live frame in ``sub.pending`` (its first update is being prepared); False
+        (and the connection is cut off) when the frames it holds there and in its outbox would
+        be more than the outbox may hold, in frames or bytes: a connection that stops reading
+        while it catches up is cut off as it would be with the frames in its outbox."""
+        assert sub.pending is not None
+        if self.closed:
+            return False
+        frames = len(self.outbox) + self.held_frames
+        if frames >= self.capacity or (
+            self.max_bytes is not None
+            and frames  # a single frame always fits, however large
+            and self.queued_bytes + self.held_bytes + len(frame) > self.max_bytes
+        ):
+            self.cut_off()
+            return False
+        sub.pending.append((seq, frame))
+        count, size = sub.held
+        sub.held = (count + 1, size + len(frame))
+        self.held_frames += 1
+        self.held_bytes += len(frame)
+        return True
+
+    def let_go(self, sub: _Sub) -> None:
+        """``sub``'s held frames no longer count (released, or the subscription is over)."""
+        count, size = sub.held
+        self.held_frames -= count
+        self.held_bytes -= size
+        sub.held = (0, 0)
 
     def cut_off(self) -> None:
         """The connection cannot keep up: write nothing more, and close it (1013)."""

@@ -5,6 +5,10 @@ A rebuild starts from the stream's snapshot when it can use it (this code's vers
 before ``until_seq``, its seq still in the stream, decodable) and folds only the events after
 it; otherwise it folds from seq 1. A snapshot is a cache: one that cannot be used is logged and
 skipped, never a reason to quarantine an auction (`verify` reports a wrong one).
+
+Every rebuild runs beside live traffic (an actor loading, a ``subscribe_all`` page, a past view):
+events are folded `FOLD_PIECE` at a time with a turn of the event loop between two pieces
+(`fold_in_pieces`), so that no rebuild holds the loop for more than a few milliseconds.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from auctionactors.store.base import EventStore, StoredEvent, StreamTail
 from auctionactors.store.codec import SNAPSHOT_VERSION, decode_event, decode_snapshot
 
 log = logging.getLogger(__name__)
+
+FOLD_PIECE = 200  # events decoded and applied in one turn of the event loop (about 2 ms)
 
 
 class ReplayFailed(AuctionActorsError):
@@ -45,10 +51,11 @@ async def rebuild(
         state, after = await _from_snapshot(store, stream_id, until_seq)
         if after is not None:
             try:
-                return fold(stream_id, state, after)
+                return await fold_in_pieces(stream_id, state, after)
             except ReplayFailed as exc:  # maybe the snapshot's fault: the events decide
                 log.warning("%s: %s after the snapshot; folding from seq 1", stream_id, exc)
-    return fold(stream_id, None, await store.read_stream(stream_id, to_seq=until_seq))
+    stored = await store.read_stream(stream_id, to_seq=until_seq)
+    return await fold_in_pieces(stream_id, None, stored)
 
 
 async def _from_snapshot(
@@ -78,9 +85,9 @@ async def rebuild_in_pieces(
     store: EventStore, stream_id: str, until_seq: int, piece: int = 2000
 ) -> AuctionState | None:
     """`rebuild` up to ``until_seq`` for a reader beside live traffic (``get_view`` with
-    ``at_seq``): from the snapshot when it is at or before ``until_seq``, the events read and
-    folded ``piece`` at a time with a turn of the event loop between two pieces, so that a
-    100k-event auction never holds the loop for more than a few milliseconds."""
+    ``at_seq``): from the snapshot when it is at or before ``until_seq``, the events read
+    ``piece`` at a time (and folded `FOLD_PIECE` at a time), so that a 100k-event auction is
+    never in memory at once, nor holds the loop for more than a few milliseconds."""
     state = await _snapshot_before(store, stream_id, until_seq)
     if state is not None:
         try:
@@ -100,7 +107,7 @@ async def _fold_pieces(
         )
         if not stored:
             break
-        state = fold(stream_id, state, stored)
+        state = await fold_in_pieces(stream_id, state, stored)
         assert state is not None
         next_seq = state.seq + 1
         await asyncio.sleep(0)
@@ -128,15 +135,17 @@ async def rebuild_many(store: EventStore, stream_ids: Sequence[str]) -> list[Auc
     """`rebuild` of each stream (its state now; None for an empty one), in ``stream_ids``' order,
     with one read for them all (`EventStore.tails`): a finished auction's state is its final
     snapshot, decoded, nothing folded. A stream whose snapshot cannot be used is rebuilt on
-    its own (`rebuild`); one that cannot be rebuilt raises `ReplayFailed`."""
+    its own (`rebuild`); one that cannot be rebuilt raises `ReplayFailed`. A turn of the event
+    loop between two streams, and between two pieces of one (`fold_in_pieces`)."""
     states: list[AuctionState | None] = []
     for tail in await store.tails(stream_ids):
-        usable, state = _from_tail(tail)
+        usable, state = await _from_tail(tail)
         states.append(state if usable else await rebuild(store, tail.stream_id))
+        await asyncio.sleep(0)
     return states
 
 
-def _from_tail(tail: StreamTail) -> tuple[bool, AuctionState | None]:
+async def _from_tail(tail: StreamTail) -> tuple[bool, AuctionState | None]:
     """(True, the stream's state) from its tail; (False, None) when it cannot be used as it
     is (`rebuild` then logs why, and folds from seq 1 if it must)."""
     snapshot, stored = tail.snapshot, tail.events
@@ -144,16 +153,28 @@ def _from_tail(tail: StreamTail) -> tuple[bool, AuctionState | None]:
         if snapshot is None:
             if stored and stored[0].seq != 1:
                 return False, None
-            return True, fold(tail.stream_id, None, stored)
+            return True, await fold_in_pieces(tail.stream_id, None, stored)
         if snapshot.version != SNAPSHOT_VERSION or not stored or stored[0].seq != snapshot.seq:
             return False, None
-        return True, fold(tail.stream_id, decode_snapshot(tail.stream_id, snapshot), stored[1:])
+        state = decode_snapshot(tail.stream_id, snapshot)
+        return True, await fold_in_pieces(tail.stream_id, state, stored[1:])
     except (StoreError, ReplayFailed):
         return False, None
 
 
+async def fold_in_pieces(
+    stream_id: str, state: AuctionState | None, stored: Sequence[StoredEvent]
+) -> AuctionState | None:
+    """`fold`, `FOLD_PIECE` events at a time with a turn of the event loop between two pieces."""
+    for start in range(0, len(stored), FOLD_PIECE):
+        if start:
+            await asyncio.sleep(0)
+        state = fold(stream_id, state, stored[start : start + FOLD_PIECE])
+    return state
+
+
 def fold(
-    stream_id: str, state: AuctionState | None, stored: list[StoredEvent]
+    stream_id: str, state: AuctionState | None, stored: Sequence[StoredEvent]
 ) -> AuctionState | None:
     """``state`` (None: before seq 1) after the ``stored`` events that follow it."""
     expected = 1 if state is None else state.seq + 1

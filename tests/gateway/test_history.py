@@ -117,8 +117,10 @@ async def test_get_events_pages_follow_next_since(served: Served, open_conn: Ope
     assert (len(old["events"]), old["next_since"]) == (1000, 1001)
     last = await admin.ok("get_events", auction_id="a-long", since=seq - 3, limit=3)
     assert (seqs(last["events"]), last["next_since"]) == ([seq - 2, seq - 1, seq], None)
-    beyond = await admin.ok("get_events", auction_id="a-long", since=seq + 5)
-    assert (beyond["events"], beyond["next_since"]) == ([], None)
+    at_end = await admin.ok("get_events", auction_id="a-long", since=seq)
+    assert (at_end["events"], at_end["next_since"]) == ([], None)
+    code, message = await admin.error("get_events", auction_id="a-long", since=seq + 5)
+    assert (code, message) == ("invalid", f"since is beyond the auction's seq {seq}")
     for limit in (0, -1, 10_001, "10", 2.5, None):
         code, message = await admin.error("get_events", auction_id="a-long", limit=limit)
         assert (code, "$.limit" in message) == ("bad_request", True)

@@ -17,8 +17,10 @@ import pytest
 from auctionactors.domain.timestamps import SECOND, format_instant
 from auctionactors.gateway import everything
 from auctionactors.gateway.peer import Peer
+from auctionactors.runtime import replay
 
 from .conftest import FAST, T0, WAIT_S, Conn, Opener, Served, bid, open_auction, serving, spot
+from .test_history import stored_auction
 
 # A connection that cannot hold much: an unpaced burst of initial updates overflows it at once.
 TIGHT = msgspec.structs.replace(
@@ -243,3 +245,41 @@ async def test_the_server_stops_while_initial_updates_wait(tmp_path: Path) -> No
         await until(lambda: any(peer.walking and _held(peer) for peer in hub.everything))
         await asyncio.wait_for(served.gateway.stop(), WAIT_S)  # the reader is cut off
         assert not hub.everything
+
+
+async def test_the_walk_folds_what_it_reads_in_pieces(
+    served: Served, open_conn: Opener, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three auctions of 600 bids without snapshot, read from the store by one page of the walk
+    (no actor loaded): at most `replay.FOLD_PIECE` events are applied in one turn of the event
+    loop (before: the whole page, 1800 events, in one), and get_view at a past seq the same."""
+    ids = [f"a-{i}" for i in range(3)]
+    for auction_id in ids:
+        await stored_auction(served, 600, auction_id)
+    assert served.supervisor.cells() == []
+    applied = [0]
+    most = [0]
+    evolve = replay.evolve
+
+    def counted(state: Any, event: Any) -> Any:
+        applied[0] += 1
+        return evolve(state, event)
+
+    async def turns() -> None:  # one turn of the event loop to the next
+        while True:
+            most[0] = max(most[0], applied[0])
+            applied[0] = 0
+            await asyncio.sleep(0)
+
+    monkeypatch.setattr(replay, "evolve", counted)
+    ticker = asyncio.get_running_loop().create_task(turns())
+    try:
+        watcher = await open_conn(served.people.admin)
+        assert sorted((await watcher.ok("subscribe_all"))["auctions"]) == ids
+        firsts = [await watcher.next_update() for _ in ids]
+        assert sorted(u["auction_id"] for u in firsts) == ids
+        assert {u["seq"] for u in firsts} == {602}
+        assert (await watcher.ok("get_view", auction_id="a-0", at_seq=601))["seq"] == 601
+    finally:
+        ticker.cancel()
+    assert 0 < most[0] <= 200, most[0]  # replay.FOLD_PIECE: about 2 ms
