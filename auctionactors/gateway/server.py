@@ -17,8 +17,9 @@ public origins (derived from its configured address, or ``public_origins``; neve
 ``Host``, see `origins`) nor one of ``allowed_origins`` is refused with HTTP 403, so a page on
 another site cannot use a logged-in browser's connection (cross-site WebSocket hijacking);
 clients that send no ``Origin`` (programs, not browsers) are let in. Plain HTTP answers GET and
-HEAD only (others: 405, with or without a body, see `_Protocol`), with the security headers of
-`assets.SECURITY_HEADERS` (and HSTS with TLS) and no library version in ``Server``;
+HEAD only (others: 405, with or without a body, see `connection.HttpProtocol`), with the
+security headers of `assets.SECURITY_HEADERS` (and HSTS with TLS) and no library version in
+``Server``;
 ``metrics_token`` puts ``/metrics`` behind a bearer token. The tokens of
 open connections are checked again every ``token_recheck_s``: a revoked token's connections are
 closed with 4401 (new ones are refused at the hello at once). With ``tls_cert`` and ``tls_key``
@@ -32,23 +33,16 @@ import contextlib
 import hashlib
 import logging
 import socket
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from http import HTTPStatus
-from typing import Any
 from urllib.parse import urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.datastructures import Headers
 from websockets.exceptions import (
     ConnectionClosed,
-    HeaderLineTooLong,
-    InvalidMessage,
-    RequestLineTooLong,
-    TooManyHeaders,
 )
-from websockets.http11 import Request, Response, parse_headers, parse_line
+from websockets.http11 import Request, Response
 from websockets.protocol import State
-from websockets.server import ServerProtocol
 
 from auctionactors.errors import AuctionActorsError, UsageError
 from auctionactors.gateway import origins
@@ -56,6 +50,8 @@ from auctionactors.gateway.assets import Assets
 from auctionactors.gateway.batch import Batch
 from auctionactors.gateway.closings import Closings
 from auctionactors.gateway.config import GatewayConfig, tls_context
+from auctionactors.gateway.connection import Connection, has_body
+from auctionactors.gateway.connection import address as address_of
 from auctionactors.gateway.dispatch import Dispatcher
 from auctionactors.gateway.hub import Hub
 from auctionactors.gateway.intake import ReadAhead
@@ -126,7 +122,7 @@ class Gateway:
             process_request=self._http,
             process_response=self._endpoints.secure,
             server_header="auctionactors",  # not websockets' version
-            create_connection=_Connection,
+            create_connection=Connection,
             compression=None,
             max_size=cfg.max_frame_bytes,
             ping_interval=cfg.ping_interval_s,
@@ -177,7 +173,7 @@ class Gateway:
             response = connection.respond(HTTPStatus.METHOD_NOT_ALLOWED, "method not allowed\n")
             response.headers["Allow"] = "GET, HEAD"
             return response
-        if _has_body(request.headers):
+        if has_body(request.headers):
             return connection.respond(HTTPStatus.BAD_REQUEST, "a request body is not accepted\n")
         path = urlsplit(request.path).path
         if path == "/ws":
@@ -191,7 +187,7 @@ class Gateway:
                         HTTPStatus.BAD_REQUEST, "a WebSocket opens with GET\n"
                     )
                 return response
-            waiting = self._unauthenticated.get(_address(connection), 0)
+            waiting = self._unauthenticated.get(address_of(connection), 0)
             if waiting >= self.config.max_unauthenticated_per_address:
                 return connection.respond(
                     HTTPStatus.TOO_MANY_REQUESTS,
@@ -209,7 +205,7 @@ class Gateway:
             burst=cfg.burst,
             max_refused_before_hello=cfg.max_refused_before_hello,
         )
-        address = _address(ws)
+        address = address_of(ws)
         waiting = self._unauthenticated.get(address, 0)
         if waiting >= cfg.max_unauthenticated_per_address:  # several handshakes at once
             await ws.close(CLOSE_TOO_MANY, "too many connections without hello from this address")
@@ -240,7 +236,7 @@ class Gateway:
         peer.on_overflow = lambda: cut_off.append(self._cut_off(ws, writer))
         peer.send_now = self._sender(ws)
         peer.backlogged = self._backlogged(ws)
-        if isinstance(ws, _Connection):
+        if isinstance(ws, Connection):
             ws.peer = peer
         self.hub.add(peer)
         frames = ReadAhead(ws, session, self.supervisor)  # reads only after the accept below
@@ -351,7 +347,7 @@ class Gateway:
 
     def _backlogged(self, ws: ServerConnection) -> Callable[[], bool]:
         """`Peer.backlogged` for ``ws``: its buffer is above the write limit while it is open
-        (`_Connection` wakes the peer when it drains or closes)."""
+        (`Connection` wakes the peer when it drains or closes)."""
         protocol, transport, limit = ws.protocol, ws.transport, self.config.write_limit
 
         def backlogged() -> bool:
@@ -368,82 +364,3 @@ class Gateway:
         return self._closings.spawn(
             ws, CLOSE_TRY_AGAIN_LATER, "too slow: reconnect and resume with since"
         )
-
-
-class _Protocol(ServerProtocol):
-    """websockets' server protocol, except that a request with a body is read (up to its
-    headers) rather than refused by dropping the connection: so that a POST, or any method, is
-    answered (405 by `Gateway._http`) instead of meeting a closed socket. The body itself is
-    discarded as it arrives, never kept. The rest is websockets' own `ServerProtocol.parse`."""
-
-    def parse(self) -> Generator[None]:
-        try:
-            request = yield from _read_request(self.reader.read_line)
-        except RequestLineTooLong as exc:
-            self.handshake_exc = exc
-            self.send_response(self.reject(HTTPStatus.REQUEST_URI_TOO_LONG, f"{exc}.\n"))
-            yield
-        except (HeaderLineTooLong, TooManyHeaders) as exc:
-            self.handshake_exc = exc
-            status = HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE
-            self.send_response(self.reject(status, f"{exc}.\n"))
-            yield
-        except Exception as exc:
-            self.handshake_exc = InvalidMessage("did not receive a valid HTTP request")
-            self.handshake_exc.__cause__ = exc
-            self.send_eof()
-            self.parser = self.discard()
-            next(self.parser)
-            yield
-        self.events.append(request)
-        if _has_body(request.headers):  # answered (400 or 405) without reading what follows
-            while not (yield from self.reader.at_eof()):
-                self.reader.discard()
-            yield
-        yield from super(ServerProtocol, self).parse()  # frames, as websockets does
-
-
-def _read_request(
-    read_line: Callable[[int, type[Exception]], Generator[None, None, bytes | bytearray]],
-) -> Generator[None, None, Request]:
-    """`Request.parse` without its refusal of a body (and otherwise as strict)."""
-    line = yield from parse_line(read_line, RequestLineTooLong)
-    method, path, version = line.split(b" ", 2)
-    if version not in (b"HTTP/1.1", b"HTTP/1.0"):
-        raise ValueError("unsupported protocol; expected HTTP/1.1 or HTTP/1.0")
-    headers = yield from parse_headers(read_line)
-    return Request(path.decode("ascii"), headers, method.decode("ascii"), version.decode())
-
-
-def _has_body(headers: Headers) -> bool:
-    return "Transfer-Encoding" in headers or not set(headers.get_all("Content-Length")) <= {"0"}
-
-
-class _Connection(ServerConnection):
-    """The server's connections, with `_Protocol` (`serve` makes a plain `ServerProtocol`,
-    which has not read anything yet: its parser is simply started again), and which wake their
-    `Peer` when the socket's buffer drains (`Peer.drained`)."""
-
-    def __init__(self, protocol: ServerProtocol, *args: Any, **kwargs: Any) -> None:
-        protocol.__class__ = _Protocol
-        protocol.parser = protocol.parse()
-        next(protocol.parser)
-        super().__init__(protocol, *args, **kwargs)
-        self.peer: Peer | None = None  # once authenticated: woken as its socket drains
-
-    def resume_writing(self) -> None:
-        super().resume_writing()
-        if self.peer is not None:
-            self.peer.progressed()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        super().connection_lost(exc)
-        if self.peer is not None:  # nothing more will be written: stop waiting for it
-            self.peer.closed = True
-            self.peer.progressed()
-
-
-def _address(connection: ServerConnection) -> str:
-    """The client's IP address (behind a proxy: the proxy's)."""
-    remote = connection.remote_address
-    return str(remote[0]) if isinstance(remote, tuple) and remote else str(remote)
