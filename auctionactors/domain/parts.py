@@ -193,12 +193,7 @@ def render(
     }
     values = lens.personal()
     old_values = previous.values if previous is not None else {}
-    for key, value in values.items():
-        same = old.get(key)
-        if same is not None and key in old_values and old_values[key] == value:
-            fields[key] = same
-        else:
-            fields[key] = _encode(to_public(value, key))
+    fields.update(_encoded(values, old_values, old))
     products: list[Leaves] = []
     sources: list[Source] = []
     changed = scope.products
@@ -269,6 +264,16 @@ def _head(state: AuctionState, lens: Lens) -> Head:
         return base
     values = lens.head(None, personal=False)
     old_values, old = (base.values, base.fields) if base is not None else ({}, {})
+    fields = _encoded(values, old_values, old)
+    if base is not None:
+        base.base = None  # heads link only to the one before: no chain through the auction
+    head = heads[lens.kind] = Head(state.seq, values, fields, base)
+    return head
+
+
+def _encoded(values: dict[str, Any], old_values: dict[str, Any], old: Leaves) -> Leaves:
+    """Each of ``values`` encoded, reusing the encoding in ``old`` of a value unchanged since
+    ``old_values``."""
     fields: Leaves = {}
     for key, value in values.items():
         same = old.get(key)
@@ -276,10 +281,7 @@ def _head(state: AuctionState, lens: Lens) -> Head:
             fields[key] = same
         else:
             fields[key] = _encode(to_public(value, key))
-    if base is not None:
-        base.base = None  # heads link only to the one before: no chain through the auction
-    head = heads[lens.kind] = Head(state.seq, values, fields, base)
-    return head
+    return fields
 
 
 def _solutions(state: AuctionState, lens: Lens) -> bytes:
