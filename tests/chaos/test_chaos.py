@@ -5,32 +5,19 @@ equal to offline replays, deadlines kept, keyed retries applied once). The full 
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "chaos.py"
-
-
-def load_script(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    monkeypatch.syspath_prepend(str(SCRIPT.parent))  # as when it runs: its harness importable
-    spec = importlib.util.spec_from_file_location("chaos_script", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+from tests.scripts import load_script
 
 
 @pytest.mark.timeout(60)
 def test_three_rounds_of_chaos(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    chaos = load_script(monkeypatch)
+    chaos = load_script(monkeypatch, "chaos")
     argv = ["--rounds", "3", "--seed", "7", "--suppliers", "2", "--dir", str(tmp_path)]
     argv += ["--min-up", "0.8", "--max-up", "1.5", "--max-down", "0.5"]
     code = chaos.main(argv)

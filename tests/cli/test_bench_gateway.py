@@ -6,31 +6,19 @@ never what it measures."""
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "bench_gateway.py"
-
-
-def load_script(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    monkeypatch.syspath_prepend(str(SCRIPT.parent))  # as when it runs: its harness importable
-    spec = importlib.util.spec_from_file_location("bench_gateway_script", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+from tests.scripts import load_script
 
 
 @pytest.mark.timeout(180)
 def test_smallest_run_prints_every_figure(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    bench = load_script(monkeypatch)
+    bench = load_script(monkeypatch, "bench_gateway")
     monkeypatch.setattr(sys.modules["seeding"], "CACHE", tmp_path / "seeds")  # not the shared one
     argv = ["--quick", "--seconds", "0.5", "--aged-bids", "300", "--aged-sample", "10",
             "--auctions", "300", "--first-pages", "3", "--slow-seconds", "0.3", "--events", "1500",

@@ -4,31 +4,18 @@ prints its figures and ratios. It checks that the benchmark works, never what it
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "bench_scale.py"
-
-
-def load_script(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    monkeypatch.syspath_prepend(str(SCRIPT.parent))  # as when it runs: its harness importable
-    spec = importlib.util.spec_from_file_location("bench_scale_script", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+from tests.scripts import load_script
 
 
 @pytest.mark.timeout(60)
 def test_smallest_run_prints_every_figure(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    bench = load_script(monkeypatch)
+    bench = load_script(monkeypatch, "bench_scale")
     monkeypatch.setattr(bench.seeding, "CACHE", tmp_path / "seeds")  # not the shared cache
     monkeypatch.setattr(bench, "SETTLE_S", 0.2)
     argv = ["--runs", "1", "--auctions", "200", "--passivated", "100", "--passivate-after",
