@@ -10,7 +10,7 @@ auction that changes meanwhile reaches it by its update, or by `Hub.subscribe_la
   (`Hub.subscribe`): its state there may be ahead of the store;
 - the others are read from the store, a page in one read (`replay.rebuild_many`): a finished
   auction is its final snapshot decoded, nothing replayed and no actor loaded; a cached finished
-  auction (`Hub._final`) is not read at all. Each subscription is registered *before* the read,
+  auction (`Hub.cached`) is not read at all. Each subscription is registered *before* the read,
   buffering: every update delivered after that is kept (`_Sub.pending`), and every update
   delivered before it is durable, so in what the read returns; the initial update (the state
   the read gave, seq S) goes first, then the buffered updates after S. So per auction the
@@ -141,11 +141,11 @@ async def _page(hub: Hub, peer: Peer, ids: Sequence[str]) -> None:
 
 async def _states(hub: Hub, subs: list[_Sub]) -> list[Solved | None]:
     """The current state of each auction, with its solutions: from the finished-auction cache
-    when it is there and no actor is loaded (see `Hub.read`), else from the store."""
+    when it may be read from it (`Hub.cached`), else from the store."""
     found: dict[str, Solved] = {}
     for sub in subs:
-        cached = hub._final.get(sub.auction_id)
-        if cached is not None and hub.supervisor.cell(sub.auction_id) is None:
+        cached = hub.cached(sub.auction_id)
+        if cached is not None:
             found[sub.auction_id] = cached
     wanted = [s.auction_id for s in subs if s.auction_id not in found]
     if wanted:

@@ -91,14 +91,22 @@ class Hub:
         while len(self._final) > self._final_cache:
             self._final.popitem(last=False)
 
+    def cached(self, auction_id: str) -> Solved | None:
+        """The finished auction from the cache, if it is there and may be read from it: only
+        while no actor is loaded (a loaded actor applies a batch to this very object before it
+        is stored, and rebuilds it if the write fails, so it is read there)."""
+        cached = self._final.get(auction_id)
+        if cached is None or self.supervisor.cell(auction_id) is not None:
+            return None
+        self._final.move_to_end(auction_id)
+        return cached
+
     async def read(self, auction_id: str, fn: Callable[[AuctionState | None], T]) -> T:
         """Run ``fn`` on the auction's current state: from the finished-auction cache when it
-        is there (synchronously, so atomic with deliveries like a query), else in its actor."""
-        cached = self._final.get(auction_id)
-        if cached is not None and self.supervisor.cell(auction_id) is None:
-            # Only while no actor is loaded: a loaded actor applies a batch to this very object
-            # before it is stored (and rebuilds it if the write fails), so it is read there.
-            self._final.move_to_end(auction_id)
+        may be (`cached`; synchronously, so atomic with deliveries like a query), else in its
+        actor."""
+        cached = self.cached(auction_id)
+        if cached is not None:
             return fn(cached.state)
         return await self.supervisor.query(auction_id, fn)
 
@@ -113,11 +121,10 @@ class Hub:
             return fn(solved)
 
         while True:
-            cached = self._final.get(auction_id)
-            if cached is None or self.supervisor.cell(auction_id) is not None:  # see `read`
+            cached = self.cached(auction_id)
+            if cached is None:
                 return await self.supervisor.query_solved(auction_id, noted)
             if cached.is_ready:
-                self._final.move_to_end(auction_id)
                 return fn(cached)
             await cached.ready()
 
