@@ -106,12 +106,7 @@ class Peer:
             return False
         if not self.outbox and self.send_now is not None and self.send_now(frame):
             return True
-        if len(self.outbox) >= self.capacity or (
-            self.max_bytes is not None
-            and self.outbox  # a single frame always fits, however large
-            and self.queued_bytes + len(frame) > self.max_bytes
-        ):
-            self.cut_off()
+        if self._full(len(self.outbox), self.queued_bytes, frame):
             return False
         self.outbox.append(frame)
         self.queued_bytes += len(frame)
@@ -126,13 +121,8 @@ class Peer:
         assert sub.pending is not None
         if self.closed:
             return False
-        frames = len(self.outbox) + self.held_frames
-        if frames >= self.capacity or (
-            self.max_bytes is not None
-            and frames  # a single frame always fits, however large
-            and self.queued_bytes + self.held_bytes + len(frame) > self.max_bytes
-        ):
-            self.cut_off()
+        frames, size = len(self.outbox) + self.held_frames, self.queued_bytes + self.held_bytes
+        if self._full(frames, size, frame):
             return False
         sub.pending.append((seq, frame))
         count, size = sub.held
@@ -140,6 +130,17 @@ class Peer:
         self.held_frames += 1
         self.held_bytes += len(frame)
         return True
+
+    def _full(self, frames: int, size: int, frame: bytes) -> bool:
+        """Whether ``frame`` does not fit beside ``frames`` frames of ``size`` bytes waiting
+        (the outbox's limits, in frames and bytes; a single frame always fits, however large):
+        then the connection is cut off."""
+        if frames >= self.capacity or (
+            self.max_bytes is not None and frames and size + len(frame) > self.max_bytes
+        ):
+            self.cut_off()
+            return True
+        return False
 
     def let_go(self, sub: _Sub) -> None:
         """``sub``'s held frames no longer count (released, or the subscription is over)."""
