@@ -4,7 +4,7 @@ seq, and a subscription's catch-up in ``history`` frames.
 Every one is built in pieces, so that no request of one connection holds up the others ("Fair
 sharing"): events are decoded and filtered `PIECE` at a time, each piece in the auction's actor
 (or from the hub's cache) with a turn of the event loop between two pieces; a past state is
-folded a few thousand events at a time (`replay.rebuild_in_pieces`); and a catch-up sends its
+folded `replay.FOLD_PIECE` events at a time (`replay.rebuild_in_pieces`); and a catch-up sends its
 next frame only once the connection has drained the previous one (`Peer.drained`), so that it
 goes as fast as the client reads and a connection is never closed 1013 for its own catch-up.
 
