@@ -59,9 +59,10 @@ async def rebuild(
 
 
 async def _from_snapshot(
-    store: EventStore, stream_id: str, until_seq: int | None
+    store: EventStore, stream_id: str, until_seq: int | None, limit: int | None = None
 ) -> tuple[AuctionState | None, list[StoredEvent] | None]:
-    """The snapshot's state and the events after it; (None, None) if there is no usable one."""
+    """The snapshot's state and the events after it (``limit``: of those from the snapshot's
+    own seq, at most that many); (None, None) if there is no usable one."""
     snapshot = await store.latest_snapshot(stream_id)
     if snapshot is None or snapshot.version != SNAPSHOT_VERSION:
         return None, None  # none, or of another shape of the state: fold from seq 1
@@ -69,7 +70,9 @@ async def _from_snapshot(
         return None, None
     # From the snapshot's own seq: its event must still be there (a snapshot beyond the stream,
     # say of a restored older copy, is ignored).
-    stored = await store.read_stream(stream_id, from_seq=snapshot.seq, to_seq=until_seq)
+    stored = await store.read_stream(
+        stream_id, from_seq=snapshot.seq, to_seq=until_seq, limit=limit
+    )
     if not stored or stored[0].seq != snapshot.seq:
         log.warning("%s: snapshot at seq %d is beyond the stream; ignored", stream_id, snapshot.seq)
         return None, None
@@ -117,18 +120,10 @@ async def _fold_pieces(
 async def _snapshot_before(
     store: EventStore, stream_id: str, until_seq: int
 ) -> AuctionState | None:
-    """The snapshot's state if it is usable for a rebuild up to ``until_seq`` (see `rebuild`)."""
-    snapshot = await store.latest_snapshot(stream_id)
-    if snapshot is None or snapshot.version != SNAPSHOT_VERSION or snapshot.seq > until_seq:
-        return None
-    stored = await store.read_stream(stream_id, from_seq=snapshot.seq, limit=1)
-    if not stored or stored[0].seq != snapshot.seq:
-        return None
-    try:
-        return decode_snapshot(stream_id, snapshot)
-    except StoreError as exc:
-        log.warning("%s: snapshot ignored: %s", stream_id, exc)
-        return None
+    """The snapshot's state if it is usable for a rebuild up to ``until_seq`` (see `rebuild`;
+    the events after it are read in pieces by the caller)."""
+    state, _ = await _from_snapshot(store, stream_id, until_seq, limit=1)
+    return state
 
 
 async def rebuild_many(store: EventStore, stream_ids: Sequence[str]) -> list[AuctionState | None]:
