@@ -112,7 +112,7 @@ async def test_buyer_creates_suppliers_bid_buyer_selects(site: Site, open_page: 
     site.clock.advance(2)
     await place_bid(s2, "p1", "1.00", "1.50")
     await expect(product(s2, "p1").get_by_test_id("bid-error")).to_have_text(
-        "amount must not be below min_amount"
+        "Price must not be below the auto-bid floor"
     )
     # S2 auto-bids on p1 (2.25 down to 1.50: it settles at 1.75, one tick under S1) and
     # undercuts p2: the ranking changes on both screens.
@@ -238,7 +238,7 @@ async def test_a_term_auction_as_a_draft_and_the_form_refusals(
     await term.get_by_label("Fuel index").fill("Platts Singapore VLSFO")
     await buyer.get_by_label("Save as draft").check()
     await buyer.get_by_test_id("create-submit").click()
-    await expect(error).to_have_text("no supplier company c-nobody")  # the server's answer
+    await expect(error).to_have_text("No supplier company c-nobody")  # the server's answer
     await buyer.get_by_label("Invited suppliers").fill(people.s1.company_id)
     await buyer.get_by_test_id("create-submit").click()
     await expect(buyer.get_by_test_id("buyer-status")).to_have_text(

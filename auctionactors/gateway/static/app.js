@@ -1,11 +1,12 @@
 // The page: sign-in, one connection, the routes (#/, #/new, #/operator, #/auction/<id>) and the
 // countdown ticker. The token is kept in sessionStorage (this tab only), never in the URL.
 
+import { cues, flashTitle } from "./alerts.js";
 import { BuyerScreen } from "./buyer.js";
 import { tickCountdown } from "./common.js";
 import { Connection } from "./connection.js";
 import { CreateScreen } from "./create.js";
-import { errorLine, fill, h, showError } from "./dom.js";
+import { clearOffline, errorLine, fill, h, showError } from "./dom.js";
 import { ListScreen } from "./list.js";
 import { Model } from "./model.js";
 import { OperatorScreen } from "./operator.js";
@@ -37,6 +38,7 @@ const ctx = {
 // A handle for tests and support: the connection, the model, and a way to drop the socket.
 window.auctionPage = {
   model,
+  cues,
   get connection() {
     return conn;
   },
@@ -153,6 +155,7 @@ function showStatus(status) {
   pill.title = status === "reconnecting"
     ? "The connection dropped; updates resume where they stopped once it is back." : "";
   document.body.classList.toggle("offline", status === "reconnecting");
+  if (status === "live") clearOffline();
 }
 
 // --- routes ---------------------------------------------------------------------------------------
@@ -273,9 +276,30 @@ function tick() {
   for (const el of document.querySelectorAll(".countdown[data-deadline]")) tickCountdown(el, model);
   const auction = screen && screen.auctionId ? model.get(screen.auctionId) : null;
   const value = document.querySelector(".auction-head .countdown:not([hidden]) .cd-value");
-  document.title = auction && auction.view && value
-    ? `${value.textContent} · ${auction.view.port} — auctionactors` : "auctionactors";
+  document.title = flashTitle(auction && auction.view && value
+    ? `${value.textContent} · ${auction.view.port} — auctionactors` : "auctionactors");
 }
+
+// The sticky parts (the top bar, an auction's head with its countdown and status line) are
+// measured so that whatever scrolls into view lands below them (`scroll-padding-top`).
+const topbar = document.querySelector(".topbar");
+function measureSticky() {
+  const bar = topbar.offsetHeight;
+  const head = document.querySelector(".sticky-head");
+  const root = document.documentElement.style;
+  root.setProperty("--topbar-h", `${bar}px`);
+  root.setProperty("--sticky-h", `${bar + (head ? head.offsetHeight : 0)}px`);
+}
+const stickyObserver = new ResizeObserver(measureSticky);
+stickyObserver.observe(topbar);
+new MutationObserver(() => {
+  const head = document.querySelector(".sticky-head");
+  if (head && !head.dataset.observed) {
+    head.dataset.observed = "";
+    stickyObserver.observe(head);
+  }
+  measureSticky();
+}).observe(app, { childList: true });
 
 window.addEventListener("hashchange", route);
 setInterval(tick, 250);

@@ -2,9 +2,8 @@
 
 import { actionButton, errorLine, fill, h, section } from "./dom.js";
 import { describeEvent } from "./common.js";
+import { readEvents } from "./eventlog.js";
 import { time } from "./format.js";
-
-const PAGE = 1000;
 
 export class AuditLog {
   constructor(ctx, auctionId) {
@@ -21,20 +20,10 @@ export class AuditLog {
   }
 
   async load() {
-    const events = [];
-    let since = 0;
-    for (;;) {
-      const reply = await this.ctx.conn.request("get_events", { auction_id: this.auctionId, since, limit: PAGE });
-      events.push(...reply.events);
-      if ("next_since" in reply) { // protocol 1.1: the server says where the next page starts
-        if (reply.next_since === null) break;
-        since = reply.next_since;
-        continue;
-      }
-      if (reply.events.length < PAGE) break;
-      since = reply.events[reply.events.length - 1].seq;
-    }
+    const [events, companies] = await Promise.all([
+      readEvents(this.ctx.conn, this.auctionId), companyNames(this.ctx.conn)]);
     this.events = events;
+    this.companies = companies;
     this.loaded = true;
     this.render();
   }
@@ -47,7 +36,7 @@ export class AuditLog {
       h("td", { class: "num" }, String(e.seq)),
       h("td", { class: "when" }, e.at ? time(e.at) : ""),
       h("td", {}, h("code", {}, e.type)),
-      h("td", {}, byText(e.by, view, this.ctx.model.me)),
+      h("td", {}, byText(e.by, view, this.ctx.model.me, this.companies)),
       h("td", {}, describeEvent(e, view, null))));
     fill(this.body, h("div", { class: "table-scroll" },
       h("table", { class: "audit", "data-testid": "audit-log" },
@@ -58,12 +47,32 @@ export class AuditLog {
   }
 }
 
-function byText(by, view, me) {
-  if (!by) return h("span", { class: "muted" }, "system");
+/** Company id -> name of every company `list_companies` shows (buyers and admins; empty when
+ * refused), for the companies the view does not name (e.g. an admin acting). */
+async function companyNames(conn) {
+  const names = new Map();
+  try {
+    let cursor;
+    for (let page = 0; page < 20; page += 1) {
+      const reply = await conn.request("list_companies", cursor ? { cursor } : {});
+      for (const c of reply.companies || []) names.set(c.id, c.name);
+      cursor = reply.next_cursor;
+      if (!cursor) break;
+    }
+  } catch (err) {
+    console.warn("list_companies failed", err);
+  }
+  return names;
+}
+
+/** Who acted, by name: the company (and "you" for this user); the ids stay in the tooltip. */
+function byText(by, view, me, companies) {
+  if (!by) return h("span", { class: "muted" }, "system (clock)");
   const company = (view.suppliers || []).find((s) => s.id === by.company_id);
-  let name = company ? company.name : by.company_id;
-  if (view.buyer && view.buyer.id === by.company_id) name = view.buyer.name;
+  let name = company ? company.name : (companies && companies.get(by.company_id)) || "another company";
+  if (view.buyer && view.buyer.id === by.company_id) name = `${view.buyer.name} (buyer)`;
   if (me && me.company.id === by.company_id) name = me.company.name;
-  const who = `${by.user_id} (${name})`;
-  return by.admin_id ? `${who}, by admin ${by.admin_id}` : who;
+  const who = me && me.user.id === by.user_id ? `you, ${name}` : name;
+  const text = by.admin_id ? `${who}, by an admin${me && me.user.id === by.admin_id ? " (you)" : ""}` : who;
+  return h("span", { title: `user ${by.user_id}${by.admin_id ? `, admin ${by.admin_id}` : ""}` }, text);
 }

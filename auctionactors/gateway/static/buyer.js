@@ -1,10 +1,12 @@
 // The buyer's screen (also the admin's and, read-only, the observer's): the live bid board with
 // supplier names or aliases, the solutions and the selection, barges, comments and RSVPs.
 
+import { AlertBar } from "./alerts.js";
 import { AuditLog } from "./audit.js";
 import {
-  activityPanel, auctionHead, bidIndex, countdownBlock, detailsPanel, productFacts, updateCountdown,
+  activityPanel, auctionHead, bidIndex, countdownBlock, detailsPanel, openedAt, productFacts, updateCountdown,
 } from "./common.js";
+import { knownEvent } from "./eventlog.js";
 import { actionButton, clearError, errorLine, field, fill, h, section } from "./dom.js";
 import {
   centsToWire, dateTime, fromLocalInput, money, parseTime, productLabel, time, toCents, toLocalInput, zone,
@@ -39,6 +41,7 @@ export class BuyerScreen {
     this.head = h("div");
     this.actionError = errorLine("action-error");
     this.banner = h("p", { class: "status-line neutral", "data-testid": "buyer-status", role: "status" });
+    this.alerts = new AlertBar();
     this.products = h("div", { class: "products" });
     this.solutions = h("div");
     this.confirm = this.makeConfirm();
@@ -49,7 +52,8 @@ export class BuyerScreen {
     this.mainCol = h("div", { class: "main-col" }, this.products,
       h("div", { class: "solutions-panel" }, section("Solutions", this.solutions, this.confirm.el)));
     this.schedule = this.makeSchedule();
-    root.append(this.head, this.actionError, this.banner, this.schedule.el,
+    root.append(h("div", { class: "sticky-head" }, this.head, this.actionError, this.banner, this.alerts.el),
+      this.schedule.el,
       h("div", { class: "layout" },
         this.mainCol,
         h("aside", { class: "side-col" },
@@ -73,6 +77,11 @@ export class BuyerScreen {
       fill(this.head, auctionHead(view, this.countdown, this.headActions(view)));
     }
     updateCountdown(this.countdown, auction);
+    if (this.extendedAt !== undefined && auction.extendedAt !== this.extendedAt && view.status === "open") {
+      this.alerts.show("extended", `Bidding extended: it now closes at ${time(view.closes_at)}`);
+    }
+    this.extendedAt = auction.extendedAt;
+    if (view.status !== "open") this.alerts.hide();
     this.banner.textContent = bannerText(view, this.role);
     this.banner.className = `status-line ${view.status === "decision" ? "attention" : view.status === "closed" ? "good" : "neutral"}`;
     const index = bidIndex(view);
@@ -107,12 +116,12 @@ export class BuyerScreen {
         : h("span", { class: "beat-label" }, "No offers yet"));
       fill(card.board, this.boardTable(product, selectable));
     }
-    this.renderSolutions(view, index, selectable);
+    this.renderSolutions(view, index, selectable, auction);
     if (this.staged && !selectable) this.unstage();
     this.renderSuppliers(view);
     this.renderBarges(view);
     this.renderComments(view);
-    fill(this.side.details, detailsPanel(view));
+    fill(this.side.details, detailsPanel(view, openedAt(this.ctx, auction)));
     fill(this.side.activity, activityPanel(auction, null));
     const editable = this.role !== "observer" && (view.status === "draft" || view.status === "pending");
     this.schedule.el.hidden = !editable;
@@ -172,7 +181,7 @@ export class BuyerScreen {
     return h("table", { class: "ranking", "data-testid": "ranking" },
       h("thead", {}, h("tr", {},
         selectable ? h("th", { class: "pick" }, "Pick") : null,
-        h("th", { class: "num" }, "#"), h("th", {}, "Supplier"), h("th", { class: "num" }, "USD/MT"),
+        h("th", { class: "num rank" }, "#"), h("th", {}, "Supplier"), h("th", { class: "num amount" }, "USD/MT"),
         h("th", { class: "flags" }, ""), h("th", { class: "when" }, "Entered"))),
       h("tbody", {}, bids.map((bid, i) => h("tr", {
         "data-testid": "bid", "data-bid": bid.bid_id, class: this.picks.get(pid) === bid.bid_id ? "picked" : null,
@@ -196,11 +205,21 @@ export class BuyerScreen {
 
   // --- solutions and the selection ------------------------------------------------------------
 
-  renderSolutions(view, index, selectable) {
+  renderSolutions(view, index, selectable, auction) {
     const sols = view.solutions || {};
     const parts = [];
     if (sols.winning) {
-      parts.push(solutionCard("Selected", sols.winning, index, { testid: "solution-winning", cls: "winning" }));
+      // The selection's comment is in its event only (the view keeps the port agent).
+      const selected = knownEvent(this.ctx, auction, "winning_solution_selected", Math.max(0, view.seq - 50));
+      const data = (selected && selected.data) || {};
+      parts.push(solutionCard("Selected", sols.winning, index, {
+        testid: "solution-winning", cls: "winning",
+        extra: [
+          selected ? ["Selected", `${dateTime(selected.at)}`] : null,
+          ["Port agent", view.port_agent || data.port_agent || "none given"],
+          this.role !== "observer" ? ["Comment", data.comment || (selected ? "none" : "…")] : null,
+        ],
+      }));
     }
     const stage = (label, sol, request) => () => this.stage({ label, sol, request });
     parts.push(h("div", { class: "solution-grid" },
@@ -213,19 +232,27 @@ export class BuyerScreen {
         select: selectable && sols.best_single_supplier
           ? stage("best single supplier", sols.best_single_supplier, { solution: "best_single_supplier" }) : null,
       })));
-    const bySupplier = sols.by_supplier || [];
+    // Full offers first, cheapest first; partial offers after them, marked.
+    const bySupplier = (sols.by_supplier || []).filter((s) => s.bid_ids && s.bid_ids.length)
+      .sort((a, b) => (b.valid - a.valid) || ((toCents(a.total_price) || 0) - (toCents(b.total_price) || 0)));
     if (bySupplier.length) {
       parts.push(h("table", { class: "by-supplier", "data-testid": "solutions-by-supplier" },
         h("thead", {}, h("tr", {}, h("th", {}, "Supplier"), h("th", {}, "Covers"), h("th", { class: "num" }, "Total USD"),
-          selectable ? h("th", {}, "") : null)),
-        h("tbody", {}, bySupplier.map((s) => h("tr", {},
+          selectable ? h("th", { class: "row-action" }, h("span", { class: "sr-only" }, "Action")) : null)),
+        h("tbody", {}, bySupplier.map((s) => h("tr", { class: s.valid ? null : "partial", "data-testid": "supplier-solution" },
           h("td", {}, s.supplier.name),
-          h("td", {}, s.valid ? "all products" : `${s.bid_ids.length} of ${view.products.length}`),
+          h("td", {}, s.valid ? "all products"
+            : h("span", { class: "tag warn", "data-testid": "partial" }, `partial: ${s.bid_ids.length} of ${view.products.length}`)),
           h("td", { class: "num amount" }, money(s.total_price)),
           selectable ? h("td", { class: "row-action" }, h("button", {
-            type: "button", class: "btn small",
-            onclick: () => this.stage({ label: `all of ${s.supplier.name}'s bids`, sol: s, request: { bid_ids: s.bid_ids } }),
-          }, "Select")) : null)))));
+            type: "button", class: s.valid ? "btn small" : "btn small ghost partial",
+            "aria-label": s.valid ? `Select ${s.supplier.name}'s offer`
+              : `Select ${s.supplier.name}'s partial offer (${s.bid_ids.length} of ${view.products.length} products)`,
+            onclick: () => this.stage({
+              label: s.valid ? `all of ${s.supplier.name}'s bids` : `${s.supplier.name}'s partial offer`,
+              sol: s, request: { bid_ids: s.bid_ids },
+            }),
+          }, s.valid ? "Select" : "Select partial")) : null)))));
     }
     if (selectable) {
       const picked = [...this.picks.values()];
@@ -324,7 +351,7 @@ export class BuyerScreen {
   }
 }
 
-function solutionCard(title, sol, index, { testid, select, cls } = {}) {
+function solutionCard(title, sol, index, { testid, select, cls, extra } = {}) {
   if (!sol || !sol.bid_ids || !sol.bid_ids.length) {
     return h("div", { class: `solution empty ${cls || ""}`, "data-testid": testid },
       h("h3", {}, title), h("p", { class: "muted" }, "No offer yet."));
@@ -342,6 +369,8 @@ function solutionCard(title, sol, index, { testid, select, cls } = {}) {
       h("span", { class: "sol-total" }, money(sol.total_price), h("small", {}, " USD"))),
     sol.valid ? null : h("p", { class: "warn-text" }, "Does not cover every product."),
     h("table", { class: "sol-lines" }, h("tbody", {}, lines)),
+    extra ? h("dl", { class: "facts", "data-testid": `${testid}-details` },
+      extra.filter(Boolean).map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])) : null,
     select ? h("button", { type: "button", class: "btn primary", "data-testid": `${testid}-select`, onclick: select }, `Select ${title.toLowerCase()}`) : null);
 }
 

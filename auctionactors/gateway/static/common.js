@@ -2,6 +2,7 @@
 // feed, the details panel.
 
 import { h, section } from "./dom.js";
+import { knownEvent } from "./eventlog.js";
 import {
   KIND_LABELS, countdown, dateTime, deadlineOf, duration, money, parseTime, productLabel,
   quantity, statusLabel, time, zone,
@@ -78,11 +79,21 @@ export function productFacts(product) {
     product.fuel_index ? h("span", {}, `Index ${product.fuel_index}`) : null);
 }
 
-/** Auction facts: schedule, durations, tick, free text. */
-export function detailsPanel(view) {
+/** When bidding opened: the `auction_started` event (an admin's "Start now" opens it before
+ * the scheduled start, which the view still carries), looked up once when not received. */
+export function openedAt(ctx, auction) {
+  if (["draft", "pending"].includes(auction.view.status)) return null;
+  const started = knownEvent(ctx, auction, "auction_started");
+  return started ? started.at : null;
+}
+
+/** Auction facts: schedule, durations, tick, free text; `opened` is when bidding opened. */
+export function detailsPanel(view, opened) {
+  const early = ["draft", "pending"].includes(view.status);
   const rows = [
     ["Auction", view.auction_id],
-    ["Start", view.scheduled_start ? dateTime(view.scheduled_start) : "not scheduled (draft)"],
+    early ? ["Start", view.scheduled_start ? dateTime(view.scheduled_start) : "not scheduled (draft)"]
+      : ["Opened", opened ? dateTime(opened) : "…"],
     ["Bidding", duration(view.duration_s)],
     ["Soft close", view.soft_close_s ? `last ${duration(view.soft_close_s)}` : "off"],
     ["Decision", duration(view.decision_duration_s)],

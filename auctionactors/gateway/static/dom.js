@@ -55,22 +55,53 @@ export function actionButton(label, action, { errorEl, cls = "btn", testid, titl
   return button;
 }
 
-/** Show a request's failure (`{code, message}`) or any error in `el`. */
+// The server's messages name the protocol's fields; people read these words instead.
+const FIELD_WORDS = [
+  [/\bmin_amount\b/g, "auto-bid floor"], [/\bamount\b/g, "price"],
+  [/\bscheduled_start\b/g, "start time"], [/\bdecision_duration_s\b/g, "decision time"],
+  [/\bsoft_close_s\b/g, "soft-close window"], [/\bduration_s\b/g, "bidding time"],
+  [/\bquantity_mt_per_month\b/g, "quantity per month"], [/\bquantity_mt\b/g, "quantity"],
+  [/\bstart_month\b/g, "first month"], [/\bend_month\b/g, "last month"],
+  [/\bfuel_index\b/g, "fuel index"], [/\bbuyer_reference\b/g, "buyer reference"],
+  [/\badditional_information\b/g, "notes"], [/\bport_agent\b/g, "port agent"],
+  [/\banonymous_bidding\b/g, "anonymous bidding"], [/\bbid_ids\b/g, "selected bids"],
+  [/\betd\b/g, "ETD"], [/\beta\b/g, "ETA"], [/\bpo\b/g, "PO"],
+];
+
+/** A message for people: field names in words, a capital first letter ("amount must not be
+ * below min_amount" → "Price must not be below the auto-bid floor"). */
+export function inWords(message) {
+  let text = String(message);
+  text = text.replace(/\bbelow min_amount\b/g, "below the auto-bid floor");
+  for (const [pattern, words] of FIELD_WORDS) text = text.replace(pattern, words);
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+/** Show a request's failure (`{code, message}`) or any error in `el`. An `offline` failure is
+ * marked so that the page clears it once the connection is back (`clearOffline`). */
 export function showError(el, err) {
   const message = err && err.message ? err.message : String(err);
   if (!el) {
     console.error(err);
     return;
   }
-  fill(el, message);
+  fill(el, inWords(message));
   el.hidden = false;
+  if (err && err.code === "offline") el.dataset.offline = "";
+  else delete el.dataset.offline;
 }
 
 export function clearError(el) {
   if (el) {
     fill(el);
     el.hidden = true;
+    delete el.dataset.offline;
   }
+}
+
+/** The connection is back: "Not connected to the server…" no longer holds anywhere. */
+export function clearOffline(root = document) {
+  for (const el of root.querySelectorAll("[data-offline]")) clearError(el);
 }
 
 export function errorLine(testid) {

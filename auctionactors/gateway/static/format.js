@@ -3,10 +3,26 @@
 
 const DECIMAL = /^\s*([+-])?(\d+)(?:[.,](\d{0,2}))?\s*$/;
 
-/** "2.25" → 225, "-1.5" → -150; null when the text is not a number with at most 2 decimals. */
+// Thousands grouped as the page shows them: "1,000.00", "1 000,5", "1'000" (never a decimal comma
+// followed by three digits: amounts have at most two decimals).
+const GROUPED = /^\s*[+-]?\d{1,3}([,\u00a0\u202f '])\d{3}(?:\1\d{3})*(?:[.](\d*))?\s*$/;
+const GROUPED_DOT = /^\s*[+-]?\d{1,3}([.\u00a0\u202f '])\d{3}(?:\1\d{3})*(?:,(\d*))?\s*$/;
+
+/** The text without its thousands separators ("1,000.00" → "1000.00"); unchanged otherwise. */
+export function ungroup(text) {
+  const s = String(text);
+  const comma = GROUPED.exec(s);
+  if (comma) return s.split(comma[1]).join("");
+  const dot = GROUPED_DOT.exec(s);
+  if (dot && (dot[1] !== "." || dot[2] !== undefined)) return s.split(dot[1]).join("");
+  return s;
+}
+
+/** "2.25" → 225, "-1.5" → -150, "1,000.00" → 100000; null when the text is not a number with at
+ * most 2 decimals. */
 export function toCents(text) {
   if (text === null || text === undefined) return null;
-  const match = DECIMAL.exec(String(text));
+  const match = DECIMAL.exec(ungroup(text));
   if (!match) return null;
   const [, sign, whole, frac = ""] = match;
   const cents = Number(whole) * 100 + Number((frac + "00").slice(0, 2));

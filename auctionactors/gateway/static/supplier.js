@@ -1,11 +1,13 @@
 // The supplier's screen: where it stands (status line), per product the ranking as it may see
 // it with a bid form, and its own barges, comments and RSVP.
 
+import { AlertBar } from "./alerts.js";
 import {
-  activityPanel, auctionHead, countdownBlock, detailsPanel, productFacts, updateCountdown,
+  activityPanel, auctionHead, countdownBlock, detailsPanel, openedAt, productFacts, updateCountdown,
 } from "./common.js";
 import { actionButton, clearError, errorLine, field, fill, h, section, showError } from "./dom.js";
 import { centsToWire, checkBid, money, productLabel, time, toCents } from "./format.js";
+import { OwnBids } from "./ownbids.js";
 
 const GOOD = /best overall offer|You won/;
 const BAD = /not the best|unsuccessful|No offer|canceled/;
@@ -31,6 +33,9 @@ export class SupplierScreen {
     this.countdown = countdownBlock();
     this.head = h("div");
     this.statusLine = h("p", { class: "status-line", "data-testid": "status-line", role: "status" });
+    this.statusNote = h("p", { class: "status-note", "data-testid": "status-note", hidden: true });
+    this.alerts = new AlertBar();
+    this.ownBids = new OwnBids(this.ctx, this.auctionId);
     this.products = h("div", { class: "products" });
     this.rsvp = h("div");
     this.barges = h("div");
@@ -40,10 +45,9 @@ export class SupplierScreen {
     this.details = h("div");
     this.activity = h("div");
     root.append(
-      this.head,
-      this.statusLine,
+      h("div", { class: "sticky-head" }, this.head, this.statusLine, this.statusNote, this.alerts.el),
       h("div", { class: "layout" },
-        h("div", { class: "main-col" }, this.products),
+        h("div", { class: "main-col" }, this.products, this.ownBids.el),
         h("aside", { class: "side-col" },
           section("Your answer", this.rsvp),
           section("Barges", this.barges, this.bargeForm),
@@ -82,11 +86,21 @@ export class SupplierScreen {
         this.products.append(card.el);
       }
     }
-    for (const product of view.products) this.updateCard(this.cards.get(product.product_id), product, view);
+    const winning = view.solutions && view.solutions.winning ? new Set(view.solutions.winning.bid_ids) : null;
+    // While pending the view ranks no bid: the supplier's own come from its events.
+    const pendingOwn = view.status === "pending" ? this.ownBids.live(auction) : new Map();
+    const own = new Map();
+    for (const product of view.products) {
+      own.set(product.product_id, this.updateCard(this.cards.get(product.product_id), product, view,
+        { winning, pending: pendingOwn.get(product.product_id) }));
+    }
+    this.cue(auction);
+    this.renderNote(view, own, winning);
+    this.ownBids.render(auction);
     this.renderRsvp(view);
     this.renderBarges(view);
     this.renderComments(view);
-    fill(this.details, detailsPanel(view));
+    fill(this.details, detailsPanel(view, openedAt(this.ctx, auction)));
     fill(this.activity, activityPanel(auction, this.ctx.model.me.company.id));
     const open = canBid(view);
     for (const el of [this.bargeForm, this.commentForm]) {
@@ -111,51 +125,125 @@ export class SupplierScreen {
     return { el, title, facts, beat, board, mine, form };
   }
 
-  updateCard(card, product, view) {
+  /** One product's card; returns the supplier's own bid on it (live, or pending) and its state. */
+  updateCard(card, product, view, { winning, pending }) {
     const me = this.ctx.model.me.company.id;
     card.title.textContent = productLabel(product);
     fill(card.facts, productFacts(product));
     const bids = product.bids || [];
-    const own = bids.find((b) => b.supplier && b.supplier.id === me);
+    const own = bids.find((b) => b.supplier && b.supplier.id === me) || pending || null;
     const competitors = bids.filter((b) => b !== own);
-    card.el.classList.toggle("leading", Boolean(product.is_leading));
-    if (product.is_leading) {
-      const next = competitors[0];
-      fill(card.beat,
-        h("span", { class: "beat-label" }, "You lead at"),
-        h("span", { class: "beat-value" }, money(own.amount)),
-        h("span", { class: "beat-note" }, next ? `next best ${money(next.amount)}` : "no other offers"));
-    } else if (bids.length) {
-      fill(card.beat,
-        h("span", { class: "beat-label" }, "Bid to beat"),
-        h("span", { class: "beat-value", "data-testid": "bid-to-beat-value" }, money(bids[0].amount)),
-        h("span", { class: "beat-note" }, `${leadAt(bids[0].amount, view)} or lower leads`),
-        h("span", { class: "beat-note" }, own ? `your offer ${money(own.amount)}` : "you have no offer"));
-    } else {
-      fill(card.beat, h("span", { class: "beat-label" }, "No offers yet"),
-        h("span", { class: "beat-note" }, view.status === "pending" ? "ranked at the start" : ""));
+    const state = cardState(view, product, own, pending, winning);
+    card.el.dataset.state = state;
+    card.el.classList.toggle("leading", state === "leading");
+    card.el.classList.toggle("won", state === "won");
+    card.el.classList.toggle("lost", state === "lost");
+    const several = view.products.length > 1;
+    const value = (amount, testid) => h("span", { class: "beat-value", "data-testid": testid }, money(amount));
+    const label = (text) => h("span", { class: "beat-label", "data-testid": "beat-label" }, text);
+    const note = (text) => (text ? h("span", { class: "beat-note" }, text) : null);
+    switch (state) {
+      case "won":
+        fill(card.beat, label("You won at"), value(own.amount),
+          note(`award ${money(awardOf(product, own))} USD`));
+        break;
+      case "lost":
+        fill(card.beat, label(own ? "Not selected" : "Not awarded to you"),
+          own ? value(own.amount) : null, note(own ? "your offer" : "you had no offer"));
+        break;
+      case "over":
+        fill(card.beat, label(view.status === "canceled" ? "Canceled" : "No offer selected"),
+          own ? value(own.amount) : null, note(own ? "your offer" : ""));
+        break;
+      case "pending":
+        fill(card.beat, label("Your bid"), own.amount ? value(own.amount) : null,
+          note(own.amount ? "" : `auto-bid, floor ${money(own.min_amount)}`), note("ranked when bidding opens"));
+        break;
+      case "leading": {
+        const next = competitors[0];
+        fill(card.beat, label(view.status === "open" ? "You lead at" : "You ranked first at"), value(own.amount),
+          note(next ? `next best ${money(next.amount)}` : "no other offers"),
+          several ? note("first on this product") : null);
+        break;
+      }
+      case "behind":
+        fill(card.beat,
+          label(view.status === "open" ? "Bid to beat" : "Best offer"),
+          value(bids[0].amount, "bid-to-beat-value"),
+          view.status === "open" ? note(`${leadAt(bids[0].amount, view)} or lower leads`) : null,
+          note(own ? `your offer ${money(own.amount)}` : "you have no offer"));
+        break;
+      default:
+        fill(card.beat, label("No offers yet"),
+          note(view.status === "pending" ? "ranked at the start" : ""));
     }
-    fill(card.board, rankingTable(bids, me));
-    const details = own && ((own.is_auto && own.min_amount) || own.allow_split === false || own.traded || own.comment);
-    if (details) {
+    fill(card.board, pending ? h("p", { class: "muted empty" }, "Bids are ranked when bidding opens.")
+      : rankingTable(bids, me, winning));
+    if (own) {
       fill(card.mine,
-        h("span", {}, "Your live bid: ", h("strong", {}, money(own.amount))),
-        own.is_auto && own.min_amount ? h("span", {}, ` · auto-bid down to ${money(own.min_amount)}`) : null,
+        h("span", { "data-testid": "your-bid" }, pending ? "Your bid (not ranked until bidding opens): " : "Your live bid: ",
+          h("strong", {}, own.amount ? money(own.amount) : "auto")),
+        own.min_amount ? h("span", {}, ` · auto-bid down to ${money(own.min_amount)}`) : null,
         own.allow_split === false ? h("span", {}, " · not splittable") : null,
         own.traded ? h("span", {}, " · traded") : null,
         own.comment ? h("span", {}, ` · “${own.comment}”`) : null);
     } else {
       fill(card.mine);
     }
-    card.mine.hidden = !details;
+    card.mine.hidden = !own;
     const form = card.form;
+    form.own = own;
+    form.label = productLabel(product);
     form.fieldset.disabled = !canBid(view);
     form.traded.hidden = !view.traded_bids_allowed;
-    form.revoke.hidden = !(own && canRevoke(view));
+    const revocable = Boolean(own && canRevoke(view));
+    if (!revocable) form.sure.hidden = true;
+    form.revoke.hidden = !revocable || !form.sure.hidden;
+    // "Bid placed at…" and "Bid revoked at…" only hold while bidding goes on.
+    if (!canBid(view)) form.done.hidden = true;
     form.amount.placeholder = `tick ${view.tick}`;
     form.closedNote.hidden = canBid(view);
     form.closedNote.textContent = view.status === "decision"
       ? "Bidding has ended; the buyer is deciding." : view.status === "draft" ? "" : "Bidding is closed.";
+    return { own, state, product };
+  }
+
+  /** Outbid (a product it led is led by another) and extensions: a cue the supplier notices. */
+  cue(auction) {
+    const view = auction.view;
+    const before = this.leading;
+    this.leading = new Map(view.products.map((p) => [p.product_id, Boolean(p.is_leading)]));
+    if (before && view.status === "open") {
+      const me = this.ctx.model.me.company.id;
+      const lost = view.products.filter((p) => before.get(p.product_id) && !p.is_leading &&
+        (p.bids || []).some((b) => b.supplier && b.supplier.id === me));
+      if (lost.length) {
+        this.alerts.show("outbid", `Outbid on ${lost.map((p) => `${productLabel(p)} (best now ${money(p.bids[0].amount)})`).join(", ")}`);
+      }
+    }
+    if (this.extendedAt !== undefined && auction.extendedAt !== this.extendedAt && view.status === "open") {
+      this.alerts.show("extended", `Bidding extended: it now closes at ${time(view.closes_at)}`);
+    }
+    this.extendedAt = auction.extendedAt;
+    if (!["open", "pending"].includes(view.status)) this.alerts.hide();
+  }
+
+  /** A line under the status line: why a product can lead while the offer is not the best, or
+   * the award total of a winner. */
+  renderNote(view, own, winning) {
+    const states = [...own.values()];
+    let text = "";
+    if (view.status === "closed" && winning) {
+      const won = states.filter((s) => s.state === "won");
+      const cents = won.reduce((sum, s) => sum + (toCents(awardOf(s.product, s.own)) || 0), 0);
+      if (won.length) text = `Your award: ${money(centsToWire(cents))} USD`;
+    } else if (["open", "decision"].includes(view.status) && view.products.length > 1 &&
+      states.some((s) => s.state === "leading") && BAD.test(view.status_line || "")) {
+      text = "“You lead” is per product. The line above compares whole offers over all products " +
+        "(totals and split rules): the best overall offer is someone else's.";
+    }
+    this.statusNote.textContent = text;
+    this.statusNote.hidden = !text;
   }
 
   makeBidForm(productId) {
@@ -168,11 +256,22 @@ export class SupplierScreen {
     const error = errorLine("bid-error");
     const done = h("p", { class: "done", "data-testid": "bid-done", hidden: true });
     const submit = h("button", { type: "submit", class: "btn primary" }, "Place bid");
-    const revoke = actionButton("Revoke my bid", async () => {
-      await this.ctx.conn.request("revoke_bid", { auction_id: this.auctionId, product_id: productId });
-      done.textContent = `Bid revoked at ${time(new Date().toISOString())}`;
-      done.hidden = false;
-    }, { errorEl: error, cls: "btn ghost" });
+    const state = {};
+    const question = h("span", {});
+    const revoke = h("button", { type: "button", class: "btn ghost", onclick: () => {
+      question.textContent = `Revoke your bid${state.own && state.own.amount ? ` of ${money(state.own.amount)}` : ""} on ${state.label}? `;
+      sure.hidden = false;
+      revoke.hidden = true;
+      sure.querySelector("button").focus();
+    } }, "Revoke my bid");
+    const sure = h("span", { class: "confirm-inline", hidden: true, "data-testid": "revoke-confirm" }, question,
+      actionButton("Yes, revoke", async () => {
+        await this.ctx.conn.request("revoke_bid", { auction_id: this.auctionId, product_id: productId });
+        sure.hidden = true;
+        done.textContent = `Bid revoked at ${time(new Date(this.ctx.model.clock.now()).toISOString())}`;
+        done.hidden = false;
+      }, { errorEl: error, cls: "btn danger", testid: "confirm-revoke" }),
+      h("button", { type: "button", class: "btn ghost", onclick: () => { sure.hidden = true; revoke.hidden = false; } }, "Keep it"));
     const closedNote = h("p", { class: "muted closed-note", hidden: true });
     floor.title = "An auto-bid: your price drops by itself, one tick under the best competitor, down to this floor";
     const fieldset = h("fieldset", {},
@@ -182,7 +281,7 @@ export class SupplierScreen {
         field("Comment", comment),
         h("div", { class: "bid-checks" }, h("label", { class: "check" }, split, " Split allowed"), traded),
         h("div", { class: "bid-buttons" }, revoke, submit)));
-    const form = h("form", { class: "bid-form", "data-testid": "bid-form", novalidate: true }, fieldset, closedNote, error, done);
+    const form = h("form", { class: "bid-form", "data-testid": "bid-form", novalidate: true }, fieldset, sure, closedNote, error, done);
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       clearError(error);
@@ -215,7 +314,7 @@ export class SupplierScreen {
         submit.disabled = false;
       }
     });
-    return { el: form, fieldset, traded, revoke, amount, closedNote };
+    return Object.assign(state, { el: form, fieldset, traded, revoke, sure, amount, closedNote, done });
   }
 
   // --- RSVP, barges, comments -----------------------------------------------------------------
@@ -310,17 +409,42 @@ function leadAt(best, view) {
   return money(centsToWire((toCents(best) || 0) - tick));
 }
 
+/** How a product's card reads: won, lost, over (expired, canceled), pending (its own bid, not
+ * ranked yet), leading, behind, or none (no offers). After the close the selection decides, not
+ * the ranking: the buyer may pick any bid. */
+function cardState(view, product, own, pending, winning) {
+  if (view.status === "closed" && winning) return own && winning.has(own.bid_id) ? "won" : "lost";
+  if (view.status === "expired" || view.status === "canceled") return "over";
+  if (pending) return "pending";
+  if (product.is_leading && own) return "leading";
+  return (product.bids || []).length ? "behind" : "none";
+}
+
+/** What a bid is worth: amount × quantity (a term product: per month × its months). */
+function awardOf(product, bid) {
+  const cents = toCents(bid.amount) || 0;
+  let qty = Number(product.quantity_mt || 0);
+  if (product.quantity_mt_per_month) {
+    const [sy, sm] = String(product.start_month).split("-").map(Number);
+    const [ey, em] = String(product.end_month).split("-").map(Number);
+    qty = Number(product.quantity_mt_per_month) * ((ey - sy) * 12 + (em - sm) + 1);
+  }
+  return centsToWire(cents * qty);
+}
+
 /** The ranking as a supplier sees it: competitors without names, its own bids highlighted. */
-function rankingTable(bids, me) {
+function rankingTable(bids, me, winning) {
   if (!bids.length) return h("p", { class: "muted empty" }, "No bids yet.");
   return h("table", { class: "ranking", "data-testid": "ranking" },
-    h("thead", {}, h("tr", {}, h("th", { class: "num" }, "#"), h("th", {}, "Supplier"),
-      h("th", { class: "num" }, "USD/MT"), h("th", { class: "when" }, "Entered"))),
+    h("thead", {}, h("tr", {}, h("th", { class: "num rank" }, "#"), h("th", {}, "Supplier"),
+      h("th", { class: "num amount" }, "USD/MT"), h("th", { class: "when" }, "Entered"))),
     h("tbody", {}, bids.map((bid, i) => {
       const own = bid.supplier && bid.supplier.id === me;
+      const won = winning && winning.has(bid.bid_id);
       return h("tr", { class: own ? "mine" : null, "data-testid": own ? "own-bid" : "bid" },
         h("td", { class: "num rank" }, String(i + 1)),
-        h("td", {}, own ? "You" : "Competitor", bid.is_auto ? h("span", { class: "tag" }, "auto") : null),
+        h("td", {}, own ? "You" : "Competitor", bid.is_auto ? h("span", { class: "tag" }, "auto") : null,
+          won ? h("span", { class: "tag good" }, "selected") : null),
         h("td", { class: "num amount" }, money(bid.amount)),
         h("td", { class: "when" }, time(bid.original_time_entered)));
     })));
