@@ -69,7 +69,7 @@ async function companyNames(conn) {
 function byText(by, view, me, companies) {
   if (!by) return h("span", { class: "muted" }, "system (clock)");
   const company = (view.suppliers || []).find((s) => s.id === by.company_id);
-  let name = company ? company.name : (companies && companies.get(by.company_id)) || "another company";
+  let name = company ? company.name : (companies && companies.get(by.company_id)) || "an admin";
   if (view.buyer && view.buyer.id === by.company_id) name = `${view.buyer.name} (buyer)`;
   if (me && me.company.id === by.company_id) name = me.company.name;
   const who = me && me.user.id === by.user_id ? `you, ${name}` : name;

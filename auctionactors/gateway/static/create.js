@@ -2,7 +2,7 @@
 // durations and options, sent as one `create_auction`.
 
 import { clearError, errorLine, field, h, section, showError } from "./dom.js";
-import { duration, fromLocalInput, toLocalInput, zone } from "./format.js";
+import { duration, fromLocalInput, toLocalInput, ungroup, zone } from "./format.js";
 
 export class CreateScreen {
   constructor(ctx) {
@@ -154,7 +154,7 @@ export class CreateScreen {
     if (auction.kind === "spot") {
       auction.products = [...this.productRows.querySelectorAll(".product-row")].map((row, i) => {
         const v = (name) => row.querySelector(`[name=${name}]`).value.trim();
-        const qty = Number(v("quantity_mt"));
+        const qty = Number(ungroup(v("quantity_mt")));
         if (!v("vessel_name") || !v("imo")) throw new Error(`Product ${i + 1}: enter the vessel and its IMO number`);
         if (!v("fuel")) throw new Error(`Product ${i + 1}: enter the fuel`);
         if (!Number.isInteger(qty) || qty <= 0) throw new Error(`Product ${i + 1}: the quantity must be a whole number of MT above 0`);
@@ -167,7 +167,7 @@ export class CreateScreen {
       });
     } else {
       auction.fuel = text(f.fuel);
-      auction.quantity_mt_per_month = f.perMonth.value ? Number(f.perMonth.value) : null;
+      auction.quantity_mt_per_month = f.perMonth.value ? Number(ungroup(f.perMonth.value.trim())) : null;
       auction.start_month = text(f.startMonth);
       auction.end_month = text(f.endMonth);
       if (auction.kind === "formula_related") auction.fuel_index = text(f.fuelIndex);
