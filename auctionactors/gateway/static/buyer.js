@@ -103,6 +103,7 @@ export class BuyerScreen {
       }
     }
     const selectable = canSelect(view, this.role);
+    this.winning = view.solutions && view.solutions.winning ? new Set(view.solutions.winning.bid_ids) : null;
     // While (or once) a choice is to be made, the solutions come first.
     this.mainCol.classList.toggle("solutions-first", ["decision", "expired", "closed"].includes(view.status));
     for (const product of view.products) {
@@ -178,13 +179,15 @@ export class BuyerScreen {
     const bids = product.bids || [];
     if (!bids.length) return h("p", { class: "muted empty" }, "No bids yet.");
     const pid = product.product_id;
-    return h("table", { class: "ranking", "data-testid": "ranking" },
+    const winning = this.winning;
+    return h("table", { class: winning ? "ranking decided" : "ranking", "data-testid": "ranking" },
       h("thead", {}, h("tr", {},
         selectable ? h("th", { class: "pick" }, "Pick") : null,
         h("th", { class: "num rank" }, "#"), h("th", {}, "Supplier"), h("th", { class: "num amount" }, "USD/MT"),
         h("th", { class: "flags" }, ""), h("th", { class: "when" }, "Entered"))),
       h("tbody", {}, bids.map((bid, i) => h("tr", {
-        "data-testid": "bid", "data-bid": bid.bid_id, class: this.picks.get(pid) === bid.bid_id ? "picked" : null,
+        "data-testid": "bid", "data-bid": bid.bid_id,
+        class: this.picks.get(pid) === bid.bid_id ? "picked" : winning && winning.has(bid.bid_id) ? "selected" : null,
       },
         selectable ? h("td", { class: "pick" }, h("input", {
           type: "radio", name: `pick-${pid}`, value: bid.bid_id, checked: this.picks.get(pid) === bid.bid_id,
@@ -193,6 +196,7 @@ export class BuyerScreen {
         })) : null,
         h("td", { class: "num rank" }, String(i + 1)),
         h("td", {}, bid.supplier ? bid.supplier.name : "?",
+          winning && winning.has(bid.bid_id) ? h("span", { class: "tag good" }, "selected") : null,
           bid.comment ? h("div", { class: "bid-comment" }, `“${bid.comment}”`) : null),
         h("td", { class: "num amount" }, money(bid.amount)),
         h("td", { class: "flags" },

@@ -64,7 +64,7 @@ export function auctionHead(view, countdownEl, actions) {
       h("h1", {}, view.port, " ", h("span", { class: "kind" }, KIND_LABELS[view.kind] || view.kind)),
       h("p", { class: "sub" },
         statusBadge(view.status), " ",
-        h("span", {}, names.join(" · ")),
+        h("span", { class: "head-products" }, names.join(" · ")),
         view.buyer && view.buyer.name ? h("span", { class: "muted" }, ` · buyer ${view.buyer.name}`) : null)),
     countdownEl,
     actions ? h("div", { class: "head-actions" }, actions) : null);

@@ -79,10 +79,10 @@ export class OwnBids {
     };
     fill(this.body,
       h("table", { class: "own-history" },
-        h("thead", {}, h("tr", {}, h("th", { class: "when" }, "At"), h("th", {}, "Product"),
+        h("thead", {}, h("tr", {}, h("th", { class: "at" }, "At"), h("th", {}, "Product"),
           h("th", {}, "What"), h("th", { class: "num" }, "USD/MT"))),
         h("tbody", {}, shown.map((e) => h("tr", { "data-seq": e.seq },
-          h("td", { class: "when" }, time(e.at)),
+          h("td", { class: "at" }, time(e.at)),
           h("td", {}, productLabel(products.get(e.data.product_id))),
           h("td", {}, whatText(e)),
           h("td", { class: "num" }, e.type === "bids_revoked" ? "–" : money(e.data.amount)))))),

@@ -45,7 +45,8 @@ export class SupplierScreen {
     this.details = h("div");
     this.activity = h("div");
     root.append(
-      h("div", { class: "sticky-head" }, this.head, this.statusLine, this.statusNote, this.alerts.el),
+      h("div", { class: "sticky-head" }, this.head, this.statusLine, this.alerts.el),
+      this.statusNote,
       h("div", { class: "layout" },
         h("div", { class: "main-col" }, this.products, this.ownBids.el),
         h("aside", { class: "side-col" },
@@ -157,7 +158,7 @@ export class SupplierScreen {
         break;
       case "pending":
         fill(card.beat, label("Your bid"), own.amount ? value(own.amount) : null,
-          note(own.amount ? "" : `auto-bid, floor ${money(own.min_amount)}`), note("ranked when bidding opens"));
+          note(own.amount ? "" : `auto-bid, floor ${money(own.min_amount)}`));
         break;
       case "leading": {
         const next = competitors[0];
@@ -177,11 +178,10 @@ export class SupplierScreen {
         fill(card.beat, label("No offers yet"),
           note(view.status === "pending" ? "ranked at the start" : ""));
     }
-    fill(card.board, pending ? h("p", { class: "muted empty" }, "Bids are ranked when bidding opens.")
-      : rankingTable(bids, me, winning));
+    fill(card.board, pending ? null : rankingTable(bids, me, winning));
     if (own) {
       fill(card.mine,
-        h("span", { "data-testid": "your-bid" }, pending ? "Your bid (not ranked until bidding opens): " : "Your live bid: ",
+        h("span", { "data-testid": "your-bid" }, pending ? "Your bid (not ranked until bidding opens): " : canBid(view) ? "Your live bid: " : "Your bid: ",
           h("strong", {}, own.amount ? money(own.amount) : "auto")),
         own.min_amount ? h("span", {}, ` · auto-bid down to ${money(own.min_amount)}`) : null,
         own.allow_split === false ? h("span", {}, " · not splittable") : null,
@@ -237,11 +237,13 @@ export class SupplierScreen {
       const won = states.filter((s) => s.state === "won");
       const cents = won.reduce((sum, s) => sum + (toCents(awardOf(s.product, s.own)) || 0), 0);
       if (won.length) text = `Your award: ${money(centsToWire(cents))} USD`;
+      this.statusNote.classList.add("award");
     } else if (["open", "decision"].includes(view.status) && view.products.length > 1 &&
       states.some((s) => s.state === "leading") && BAD.test(view.status_line || "")) {
       text = "“You lead” is per product. The line above compares whole offers over all products " +
         "(totals and split rules): the best overall offer is someone else's.";
     }
+    if (!text.startsWith("Your award")) this.statusNote.classList.remove("award");
     this.statusNote.textContent = text;
     this.statusNote.hidden = !text;
   }
@@ -435,13 +437,13 @@ function awardOf(product, bid) {
 /** The ranking as a supplier sees it: competitors without names, its own bids highlighted. */
 function rankingTable(bids, me, winning) {
   if (!bids.length) return h("p", { class: "muted empty" }, "No bids yet.");
-  return h("table", { class: "ranking", "data-testid": "ranking" },
+  return h("table", { class: winning ? "ranking decided" : "ranking", "data-testid": "ranking" },
     h("thead", {}, h("tr", {}, h("th", { class: "num rank" }, "#"), h("th", {}, "Supplier"),
       h("th", { class: "num amount" }, "USD/MT"), h("th", { class: "when" }, "Entered"))),
     h("tbody", {}, bids.map((bid, i) => {
       const own = bid.supplier && bid.supplier.id === me;
       const won = winning && winning.has(bid.bid_id);
-      return h("tr", { class: own ? "mine" : null, "data-testid": own ? "own-bid" : "bid" },
+      return h("tr", { class: [own ? "mine" : "", won ? "selected" : ""].join(" ").trim() || null, "data-testid": own ? "own-bid" : "bid" },
         h("td", { class: "num rank" }, String(i + 1)),
         h("td", {}, own ? "You" : "Competitor", bid.is_auto ? h("span", { class: "tag" }, "auto") : null,
           won ? h("span", { class: "tag good" }, "selected") : null),
