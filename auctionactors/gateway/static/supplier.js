@@ -1,13 +1,16 @@
-// The supplier's screen: where it stands (status line), per product the ranking as it may see
-// it with a bid form, and its own barges, comments and RSVP.
+// The supplier's screen: where it stands (status line, in the sticky head with the countdown and
+// the outbid/extension alerts), per product the ranking as it may see it with a bid form and,
+// after the close, what was awarded to it; its own bids (history, and pending ones) and its side
+// panels (supplierside.js).
 
 import { AlertBar } from "./alerts.js";
 import {
   activityPanel, auctionHead, countdownBlock, detailsPanel, openedAt, productFacts, updateCountdown,
 } from "./common.js";
-import { actionButton, clearError, errorLine, field, fill, h, section, showError } from "./dom.js";
+import { actionButton, clearError, errorLine, field, fill, h, showError } from "./dom.js";
 import { centsToWire, checkBid, money, productLabel, time, toCents } from "./format.js";
 import { OwnBids } from "./ownbids.js";
+import { SupplierSide } from "./supplierside.js";
 
 const GOOD = /best overall offer|You won/;
 const BAD = /not the best|unsuccessful|No offer|canceled/;
@@ -37,11 +40,7 @@ export class SupplierScreen {
     this.alerts = new AlertBar();
     this.ownBids = new OwnBids(this.ctx, this.auctionId);
     this.products = h("div", { class: "products" });
-    this.rsvp = h("div");
-    this.barges = h("div");
-    this.bargeForm = this.makeBargeForm();
-    this.comments = h("div");
-    this.commentForm = this.makeCommentForm();
+    this.side = new SupplierSide(this.ctx, this.auctionId);
     this.details = h("div");
     this.activity = h("div");
     root.append(
@@ -50,9 +49,7 @@ export class SupplierScreen {
       h("div", { class: "layout" },
         h("div", { class: "main-col" }, this.products, this.ownBids.el),
         h("aside", { class: "side-col" },
-          section("Your answer", this.rsvp),
-          section("Barges", this.barges, this.bargeForm),
-          section("Comments to the buyer", this.comments, this.commentForm),
+          this.side.panels(),
           this.details,
           this.activity)));
     this.update();
@@ -98,15 +95,10 @@ export class SupplierScreen {
     this.cue(auction);
     this.renderNote(view, own, winning);
     this.ownBids.render(auction);
-    this.renderRsvp(view);
-    this.renderBarges(view);
-    this.renderComments(view);
+    this.side.render(view);
     fill(this.details, detailsPanel(view, openedAt(this.ctx, auction)));
     fill(this.activity, activityPanel(auction, this.ctx.model.me.company.id));
     const open = canBid(view);
-    for (const el of [this.bargeForm, this.commentForm]) {
-      el.querySelector("fieldset").disabled = ["closed", "expired", "canceled"].includes(view.status);
-    }
     this.products.classList.toggle("closed", !open);
   }
 
@@ -317,90 +309,6 @@ export class SupplierScreen {
       }
     });
     return Object.assign(state, { el: form, fieldset, traded, revoke, sure, amount, closedNote, done });
-  }
-
-  // --- RSVP, barges, comments -----------------------------------------------------------------
-
-  renderRsvp(view) {
-    const error = errorLine();
-    const current = view.rsvp;
-    const buttons = ["yes", "maybe", "no"].map((response) => {
-      const label = { yes: "Attending", maybe: "Maybe", no: "Declining" }[response];
-      const button = actionButton(label, () =>
-        this.ctx.conn.request("rsvp", { auction_id: this.auctionId, response }),
-      { errorEl: error, cls: `btn small ${current === response ? "selected" : "ghost"}`, testid: `rsvp-${response}` });
-      button.setAttribute("aria-pressed", String(current === response));
-      return button;
-    });
-    const final = ["closed", "expired", "canceled"].includes(view.status);
-    for (const b of buttons) b.disabled = final;
-    fill(this.rsvp,
-      h("p", { class: "muted" }, current ? `You answered: ${current}` : "Will you take part?"),
-      h("div", { class: "btn-group" }, buttons), error);
-  }
-
-  renderBarges(view) {
-    const error = errorLine();
-    const rows = view.barges.map((b) => h("li", {},
-      h("span", {}, `${b.barge.name} (IMO ${b.barge.imo})`), " ",
-      h("span", { class: `badge barge-${b.status}` }, b.status), " ",
-      actionButton("Withdraw", () =>
-        this.ctx.conn.request("unsubmit_barge", { auction_id: this.auctionId, imo: b.barge.imo }),
-      { errorEl: error, cls: "btn small ghost" })));
-    fill(this.barges, rows.length ? h("ul", { class: "plain", "data-testid": "barges" }, rows)
-      : h("p", { class: "muted" }, "No barge submitted."), error);
-  }
-
-  makeBargeForm() {
-    const name = h("input", { name: "barge_name", placeholder: "Barge name", autocomplete: "off" });
-    const imo = h("input", { name: "barge_imo", placeholder: "IMO", inputmode: "numeric", autocomplete: "off" });
-    const error = errorLine();
-    const form = h("form", { class: "inline-form", novalidate: true },
-      h("fieldset", {}, field("Barge", name), field("IMO", imo),
-        h("button", { type: "submit", class: "btn" }, "Submit barge")), error);
-    form.addEventListener("submit", async (event) => {
-      event.preventDefault();
-      clearError(error);
-      try {
-        await this.ctx.conn.request("submit_barge", {
-          auction_id: this.auctionId, barge: { name: name.value.trim(), imo: imo.value.trim() },
-        });
-        name.value = "";
-        imo.value = "";
-      } catch (err) {
-        showError(error, err);
-      }
-    });
-    return form;
-  }
-
-  renderComments(view) {
-    const error = errorLine();
-    const rows = view.comments.map((c) => h("li", {},
-      h("span", {}, `“${c.text}”`), " ", h("time", { class: "muted" }, time(c.at)), " ",
-      actionButton("Delete", () =>
-        this.ctx.conn.request("delete_comment", { auction_id: this.auctionId, comment_id: c.comment_id }),
-      { errorEl: error, cls: "btn small ghost" })));
-    fill(this.comments, rows.length ? h("ul", { class: "plain", "data-testid": "comments" }, rows)
-      : h("p", { class: "muted" }, "No comments."), error);
-  }
-
-  makeCommentForm() {
-    const text = h("input", { name: "comment_text", placeholder: "A note for the buyer", autocomplete: "off" });
-    const error = errorLine();
-    const form = h("form", { class: "inline-form", novalidate: true },
-      h("fieldset", {}, field("Comment", text), h("button", { type: "submit", class: "btn" }, "Post")), error);
-    form.addEventListener("submit", async (event) => {
-      event.preventDefault();
-      clearError(error);
-      try {
-        await this.ctx.conn.request("post_comment", { auction_id: this.auctionId, text: text.value });
-        text.value = "";
-      } catch (err) {
-        showError(error, err);
-      }
-    });
-    return form;
   }
 }
 
