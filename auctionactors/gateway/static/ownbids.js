@@ -8,42 +8,48 @@ import { errorLine, fill, h, section, showError } from "./dom.js";
 import { money, productLabel, time } from "./format.js";
 
 const ROWS = 10; // rows per page of the panel
+const AUTO_LOAD_SEQ = 5000; // a longer log is read when asked (a button), not on every visit
 const PLACED = new Set(["bid_placed", "auto_bid_placed"]);
 
 export class OwnBids {
   constructor(ctx, auctionId) {
     this.ctx = ctx;
     this.auctionId = auctionId;
-    this.read = new Map(); // seq -> event, from get_events
+    this.read = new Map(); // seq -> one of its own bid events, from get_events
     this.loaded = false;
     this.page = 0;
     this.error = errorLine("history-error");
     this.body = h("div", { "data-testid": "own-history" });
     this.el = section("Your bids", this.body, this.error);
-    this.load();
+    this.started = false;
   }
 
   async load() {
+    if (this.started) return;
+    this.started = true;
     try {
       await readEvents(this.ctx.conn, this.auctionId, 0, (events) => {
-        for (const e of events) this.read.set(e.seq, e);
+        for (const e of events) if (this.isOwn(e)) this.read.set(e.seq, e);
       });
       this.loaded = true;
       this.ctx.model.dispatchEvent(new CustomEvent("change", { detail: { auctionId: this.auctionId } }));
     } catch (err) {
-      showError(this.error, err);
+      if (err.code === "offline") this.started = false; // read again on a later update
+      else showError(this.error, err);
     }
   }
 
-  /** This supplier's bid events (placed, auto-moved, revoked), oldest first. */
+  /** Whether an event is one of this supplier's bid events (placed, auto-moved, revoked). */
+  isOwn(e) {
+    return Boolean(e.data && e.data.supplier_id === this.ctx.model.me.company.id &&
+      (PLACED.has(e.type) || e.type === "auto_bid_triggered" || e.type === "bids_revoked"));
+  }
+
+  /** This supplier's bid events, oldest first. */
   events(auction) {
-    const me = this.ctx.model.me.company.id;
     const all = new Map(this.read);
-    for (const e of auction.events) all.set(e.seq, e);
-    return [...all.values()]
-      .filter((e) => e.data && e.data.supplier_id === me &&
-        (PLACED.has(e.type) || e.type === "auto_bid_triggered" || e.type === "bids_revoked"))
-      .sort((a, b) => a.seq - b.seq);
+    for (const e of auction.events) if (this.isOwn(e)) all.set(e.seq, e);
+    return [...all.values()].sort((a, b) => a.seq - b.seq);
   }
 
   /** product_id -> the supplier's live bid as its events tell (`{bid_id, amount, ...}`). */
@@ -60,6 +66,14 @@ export class OwnBids {
   }
 
   render(auction) {
+    // While pending the log is short, and the card needs the supplier's own pending bids.
+    if (!this.started && (auction.view.status === "pending" || auction.view.seq <= AUTO_LOAD_SEQ)) this.load();
+    if (!this.started) {
+      fill(this.body, h("button", { type: "button", class: "btn", "data-testid": "load-own-history",
+        onclick: () => this.load().then(() => this.render(this.ctx.model.get(this.auctionId))) },
+      `Load your bids (${auction.view.seq.toLocaleString()} events to read)`));
+      return;
+    }
     if (!this.loaded) {
       fill(this.body, h("p", { class: "muted" }, "Loading your bids…"));
       return;
