@@ -262,6 +262,7 @@ async def test_pending_bids_history_revoke_start_now_and_messages(
         await card.get_by_test_id("confirm-revoke").click()
         await expect(card.get_by_test_id("your-bid")).to_be_hidden()
         await expect(card.get_by_role("button", name="Revoke my bid")).to_be_hidden()
+        await expect(card.get_by_test_id("bid-done")).to_contain_text("Bid revoked at")
 
         # More bids from the same company (another session): the history pages, newest first.
         for i in range(11):
@@ -269,6 +270,7 @@ async def test_pending_bids_history_revoke_start_now_and_messages(
             await s1_conn.ok("place_bids", auction_id=auction_id, bids=[bid("p1", amount)])
         history = s1.get_by_test_id("own-history")
         await expect(card.get_by_test_id("your-bid")).to_contain_text("1,050.00")
+        await expect(card.get_by_test_id("bid-done")).to_be_hidden()  # "Bid revoked…" is stale
         await expect(history).to_contain_text("page 1 of 2")
         await expect(history.locator("tbody tr").first).to_contain_text("1,050.00")
         await history.get_by_role("button", name="Older").click()

@@ -191,8 +191,14 @@ export class SupplierScreen {
     const revocable = Boolean(own && canRevoke(view));
     if (!revocable) form.sure.hidden = true;
     form.revoke.hidden = !revocable || !form.sure.hidden;
-    // "Bid placed at…" and "Bid revoked at…" only hold while bidding goes on.
-    if (!canBid(view)) form.done.hidden = true;
+    // "Bid placed at…" and "Bid revoked at…" only hold while bidding goes on, and while true
+    // (a bid or revoke from another session of the company overtakes them).
+    const done = form.done;
+    const overtaken = view.seq > Number(done.dataset.seq || Infinity) &&
+      ((done.dataset.kind === "revoked" && own) || (done.dataset.kind === "placed" && !own));
+    if (!canBid(view) || overtaken) {
+      done.hidden = true;
+    }
     form.amount.placeholder = `tick ${view.tick}`;
     form.closedNote.hidden = canBid(view);
     form.closedNote.textContent = view.status === "decision"
@@ -260,9 +266,11 @@ export class SupplierScreen {
     } }, "Revoke my bid");
     const sure = h("span", { class: "confirm-inline", hidden: true, "data-testid": "revoke-confirm" }, question,
       actionButton("Yes, revoke", async () => {
-        await this.ctx.conn.request("revoke_bid", { auction_id: this.auctionId, product_id: productId });
+        const reply = await this.ctx.conn.request("revoke_bid", { auction_id: this.auctionId, product_id: productId });
+        done.dataset.seq = reply.seq;
         sure.hidden = true;
         done.textContent = `Bid revoked at ${time(new Date(this.ctx.model.clock.now()).toISOString())}`;
+        done.dataset.kind = "revoked";
         done.hidden = false;
       }, { errorEl: error, cls: "btn danger", testid: "confirm-revoke" }),
       h("button", { type: "button", class: "btn ghost", onclick: () => { sure.hidden = true; revoke.hidden = false; } }, "Keep it"));
@@ -296,11 +304,13 @@ export class SupplierScreen {
       if (view.traded_bids_allowed && tradedBox.checked) request.traded = true;
       submit.disabled = true;
       try {
-        await this.ctx.conn.request("place_bids", request);
+        const reply = await this.ctx.conn.request("place_bids", request);
+        done.dataset.seq = reply.seq;
         amount.value = "";
         floor.value = "";
         comment.value = "";
         done.textContent = `Bid placed at ${time(new Date(this.ctx.model.clock.now()).toISOString())}`;
+        done.dataset.kind = "placed";
         done.hidden = false;
       } catch (err) {
         showError(error, err);
