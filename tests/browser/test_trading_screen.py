@@ -195,6 +195,7 @@ async def test_after_the_close_the_cards_follow_the_selection(
         for done in await s1.get_by_test_id("bid-done").all():
             await expect(done).to_be_hidden()
         await expect(alert).to_be_hidden()
+        await expect(p1.get_by_label("Price (USD/MT)")).to_be_hidden()  # no form once final
         await shot(s1, f"{name}-06-supplier-closed")
 
         # The audit log names people's companies, not user ids (defect 13).

@@ -187,6 +187,7 @@ export class SupplierScreen {
     form.own = own;
     form.label = productLabel(product);
     form.fieldset.disabled = !canBid(view);
+    form.fieldset.hidden = ["closed", "expired", "canceled"].includes(view.status); // for good
     form.traded.hidden = !view.traded_bids_allowed;
     const revocable = Boolean(own && canRevoke(view));
     if (!revocable) form.sure.hidden = true;
