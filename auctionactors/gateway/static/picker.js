@@ -48,12 +48,13 @@ export class CompanyPicker {
     });
     this.chips = h("ul", { class: "picker-chips", "aria-label": `${label}, picked`, "data-testid": `${testid}-picked` });
     this.list = h("ul", { class: "picker-list", id: this.listId, role: "listbox", "aria-label": `${label}, matches`, hidden: true });
-    this.status = h("span", { class: "field-hint", id: `picker-${n}-hint`, "aria-live": "polite" }, hint || "");
+    this.hint = h("span", { class: "field-hint", id: `picker-${n}-hint` }, hint || "");
+    this.status = h("span", { class: "sr-only", "aria-live": "polite" }); // says what was picked
     this.el = h("div", { class: "field picker", "data-testid": testid },
       h("label", { class: "field-label", for: this.input.id }, label),
       this.chips,
       h("div", { class: "picker-box" }, this.input, this.list),
-      this.status);
+      this.hint, this.status);
     this.input.addEventListener("input", () => this.open());
     this.input.addEventListener("focus", () => this.open());
     this.input.addEventListener("click", () => this.open());
@@ -75,8 +76,8 @@ export class CompanyPicker {
   }
 
   setError(message) {
-    fill(this.status, message);
-    this.status.classList.add("error-text");
+    fill(this.hint, message);
+    this.hint.classList.add("error-text");
   }
 
   open() {
@@ -163,7 +164,6 @@ export class CompanyPicker {
   }
 
   say(text) {
-    this.status.classList.remove("error-text");
     fill(this.status, text);
   }
 
