@@ -2,11 +2,12 @@
 serve`` (`harness.Server`), each figure min/median/max of ``--runs`` runs.
 
 - ``list``: a store of ``--auctions`` (10k) auctions seeded by `seeding` (1 in 100 open, the rest
-  finished). The admin (who sees them all) opens the page: the time from navigation to the first
-  auction card in the document, and to the whole first screen (every live card and the first
-  page of finished ones, each with its view read); then a supplier bids on a live auction and the
-  page applies the update: the time ``model.apply`` takes (the patch), and from the update's
-  arrival to the next frame after the list is rendered again (what the user waits for).
+  finished), against one of 100 (the same-run baseline). The admin (who sees them all) opens the
+  page: the time from navigation to the first auction card in the document, and to the whole
+  first screen (every live card and the first page of finished ones, each with its view read);
+  then a supplier bids on a live auction and the page applies the update: the time
+  ``model.apply`` takes (the patch), and from the update's arrival to the next frame after the
+  list is rendered again (what the user waits for).
 - ``auction``: an open auction of ``--events`` (100k) events (`seeding.seed_long`) and a fresh
   one of 10 (the same-run baseline): the buyer opens each; the time from navigation to its
   ranking in the document, and an update applied on it, as above.
@@ -39,6 +40,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"
                  "--disable-background-networking", "--disable-dev-shm-usage"]  # fmt: skip
 VIEWPORT = {"width": 1280, "height": 800}
 FINISHED_PAGE = 30  # finished.js's page
+BASE_LIST = 100  # the same run's baseline list: 1 live auction, 99 finished
 
 # Before the page's scripts: the token (sessionStorage, as after signing in) and observers that
 # note when the first card, the whole first screen and an auction's ranking are in the DOM.
@@ -111,23 +113,23 @@ async def timed_update(page: Any, wire: Wire, auction_id: str, amount: str) -> d
 
 
 async def run_list(
-    figs: Figures, browser: Any, server: Server, meta: dict[str, Any], run: int
+    figs: Figures, browser: Any, server: Server, meta: dict[str, Any], run: int, key: str
 ) -> None:
     base = f"http://127.0.0.1:{server.port}/"
     n, live = meta["auctions"], len(meta["open"])
     page = await open_page(browser, base, meta["tokens"]["admin"], "#/", live + FINISHED_PAGE)
     try:
-        figs.add("list_card", f"{n} auctions: list, navigation to the first card",
+        figs.add(f"{key}_card", f"{n} auctions: list, navigation to the first card",
                  await wait_mark(page, "card"), "ms")  # fmt: skip
-        figs.add("list_full", f"  to {live} live cards and {FINISHED_PAGE} finished with outcomes",
-                 await wait_mark(page, "full"), "ms")  # fmt: skip
+        first = f"  to {live} live cards and {FINISHED_PAGE} finished with outcomes"
+        figs.add(f"{key}_full", first, await wait_mark(page, "full"), "ms")
         wire = await Wire.open(server.url, meta["tokens"]["s1"])
         try:
             times = await timed_update(page, wire, meta["open"][0], f"{400 - run}.00")
         finally:
             await wire.close()
-        figs.add("list_apply", "  a bid's update: model.apply", times["apply"], "ms")
-        figs.add("list_frame", "  a bid's update: arrival to the frame after render",
+        figs.add(f"{key}_apply", "  a bid's update: model.apply", times["apply"], "ms")
+        figs.add(f"{key}_frame", "  a bid's update: arrival to the frame after render",
                  times["frame"], "ms")  # fmt: skip
         cards = await page.locator('[data-testid="auction-card"]').count()
         if cards < live + FINISHED_PAGE or page.errors:
@@ -167,16 +169,17 @@ async def main_async(args: argparse.Namespace, tmp: Path) -> Figures:
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            figs.section(f"list: {args.auctions} auctions (1 in 100 open), the admin")
-            db = tmp / "list.db"
-            meta = seeding.seeded_copy(db, harness.REPO, harness.PYTHON, args.auctions, 100)
-            server = Server(db, tmp / "list.log", *harness.SERVE_OPTIONS, timeout_s=1800)
-            try:
-                for run in range(args.runs):
-                    print(f"  run {run + 1}: list", flush=True)
-                    await run_list(figs, browser, server, meta, run)
-            finally:
-                server.stop()
+            figs.section(f"list: {args.auctions} auctions against {BASE_LIST} (1 in 100 open)")
+            for key, auctions in (("list_base", BASE_LIST), ("list", args.auctions)):
+                db = tmp / f"{key}.db"
+                meta = seeding.seeded_copy(db, harness.REPO, harness.PYTHON, auctions, 100)
+                server = Server(db, tmp / f"{key}.log", *harness.SERVE_OPTIONS, timeout_s=1800)
+                try:
+                    for run in range(args.runs):
+                        print(f"  run {run + 1}: list of {auctions}", flush=True)
+                        await run_list(figs, browser, server, meta, run, key)
+                finally:
+                    server.stop()
             figs.section(f"auction: {args.events} events against 10 (same run), the buyer")
             db = tmp / "long.db"
             started = time.perf_counter()
@@ -191,6 +194,9 @@ async def main_async(args: argparse.Namespace, tmp: Path) -> Figures:
                 server.stop()
         finally:
             await browser.close()
+    figs.ratio("list's first card: large / small", "list_card", "list_base_card")
+    figs.ratio("list's first screen: large / small", "list_full", "list_base_full")
+    figs.ratio("list's update to frame: large / small", "list_frame", "list_base_frame")
     figs.ratio("first ranking: long / small", "auction_long_ranking", "auction_small_ranking")
     figs.ratio("update to frame: long / small", "auction_long_frame", "auction_small_frame")
     return figs

@@ -48,12 +48,13 @@ export class CompanyPicker {
     });
     this.chips = h("ul", { class: "picker-chips", "aria-label": `${label}, picked`, "data-testid": `${testid}-picked` });
     this.list = h("ul", { class: "picker-list", id: this.listId, role: "listbox", "aria-label": `${label}, matches`, hidden: true });
+    this.none = h("p", { class: "picker-none", hidden: true, "data-testid": `${testid}-none` }); // not an option: outside the listbox
     this.hint = h("span", { class: "field-hint", id: `picker-${n}-hint` }, hint || "");
     this.status = h("span", { class: "sr-only", "aria-live": "polite" }); // says what was picked
     this.el = h("div", { class: "field picker", "data-testid": testid },
       h("label", { class: "field-label", for: this.input.id }, label),
       this.chips,
-      h("div", { class: "picker-box" }, this.input, this.list),
+      h("div", { class: "picker-box" }, this.input, this.list, this.none),
       this.hint, this.status);
     this.input.addEventListener("input", () => this.open());
     this.input.addEventListener("focus", () => this.open());
@@ -96,14 +97,17 @@ export class CompanyPicker {
     }, h("span", { class: "picker-name" }, c.name), " ", h("span", { class: "picker-id" }, c.id)));
     const empty = !this.loaded ? "Loading companies…"
       : this.input.value.trim() ? `No company matches “${this.input.value.trim()}”` : "Every company is picked";
-    fill(this.list, options.length ? options : h("li", { class: "picker-none", role: "presentation" }, empty));
-    this.list.hidden = false;
-    this.input.setAttribute("aria-expanded", "true");
+    fill(this.list, options);
+    fill(this.none, empty);
+    this.list.hidden = !options.length;
+    this.none.hidden = Boolean(options.length);
+    this.input.setAttribute("aria-expanded", options.length ? "true" : "false");
     this.markActive();
   }
 
   close() {
     this.list.hidden = true;
+    this.none.hidden = true;
     this.input.setAttribute("aria-expanded", "false");
     this.input.removeAttribute("aria-activedescendant");
   }
@@ -120,7 +124,7 @@ export class CompanyPicker {
   }
 
   key(event) {
-    const open = !this.list.hidden;
+    const open = !this.list.hidden || !this.none.hidden;
     if (event.key === "ArrowDown" || event.key === "ArrowUp") {
       event.preventDefault();
       if (!open) return this.open();
@@ -132,6 +136,8 @@ export class CompanyPicker {
       if (open && this.active >= 0) {
         event.preventDefault(); // picking, not submitting the form
         this.pick(this.active);
+      } else if (this.input.value.trim()) {
+        event.preventDefault(); // a search that matches nothing is not a submission
       }
     } else if (event.key === "Escape") {
       if (open) {
