@@ -168,6 +168,9 @@ class _Bots:
                 if data.get("supplier_id") is not None:
                     data["supplier_id"] = self.names.get(data["supplier_id"], data["supplier_id"])
                 detail = " ".join(f"{k}={data[k]}" for k in DETAIL if data.get(k) is not None)
+                buyer = (data.get("terms") or {}).get("buyer") or {}
+                if buyer.get("name"):  # auction_created: whose auction, the bots' or the people's
+                    detail = f"buyer={buyer['name']}"
                 at = event.get("at", "")[11:19]
                 line = f"{at} {auction_id[-6:]} #{event['seq']:<4} {event['type']:<26} {detail}"
                 print(line.rstrip(), flush=True)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from auctionactors.cli import main
+from auctionactors.cli.demo import BUYER
 from auctionactors.client import Client
 from auctionactors.domain.timestamps import SECOND, parse_instant
 
@@ -130,7 +131,12 @@ def test_demo_serves_bots_auctions_to_the_end_and_stops_cleanly(tmp_path: Path) 
 
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=20) == 0
-        assert any("demo stopped" in line for line in out.rest())
+        rest = out.rest()
+        assert any("demo stopped" in line for line in rest)
+        # The printed log says whose each auction is: the bots' buyer's, then the people's.
+        created = [line.split(" auction_created ")[1].strip() for line in rest
+                   if " auction_created " in line]  # fmt: skip
+        assert created[:2] == [f"buyer={BUYER}", f"buyer={person.name}"]
     finally:
         if proc.poll() is None:
             proc.kill()
