@@ -32,9 +32,10 @@ function matches(company, words) {
  * `setCompanies(list)` once they are loaded, `setError(message)` if they could not be.
  */
 export class CompanyPicker {
-  constructor({ label, multiple = true, placeholder = "Type a name", testid, hint }) {
+  constructor({ label, multiple = true, placeholder = "Type a name", testid, hint, onchange }) {
     const n = ++pickers;
     this.multiple = multiple;
+    this.onchange = onchange || (() => {});
     this.companies = [];
     this.picked = [];
     this.matches = [];
@@ -157,6 +158,7 @@ export class CompanyPicker {
     this.input.value = "";
     this.renderChips();
     this.say(`${company.name} picked`);
+    this.onchange();
     if (this.multiple) this.open();
     else this.close();
   }
@@ -166,6 +168,7 @@ export class CompanyPicker {
     this.picked = this.picked.filter((c) => c.id !== id);
     this.renderChips();
     if (company) this.say(`${company.name} removed`);
+    this.onchange();
     this.input.focus();
   }
 
