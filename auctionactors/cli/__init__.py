@@ -97,6 +97,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--duration", type=daemon.positive_int, default=120, help="bidding time, seconds"
     )
     demo.add_argument(
+        "--decision",
+        type=daemon.positive_int,
+        default=60,
+        help="decision period, seconds (the buyer bot awards after three quarters of it)",
+    )
+    demo.add_argument(
         "--think", type=float, default=4.0, help="the bots' longest pause between bids, seconds"
     )
 
@@ -123,8 +129,28 @@ def _configure_logging() -> None:
     logging.getLogger("websockets").setLevel(max(level, logging.INFO))
 
 
+def _quiet_broken_pipe() -> int:
+    """The reader of stdout went away (``auctionactors auctions | head``): stop quietly, as
+    Python's documentation of SIGPIPE advises, pointing stdout at devnull so that the flush at
+    exit does not fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
+    try:
+        try:
+            return _run(args_list)
+        finally:
+            sys.stdout.flush()  # inside the try: a closed pipe is found here, not at exit
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
+
+
+def _run(args_list: list[str]) -> int:
     try:
         args = build_parser().parse_args(args_list)
         if getattr(args, "db", "x") is None and args.command != "demo":

@@ -255,6 +255,8 @@ async def events(args: argparse.Namespace) -> int:
                     return 1
                 try:
                     _print_event(event_entry(record.seq, event), args.json)
+                except BrokenPipeError:  # the reader went away: main() ends quietly
+                    raise
                 except Exception as exc:  # reported on its line; the log goes on
                     failed = True
                     _print_event_failure(record.seq, record.type, exc, args.json)
@@ -286,11 +288,15 @@ async def replay(args: argparse.Namespace) -> int:
             viewer = await _viewer(store, state, args.as_company)
             try:
                 return _print_view(state, viewer, args.json)
+            except BrokenPipeError:
+                raise
             except Exception as exc:
                 print(f"auctionactors: failed: the view {_failure(exc)}", file=sys.stderr)
                 return 1
     try:
         return _print_state(state, args.json)
+    except BrokenPipeError:
+        raise
     except Exception as exc:
         print(f"auctionactors: failed: the state {_failure(exc)}", file=sys.stderr)
         return 1

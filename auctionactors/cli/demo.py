@@ -1,23 +1,28 @@
 """``auctionactors demo``: the daemon serving a fresh store, with bots on the other end of the wire.
 
-The store is seeded with a buyer, an admin and four suppliers, whose tokens are printed with the
-page's URL. The gateway is served exactly as ``serve`` does it (`daemon.running`), and every bot
-is an ordinary `auctionactors.client.Client` on the WebSocket, like any bidder's program:
+The store is seeded with an admin, a buyer and four suppliers played by bots, and with a buyer
+and two suppliers of their own for people ("you"); every company's name, id, role, who plays it
+and a token are printed with the page's URL. The gateway is served exactly as ``serve`` does it
+(`daemon.running`), and every bot is an ordinary `auctionactors.client.Client` on the WebSocket,
+like any bidder's program:
 
 - the *operator* (the admin) creates a spot auction (two vessels, two fuels) that starts at once,
-  prints every event of every auction as its updates arrive, and creates the next auction when
-  one is over;
-- each *supplier* opens with a bid per product (an auto-bid on one of them), then undercuts now
-  and then until its own reserve price, so that the soft close lets the auction end;
-- the *buyer* selects ``best_overall`` once the auction is in its decision period.
-
-A person can sign in on the page (or with `Client`) with any printed token while the bots play.
+  inviting every supplier (the bots' and the people's), prints every event of every auction as
+  its updates arrive, and creates the next auction when one is over; the auctions alternate
+  between the bots' buyer and the people's buyer, whose auctions no bot awards;
+- each *supplier* bot opens with a bid per product (an auto-bid on one of them), then undercuts
+  now and then until its own reserve price, so that the soft close lets the auction end; a bot
+  bids for its own company only, so a person's bid (in the people's companies) is never
+  replaced by a bot's;
+- the *buyer* bot selects ``best_overall`` only after three quarters of the decision period, so
+  that a person signed in as that buyer has time to choose first.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import random
 import sys
 import tempfile
@@ -39,6 +44,11 @@ from auctionactors.store.sqlite import SqliteEventStore
 ADMIN = "Platform Operations"
 BUYER = "Aegean Shipping"
 SUPPLIERS = ("Baltic Bunkers", "North Sea Fuels", "Med Marine Energy", "Gulf Oil Trading")
+# The people's companies: no bot acts for them.
+HUMAN_BUYER = "Levant Lines"
+HUMAN_SUPPLIERS = ("Nordic Bunker Partners", "Iberian Marine Fuels")
+# The buyer bot awards after this share of the decision period.
+BUYER_PATIENCE = 0.75
 VESSELS = ({"name": "MV Aurora", "imo": "9300001"}, {"name": "MV Borealis", "imo": "9300002"})
 FUELS = ("VLSFO 0.5%", "MGO 0.1%")
 OVER = frozenset({"closed", "expired", "canceled"})
@@ -50,27 +60,45 @@ class Account:
     company: str
     role: Role
     user: NewUser
+    bot: bool
 
 
 async def _seed(store: SqliteEventStore) -> dict[str, Account]:
     accounts: dict[str, Account] = {}
-    roles: list[tuple[str, Role]] = [(BUYER, "buyer"), (ADMIN, "admin")]
-    for company, role in [*roles, *((s, "supplier") for s in SUPPLIERS)]:
-        user = await store.add_user(company, role, f"{company} trader")
-        accounts[company] = Account(company, role, user)
+    companies: list[tuple[str, Role, bool]] = [
+        (ADMIN, "admin", True),
+        (BUYER, "buyer", True),
+        *((s, "supplier", True) for s in SUPPLIERS),
+        (HUMAN_BUYER, "buyer", False),
+        *((s, "supplier", False) for s in HUMAN_SUPPLIERS),
+    ]
+    for company, role, bot in companies:
+        name = f"{company} {'bot' if bot else 'trader'}"
+        user = await store.add_user(company, role, name)
+        accounts[company] = Account(company, role, user, bot)
     return accounts
 
 
-def _auction(accounts: dict[str, Account], duration_s: int) -> dict[str, Any]:
-    """A spot auction starting now (an admin's start in the past starts it at once)."""
+def _print_accounts(accounts: dict[str, Account]) -> None:
+    """One line a company: name, role, id, who plays it, and a token to sign in with."""
+    print("companies (sign in on the page with a token; 'you' companies are yours alone):")
+    for a in accounts.values():
+        who = "bot" if a.bot else "you"
+        company = f"{a.company:<24} id {a.user.company_id:<12}"
+        print(f"  {who:<3} {a.role:<8} {company} token {a.user.token}")
+
+
+def _auction(accounts: dict[str, Account], duration_s: int, decision_s: int) -> dict[str, Any]:
+    """A spot auction starting now (an admin's start in the past starts it at once), inviting
+    every supplier company, the bots' and the people's."""
     now = SystemClock().now()
     return {
         "kind": "spot",
         "port": "Rotterdam",
-        "suppliers": [accounts[s].user.company_id for s in SUPPLIERS],
+        "suppliers": [a.user.company_id for a in accounts.values() if a.role == "supplier"],
         "scheduled_start": format_instant(now),
         "duration_s": duration_s,
-        "decision_duration_s": 60,
+        "decision_duration_s": decision_s,
         "soft_close_s": max(5, duration_s // 6),
         "products": [
             {
@@ -92,6 +120,7 @@ class _Bots:
     url: str
     accounts: dict[str, Account]
     duration_s: int
+    decision_s: int
     think_s: float
     names: dict[str, str] = field(default_factory=dict)  # company id -> name, for printing
     closed: dict[str, asyncio.Event] = field(default_factory=dict)
@@ -106,6 +135,8 @@ class _Bots:
         async with AsyncExitStack() as stack, asyncio.TaskGroup() as group:
             clients: dict[str, Client] = {}
             for name, account in self.accounts.items():
+                if not account.bot:
+                    continue
                 client = Client(self.url, account.user.token)
                 await client.connect()
                 stack.push_async_callback(client.close)
@@ -120,11 +151,11 @@ class _Bots:
     # --- the admin: auctions one after another, and the printed audit log ----------------------
 
     async def _operate(self, admin: Client) -> None:
-        buyer = self.accounts[BUYER].user.company_id
-        while True:
-            reply = await admin.request(
-                "create_auction", buyer=buyer, auction=_auction(self.accounts, self.duration_s)
-            )
+        """Auctions one after another, for the bots' buyer and the people's buyer in turn."""
+        buyers = [self.accounts[BUYER].user.company_id, self.accounts[HUMAN_BUYER].user.company_id]
+        for n in itertools.count():
+            auction = _auction(self.accounts, self.duration_s, self.decision_s)
+            reply = await admin.request("create_auction", buyer=buyers[n % 2], auction=auction)
             await self._closed(reply["auction_id"]).wait()
 
     async def _print(self, admin: Client) -> None:
@@ -137,13 +168,16 @@ class _Bots:
                 if data.get("supplier_id") is not None:
                     data["supplier_id"] = self.names.get(data["supplier_id"], data["supplier_id"])
                 detail = " ".join(f"{k}={data[k]}" for k in DETAIL if data.get(k) is not None)
+                buyer = (data.get("terms") or {}).get("buyer") or {}
+                if buyer.get("name"):  # auction_created: whose auction, the bots' or the people's
+                    detail = f"buyer={buyer['name']}"
                 at = event.get("at", "")[11:19]
                 line = f"{at} {auction_id[-6:]} #{event['seq']:<4} {event['type']:<26} {detail}"
                 print(line.rstrip(), flush=True)
             if update["view"]["status"] in OVER:
                 self._closed(auction_id).set()
 
-    # --- the buyer: best overall once bidding is over ------------------------------------------
+    # --- the buyer: best overall, late in the decision period ------------------------------------
 
     async def _buyer(self, buyer: Client) -> None:
         chosen: set[str] = set()
@@ -157,7 +191,8 @@ class _Bots:
                     group.create_task(self._select(buyer, auction_id))
 
     async def _select(self, buyer: Client, auction_id: str) -> None:
-        await asyncio.sleep(self.think_s)  # the buyer looks at the solutions for a moment
+        # A person signed in as this buyer gets most of the decision period to choose first.
+        await asyncio.sleep(self.decision_s * BUYER_PATIENCE)
         try:
             await buyer.request(
                 "select_solution",
@@ -165,8 +200,8 @@ class _Bots:
                 solution="best_overall",
                 comment="demo award",
             )
-        except ClientError as exc:
-            print(f"selection refused: {exc}", flush=True)
+        except ClientError as exc:  # a person chose first, or the period ran out
+            print(f"buyer bot did not select: {exc}", flush=True)
 
     # --- the suppliers ---------------------------------------------------------------------------
 
@@ -225,9 +260,7 @@ async def demo(args: argparse.Namespace) -> int:
     async with await SqliteEventStore.open(path) as store:
         accounts = await _seed(store)
         print(f"demo store: {path}")
-        for account in accounts.values():
-            label = f"{account.company} ({account.role})"
-            print(f"  token {label:<32} {account.user.token}")
+        _print_accounts(accounts)
         config = GatewayConfig(host=args.host, port=args.port)
         async with daemon.running(store, config) as (gateway, _):
             stop = daemon.stop_signal()
@@ -235,7 +268,7 @@ async def demo(args: argparse.Namespace) -> int:
             print(f"websocket: {gateway.url}")
             print(f"event loop: {daemon.loop_name()}", flush=True)
             bots = asyncio.create_task(
-                _Bots(gateway.url, accounts, args.duration, args.think).run()
+                _Bots(gateway.url, accounts, args.duration, args.decision, args.think).run()
             )
             signalled = asyncio.create_task(stop.wait())
             await asyncio.wait({bots, signalled}, return_when=asyncio.FIRST_COMPLETED)
@@ -248,6 +281,8 @@ async def demo(args: argparse.Namespace) -> int:
                 pass
             except Exception as exc:  # a bot's bug: say so and stop with status 1
                 failure = exc
+    if isinstance(failure, BrokenPipeError):  # `demo | head`: main() ends quietly
+        raise failure
     if failure is not None:
         print(f"auctionactors: demo failed: {failure!r}", file=sys.stderr)
         return 1

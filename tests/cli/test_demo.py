@@ -1,67 +1,142 @@
-"""``auctionactors demo`` as a real process: seeded accounts, the gateway served on a free port,
-bots (WebSocket clients) that bid and auto-bid until the auction closes and the buyer selects,
-the next auction starting, a real client signing in with a printed token, a clean stop and an
-intact store."""
+"""``auctionactors demo`` as a real process: seeded companies printed with names, ids and tokens
+(the people's apart from the bots'), the gateway served on a free port, bots (WebSocket clients)
+that bid and auto-bid until the auction closes and the buyer bot selects late in the decision
+period, a person bidding in its own company without a bot replacing its bid, the next auction
+left to the people's buyer, a clean stop and an intact store."""
 
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
-import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from auctionactors.cli import main
+from auctionactors.cli.demo import BUYER
 from auctionactors.client import Client
+from auctionactors.domain.timestamps import SECOND, parse_instant
 
 from .process import LineReader, start_cli
 
+COMPANY = re.compile(r"^ +(bot|you) +(\w+) +(.+?) +id (\S+) +token (\S+)$")
 
-async def _look(url: str, token: str) -> tuple[str, dict[str, object]]:
+
+@dataclass(frozen=True)
+class Company:
+    who: str
+    role: str
+    name: str
+    id: str
+    token: str
+
+
+def _companies(out: LineReader) -> list[Company]:
+    assert out.next().startswith("companies (")
+    companies = []
+    for _ in range(9):
+        match = COMPANY.match(out.next())
+        assert match, "a company line: who, role, name, id and token"
+        companies.append(Company(*match.groups()))
+    return companies
+
+
+async def _join_in(url: str, supplier: Company) -> str:
+    """A person bids as a supplier of its own company in the first open auction, and stays until
+    it is over; the auction's id."""
+    async with Client(url, supplier.token, reconnect=False) as client:
+        await client.subscribe_all()
+        while True:
+            update = await client.next_update(wait_s=30)
+            view = update.get("view") or {}
+            if view.get("status") == "open":
+                break
+        auction_id = update["auction_id"]
+        product = view["products"][0]["product_id"]
+        bid = {"product_id": product, "amount": "700.00"}  # above every bot: never the best
+        await client.request("place_bids", auction_id=auction_id, bids=[bid])
+        while (client.view(auction_id) or {}).get("status") not in ("closed", "expired"):
+            await client.next_update(wait_s=60)
+        return str(auction_id)
+
+
+async def _events(url: str, token: str, auction_id: str) -> list[dict[str, Any]]:
     async with Client(url, token, reconnect=False) as client:
-        assert client.welcome is not None
-        auctions = (await client.request("list_auctions"))["auctions"]
-        assert auctions, "the buyer sees no auction"
-        reply = await client.request("get_view", auction_id=auctions[0]["auction_id"])
-        return client.welcome["company"]["role"], reply["view"]
+        return [e async for e in client.get_events(auction_id)]
+
+
+async def _second_auction(url: str, buyer: Company, admin: Company) -> list[dict[str, Any]]:
+    """The people's buyer's first auction, followed until it is over (no bot awards it); its
+    events as the admin reads them."""
+    async with Client(url, buyer.token, reconnect=False) as client:
+        await client.subscribe_all(["pending", "open", "decision", "closed", "expired"])
+        while True:
+            update = await client.next_update(wait_s=60)
+            if (update.get("view") or {}).get("status") in ("closed", "expired"):
+                return await _events(url, admin.token, update["auction_id"])
 
 
 def test_demo_serves_bots_auctions_to_the_end_and_stops_cleanly(tmp_path: Path) -> None:
     db = tmp_path / "demo.db"
-    proc = start_cli("demo", "--db", str(db), "--port", "0", "--duration", "2", "--think", "0.2")
+    argv = ("--duration", "2", "--decision", "4", "--think", "0.2")
+    proc = start_cli("demo", "--db", str(db), "--port", "0", *argv)
     try:
         out = LineReader(proc.stdout)  # type: ignore[arg-type]
         assert out.next(timeout=15) == f"demo store: {db}"
-        tokens = [out.next() for _ in range(6)]
-        assert all(line.strip().startswith("token ") for line in tokens)
-        (buyer_line,) = [line for line in tokens if "(buyer)" in line]
+        companies = _companies(out)
+        by = {(c.who, c.role): [x for x in companies if (x.who, x.role) == (c.who, c.role)]
+              for c in companies}  # fmt: skip
+        assert [len(by[k]) for k in [("bot", "admin"), ("bot", "buyer"), ("bot", "supplier")]] == [
+            1, 1, 4,
+        ]  # fmt: skip
+        assert [len(by[k]) for k in [("you", "buyer"), ("you", "supplier")]] == [1, 2]
+        assert len({c.id for c in companies}) == 9  # a company each: people never share a bot's
+        assert len({c.name for c in companies}) == 9
         page = out.next()
         assert page.startswith("page: http://127.0.0.1:") and page.endswith("/")
         ws_line = out.next()
         assert ws_line.startswith("websocket: ws://127.0.0.1:")
         assert out.next().startswith("event loop: ")
+        url = ws_line.removeprefix("websocket: ")
+        (admin,) = by[("bot", "admin")]
+        (person,) = by[("you", "buyer")]
+        human = by[("you", "supplier")][0]
 
-        seen: list[str] = []
-        deadline = time.monotonic() + 60
-        while "auction_closed" not in " ".join(seen[-3:]) or len(seen) < 5:
-            assert time.monotonic() < deadline, "no auction closed within 60 s"
-            seen.append(out.next(timeout=30))
-        kinds = " ".join(seen)
+        # A person joins in as a supplier of its own company: its bid stays its own.
+        first = asyncio.run(_join_in(url, human))
+        events = asyncio.run(_events(url, admin.token, first))
+        mine = [e for e in events if (e.get("data") or {}).get("supplier_id") == human.id]
+        bids = [e for e in mine if e["type"] in ("bid_placed", "auto_bid_placed")]
+        assert len(bids) == 1 and bids[0]["data"]["amount"] == "700.00"
+        assert bids[0]["by"]["company_id"] == human.id
+        kinds = [e["type"] for e in events]
         for kind in ("auction_created", "auction_started", "bid_placed", "auto_bid_placed"):
             assert kind in kinds
-        assert "winning_solution_selected" in kinds
+        # The buyer bot awards late in the decision period (3 of its 4 s), not at once.
+        ended = next(e for e in events if e["type"] == "auction_ended")
+        (selected,) = [e for e in events if e["type"] == "winning_solution_selected"]
+        waited = parse_instant(selected["at"]) - parse_instant(ended["at"])
+        assert waited >= 3 * SECOND
 
-        # Someone else signs in with a printed token while the bots play.
-        url = ws_line.removeprefix("websocket: ")
-        role, view = asyncio.run(_look(url, buyer_line.split()[-1]))
-        assert role == "buyer"
-        assert view["kind"] == "spot" and len(view["products"]) == 4  # type: ignore[arg-type]
+        # The next auction is the people's buyer's: no bot awards it, it expires.
+        second = asyncio.run(_second_auction(url, person, admin))
+        kinds = [e["type"] for e in second]
+        assert "auction_expired" in kinds and "winning_solution_selected" not in kinds
+        assert second[0]["data"]["terms"]["buyer"]["id"] == person.id
+
         with urllib.request.urlopen(page.removeprefix("page: "), timeout=10) as response:
             assert response.status == 200
 
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=20) == 0
-        assert any("demo stopped" in line for line in out.rest())
+        rest = out.rest()
+        assert any("demo stopped" in line for line in rest)
+        # The printed log says whose each auction is: the bots' buyer's, then the people's.
+        created = [line.split(" auction_created ")[1].strip() for line in rest
+                   if " auction_created " in line]  # fmt: skip
+        assert created[:2] == [f"buyer={BUYER}", f"buyer={person.name}"]
     finally:
         if proc.poll() is None:
             proc.kill()

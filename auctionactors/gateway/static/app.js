@@ -192,18 +192,29 @@ function route() {
 function auctionScreen(auctionId) {
   const auction = model.get(auctionId);
   if (!auction || !auction.view) {
-    return {
+    const placeholder = {
       auctionId,
       placeholder: true,
+      missing: false,
       mount(root) {
-        fill(root, h("p", { class: "empty-state" }, ctx.loading ? "Loading…"
-          : "This auction does not exist or is not visible to you."), h("a", { href: "#/" }, "← All auctions"));
+        fill(root, h("p", { class: "empty-state" }, this.missing ? "This auction does not exist or is not visible to you."
+          : "Loading…"), h("a", { href: "#/" }, "← All auctions"));
       },
       update() {
         this.mount(app);
       },
       unmount() {},
     };
+    // Not followed (a finished auction opened from the list, or a link): subscribe to it; its
+    // first update replaces this placeholder.
+    if (conn) {
+      conn.request("subscribe", { auction_id: auctionId }).catch((err) => {
+        placeholder.missing = true;
+        if (err.code !== "not_found") console.warn(`${auctionId}: subscribing failed`, err);
+        if (screen === placeholder) placeholder.update();
+      });
+    }
+    return placeholder;
   }
   const role = model.me.company.role;
   const Screen = auction.view.status_line !== undefined && role === "supplier" ? SupplierScreen : BuyerScreen;

@@ -202,3 +202,15 @@ export function bidIndex(view) {
   }
   return index;
 }
+
+const GOOD_LINE = /best overall offer|You won/;
+const BAD_LINE = /not the best|unsuccessful|No offer|canceled/;
+const ATTENTION_LINE = /partial offer|matches the best|have not bid/;
+
+/** How a supplier's status line reads: "good", "bad", "attention" or "neutral". */
+export function lineTone(line) {
+  if (GOOD_LINE.test(line)) return "good";
+  if (BAD_LINE.test(line)) return "bad";
+  if (ATTENTION_LINE.test(line)) return "attention";
+  return "neutral";
+}

@@ -3,6 +3,7 @@
 
 import { clearError, errorLine, field, h, section, showError } from "./dom.js";
 import { duration, fromLocalInput, toLocalInput, ungroup, zone } from "./format.js";
+import { CompanyPicker, loadCompanies } from "./picker.js";
 
 export class CreateScreen {
   constructor(ctx) {
@@ -21,8 +22,11 @@ export class CreateScreen {
         h("option", { value: "forward_fixed" }, "Forward fixed (term)"),
         h("option", { value: "formula_related" }, "Formula related (term)")),
       port: el("port", { required: true, placeholder: "e.g. Rotterdam" }),
-      buyer: el("buyer", { placeholder: "buyer company id" }),
-      suppliers: h("textarea", { name: "suppliers", rows: 2, placeholder: "company ids, separated by commas or new lines" }),
+      buyer: new CompanyPicker({ label: "Buyer", multiple: false, testid: "buyer-picker",
+        placeholder: "Type the buyer's name", hint: "The company the auction is for.", onchange: () => clearError(this.error) }),
+      suppliers: new CompanyPicker({ label: "Invited suppliers", testid: "supplier-picker",
+        placeholder: "Type a supplier's name", hint: "Pick one or more: ↓ ↑ to choose, Enter to add.",
+        onchange: () => clearError(this.error) }),
       draft: h("input", { type: "checkbox", name: "draft" }),
       start: el("scheduled_start", { type: "datetime-local", value: toLocalInput(start) }),
       duration: el("duration_s", { type: "number", min: 1, value: 600 }),
@@ -76,8 +80,8 @@ export class CreateScreen {
       h("h1", {}, "New auction"),
       section("Auction",
         h("div", { class: "form-row" }, field("Kind", this.f.kind), field("Port", this.f.port),
-          this.role === "admin" ? field("Buyer (company id)", this.f.buyer) : null),
-        h("div", { class: "form-row" }, field("Invited suppliers (company ids)", this.f.suppliers))),
+          this.role === "admin" ? this.f.buyer.el : null),
+        h("div", { class: "form-row" }, this.f.suppliers.el)),
       this.spot,
       this.term,
       section("Schedule",
@@ -104,6 +108,18 @@ export class CreateScreen {
       this.submit();
     });
     root.append(form);
+    this.loadCompanies();
+  }
+
+  async loadCompanies() {
+    const load = async (picker, role) => {
+      try {
+        picker.setCompanies(await loadCompanies(this.ctx.conn, role));
+      } catch (err) {
+        picker.setError(`The companies could not be loaded: ${err.message}`);
+      }
+    };
+    await Promise.all([load(this.f.suppliers, "supplier"), this.role === "admin" ? load(this.f.buyer, "buyer") : null]);
   }
 
   unmount() {}
@@ -133,7 +149,7 @@ export class CreateScreen {
     const auction = {
       kind: f.kind.value,
       port: f.port.value.trim(),
-      suppliers: f.suppliers.value.split(/[\s,;]+/).map((s) => s.trim()).filter(Boolean),
+      suppliers: f.suppliers.values(),
       scheduled_start: f.draft.checked ? null : fromLocalInput(f.start.value),
       duration_s: Number(f.duration.value),
       decision_duration_s: Number(f.decision.value),
@@ -147,6 +163,7 @@ export class CreateScreen {
       port_agent: text(f.portAgent),
     };
     if (!auction.port) throw new Error("Enter the port");
+    if (this.role === "admin" && !f.buyer.values().length) throw new Error("Pick the buyer");
     if (!f.draft.checked && !auction.scheduled_start) throw new Error("Choose when bidding opens, or save as draft");
     for (const [key, label] of [["duration_s", "Bidding time"], ["decision_duration_s", "Decision time"]]) {
       if (!Number.isInteger(auction[key]) || auction[key] <= 0) throw new Error(`${label} must be a whole number of seconds above 0`);
@@ -180,7 +197,7 @@ export class CreateScreen {
     let request;
     try {
       request = { auction: this.auctionObject() };
-      if (this.role === "admin") request.buyer = this.f.buyer.value.trim();
+      if (this.role === "admin") request.buyer = this.f.buyer.values()[0];
     } catch (err) {
       showError(this.error, err);
       return;
