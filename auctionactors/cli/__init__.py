@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import sys
 from collections.abc import Sequence
 
-from auctionactors.cli import commands, daemon
+from auctionactors.cli import commands, daemon, logs
 from auctionactors.domain.parties import ROLES
 from auctionactors.errors import AuctionActorsError, UsageError
 
@@ -106,23 +105,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _configure_logging() -> None:
-    """The daemon's log on stderr with time and level: warnings and errors (a crash, a
-    quarantine, a storage failure) by default; ``$AUCTIONACTORS_LOG_LEVEL`` (e.g. INFO) for
-    more."""
-    name = os.environ.get("AUCTIONACTORS_LOG_LEVEL", "WARNING").upper()
-    level = logging.getLevelNamesMapping().get(name)
-    if level is None:
-        raise UsageError(f"AUCTIONACTORS_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR: {name}")
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    # websockets logs whole frames at DEBUG, hello tokens included: never below INFO.
-    logging.getLogger("websockets").setLevel(max(level, logging.INFO))
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -130,7 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, "db", "x") is None and args.command != "demo":
             args.db = _db_default()
         if args.command in ("serve", "demo"):  # long-running: uvloop when it is installed
-            _configure_logging()
+            logs.configure(args.log_format)
             return daemon.run_loop(commands.run(args), args.loop)
         return asyncio.run(commands.run(args))
     except UsageError as exc:
