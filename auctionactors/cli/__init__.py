@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from auctionactors.cli import commands, daemon, logs
+from auctionactors.cli import commands, daemon, export, logs
 from auctionactors.domain.parties import ROLES
 from auctionactors.errors import AuctionActorsError, UsageError
 
@@ -98,6 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--think", type=float, default=4.0, help="the bots' longest pause between bids, seconds"
     )
+
+    export.add_parsers(sub, _add_db, daemon.positive_int)  # export, verify-export
 
     verify = sub.add_parser("verify", help="check every stream: gapless, decodable, hash chain")
     _add_db(verify)
