@@ -100,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     export.add_parsers(sub, _add_db, daemon.positive_int)  # export, verify-export
+    sub.add_parser("asyncapi", help="print the AsyncAPI 3.0 document of the WebSocket protocol")
 
     verify = sub.add_parser("verify", help="check every stream: gapless, decodable, hash chain")
     _add_db(verify)

@@ -44,6 +44,7 @@ async def run(args: argparse.Namespace) -> int:
         "verify": verify,
         "demo": demo,
         "export": export.export,
+        "asyncapi": asyncapi,
         "verify-export": audit.verify_export,
     }[args.command]
     return await handler(args)
@@ -139,6 +140,15 @@ async def _load(store: SqliteEventStore, auction_id: str, until: int | None) -> 
     if state is None:
         raise UsageError(f"no auction {auction_id} in the database")
     return state
+
+
+async def asyncapi(args: argparse.Namespace) -> int:
+    """The AsyncAPI 3.0 document of the WebSocket protocol (what docs/asyncapi.json holds)."""
+    from auctionactors.gateway.asyncapi import text  # generated from the gateway's types
+
+    sys.stdout.write(text())
+    sys.stdout.flush()
+    return 0
 
 
 async def demo(args: argparse.Namespace) -> int:
