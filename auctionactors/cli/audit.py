@@ -83,9 +83,11 @@ def _read(path: str) -> tuple[list[dict[str, Any]], bool]:
         raise UsageError(f"cannot read {path}: {exc}") from None
     if not text.strip():
         raise UsageError(f"{path} is empty: not an export")
-    if text.lstrip().startswith("{"):
-        return _jsonl(path, text), False
-    return _csv(path, text), True
+    flat = not text.lstrip().startswith("{")
+    lines = _csv(path, text) if flat else _jsonl(path, text)
+    if not lines:
+        raise UsageError(f"{path} holds no events: not an export")
+    return lines, flat
 
 
 def _jsonl(path: str, text: str) -> list[dict[str, Any]]:

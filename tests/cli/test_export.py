@@ -142,6 +142,7 @@ def test_tampering_is_named_at_its_first_seq(
         ("{not json\n", "line 1 is not JSON"),
         ('{"seq": 1}\n', "line 1: auction_id missing"),
         ("a,b\n1,2\n", "is not an export: no column"),
+        ("auction_id,seq,at,type,prev_hash,hash\n", "holds no events"),
         ("\udcff", "cannot read"),
     ],
 )
