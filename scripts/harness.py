@@ -271,6 +271,27 @@ class Server:
                 return float(value)
         return None
 
+    def quantile(self, histogram: str, q: float) -> float | None:
+        """The ``q`` quantile of a histogram of ``/metrics`` (no labels), as Prometheus's
+        ``histogram_quantile`` estimates it from the buckets; None if it has no observation."""
+        buckets: list[tuple[float, float]] = []
+        prefix = f'{histogram}_bucket{{le="'
+        for line in self.http("/metrics")[1].decode().splitlines():
+            if line.startswith(prefix):
+                bound, _, count = line[len(prefix) :].partition('"} ')
+                buckets.append((float(bound), float(count)))
+        total = buckets[-1][1] if buckets else 0.0
+        if total == 0:
+            return None
+        rank, lower, below = q * total, 0.0, 0.0
+        for bound, count in buckets:
+            if count >= rank:
+                if bound == float("inf"):
+                    return lower
+                return lower + (bound - lower) * (rank - below) / max(count - below, 1e-12)
+            lower, below = bound, count
+        return lower
+
 
 # --- users, clients, the command line ---------------------------------------------------------
 

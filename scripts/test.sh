@@ -11,5 +11,7 @@ echo "== mypy --strict auctionactors"
 .venv/bin/mypy --strict auctionactors
 echo "== browser (Chromium, Playwright)"
 scripts/setup-browser.sh
+echo "== node (the AsyncAPI parser)"
+scripts/setup-node.sh
 echo "== pytest"
 .venv/bin/pytest "$@"

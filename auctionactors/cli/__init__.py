@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import sys
 from collections.abc import Sequence
 
-from auctionactors.cli import commands, daemon
+from auctionactors.cli import commands, daemon, export, logs
 from auctionactors.domain.parties import ROLES
 from auctionactors.errors import AuctionActorsError, UsageError
 
@@ -106,27 +105,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--think", type=float, default=4.0, help="the bots' longest pause between bids, seconds"
     )
 
+    export.add_parsers(sub, _add_db, daemon.positive_int)  # export, verify-export
+    sub.add_parser("asyncapi", help="print the AsyncAPI 3.0 document of the WebSocket protocol")
+
     verify = sub.add_parser("verify", help="check every stream: gapless, decodable, hash chain")
     _add_db(verify)
     _add_json(verify)
     return parser
-
-
-def _configure_logging() -> None:
-    """The daemon's log on stderr with time and level: warnings and errors (a crash, a
-    quarantine, a storage failure) by default; ``$AUCTIONACTORS_LOG_LEVEL`` (e.g. INFO) for
-    more."""
-    name = os.environ.get("AUCTIONACTORS_LOG_LEVEL", "WARNING").upper()
-    level = logging.getLevelNamesMapping().get(name)
-    if level is None:
-        raise UsageError(f"AUCTIONACTORS_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR: {name}")
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    # websockets logs whole frames at DEBUG, hello tokens included: never below INFO.
-    logging.getLogger("websockets").setLevel(max(level, logging.INFO))
 
 
 def _quiet_broken_pipe() -> int:
@@ -156,7 +141,7 @@ def _run(args_list: list[str]) -> int:
         if getattr(args, "db", "x") is None and args.command != "demo":
             args.db = _db_default()
         if args.command in ("serve", "demo"):  # long-running: uvloop when it is installed
-            _configure_logging()
+            logs.configure(args.log_format)
             return daemon.run_loop(commands.run(args), args.loop)
         return asyncio.run(commands.run(args))
     except UsageError as exc:

@@ -16,7 +16,7 @@ from typing import Any
 
 import msgspec
 
-from auctionactors.cli import daemon, verification
+from auctionactors.cli import audit, daemon, export, verification
 from auctionactors.domain.bounds import check_text
 from auctionactors.domain.present import event_entry, state_document
 from auctionactors.domain.state import AuctionState
@@ -43,6 +43,9 @@ async def run(args: argparse.Namespace) -> int:
         "replay": replay,
         "verify": verify,
         "demo": demo,
+        "export": export.export,
+        "asyncapi": asyncapi,
+        "verify-export": audit.verify_export,
     }[args.command]
     return await handler(args)
 
@@ -137,6 +140,15 @@ async def _load(store: SqliteEventStore, auction_id: str, until: int | None) -> 
     if state is None:
         raise UsageError(f"no auction {auction_id} in the database")
     return state
+
+
+async def asyncapi(args: argparse.Namespace) -> int:
+    """The AsyncAPI 3.0 document of the WebSocket protocol (what docs/asyncapi.json holds)."""
+    from auctionactors.gateway.asyncapi import text  # generated from the gateway's types
+
+    sys.stdout.write(text())
+    sys.stdout.flush()
+    return 0
 
 
 async def demo(args: argparse.Namespace) -> int:
@@ -285,7 +297,7 @@ async def replay(args: argparse.Namespace) -> int:
                 )
             return 1
         if args.as_company is not None:
-            viewer = await _viewer(store, state, args.as_company)
+            viewer = await company_viewer(store, state, args.as_company)
             try:
                 return _print_view(state, viewer, args.json)
             except BrokenPipeError:
@@ -323,7 +335,7 @@ def _print_state(state: AuctionState, as_json: bool) -> int:
     return 0
 
 
-async def _viewer(store: SqliteEventStore, state: AuctionState, company_id: str) -> Viewer:
+async def company_viewer(store: SqliteEventStore, state: AuctionState, company_id: str) -> Viewer:
     """The company as a receiver: its role from the accounts, else from the auction's own facts
     (its buyer, suppliers and observers are in its events), so a store without accounts works."""
     company = await store.company(company_id)

@@ -19,6 +19,7 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from auctionactors.cli import logs
 from auctionactors.errors import AuctionActorsError, UsageError
 from auctionactors.gateway.config import GatewayConfig
 from auctionactors.runtime.cells import PASSIVATE_AFTER_S, SNAPSHOT_EVERY, SupervisorConfig
@@ -368,7 +369,8 @@ def _origin(text: str) -> str:
 
 
 def add_server_options(p: argparse.ArgumentParser) -> None:
-    """``--host``, ``--port`` and ``--loop``: what ``serve`` and ``demo`` both take."""
+    """``--host``, ``--port``, ``--loop`` and ``--log-format``: what ``serve`` and ``demo``
+    both take."""
     p.add_argument("--host", default="127.0.0.1", help="address to listen on")
     p.add_argument(
         "--port", type=_port, default=8765, help="port to listen on (0: any free one, printed)"
@@ -378,6 +380,12 @@ def add_server_options(p: argparse.ArgumentParser) -> None:
         choices=LOOPS,
         default="auto",
         help="event loop: uvloop if installed (auto, the default), or insist on one",
+    )
+    p.add_argument(
+        "--log-format",
+        choices=logs.FORMATS,
+        default="plain",
+        help="the log on stderr: plain lines (default) or json, one object a line",
     )
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -67,8 +68,12 @@ class Dispatcher:
         hub: Hub,
         accounts: Accounts,
         quota: CreationQuota | None = None,
+        observe: Callable[[str, str, float], None] | None = None,
     ) -> None:
         self.supervisor = supervisor
+        # Each request's latency (type, outcome, seconds from its frame's arrival to its
+        # reply), for whoever exports histograms (`/metrics`).
+        self._observe = observe
         self.hub = hub
         self.accounts = accounts
         self.quota = quota or CreationQuota(None)
@@ -92,11 +97,20 @@ class Dispatcher:
         outbox. ``receipt`` is when the frame arrived: a command is decided at that time
         (PROTOCOL.md 1.1)."""
         rid = request.id
+        started = time.perf_counter()
+        # Measured from the frame's arrival when the server stamped it (the clock's µs).
+        arrived = None if receipt is None else receipt.at
         try:
-            frame = await self._serve(peer, request, receipt)
+            frame, outcome = await self._serve(peer, request, receipt)
             answered = id(request) in self._answered
         finally:
             self._answered.discard(id(request))
+        if self._observe is not None:
+            if arrived is None:
+                seconds = time.perf_counter() - started
+            else:
+                seconds = max(0, self.supervisor.clock.now() - arrived) / 1_000_000
+            self._observe(m.frame_type(request), outcome, seconds)
         if answered:  # its ``ok`` is out: a later failure is only logged, never a second frame
             if frame is not None:
                 log.error("%s failed after its ok: %s", m.frame_type(request), frame.decode())
@@ -106,8 +120,11 @@ class Dispatcher:
             log.error("%s got no answer", m.frame_type(request))
             self.hub.send(peer, protocol.error(rid, "internal", "internal error"))
 
-    async def _serve(self, peer: Peer, request: m.Request, receipt: Receipt | None) -> bytes | None:
-        """The reply frame, or None when the handler has sent its own ``ok``."""
+    async def _serve(
+        self, peer: Peer, request: m.Request, receipt: Receipt | None
+    ) -> tuple[bytes | None, str]:
+        """The reply frame (None when the handler has sent its own ``ok``) and the outcome
+        (``ok`` or the error's code)."""
         rid = request.id
         try:
             route = self._routes.get(type(request))
@@ -120,21 +137,18 @@ class Dispatcher:
             else:  # pragma: no cover - every frame type has a route
                 raise DomainError("bad_request", "unknown request")
         except DomainError as exc:
-            frame = protocol.error(rid, exc.code, exc.message)
+            return protocol.error(rid, exc.code, exc.message), exc.code
         except AuctionActorsError as exc:
             if exc.code == "internal":
                 log.error("%s failed: %r", m.frame_type(request), exc)
-                frame = protocol.error(rid, "internal", "internal error")
-            else:
-                frame = protocol.error(rid, exc.code, _headline(exc))
+                return protocol.error(rid, "internal", "internal error"), "internal"
+            return protocol.error(rid, exc.code, _headline(exc)), exc.code
         except Exception:
             log.exception("%s failed", m.frame_type(request))
-            frame = protocol.error(rid, "internal", "internal error")
-        else:
-            if result is None:
-                return None
-            frame = protocol.ok(rid, result)
-        return frame
+            return protocol.error(rid, "internal", "internal error"), "internal"
+        if result is None:
+            return None, "ok"
+        return protocol.ok(rid, result), "ok"
 
     def _answer(self, request: m.Request, frame: bytes) -> bytes:
         """``frame`` (an ``ok``) is being sent by the handler itself: `handle` sends nothing

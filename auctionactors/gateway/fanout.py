@@ -14,6 +14,7 @@ is newer), and hands the connections that asked for everything after the renderi
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import TYPE_CHECKING, Any
 
 from auctionactors.domain.access import Viewer
@@ -41,6 +42,7 @@ Frames = bytes | Patched  # protocol 1's frame; protocol 2's (`patching`)
 def prepare(hub: Hub, update: Update) -> Fanout | None:
     """`Hub.prepare`: the frames for the auction's subscribers and for the connections
     subscribed to everything that may now see it (newcomers)."""
+    started = time.perf_counter()
     state, auction_id = update.state, update.auction_id
     try:
         summary = summarize(state)
@@ -68,7 +70,9 @@ def prepare(hub: Hub, update: Update) -> Fanout | None:
     # catalog read comes too early): its delivery looks for such connections.
     if not frames and not stale and not state.is_final and update.first_seq > 1:
         return None
-    return Fanout(hub, update, summary, targets, frames, stale, hub.epoch)
+    fanout = Fanout(hub, update, summary, targets, frames, stale, hub.epoch)
+    fanout.rendering_s = time.perf_counter() - started
+    return fanout
 
 
 def _frames(
@@ -99,10 +103,13 @@ def _frames(
                     hub, state, peer.viewer, now, solutions, update.first_seq, events
                 )
             else:
-                frames[group] = patching.render(
+                patched = patching.render(
                     state, peer.viewer, peer.receiver, now, solutions, update.first_seq, events
                 )
+                frames[group] = patched
                 hub.stats.renders += 1
+                if patched is not None:
+                    hub.stats.observe_patch(len(patched.patch))
         except Exception:  # this receiver misses this update; nobody else does
             failed.add(group)
             if peer.protocol != 1:  # nor is its rendering the base of the next patch
@@ -132,7 +139,16 @@ def render(
 class Fanout:
     """The `Delivery` of one update (call it once)."""
 
-    __slots__ = ("epoch", "frames", "hub", "stale", "summary", "targets", "update")
+    __slots__ = (
+        "epoch",
+        "frames",
+        "hub",
+        "rendering_s",
+        "stale",
+        "summary",
+        "targets",
+        "update",
+    )
 
     def __init__(
         self,
@@ -154,8 +170,10 @@ class Fanout:
         self.frames = frames
         self.stale = stale  # connections that excluded the auction and no longer see it
         self.epoch = epoch  # the hub's `subscribe_all` count when rendered
+        self.rendering_s = 0.0  # the time `prepare` took
 
     def __call__(self) -> None:
+        started = time.perf_counter()
         hub, update = self.hub, self.update
         auction_id, seq = update.auction_id, update.seq
         hub.remember(update.solved)
@@ -184,6 +202,7 @@ class Fanout:
             hub.deliver(peer, auction_id, seq, frame)
         if hub.epoch != self.epoch:
             hub.subscribe_late(auction_id, self.summary, self.epoch)
+        hub.stats.observe_fanout(self.rendering_s + time.perf_counter() - started)
 
 
 async def resync(hub: Hub, solved: Solved) -> None:

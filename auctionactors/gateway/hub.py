@@ -45,6 +45,10 @@ FINAL_CACHE = 1024  # finished auctions whose state the hub keeps for new subscr
 T = TypeVar("T")
 
 
+def _ignore(_: float) -> None:
+    """The default observer: nobody exports histograms (no `/metrics` registry)."""
+
+
 class HubStats:
     def __init__(self) -> None:
         self.connections = 0
@@ -55,6 +59,11 @@ class HubStats:
         self.renders = 0
         # Views or event lists that raised while rendering (logged, that receiver skipped).
         self.render_failures = 0
+        # For whoever exports histograms (`/metrics`): each update's fan-out time (seconds
+        # rendering and handing frames to connections, the store's wait aside), and the size
+        # of each protocol-2 receiver's patch frame (bytes).
+        self.observe_fanout: Callable[[float], None] = _ignore
+        self.observe_patch: Callable[[float], None] = _ignore
 
 
 class Hub:
@@ -178,7 +187,9 @@ class Hub:
         skips that one auction for that one receiver, so that nothing a user stored can fail a
         list, a ``subscribe_all`` or anyone else's update."""
         self.stats.render_failures += 1
-        log.exception("%s: cannot render %s; skipped", auction_id, what)
+        log.exception(
+            "%s: cannot render %s; skipped", auction_id, what, extra={"auction_id": auction_id}
+        )
 
     def deliver(self, peer: Peer, auction_id: str, seq: int, frame: bytes) -> None:
         sub = peer.subs.get(auction_id)
@@ -303,7 +314,9 @@ class Hub:
             # Its ok is out, or it replaced a subscription: the client is told the subscription
             # is over (it resubscribes); without the ok, the error follows.
             code = exc.code if isinstance(exc, AuctionActorsError) else "internal"
-            log.warning("%s: subscription failed: %r", auction_id, exc)
+            log.warning(
+                "%s: subscription failed: %r", auction_id, exc, extra={"auction_id": auction_id}
+            )
             why = "catch-up failed" if answered else "subscribing again failed"
             self.send(peer, protocol.unsubscribed(auction_id, seq, code, why))
             if not answered:

@@ -71,6 +71,7 @@ class Endpoints:
         self,
         supervisor: Supervisor,
         hub: Hub,
+        registry: metrics.Metrics,
         assets: Assets,
         *,
         metrics_token: str | None,
@@ -78,6 +79,7 @@ class Endpoints:
     ) -> None:
         self.supervisor = supervisor
         self.hub = hub
+        self.metrics = registry
         self._assets = assets
         self._metrics_token = metrics_token
         self._tls = tls
@@ -91,7 +93,7 @@ class Endpoints:
                 response = connection.respond(HTTPStatus.UNAUTHORIZED, "a bearer token is needed\n")
                 response.headers["WWW-Authenticate"] = 'Bearer realm="metrics"'
                 return response
-            text = (await metrics.render(self.supervisor, self.hub)).encode()
+            text = await self.metrics.render()
             return respond(connection, HTTPStatus.OK, metrics.CONTENT_TYPE, text)
         asset = self._assets.get(path)  # the web page: / and /static/...
         if asset is not None:

@@ -55,6 +55,7 @@ from auctionactors.gateway.connection import address as address_of
 from auctionactors.gateway.dispatch import Dispatcher
 from auctionactors.gateway.hub import Hub
 from auctionactors.gateway.intake import ReadAhead
+from auctionactors.gateway.metrics import Metrics
 from auctionactors.gateway.peer import Peer
 from auctionactors.gateway.protocol import HelloReceived, Refused, RequestReceived, Session
 from auctionactors.gateway.quota import CreationQuota
@@ -86,11 +87,13 @@ class Gateway:
         self.config = config or GatewayConfig()
         self.hub = Hub(supervisor)
         supervisor.subscribers.append(self.hub)
+        self.metrics = Metrics(supervisor, self.hub)
         self.dispatcher = Dispatcher(
             supervisor,
             self.hub,
             accounts,
             CreationQuota(self.config.creates_per_hour, self.config.max_open_auctions),
+            observe=self.metrics.observe_request,
         )
         self._server: Server | None = None
         # The open connections per token (keyed by its sha256), with the token to recheck it.
@@ -103,6 +106,7 @@ class Gateway:
         self._endpoints = Endpoints(
             supervisor,
             self.hub,
+            self.metrics,
             Assets.load(),
             metrics_token=self.config.metrics_token,
             tls=self.config.tls_cert is not None,

@@ -184,7 +184,12 @@ class AuctionActor(Deadlines):
             try:
                 solutions = (await self._solved()).solutions
             except Exception as exc:
-                log.warning("%s: select_solution without solutions: %r", self.auction_id, exc)
+                log.warning(
+                    "%s: select_solution without solutions: %r",
+                    self.auction_id,
+                    exc,
+                    extra={"auction_id": self.auction_id, "seq": state.seq},
+                )
                 await self._refuse(ask, name, keys, Unavailable(_NO_SOLUTIONS), batch)
                 return
         try:
@@ -261,7 +266,12 @@ class AuctionActor(Deadlines):
             try:
                 delivery = subscriber.prepare(update)
             except Exception:
-                log.exception("%s: subscriber %r failed", self.auction_id, subscriber)
+                log.exception(
+                    "%s: subscriber %r failed",
+                    self.auction_id,
+                    subscriber,
+                    extra={"auction_id": self.auction_id, "seq": update.seq},
+                )
                 continue
             if delivery is not None:
                 deliveries.append(delivery)

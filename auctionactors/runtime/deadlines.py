@@ -85,7 +85,11 @@ class Deadlines:
                 if loop.time() < until:
                     await self._mail_or_receipt(deadline, until)
                     continue
-                log.warning("%s: frames received before a deadline are late", self.auction_id)
+                log.warning(
+                    "%s: frames received before a deadline are late",
+                    self.auction_id,
+                    extra={"auction_id": self.auction_id},
+                )
             if not await self._act_on(deadline):
                 return
 
@@ -120,7 +124,11 @@ class Deadlines:
         await self._apply(events, batch)
         if await self._commit(batch):
             return True
-        log.warning("%s: storage unavailable for a deadline; retrying", self.auction_id)
+        log.warning(
+            "%s: storage unavailable for a deadline; retrying",
+            self.auction_id,
+            extra={"auction_id": self.auction_id},
+        )
         # Retry in a while, not at once: the scheduler's entry now stands for this (past)
         # deadline, so `_arm_timer` leaves it alone instead of re-arming it for the deadline
         # itself, which would fire at once and spin while the storage is down.

@@ -85,4 +85,9 @@ async def resync_all(
         try:
             await resync(auction_id, state)
         except Exception:
-            log.exception("%s: resync of %r failed", auction_id, subscriber)
+            log.exception(
+                "%s: resync of %r failed",
+                auction_id,
+                subscriber,
+                extra={"auction_id": auction_id, "seq": state.seq},
+            )

@@ -53,7 +53,12 @@ async def rebuild(
             try:
                 return await fold_in_pieces(stream_id, state, after)
             except ReplayFailed as exc:  # maybe the snapshot's fault: the events decide
-                log.warning("%s: %s after the snapshot; folding from seq 1", stream_id, exc)
+                log.warning(
+                    "%s: %s after the snapshot; folding from seq 1",
+                    stream_id,
+                    exc,
+                    extra={"auction_id": stream_id, "seq": exc.seq},
+                )
     stored = await store.read_stream(stream_id, to_seq=until_seq)
     return await fold_in_pieces(stream_id, None, stored)
 
@@ -74,12 +79,22 @@ async def _from_snapshot(
         stream_id, from_seq=snapshot.seq, to_seq=until_seq, limit=limit
     )
     if not stored or stored[0].seq != snapshot.seq:
-        log.warning("%s: snapshot at seq %d is beyond the stream; ignored", stream_id, snapshot.seq)
+        log.warning(
+            "%s: snapshot at seq %d is beyond the stream; ignored",
+            stream_id,
+            snapshot.seq,
+            extra={"auction_id": stream_id, "seq": snapshot.seq},
+        )
         return None, None
     try:
         state = decode_snapshot(stream_id, snapshot)
     except StoreError as exc:
-        log.warning("%s: snapshot ignored: %s", stream_id, exc)
+        log.warning(
+            "%s: snapshot ignored: %s",
+            stream_id,
+            exc,
+            extra={"auction_id": stream_id, "seq": snapshot.seq},
+        )
         return None, None
     return state, stored[1:]
 
@@ -96,7 +111,12 @@ async def rebuild_in_pieces(
         try:
             return await _fold_pieces(store, stream_id, state, until_seq, piece)
         except ReplayFailed as exc:  # maybe the snapshot's fault: the events decide
-            log.warning("%s: %s after the snapshot; folding from seq 1", stream_id, exc)
+            log.warning(
+                "%s: %s after the snapshot; folding from seq 1",
+                stream_id,
+                exc,
+                extra={"auction_id": stream_id, "seq": exc.seq},
+            )
     return await _fold_pieces(store, stream_id, None, until_seq, piece)
 
 

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
+
+
+def _ignore(_: int) -> None:
+    """The default observer: nobody exports histograms (no `/metrics` registry)."""
 
 
 class RuntimeStats:
@@ -17,6 +22,8 @@ class RuntimeStats:
         # Writes of commands (batches) and the commands they stored: appends per commit.
         self.commits = 0
         self.committed = 0
+        # Each write's batch size (commands), for whoever exports histograms (`/metrics`).
+        self.observe_batch: Callable[[int], None] = _ignore
 
     def count_command(self, name: str, outcome: str) -> None:
         self.commands[(name, outcome)] += 1
@@ -24,3 +31,4 @@ class RuntimeStats:
     def count_commit(self, commands: int) -> None:
         self.commits += 1
         self.committed += commands
+        self.observe_batch(commands)

@@ -292,6 +292,13 @@ class Supervisor:
                 cell.crashed = False
                 cell.new = False
                 cell.status = "live"
+                if state is not None:
+                    log.info(
+                        "%s loaded at seq %d",
+                        cell.auction_id,
+                        state.seq,
+                        extra={"auction_id": cell.auction_id, "seq": state.seq},
+                    )
                 cell.actor = AuctionActor(
                     cell.auction_id,
                     state,
@@ -312,6 +319,13 @@ class Supervisor:
                 # no message can slip in between.
                 if cell.actor.state is not None:
                     self.stats.passivations += 1
+                    seq = cell.actor.state.seq
+                    log.info(
+                        "%s passivated at seq %d",
+                        cell.auction_id,
+                        seq,
+                        extra={"auction_id": cell.auction_id, "seq": seq},
+                    )
                 self._forget(cell, None)
                 return
             except asyncio.CancelledError:
@@ -339,6 +353,7 @@ class Supervisor:
                     cell.auction_id,
                     exc,
                     cell.outages,
+                    extra={"auction_id": cell.auction_id},
                 )
             base, cap = self.config.storage_backoff_base_s, self.config.storage_backoff_max_s
             await asyncio.sleep(min(cap, base * 2 ** min(cell.outages - 1, 30)))
@@ -354,14 +369,25 @@ class Supervisor:
         # every replay: quarantine it at once instead of backing off through futile restarts.
         poisoned = isinstance(exc, ReplayFailed)
         if poisoned or len(cell.crash_times) > self.config.max_restarts:
-            log.error("%s quarantined after %d crashes: %s", cell.auction_id, cell.restarts, exc)
+            log.error(
+                "%s quarantined after %d crashes: %s",
+                cell.auction_id,
+                cell.restarts,
+                exc,
+                extra=_where(cell.auction_id, exc),
+            )
             cell.status = "quarantined"
             self.stats.quarantines += 1
             for message in cell.mailbox.drain():
                 resolve(message.future, error=Unavailable(f"quarantined: {cell.last_error}"))
             cell.mailbox.idle.set()
             return False
-        log.warning("%s crashed (%s); restarting by replay", cell.auction_id, cell.last_error)
+        log.warning(
+            "%s crashed (%s); restarting by replay",
+            cell.auction_id,
+            cell.last_error,
+            extra=_where(cell.auction_id, exc),
+        )
         n = len(cell.crash_times)
         delay = min(self.config.backoff_max_s, self.config.backoff_base_s * 2 ** (n - 1))
         await asyncio.sleep(delay)
@@ -376,3 +402,9 @@ class Supervisor:
         for message in cell.mailbox.drain():
             resolve(message.future, error=left)
         cell.mailbox.idle.set()
+
+
+def _where(auction_id: str, exc: BaseException) -> dict[str, object]:
+    """The log's ``extra`` for a crash: the auction, and the seq that poisoned it if known."""
+    seq = getattr(exc, "seq", None)
+    return {"auction_id": auction_id} if seq is None else {"auction_id": auction_id, "seq": seq}

@@ -17,7 +17,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -75,6 +75,10 @@ class WriterStats:
     batch_sizes: deque[int] = field(default_factory=lambda: deque(maxlen=1000))
     # Seconds from BEGIN to the end of COMMIT (the fsync included) of recent batches.
     commit_latencies_s: deque[float] = field(default_factory=lambda: deque(maxlen=1000))
+    # Called on the writer's thread after each commit with (appends in the batch, seconds from
+    # BEGIN to the end of COMMIT, seconds of the COMMIT statement alone: the fsync), for
+    # whoever exports histograms (`/metrics`); None: nobody.
+    observe: Callable[[int, float, float], None] | None = None
 
 
 class BatchWriter:
@@ -161,6 +165,7 @@ class BatchWriter:
             raise
         except Exception as exc:
             return self._failed(conn, requests, storage_failure(exc))
+        committing = time.perf_counter()
         try:
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
@@ -173,8 +178,9 @@ class BatchWriter:
             # the WAL, to be recovered at the next open): written or not, unknown.
             unknown = OutcomeUnknown(f"storage failed while committing; outcome unknown: {exc}")
             return self._failed(conn, requests, unknown)
+        done = time.perf_counter()
         self.stats.commits += 1
-        self.stats.commit_latencies_s.append(time.perf_counter() - started)
+        self.stats.commit_latencies_s.append(done - started)
         self._remember(staged)
         _bounded_update(self.marks, marks, self.max_cached_streams)
         _bounded_update(self.readers, readers, self.max_cached_streams)
@@ -190,6 +196,8 @@ class BatchWriter:
             self.stats.events += len(events)
         self.stats.batch_sizes.append(len(requests))
         self.stats.max_batch = max(self.stats.max_batch, len(requests))
+        if self.stats.observe is not None:
+            self.stats.observe(len(requests), done - started, done - committing)
         return results
 
     def _failed(

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 
-from .conftest import Conn, Served, bid, open_auction
+from prometheus_client.parser import text_string_to_metric_families
+
+from .conftest import Conn, Served, bid, open_auction, serving
 
 
 async def get(served: Served, path: str) -> tuple[int, dict[str, str], bytes]:
@@ -51,24 +54,67 @@ async def test_metrics(served: Served) -> None:
     lines = set(text.splitlines())
     for line in (
         "# TYPE auctionactors_actors gauge",
-        'auctionactors_actors{status="live"} 1',
-        'auctionactors_actors{status="quarantined"} 0',
-        "auctionactors_mailbox_depth 0",
+        'auctionactors_actors{status="live"} 1.0',
+        'auctionactors_actors{status="quarantined"} 0.0',
+        "auctionactors_mailbox_depth 0.0",
         "# TYPE auctionactors_commands_total counter",
-        'auctionactors_commands_total{command="CreateAuction",outcome="ok"} 1',
-        'auctionactors_commands_total{command="PlaceBids",outcome="ok"} 1',
-        'auctionactors_commands_total{command="PlaceBids",outcome="invalid"} 1',
-        "auctionactors_connections 2",
-        "# TYPE auctionactors_store_append_batch_size summary",
-        "auctionactors_store_appends_total 2",
-        "auctionactors_messages_dropped_total 0",
+        'auctionactors_commands_total{command="CreateAuction",outcome="ok"} 1.0',
+        'auctionactors_commands_total{command="PlaceBids",outcome="ok"} 1.0',
+        'auctionactors_commands_total{command="PlaceBids",outcome="invalid"} 1.0',
+        "auctionactors_connections 2.0",
+        "# TYPE auctionactors_store_append_batch_size histogram",
+        "auctionactors_store_appends_total 2.0",
+        "auctionactors_messages_dropped_total 0.0",
     ):
         assert line in lines, line
-    sent = next(line for line in lines if line.startswith("auctionactors_messages_sent_total "))
-    assert int(sent.split()[1]) >= 6  # welcomes, oks, an error, updates
-    for line in text.splitlines():  # every sample line is "name{labels} number"
-        if not line.startswith("#"):
-            float(line.rsplit(" ", 1)[1])
+    samples = _samples(text)
+    assert samples[("auctionactors_messages_sent_total", ())] >= 6  # welcomes, oks, updates
+    latency = "auctionactors_command_latency_seconds_count"
+    assert samples[(latency, (("outcome", "ok"), ("type", "place_bids")))] == 1
+    assert samples[(latency, (("outcome", "invalid"), ("type", "place_bids")))] == 1
+    assert samples[(latency, (("outcome", "ok"), ("type", "subscribe")))] == 1
+    assert samples[("auctionactors_commit_batch_size_count", ())] == 2  # the create, the bid
+    assert samples[("auctionactors_commit_batch_size_sum", ())] == 2
+    for name in ("append_batch_size", "commit_latency_seconds", "fsync_seconds"):
+        assert samples[(f"auctionactors_store_{name}_count", ())] == 2, name
+    assert samples[("auctionactors_fanout_latency_seconds_count", ())] >= 1
+    assert samples[("process_cpu_seconds_total", ())] > 0  # the standard process metrics
+    assert ("python_gc_collections_total", (("generation", "0"),)) in samples
+    for conn in (admin, s1):
+        await conn.close()
+
+
+def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of ``text``, parsed by the library's own parser (which refuses a malformed
+    exposition), by name and sorted labels."""
+    out = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            out[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return out
+
+
+async def test_patch_sizes_and_one_registry_per_server(served: Served, tmp_path: Path) -> None:
+    """A protocol-2 subscriber's patches are measured; a second server in the same process has
+    a registry of its own (nothing of the first one's counts)."""
+    p = served.people
+    admin = await Conn.open(served.url, p.admin.token)
+    s1 = await Conn.open(served.url)
+    await s1.send({"type": "hello", "token": p.s1.token, "protocol": 2})
+    assert (await s1.recv())["type"] == "welcome"
+    aid = await open_auction(admin, p)
+    await s1.ok("subscribe", auction_id=aid)
+    await s1.ok("place_bids", auction_id=aid, bids=[bid()])
+    await s1.update_at(aid, 3)
+    samples = _samples((await get(served, "/metrics"))[2].decode())
+    assert samples[("auctionactors_patch_bytes_count", ())] >= 1
+    assert samples[("auctionactors_patch_bytes_sum", ())] > 50
+    async with serving(tmp_path / "other.db") as other:
+        others = _samples((await get(other, "/metrics"))[2].decode())
+        assert ("auctionactors_commands_total", ()) not in others
+        assert others[("auctionactors_commit_batch_size_count", ())] == 0
+        assert others[("auctionactors_patch_bytes_count", ())] == 0
+        assert others[("auctionactors_connections", ())] == 0
     for conn in (admin, s1):
         await conn.close()
 

@@ -99,7 +99,7 @@ async def test_a_receiver_whose_update_cannot_be_rendered_misses_only_its_own(
     assert (update["auction_id"], update["seq"]) == (other, seq2)  # nothing of `bad` before it
     assert await render_failures(served) == 1
     _, _, body = await get(served, "/metrics")
-    assert "auctionactors_render_failures_total 1" in body.decode().splitlines()
+    assert "auctionactors_render_failures_total 1.0" in body.decode().splitlines()
     for conn in (admin, s1, s2):
         await conn.close()
 
