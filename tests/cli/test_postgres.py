@@ -95,26 +95,25 @@ def test_an_unreachable_server_is_one_line(capsys: pytest.CaptureFixture[str]) -
     assert code == 1 and err.count("\n") == 1 and "cannot open" in err
 
 
-def test_serve_on_postgres_acts_on_deadlines_and_keeps_a_second_one_out(
+def test_serve_on_postgres_acts_on_deadlines_and_stops_on_sigterm(
     pg_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     users = make_users(pg_url)
-    with serving(pg_url) as first:
+    with serving(pg_url) as served:
         now_us = time.time_ns() // 1000
-        auction_id = asyncio.run(create(first.url, users, instant_in(1, now_us), duration_s=1))
-        second = start_cli("serve", "--db", pg_url, "--port", "0")
-        out, err = second.communicate(timeout=30)
-        assert second.returncode == 1, (out, err)
-        assert "another auctionactors serve is using postgresql://" in err
+        auction_id = asyncio.run(create(served.url, users, instant_in(1, now_us), duration_s=1))
         deadline = time.monotonic() + 20
         while True:  # the daemon alone ends the auction (a real process: poll, with a deadline)
             _, out, _ = run(capsys, "events", auction_id, "--json", "--db", pg_url)
             kinds = [json.loads(line)["type"] for line in out.splitlines()]
             if "auction_ended" in kinds:
                 break
+            assert served.proc.poll() is None, "serve died"
             assert time.monotonic() < deadline, f"not ended in time: {kinds}"
             time.sleep(0.1)
-        assert first.proc.poll() is None
+        served.proc.send_signal(signal.SIGTERM)
+        assert served.proc.wait(timeout=20) == 0
+        assert served.out.rest()[-1] == "auctionactors: stopped"
     assert run(capsys, "verify", "--db", pg_url)[0] == 0
 
 
