@@ -13,5 +13,7 @@ echo "== browser (Chromium, Playwright)"
 scripts/setup-browser.sh
 echo "== node (the AsyncAPI parser)"
 scripts/setup-node.sh
+echo "== PostgreSQL (127.0.0.1:5432)"
+scripts/setup-postgres.sh
 echo "== pytest"
 .venv/bin/pytest "$@"

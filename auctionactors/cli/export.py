@@ -30,6 +30,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
+from auctionactors.cli.stores import open_store
 from auctionactors.domain.access import Viewer
 from auctionactors.domain.present import event_entry
 from auctionactors.domain.redaction import filter_events
@@ -45,7 +46,7 @@ OPERATOR = Viewer("", "admin")  # no --as: the whole log, as an admin sees it
 
 
 async def export(args: argparse.Namespace) -> int:
-    from auctionactors.cli.commands import company_viewer, open_store
+    from auctionactors.cli.commands import company_viewer
 
     async with open_store(args.db) as store:
         highest = await store.highest_seq(args.auction_id)
