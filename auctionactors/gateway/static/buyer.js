@@ -2,6 +2,7 @@
 // supplier names or aliases, the solutions and the selection, barges, comments and RSVPs.
 
 import { AuditLog } from "./audit.js";
+import { PriceCharts } from "./chart.js";
 import {
   activityPanel, auctionHead, bidIndex, countdownBlock, detailsPanel, productFacts, updateCountdown,
 } from "./common.js";
@@ -9,6 +10,7 @@ import { actionButton, clearError, errorLine, field, fill, h, section } from "./
 import {
   centsToWire, dateTime, fromLocalInput, money, parseTime, productLabel, time, toCents, toLocalInput, zone,
 } from "./format.js";
+import { Replay, canReplay } from "./replay.js";
 
 const FINAL = ["closed", "expired", "canceled"];
 
@@ -46,6 +48,8 @@ export class BuyerScreen {
       suppliers: h("div"), barges: h("div"), comments: h("div"), details: h("div"), activity: h("div"),
     };
     this.audit = this.role === "observer" ? null : new AuditLog(this.ctx, this.auctionId);
+    this.charts = new PriceCharts(this.ctx, this.auctionId);
+    this.replay = this.role === "observer" ? null : new Replay(this.ctx, this.auctionId);
     this.mainCol = h("div", { class: "main-col" }, this.products,
       h("div", { class: "solutions-panel" }, section("Solutions", this.solutions, this.confirm.el)));
     this.schedule = this.makeSchedule();
@@ -58,6 +62,8 @@ export class BuyerScreen {
           section("Comments from suppliers", this.side.comments),
           this.side.details,
           this.side.activity)),
+      this.charts.el,
+      this.replay ? this.replay.el : null,
       this.audit ? this.audit.el : null);
     this.update();
   }
@@ -119,6 +125,11 @@ export class BuyerScreen {
     if (editable && !this.schedule.touched) {
       const start = parseTime(view.scheduled_start);
       this.schedule.input.value = Number.isNaN(start) ? "" : toLocalInput(start);
+    }
+    this.charts.update();
+    if (this.replay) {
+      this.replay.el.hidden = !canReplay(view, this.role);
+      if (!this.replay.el.hidden) this.replay.update();
     }
     if (this.audit) {
       this.audit.el.hidden = this.role !== "admin" && (view.status === "draft" || view.status === "pending");

@@ -1,6 +1,7 @@
 // The supplier's screen: where it stands (status line), per product the ranking as it may see
 // it with a bid form, and its own barges, comments and RSVP.
 
+import { PriceCharts } from "./chart.js";
 import {
   activityPanel, auctionHead, countdownBlock, detailsPanel, productFacts, updateCountdown,
 } from "./common.js";
@@ -39,6 +40,7 @@ export class SupplierScreen {
     this.commentForm = this.makeCommentForm();
     this.details = h("div");
     this.activity = h("div");
+    this.charts = new PriceCharts(this.ctx, this.auctionId);
     root.append(
       this.head,
       this.statusLine,
@@ -49,7 +51,8 @@ export class SupplierScreen {
           section("Barges", this.barges, this.bargeForm),
           section("Comments to the buyer", this.comments, this.commentForm),
           this.details,
-          this.activity)));
+          this.activity)),
+      this.charts.el);
     this.update();
   }
 
@@ -88,6 +91,7 @@ export class SupplierScreen {
     this.renderComments(view);
     fill(this.details, detailsPanel(view));
     fill(this.activity, activityPanel(auction, this.ctx.model.me.company.id));
+    this.charts.update();
     const open = canBid(view);
     for (const el of [this.bargeForm, this.commentForm]) {
       el.querySelector("fieldset").disabled = ["closed", "expired", "canceled"].includes(view.status);
