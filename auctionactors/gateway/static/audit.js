@@ -49,7 +49,7 @@ export class AuditLog {
       h("td", {}, h("code", {}, e.type)),
       h("td", {}, byText(e.by, view, this.ctx.model.me)),
       h("td", {}, describeEvent(e, view, null))));
-    fill(this.body, h("div", { class: "table-scroll" },
+    fill(this.body, h("div", { class: "table-scroll", tabindex: 0, role: "region", "aria-label": "Audit log, scrolls sideways" },
       h("table", { class: "audit", "data-testid": "audit-log" },
         h("thead", {}, h("tr", {}, h("th", { class: "num" }, "Seq"), h("th", {}, "At"), h("th", {}, "Event"),
           h("th", {}, "By"), h("th", {}, "What"))),
