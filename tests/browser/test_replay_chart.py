@@ -82,6 +82,11 @@ async def test_price_chart_and_replay(site: Site, open_page: Opener, size: str) 
         await s1.ok("place_bids", auction_id=auction_id, bids=[bid("p1", "1.50")])
         await expect(chart_title(s1_page, "p1")).to_contain_text("best offer 1.50, your offer 1.50")
         await expect(chart_title(buyer, "p1")).to_contain_text("best offer 1.50")
+        await expect(chart_title(buyer, "p1")).to_contain_text("2 extensions")
+        # The extension is announced to screen readers (a polite live region), in words.
+        await expect(buyer.get_by_test_id("countdown-announce")).to_contain_text(
+            "Bidding extended: it now closes at"
+        )
         await s1_page.get_by_test_id("price-charts").scroll_into_view_if_needed()
         await shot(s1_page, f"replay-02-supplier-chart-{size}", full_page=False)
         await check_a11y(s1_page, "supplier view with charts")

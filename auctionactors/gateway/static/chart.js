@@ -6,7 +6,7 @@
 
 import { errorLine, fill, h, section, showError } from "./dom.js";
 import { centsToWire, money, parseTime, productLabel, time } from "./format.js";
-import { SeriesBuilder, downsample } from "./series.js";
+import { Downsampler, SeriesBuilder } from "./series.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const PAGE = 1000;
@@ -49,6 +49,7 @@ export class PriceCharts {
     this.el = section("Price history", this.note, this.error, this.body);
     this.el.dataset.testid = "price-charts";
     this.figures = new Map();
+    this.samplers = new Map(); // product id -> {best, mine}: Downsamplers kept between drawings
   }
 
   /** Read the history once (in the background); live updates keep it current afterwards. */
@@ -120,12 +121,21 @@ export class PriceCharts {
     const b = this.builder;
     const first = [series.best[0], series.mine[0]].filter(Boolean).map((p) => p[0]);
     const t0 = Number.isNaN(b.start) ? Math.min(...first, now) : b.start;
-    const live = view.status === "open" || view.status === "pending";
-    let t1 = live ? now : (Number.isNaN(b.end) ? now : b.end);
+    // While bidding is open the time axis runs to the close (it moves only when extended), so
+    // that the columns already drawn stay as they are; the lines end at now.
+    const open = view.status === "open";
+    const closes = parseTime(view.closes_at);
+    let t1 = open ? Math.max(now, Number.isNaN(closes) ? now : closes) : (Number.isNaN(b.end) ? now : b.end);
     if (!(t1 > t0)) t1 = t0 + 1000;
+    const tEnd = open ? Math.min(now, t1) : t1;
     const cols = W - PAD.left - PAD.right;
-    const best = downsample(series.best, t0, t1, cols);
-    const mine = downsample(series.mine, t0, t1, cols);
+    let samplers = this.samplers.get(product.product_id);
+    if (!samplers) {
+      samplers = { best: new Downsampler(), mine: new Downsampler() };
+      this.samplers.set(product.product_id, samplers);
+    }
+    const best = samplers.best.points(series.best, t0, t1, cols);
+    const mine = samplers.mine.points(series.mine, t0, t1, cols);
     const values = [...best, ...mine].map((p) => p[1]).filter((v) => v !== null);
     const label = productLabel(product);
     const caption = h("figcaption", {}, label);
@@ -152,7 +162,7 @@ export class PriceCharts {
         d += prev === null ? ` M${x(t).toFixed(1)},${y(v).toFixed(1)}` : ` H${x(t).toFixed(1)} V${y(v).toFixed(1)}`;
         prev = v;
       }
-      if (prev !== null) d += ` H${x(t1).toFixed(1)}`;
+      if (prev !== null) d += ` H${x(tEnd).toFixed(1)}`;
       return d.trim();
     };
     const lastBest = series.best.length ? series.best[series.best.length - 1][1] : null;

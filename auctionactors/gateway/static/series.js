@@ -126,37 +126,66 @@ export class SeriesBuilder {
   }
 }
 
+/** Of one column's points, in time order: the first, the lowest, the highest and the last. */
+function keep(group) {
+  if (group.length <= 4) return group;
+  let lo = null;
+  let hi = null;
+  for (const p of group) {
+    if (p[1] === null) continue;
+    if (lo === null || p[1] < lo[1]) lo = p;
+    if (hi === null || p[1] > hi[1]) hi = p;
+  }
+  const kept = new Set([group[0], lo, hi, group[group.length - 1]]);
+  return group.filter((p) => kept.has(p));
+}
+
+function column(t, t0, span, columns) {
+  return Math.min(columns - 1, Math.max(0, Math.floor(((t - t0) / span) * columns)));
+}
+
 /**
- * A step series cut to at most about 4 points per column over [t0, t1]: per column its first,
- * lowest, highest and last value in time order, which keeps every spike and every level.
+ * A step series cut to at most 4 points per column over [t0, t1]: per column its first, lowest,
+ * highest and last value in time order, which keeps every spike and every level.
  */
 export function downsample(points, t0, t1, columns) {
-  if (points.length <= columns * 4 || !(t1 > t0)) return points;
-  const out = [];
-  const span = t1 - t0;
-  let col = -1;
-  let group = [];
-  const flush = () => {
-    if (!group.length) return;
-    let lo = null;
-    let hi = null;
-    for (const p of group) {
-      if (p[1] === null) continue;
-      if (lo === null || p[1] < lo[1]) lo = p;
-      if (hi === null || p[1] > hi[1]) hi = p;
+  return new Downsampler().points(points, t0, t1, columns);
+}
+
+/**
+ * `downsample` for a series that grows at its end (live updates): the columns before the last
+ * one are kept between calls, so that a new point costs the last column's points, not the whole
+ * series. A new time range or column count starts over.
+ */
+export class Downsampler {
+  constructor() {
+    this.key = "";
+    this.done = []; // the points kept of the finished columns
+    this.from = 0; // where the last (unfinished) column starts in the series
+    this.col = -1;
+  }
+
+  points(series, t0, t1, columns) {
+    if (series.length <= columns * 4 || !(t1 > t0)) return series;
+    const key = `${t0}|${t1}|${columns}`;
+    if (key !== this.key || series.length <= this.from) {
+      this.key = key;
+      this.done = [];
+      this.from = 0;
+      this.col = -1;
     }
-    const keep = new Set([group[0], lo, hi, group[group.length - 1]]);
-    for (const p of group) if (keep.has(p)) out.push(p);
-    group = [];
-  };
-  for (const p of points) {
-    const c = Math.min(columns - 1, Math.max(0, Math.floor(((p[0] - t0) / span) * columns)));
-    if (c !== col) {
-      flush();
+    const span = t1 - t0;
+    let start = this.from;
+    let col = this.col;
+    for (let i = this.from; i < series.length; i++) {
+      const c = column(series[i][0], t0, span, columns);
+      if (c === col) continue;
+      if (i > start) for (const p of keep(series.slice(start, i))) this.done.push(p);
+      start = i;
       col = c;
     }
-    group.push(p);
+    this.from = start;
+    this.col = col;
+    return this.done.concat(keep(series.slice(start)));
   }
-  flush();
-  return out;
 }
