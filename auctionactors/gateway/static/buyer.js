@@ -51,7 +51,8 @@ export class BuyerScreen {
     this.charts = new PriceCharts(this.ctx, this.auctionId);
     this.replay = this.role === "observer" ? null : new Replay(this.ctx, this.auctionId);
     this.mainCol = h("div", { class: "main-col" }, this.products,
-      h("div", { class: "solutions-panel" }, section("Solutions", this.solutions, this.confirm.el)));
+      h("div", { class: "solutions-panel" }, section("Solutions", this.solutions, this.confirm.el)),
+      this.charts.el);
     this.schedule = this.makeSchedule();
     root.append(this.head, this.actionError, this.banner, this.schedule.el,
       h("div", { class: "layout" },
@@ -62,7 +63,6 @@ export class BuyerScreen {
           section("Comments from suppliers", this.side.comments),
           this.side.details,
           this.side.activity)),
-      this.charts.el,
       this.replay ? this.replay.el : null,
       this.audit ? this.audit.el : null);
     this.update();

@@ -50,6 +50,20 @@ export class PriceCharts {
     this.el.dataset.testid = "price-charts";
     this.figures = new Map();
     this.samplers = new Map(); // product id -> {best, mine}: Downsamplers kept between drawings
+    // Each figure's width, measured when it changes (never by reading layout while drawing).
+    this.widths = new Map();
+    this.resized = typeof ResizeObserver === "function" ? new ResizeObserver((entries) => {
+      let changed = false;
+      for (const entry of entries) {
+        const width = Math.round(entry.contentRect.width);
+        const pid = entry.target.dataset.product;
+        if (width > 0 && this.widths.get(pid) !== width) {
+          this.widths.set(pid, width);
+          changed = true;
+        }
+      }
+      if (changed && this.loaded) this.update();
+    }) : null;
   }
 
   /** Read the history once (in the background); live updates keep it current afterwards. */
@@ -106,13 +120,14 @@ export class PriceCharts {
     for (const product of view.products) {
       let figure = this.figures.get(product.product_id);
       if (!figure) {
-        figure = h("figure", { class: "chart", "data-testid": `chart-${product.product_id}` });
+        figure = h("figure", { class: "chart", "data-testid": `chart-${product.product_id}`, "data-product": product.product_id });
         this.figures.set(product.product_id, figure);
         this.body.append(figure);
+        if (this.resized) this.resized.observe(figure);
       }
       const series = b.products.get(product.product_id) || { best: [], mine: [] };
       // Drawn at the figure's own width, so that its text keeps its size on a phone.
-      const width = Math.max(280, Math.min(1200, Math.round(figure.clientWidth || WIDE)));
+      const width = Math.max(280, Math.min(1200, this.widths.get(product.product_id) || WIDE));
       fill(figure, this.figure(product, series, view, now, width));
     }
   }

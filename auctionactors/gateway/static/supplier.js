@@ -45,14 +45,13 @@ export class SupplierScreen {
       this.head,
       this.statusLine,
       h("div", { class: "layout" },
-        h("div", { class: "main-col" }, this.products),
+        h("div", { class: "main-col" }, this.products, this.charts.el),
         h("aside", { class: "side-col" },
           section("Your answer", this.rsvp),
           section("Barges", this.barges, this.bargeForm),
           section("Comments to the buyer", this.comments, this.commentForm),
           this.details,
-          this.activity)),
-      this.charts.el);
+          this.activity)));
     this.update();
   }
 
