@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from playwright.async_api import Page
+    from playwright.async_api import Page, ViewportSize
 
 AXE_JS = (
     Path(__file__).resolve().parents[2]
@@ -23,6 +23,11 @@ AXE_JS = (
     / "axe.min.js"
 )
 BLOCKING = ("serious", "critical")
+# The sizes every screen is checked and photographed at: a laptop and a phone.
+VIEWPORTS: dict[str, ViewportSize] = {
+    "desktop": {"width": 1280, "height": 800},
+    "phone": {"width": 390, "height": 844},
+}
 
 
 @cache

@@ -11,15 +11,14 @@ import pytest
 
 from tests.gateway.conftest import Conn, open_auction
 
-from .axe import check_a11y
-from .conftest import DESKTOP, PHONE, WAIT_MS, Site, product, shot
+from .axe import VIEWPORTS, check_a11y
+from .conftest import WAIT_MS, Site, product, shot
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, Page, ViewportSize
 
     from auctionactors.store.base import NewUser
 
-VIEWPORTS = {"desktop": DESKTOP, "phone": PHONE}
 MAX_TABS = 150
 
 

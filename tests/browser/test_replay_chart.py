@@ -11,13 +11,11 @@ import pytest
 
 from tests.gateway.conftest import Conn, bid, open_auction
 
-from .axe import check_a11y
-from .conftest import DESKTOP, PHONE, WAIT_MS, Opener, Site, shot
+from .axe import VIEWPORTS, check_a11y
+from .conftest import WAIT_MS, Opener, Site, shot
 
 if TYPE_CHECKING:
     from playwright.async_api import Page, ViewportSize
-
-VIEWPORTS = {"desktop": DESKTOP, "phone": PHONE}
 
 
 def chart_title(page: Page, product_id: str) -> object:

@@ -24,7 +24,8 @@ SERIES = """async ([events, me, view]) => {
   const before = values(b.product("p1").best);
   if (view) b.observeView(view, Date.parse(events[events.length - 1].at) + 1000);
   return { best: values(b.product("p1").best), mine: values(b.product("p1").mine), before,
-    extensions: b.extensions.length, events: b.events };
+    extensions: b.extensions.length, events: b.events,
+    live: [...b.product("p1").live.keys()].sort() };
 }"""
 
 DOWNSAMPLE = """async () => {
@@ -87,6 +88,8 @@ async def test_series_from_each_receivers_events(site: Site, browser: Browser) -
         assert got["before"] == [250, 225]
         # ... and the live view sets it right.
         assert got["best"] == [250, 225, 250]
+        # ... and drops the bids no longer live, so that later events build on the truth.
+        assert got["live"] == sorted(b["bid_id"] for b in view["products"][0]["bids"])
 
         sampled: dict[str, Any] = await page.evaluate(DOWNSAMPLE)
         assert sampled["n"] <= 500 * 4

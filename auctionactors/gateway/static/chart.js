@@ -44,7 +44,7 @@ export class PriceCharts {
     this.loading = null;
     this.loaded = false;
     this.body = h("div", { class: "charts" });
-    this.note = h("p", { class: "muted chart-note", "aria-live": "polite" }, "Loading the price history…");
+    this.note = h("p", { class: "muted chart-note" }, "Loading the price history…");
     this.error = errorLine("chart-error");
     this.el = section("Price history", this.note, this.error, this.body);
     this.el.dataset.testid = "price-charts";

@@ -55,9 +55,10 @@ export class Replay {
         this.moveTo(event.key === "Home" ? 1 : this.max);
       }
     });
-    this.eventLine = h("p", { class: "replay-event", "data-testid": "replay-event" });
+    // The event of each step is read out (briefly); the replayed view below it is not.
+    this.eventLine = h("p", { class: "replay-event", "data-testid": "replay-event", "aria-live": "polite" });
     this.error = errorLine("replay-error");
-    this.body = h("div", { class: "replay-body", "data-testid": "replay-view", "aria-live": "polite" },
+    this.body = h("div", { class: "replay-body", "data-testid": "replay-view" },
       h("p", { class: "muted" }, "Move the slider (or use the arrow keys) to see the auction as it was after each event."));
     this.el = section("Replay", h("p", { class: "muted" },
       "Every step of the audit trail: the view as it was right after each event, rebuilt by the server from the stored events."),

@@ -110,18 +110,20 @@ export class SeriesBuilder {
 
   /**
    * The live view as it is now (`at` ms): its ranking is the truth, so the best offer and the
-   * receiver's own offer are set from it (for a supplier this corrects a competitor's raised
-   * price, which its events cannot show).
+   * receiver's own offer are set from it, and bids no longer in it are dropped (for a supplier
+   * this corrects a competitor's raised price, which its events cannot show).
    */
   observeView(view, at) {
     for (const product of view.products || []) {
       const series = this.product(product.product_id);
       const bids = product.bids || [];
-      const best = bids.length ? toCents(bids[0].amount) : null;
-      const own = this.me === null ? undefined
-        : bids.find((b) => b.supplier && b.supplier.id === this.me);
-      series.push(series.best, at, best);
-      if (own !== undefined) series.push(series.mine, at, own ? toCents(own.amount) : null);
+      const ids = new Set(bids.map((b) => b.bid_id));
+      for (const id of [...series.live.keys()]) if (!ids.has(id)) series.live.delete(id);
+      series.push(series.best, at, bids.length ? toCents(bids[0].amount) : null);
+      if (this.me !== null) {
+        const own = bids.find((b) => b.supplier && b.supplier.id === this.me);
+        series.push(series.mine, at, own ? toCents(own.amount) : null);
+      }
     }
   }
 }
