@@ -18,6 +18,47 @@ if TYPE_CHECKING:
     from playwright.async_api import Page, ViewportSize
 
 
+# Moves the slider through every seq from 1 to the last but one within one task (as a fast drag
+# does between two timer ticks), and returns the `get_view … at_seq` requests the page has sent
+# by the time it sends its first.
+DRAG = """async () => {
+  const conn = window.auctionPage.connection;
+  const asked = [];
+  const request = conn.request;
+  let sent;
+  const first = new Promise((resolve) => { sent = resolve; });
+  conn.request = function (type, fields) {
+    if (type === "get_view") {
+      asked.push(fields.at_seq);
+      sent();
+    }
+    return request.call(this, type, fields);
+  };
+  const slider = document.querySelector("[data-testid=replay-slider]");
+  const end = Number(slider.max) - 1; // a position not shown yet (a shown one is kept)
+  for (let seq = 1; seq <= end; seq++) {
+    slider.value = String(seq);
+    slider.dispatchEvent(new Event("input", { bubbles: true }));
+  }
+  await first; // without the debounce, every move would have asked by now
+  conn.request = request;
+  return [end, asked];
+}"""
+
+
+async def fits(page: Page, width: int) -> None:
+    """The page's charts and replay lie within `width`, and so does what they hold."""
+    for testid in ("price-charts", "replay"):
+        panel = page.get_by_test_id(testid)
+        if not await panel.count():
+            continue
+        right = await panel.evaluate(
+            "el => Math.max(...[el, ...el.querySelectorAll('*')].map("
+            "(e) => e.getBoundingClientRect().right))"
+        )
+        assert right <= width, f"{testid} reaches {right} px on a {width} px screen"
+
+
 def chart_title(page: Page, product_id: str) -> object:
     return page.get_by_test_id(f"chart-{product_id}").locator("svg title")
 
@@ -127,6 +168,16 @@ async def test_price_chart_and_replay(site: Site, open_page: Opener, size: str) 
         await expect(
             buyer.get_by_test_id("product-p1").get_by_test_id("bid").first
         ).to_contain_text("1.50")
+        # Dragging the slider over many seqs asks the server once, where it rests.
+        end, asked = await buyer.evaluate(DRAG)
+        assert asked == [end], asked
+        await expect(buyer.get_by_test_id("replay-event")).to_contain_text(f"#{end} ")
+        # Neither the charts nor the replay make the screen scroll sideways, nor at 360 px.
+        for page in (buyer, s1_page):
+            await fits(page, viewport["width"])
+        await buyer.set_viewport_size({"width": 360, "height": 800})
+        await fits(buyer, 360)
+        await buyer.set_viewport_size(viewport)
         await replay.get_by_role("button", name="Latest event").click()
         await expect(rows.first).to_contain_text("1.50")
         await shot(buyer, f"replay-04-buyer-replay-latest-{size}")
