@@ -2,9 +2,8 @@
 
 import { actionButton, errorLine, fill, h, section } from "./dom.js";
 import { describeEvent } from "./common.js";
+import { readEvents } from "./events.js";
 import { time } from "./format.js";
-
-const PAGE = 1000;
 
 export class AuditLog {
   constructor(ctx, auctionId) {
@@ -22,18 +21,7 @@ export class AuditLog {
 
   async load() {
     const events = [];
-    let since = 0;
-    for (;;) {
-      const reply = await this.ctx.conn.request("get_events", { auction_id: this.auctionId, since, limit: PAGE });
-      events.push(...reply.events);
-      if ("next_since" in reply) { // protocol 1.1: the server says where the next page starts
-        if (reply.next_since === null) break;
-        since = reply.next_since;
-        continue;
-      }
-      if (reply.events.length < PAGE) break;
-      since = reply.events[reply.events.length - 1].seq;
-    }
+    await readEvents(this.ctx.conn, this.auctionId, 0, (e) => events.push(e));
     this.events = events;
     this.loaded = true;
     this.render();

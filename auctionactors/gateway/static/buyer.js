@@ -68,7 +68,9 @@ export class BuyerScreen {
     this.update();
   }
 
-  unmount() {}
+  unmount() {
+    this.charts.stop();
+  }
 
   update() {
     const auction = this.auction;

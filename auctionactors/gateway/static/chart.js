@@ -4,12 +4,12 @@
 // drawing is cut to a few points per pixel column, so a 100k-event auction draws as fast as a
 // small one.
 
-import { errorLine, fill, h, section, showError } from "./dom.js";
+import { clearError, errorLine, fill, h, section, showError } from "./dom.js";
 import { centsToWire, money, parseTime, productLabel, time } from "./format.js";
+import { readEvents } from "./events.js";
 import { Downsampler, SeriesBuilder } from "./series.js";
 
 const SVG = "http://www.w3.org/2000/svg";
-const PAGE = 1000;
 const WIDE = 640; // the drawing's width where the figure's own width is not known yet
 const H = 180;
 const PAD = { left: 64, right: 10, top: 10, bottom: 24 };
@@ -21,17 +21,6 @@ function s(tag, attrs, ...children) {
   }
   for (const child of children.flat()) if (child) el.append(child);
   return el;
-}
-
-/** Read an auction's events, page by page, into `onEvent`; from `since` (exclusive). */
-export async function readEvents(conn, auctionId, since, onEvent) {
-  let from = since;
-  for (;;) {
-    const reply = await conn.request("get_events", { auction_id: auctionId, since: from, limit: PAGE });
-    for (const event of reply.events) onEvent(event);
-    if (reply.next_since === null || reply.next_since === undefined || !reply.events.length) return from;
-    from = reply.next_since;
-  }
 }
 
 export class PriceCharts {
@@ -70,6 +59,8 @@ export class PriceCharts {
   load() {
     if (this.loading) return this.loading;
     this.loading = this.catchUp().then(() => {
+      if (this.stopped) return;
+      clearError(this.error);
       this.loaded = true;
       this.update();
     }, (err) => {
@@ -80,13 +71,20 @@ export class PriceCharts {
   }
 
   async catchUp() {
-    await readEvents(this.ctx.conn, this.auctionId, this.builder.lastSeq, (e) => this.builder.add(e));
+    await readEvents(this.ctx.conn, this.auctionId, this.builder.lastSeq, (e) => this.builder.add(e),
+      () => !this.stopped);
+  }
+
+  /** The screen is gone: stop reading and watching sizes. */
+  stop() {
+    this.stopped = true;
+    if (this.resized) this.resized.disconnect();
   }
 
   /** Called on every render of the screen: take the live events, redraw. */
   update() {
     const auction = this.ctx.model.get(this.auctionId);
-    if (!auction || !auction.view) return;
+    if (this.stopped || !auction || !auction.view) return;
     if (!this.loaded) {
       this.load();
       return;

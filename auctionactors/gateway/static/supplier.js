@@ -55,7 +55,9 @@ export class SupplierScreen {
     this.update();
   }
 
-  unmount() {}
+  unmount() {
+    this.charts.stop();
+  }
 
   get auction() {
     return this.ctx.model.get(this.auctionId);
