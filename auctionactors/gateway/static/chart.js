@@ -195,7 +195,10 @@ export class PriceCharts {
       b.extensions.filter((t) => t >= t0 && t <= t1).map((t) =>
         s("line", { x1: x(t), x2: x(t), y1: PAD.top, y2: H - PAD.bottom, class: "extension", "data-testid": "extension-mark" })),
       s("path", { d: path(best), class: "line best", "data-testid": "best-line" }),
-      this.mine ? s("path", { d: path(mine), class: "line mine", "data-testid": "mine-line" }) : null);
+      this.mine ? s("path", { d: path(mine), class: "line mine", "data-testid": "mine-line" }) : null,
+      // Where each line stands now, visible even when it has just begun.
+      lastBest === null ? null : s("circle", { cx: x(tEnd), cy: y(lastBest), r: 4, class: "dot best" }),
+      this.mine && lastMine !== null ? s("circle", { cx: x(tEnd), cy: y(lastMine), r: 3, class: "dot mine" }) : null);
     const legend = h("p", { class: "chart-legend" },
       h("span", { class: "key best" }, "Best offer"), " ",
       this.mine ? h("span", { class: "key mine" }, "Your offer") : null, " ",
