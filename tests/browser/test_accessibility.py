@@ -1,6 +1,7 @@
 """axe-core on every screen of the page, at desktop and phone widths: sign-in, the auction list,
-a new auction, the buyer's view pending, open, in decision and closed, the supplier's view, the
-operator screen, and an admin's audit log and replay. No serious or critical violation."""
+a new auction, the buyer's view pending, open, in decision and closed, the supplier's and the
+observer's view, the operator screen, and an admin's audit log and replay. No serious or
+critical violation."""
 
 from __future__ import annotations
 
@@ -73,6 +74,13 @@ async def test_every_screen_passes_axe(
         await s1.goto(f"{site.url}#/auction/{open_id}")
         await expect(s1.get_by_test_id("status-line")).to_be_visible()
         await screen(s1, "07-supplier-open", size)
+
+        await admin.ok("invite_observer", auction_id=open_id, company_id=people.observer.company_id)
+        observer = await open_page(people.observer, viewport)
+        await observer.goto(f"{site.url}#/auction/{open_id}")
+        await expect(observer.get_by_test_id("buyer-status")).to_contain_text("Bidding is open")
+        await expect(observer.get_by_test_id("chart-p1").locator("svg")).to_have_count(1)
+        await screen(observer, "07b-observer-open", size)
 
         # (The admin signs in while the auction is live: finished auctions are not in its list.)
         admin_page = await open_page(people.admin, viewport)
