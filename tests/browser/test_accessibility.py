@@ -80,6 +80,8 @@ async def test_every_screen_passes_axe(
         await observer.goto(f"{site.url}#/auction/{open_id}")
         await expect(observer.get_by_test_id("buyer-status")).to_contain_text("Bidding is open")
         await expect(observer.get_by_test_id("chart-p1").locator("svg")).to_have_count(1)
+        await expect(observer.get_by_test_id("replay")).to_have_count(0)  # not for observers
+        await expect(observer.locator("#app")).not_to_contain_text("null")  # seen on screen once
         await screen(observer, "07b-observer-open", size)
 
         # (The admin signs in while the auction is live: finished auctions are not in its list.)

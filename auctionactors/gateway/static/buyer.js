@@ -54,7 +54,8 @@ export class BuyerScreen {
       h("div", { class: "solutions-panel" }, section("Solutions", this.solutions, this.confirm.el)),
       this.charts.el);
     this.schedule = this.makeSchedule();
-    root.append(this.head, this.actionError, this.banner, this.schedule.el,
+    // (Node.append writes null as the text "null": absent panels are filtered out.)
+    root.append(...[this.head, this.actionError, this.banner, this.schedule.el,
       h("div", { class: "layout" },
         this.mainCol,
         h("aside", { class: "side-col" },
@@ -64,7 +65,7 @@ export class BuyerScreen {
           this.side.details,
           this.side.activity)),
       this.replay ? this.replay.el : null,
-      this.audit ? this.audit.el : null);
+      this.audit ? this.audit.el : null].filter(Boolean));
     this.update();
   }
 
