@@ -201,7 +201,7 @@ export class PriceCharts {
       this.mine && lastMine !== null ? s("circle", { cx: x(tEnd), cy: y(lastMine), r: 3, class: "dot mine" }) : null);
     const legend = h("p", { class: "chart-legend" },
       h("span", { class: "key best" }, "Best offer"), " ",
-      this.mine ? h("span", { class: "key mine" }, "Your offer") : null, " ",
+      this.mine && series.mine.length ? h("span", { class: "key mine" }, "Your offer") : null, " ",
       b.extensions.length ? h("span", { class: "key extension" }, "Extension") : null);
     return [caption, svg, legend];
   }
