@@ -15,3 +15,19 @@ fi
 if ! .venv/bin/python -c "import playwright" >/dev/null 2>&1; then
     .venv/bin/python -m pip install --quiet playwright
 fi
+# axe-core (the accessibility checker the browser tests inject into every screen), pinned, from
+# the npm registry into a git-ignored folder; installed again only when the version differs.
+AXE_VERSION="4.10.3"
+AXE_DIR="node_modules_browser"
+if [ "$(node -p "require('./$AXE_DIR/node_modules/axe-core/package.json').version" 2>/dev/null || true)" != "$AXE_VERSION" ]; then
+    if ! command -v npm >/dev/null 2>&1; then
+        SUDO=""
+        if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then
+            SUDO="sudo"
+        fi
+        $SUDO apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq npm >/dev/null
+    fi
+    mkdir -p "$AXE_DIR"
+    npm install --prefix "$AXE_DIR" --no-save --no-audit --no-fund --no-package-lock --silent "axe-core@$AXE_VERSION"
+fi

@@ -186,6 +186,7 @@ function route() {
   else if (key.startsWith("auction:")) screen = auctionScreen(key.slice("auction:".length));
   else screen = new ListScreen(ctx);
   if (screen) screen.mount(app);
+  tick(); // the countdown shows its value at once, not at the next tick
 }
 
 /** The screen for an auction by the viewer's role; a placeholder until its first update. */

@@ -20,8 +20,9 @@ export class AuditLog {
   }
 
   async load() {
-    const [events, companies] = await Promise.all([
-      readEvents(this.ctx.conn, this.auctionId), companyNames(this.ctx.conn)]);
+    const events = [];
+    const [, companies] = await Promise.all([
+      readEvents(this.ctx.conn, this.auctionId, 0, (e) => events.push(e)), companyNames(this.ctx.conn)]);
     this.events = events;
     this.companies = companies;
     this.loaded = true;
@@ -38,7 +39,7 @@ export class AuditLog {
       h("td", {}, h("code", {}, e.type)),
       h("td", {}, byText(e.by, view, this.ctx.model.me, this.companies)),
       h("td", {}, describeEvent(e, view, null))));
-    fill(this.body, h("div", { class: "table-scroll" },
+    fill(this.body, h("div", { class: "table-scroll", tabindex: 0, role: "region", "aria-label": "Audit log, scrolls sideways" },
       h("table", { class: "audit", "data-testid": "audit-log" },
         h("thead", {}, h("tr", {}, h("th", { class: "num" }, "Seq"), h("th", {}, "At"), h("th", {}, "Event"),
           h("th", {}, "By"), h("th", {}, "What"))),

@@ -3,6 +3,7 @@
 
 import { AlertBar } from "./alerts.js";
 import { AuditLog } from "./audit.js";
+import { PriceCharts } from "./chart.js";
 import {
   activityPanel, auctionHead, bidIndex, countdownBlock, detailsPanel, openedAt, productFacts, updateCountdown,
 } from "./common.js";
@@ -11,6 +12,7 @@ import { actionButton, clearError, errorLine, field, fill, h, section } from "./
 import {
   centsToWire, dateTime, fromLocalInput, money, parseTime, productLabel, time, toCents, toLocalInput, zone,
 } from "./format.js";
+import { Replay, canReplay } from "./replay.js";
 
 const FINAL = ["closed", "expired", "canceled"];
 
@@ -49,10 +51,14 @@ export class BuyerScreen {
       suppliers: h("div"), barges: h("div"), comments: h("div"), details: h("div"), activity: h("div"),
     };
     this.audit = this.role === "observer" ? null : new AuditLog(this.ctx, this.auctionId);
+    this.charts = new PriceCharts(this.ctx, this.auctionId);
+    this.replay = this.role === "observer" ? null : new Replay(this.ctx, this.auctionId);
     this.mainCol = h("div", { class: "main-col" }, this.products,
-      h("div", { class: "solutions-panel" }, section("Solutions", this.solutions, this.confirm.el)));
+      h("div", { class: "solutions-panel" }, section("Solutions", this.solutions, this.confirm.el)),
+      this.charts.el);
     this.schedule = this.makeSchedule();
-    root.append(h("div", { class: "sticky-head" }, this.head, this.actionError, this.banner, this.alerts.el),
+    // (Node.append writes null as the text "null": absent panels are filtered out.)
+    root.append(...[h("div", { class: "sticky-head" }, this.head, this.actionError, this.banner, this.alerts.el),
       this.schedule.el,
       h("div", { class: "layout" },
         this.mainCol,
@@ -62,11 +68,14 @@ export class BuyerScreen {
           section("Comments from suppliers", this.side.comments),
           this.side.details,
           this.side.activity)),
-      this.audit ? this.audit.el : null);
+      this.replay ? this.replay.el : null,
+      this.audit ? this.audit.el : null].filter(Boolean));
     this.update();
   }
 
-  unmount() {}
+  unmount() {
+    this.charts.stop();
+  }
 
   update() {
     const auction = this.auction;
@@ -129,6 +138,11 @@ export class BuyerScreen {
     if (editable && !this.schedule.touched) {
       const start = parseTime(view.scheduled_start);
       this.schedule.input.value = Number.isNaN(start) ? "" : toLocalInput(start);
+    }
+    this.charts.update();
+    if (this.replay) {
+      this.replay.el.hidden = !canReplay(view, this.role);
+      if (!this.replay.el.hidden) this.replay.update();
     }
     if (this.audit) {
       this.audit.el.hidden = this.role !== "admin" && (view.status === "draft" || view.status === "pending");

@@ -16,11 +16,14 @@ export function statusBadge(status) {
 
 /** The countdown block; `updateCountdown` refreshes it, the page's ticker moves its value. */
 export function countdownBlock() {
+  // The ticking value is a timer (not read out each second); what it counts to is announced
+  // politely when it changes (an extension, the next phase), in words, by a visually hidden line.
   return h("div", { class: "countdown", "data-testid": "countdown", hidden: true },
     h("span", { class: "cd-label" }),
-    h("span", { class: "cd-value", "data-testid": "countdown-value" }),
+    h("span", { class: "cd-value", "data-testid": "countdown-value", role: "timer" }),
     h("span", { class: "cd-at" }),
-    h("span", { class: "cd-flag", "data-testid": "extended-flag" }, "Extended"));
+    h("span", { class: "cd-flag", "data-testid": "extended-flag" }, "Extended"),
+    h("span", { class: "sr-only", "aria-live": "polite", "data-testid": "countdown-announce" }));
 }
 
 export function updateCountdown(el, auction) {
@@ -38,6 +41,14 @@ export function updateCountdown(el, auction) {
   el.dataset.status = view.status;
   el.querySelector(".cd-label").textContent = deadline.label;
   el.querySelector(".cd-at").textContent = `at ${time(deadline.at)}`;
+  const announce = el.querySelector(".sr-only");
+  if (announce && announce.dataset.at !== deadline.at) {
+    const extended = announce.dataset.status === "open" && view.status === "open";
+    announce.textContent = extended ? `Bidding extended: it now closes at ${time(deadline.at)}`
+      : `${deadline.label.replace(/ in$/, "")} at ${time(deadline.at)}`;
+    announce.dataset.at = deadline.at;
+    announce.dataset.status = view.status;
+  }
 }
 
 /** Called by the page's ticker (4 times a second) for every visible countdown. */

@@ -1,27 +1,23 @@
-// What the view does not carry but its events do (when bidding really opened, the buyer's
-// comment on its selection; a supplier's own bids): found among the events the page received,
-// else read with `get_events`, page by page, once per auction.
+// Reading an auction's events with `get_events` (for the audit log, the price charts and a
+// supplier's own bids), and what the view does not carry but its events do (when bidding really
+// opened, the buyer's comment on its selection): found among the events the page received, else
+// read once per auction.
 
 const PAGE = 1000;
 const MAX_PAGES = 20; // a lookup stops here (an event far into a huge log is not worth the wait)
 
-/** Every event of the auction from `since` on, read page by page (`get_events`). */
-export async function readEvents(conn, auctionId, since = 0, onPage = null) {
-  const events = [];
-  let next = since;
-  for (;;) {
-    const reply = await conn.request("get_events", { auction_id: auctionId, since: next, limit: PAGE });
-    events.push(...reply.events);
-    if (onPage) onPage(reply.events);
-    if ("next_since" in reply) {
-      if (reply.next_since === null) break;
-      next = reply.next_since;
-    } else {
-      if (reply.events.length < PAGE) break;
-      next = reply.events[reply.events.length - 1].seq;
-    }
+/**
+ * Read an auction's events, page by page (`get_events`: pages of at most 1,000, each saying where
+ * the next starts), into `onEvent`; from `since` (exclusive), while `wanted()` holds.
+ */
+export async function readEvents(conn, auctionId, since, onEvent, wanted = () => true) {
+  let from = since;
+  while (wanted()) {
+    const reply = await conn.request("get_events", { auction_id: auctionId, since: from, limit: PAGE });
+    for (const event of reply.events) onEvent(event);
+    if (reply.next_since === null || reply.next_since === undefined || !reply.events.length) return;
+    from = reply.next_since;
   }
-  return events;
 }
 
 /**
@@ -46,14 +42,12 @@ export function knownEvent(ctx, auction, type, since = 0) {
 }
 
 async function lookUp(ctx, auction, type, since) {
-  let next = since;
   let found = null;
-  for (let page = 0; page < MAX_PAGES; page += 1) {
-    if (!ctx.conn) return null;
-    const reply = await ctx.conn.request("get_events", { auction_id: auction.id, since: next, limit: PAGE });
-    for (const event of reply.events) if (event.type === type) found = event;
-    if (found || reply.next_since === null || reply.next_since === undefined) return found;
-    next = reply.next_since;
-  }
+  let read = 0;
+  if (!ctx.conn) return null;
+  await readEvents(ctx.conn, auction.id, since, (event) => {
+    read += 1;
+    if (event.type === type) found = event;
+  }, () => !found && read < MAX_PAGES * PAGE && Boolean(ctx.conn));
   return found;
 }

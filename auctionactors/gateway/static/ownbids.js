@@ -28,8 +28,8 @@ export class OwnBids {
     if (this.started) return;
     this.started = true;
     try {
-      await readEvents(this.ctx.conn, this.auctionId, 0, (events) => {
-        for (const e of events) if (this.isOwn(e)) this.read.set(e.seq, e);
+      await readEvents(this.ctx.conn, this.auctionId, 0, (e) => {
+        if (this.isOwn(e)) this.read.set(e.seq, e);
       });
       this.loaded = true;
       this.ctx.model.dispatchEvent(new CustomEvent("change", { detail: { auctionId: this.auctionId } }));

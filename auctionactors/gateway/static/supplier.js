@@ -4,6 +4,7 @@
 // panels (supplierside.js).
 
 import { AlertBar } from "./alerts.js";
+import { PriceCharts } from "./chart.js";
 import {
   activityPanel, auctionHead, countdownBlock, detailsPanel, openedAt, productFacts, updateCountdown,
 } from "./common.js";
@@ -43,11 +44,12 @@ export class SupplierScreen {
     this.side = new SupplierSide(this.ctx, this.auctionId);
     this.details = h("div");
     this.activity = h("div");
+    this.charts = new PriceCharts(this.ctx, this.auctionId);
     root.append(
       h("div", { class: "sticky-head" }, this.head, this.statusLine, this.alerts.el),
       this.statusNote,
       h("div", { class: "layout" },
-        h("div", { class: "main-col" }, this.products, this.ownBids.el),
+        h("div", { class: "main-col" }, this.products, this.charts.el, this.ownBids.el),
         h("aside", { class: "side-col" },
           this.side.panels(),
           this.details,
@@ -55,7 +57,9 @@ export class SupplierScreen {
     this.update();
   }
 
-  unmount() {}
+  unmount() {
+    this.charts.stop();
+  }
 
   get auction() {
     return this.ctx.model.get(this.auctionId);
@@ -98,6 +102,7 @@ export class SupplierScreen {
     this.side.render(view);
     fill(this.details, detailsPanel(view, openedAt(this.ctx, auction)));
     fill(this.activity, activityPanel(auction, this.ctx.model.me.company.id));
+    this.charts.update();
     const open = canBid(view);
     this.products.classList.toggle("closed", !open);
   }
