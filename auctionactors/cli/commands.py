@@ -16,7 +16,7 @@ from typing import Any
 
 import msgspec
 
-from auctionactors.cli import daemon, verification
+from auctionactors.cli import daemon, notify, verification
 from auctionactors.domain.bounds import check_text
 from auctionactors.domain.present import event_entry, state_document
 from auctionactors.domain.state import AuctionState
@@ -43,6 +43,7 @@ async def run(args: argparse.Namespace) -> int:
         "replay": replay,
         "verify": verify,
         "demo": demo,
+        "deliveries": deliveries,
     }[args.command]
     return await handler(args)
 
@@ -127,9 +128,18 @@ async def user_add(args: argparse.Namespace) -> int:
         except DomainError as exc:
             raise UsageError(exc.message) from None
     async with open_store(args.db, create=True) as store:
-        user = await store.add_user(args.company.strip(), args.role, args.name.strip())
+        user = await store.add_user(
+            args.company.strip(), args.role, args.name.strip(), email=args.email
+        )
     _print_json({"company_id": user.company_id, "user_id": user.user_id, "token": user.token})
     return 0
+
+
+async def deliveries(args: argparse.Namespace) -> int:
+    """``deliveries list`` reads; ``deliveries redrive`` writes beside a running daemon."""
+    _check_db_path(args.db, create=False)
+    async with open_store(args.db, create=args.deliveries_command == "redrive") as store:
+        return await notify.deliveries(args, store)
 
 
 async def _load(store: SqliteEventStore, auction_id: str, until: int | None) -> AuctionState:

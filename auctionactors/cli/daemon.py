@@ -19,6 +19,7 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from auctionactors.cli import notify
 from auctionactors.errors import AuctionActorsError, UsageError
 from auctionactors.gateway.config import GatewayConfig
 from auctionactors.runtime.cells import PASSIVATE_AFTER_S, SNAPSHOT_EVERY, SupervisorConfig
@@ -149,6 +150,7 @@ async def serve(args: argparse.Namespace) -> int:
     """Run until SIGTERM/SIGINT; then stop accepting, close every connection (1001), drain the
     mailboxes and close the store."""
     path = _db_path(args.db)
+    notify.check_options(args)
     # One daemon per database: a second one is refused (StoreLocked, exit status 1).
     store = await SqliteEventStore.open(path, busy_timeout=args.busy_timeout, exclusive=True)
     try:
@@ -160,11 +162,20 @@ async def serve(args: argparse.Namespace) -> int:
             count,
         ):
             stop = stop_signal()
+            page = notify.page_url(args, gateway.url)
+            reactors = notify.reactors(args, store, SystemClock(), page)
+            gateway.dispatcher.reactors = reactors
+            for reactor in reactors:
+                await reactor.start()
             print(f"auctionactors: supervising {count} auctions; store {path}", flush=True)
             print(f"auctionactors: listening on {gateway.url}", flush=True)
             print(f"auctionactors: event loop {loop_name()}", flush=True)
+            for reactor in reactors:
+                print(f"auctionactors: reactor {reactor.name} from position {reactor.position}")
             await stop.wait()
             print("auctionactors: stopping (closing connections, draining mailboxes)", flush=True)
+            for reactor in reactors:
+                await reactor.stop()
     finally:
         await store.close()
     print("auctionactors: stopped", flush=True)
@@ -225,6 +236,7 @@ async def status(args: argparse.Namespace) -> int:
             f"  {cell['auction_id']}: {cell['status']}, {cell['restarts']} restarts, "
             f"mailbox {cell['mailbox']}, last error: {cell['last_error'] or '-'}"
         )
+    notify.print_status(reply)
     return 0
 
 
@@ -347,6 +359,7 @@ def add_parsers(sub: Any, add_db: Any, add_json: Any) -> None:
     )
     serve_p.add_argument("--tls-cert", metavar="FILE", help="PEM certificate: serve wss/https")
     serve_p.add_argument("--tls-key", metavar="FILE", help="PEM private key of --tls-cert")
+    notify.add_options(serve_p)
     for name, help_ in (
         ("status", "ask a running daemon how its actors are"),
         ("revive", "ask a running daemon to restart a quarantined auction"),

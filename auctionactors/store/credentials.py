@@ -57,7 +57,7 @@ def check_email(email: str | None) -> str | None:
     if (
         not at
         or not local
-        or "." not in domain
+        or not domain
         or "@" in domain
         or len(email) > 254
         or any(c.isspace() or ord(c) < 32 or c in "<>," for c in email)
