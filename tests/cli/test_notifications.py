@@ -194,3 +194,38 @@ def test_user_add_email_deliveries_and_bad_options(
     ):
         assert main(["serve", "--db", db, "--port", "0", *bad]) == 2, bad
         assert message in capsys.readouterr().err, bad
+
+
+def test_a_receiver_down_parks_status_shows_it_and_redrive_sends_it(
+    tmp_path: Path, hook: HookSink, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "parked.db"
+    users = asyncio.run(_users(path))
+    hook.down()  # connections refused
+    options = ["--webhook", hook.url, "--webhook-secret", hook.secret]
+    with serving(path, *options, "--delivery-attempts", "2", "--delivery-backoff", "0.01") as s:
+        (auction_id,) = asyncio.run(_drive_one(s.url, users))
+        line, _ = s.wait_for_log("parked after 2 attempts")
+        delivery_id = f"{auction_id}.1.{hook_tag(hook.url)}"
+        assert delivery_id in line
+        capsys.readouterr()
+        status = ["status", "--url", s.url, "--token", users.admin.token]
+        assert main(status) == 0
+        out = capsys.readouterr().out
+        assert f"reactor webhook {hook.url}:" in out and "1 parked" in out
+        assert f"parked {delivery_id}" in out
+        assert main(["deliveries", "list", "--db", str(path)]) == 0
+        assert capsys.readouterr().out.startswith(delivery_id)
+        hook.up()
+        assert main(["deliveries", "redrive", delivery_id, "--db", str(path)]) == 0
+        hook.wait_until(lambda: delivery_id in hook.ids())
+        assert hook.hooks[0].body["event"]["type"] == "auction_created"
+
+
+async def _drive_one(url: str, users: Users) -> list[str]:
+    async with Client(url, users.admin.token, reconnect=False) as admin:
+        suppliers = [users.s1.company_id, users.s2.company_id]
+        reply = await admin.request(
+            "create_auction", buyer=users.buyer.company_id, auction=spot(suppliers, START)
+        )
+    return [str(reply["auction_id"])]
