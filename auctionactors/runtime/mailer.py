@@ -114,9 +114,11 @@ class MailPlanner:
 
 
 class SmtpSender:
-    """Sends each mail over one kept-open SMTP connection (STARTTLS when the server offers it,
-    AUTH when a user is given), one mail at a time; reconnects after a failure. A mail is
-    accepted when the server answers the end of its data with 250."""
+    """Sends mails over up to ``connections`` kept-open SMTP connections at once (a mail
+    transaction is a few round trips: one connection at a time would leave the server idle),
+    with STARTTLS when the server offers it and AUTH when a user is given; a connection that
+    failed is dropped and a new one opened. A mail is accepted when the server answers the end
+    of its data with 250."""
 
     def __init__(
         self,
@@ -127,17 +129,19 @@ class SmtpSender:
         username: str | None = None,
         password: str | None = None,
         timeout: float = 30.0,
+        connections: int = 4,
     ) -> None:
         self.host, self.port, self.sender = host, port, sender
         self.username, self.password = username, password
         self.timeout = timeout
-        self._client: aiosmtplib.SMTP | None = None
-        self._lock = asyncio.Lock()
+        self._idle: list[aiosmtplib.SMTP] = []
+        self._slots = asyncio.Semaphore(connections)
 
     async def send(self, effect: Effect) -> None:
-        async with self._lock:
+        async with self._slots:
+            client: aiosmtplib.SMTP | None = None
             try:
-                client = await self._connected()
+                client = await self._connection()
                 await client.sendmail(self.sender, [effect.recipient], effect.payload)
             except aiosmtplib.SMTPRecipientsRefused as exc:
                 codes = [r.code for r in exc.recipients]
@@ -145,18 +149,25 @@ class SmtpSender:
                     f"recipient refused: {exc}", permanent=all(c >= 500 for c in codes)
                 ) from exc
             except aiosmtplib.SMTPResponseException as exc:
-                await self._drop()
+                _drop(client)
+                client = None
                 failure = DeliveryFailed(
                     f"SMTP {exc.code}: {exc.message}", permanent=exc.code >= 500
                 )
                 raise failure from exc
             except (aiosmtplib.SMTPException, OSError) as exc:
-                await self._drop()
+                _drop(client)
+                client = None
                 raise DeliveryFailed(f"SMTP {self.host}:{self.port}: {exc}") from exc
+            finally:
+                if client is not None:
+                    self._idle.append(client)
 
-    async def _connected(self) -> aiosmtplib.SMTP:
-        if self._client is not None and self._client.is_connected:
-            return self._client
+    async def _connection(self) -> aiosmtplib.SMTP:
+        while self._idle:
+            client = self._idle.pop()
+            if client.is_connected:
+                return client
         client = aiosmtplib.SMTP(
             hostname=self.host,
             port=self.port,
@@ -166,18 +177,18 @@ class SmtpSender:
             timeout=self.timeout,
         )
         await client.connect()
-        self._client = client
         return client
 
-    async def _drop(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            client.close()
-
     async def close(self) -> None:
-        client, self._client = self._client, None
-        if client is not None and client.is_connected:
-            try:
-                await client.quit()
-            except (aiosmtplib.SMTPException, OSError):
-                client.close()
+        idle, self._idle = self._idle, []
+        for client in idle:
+            if client.is_connected:
+                try:
+                    await client.quit()
+                except (aiosmtplib.SMTPException, OSError):
+                    client.close()
+
+
+def _drop(client: aiosmtplib.SMTP | None) -> None:
+    if client is not None:
+        client.close()

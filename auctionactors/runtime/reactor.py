@@ -190,6 +190,14 @@ class Reactor:
             )
             self.stats.delivered += len(accepted)
             self.stats.parked += len(parked)
+            for p in parked:  # logged once stored: ``status`` shows it from now on
+                log.warning(
+                    "reactor %s: delivery %s parked after %d attempts: %s",
+                    self.name,
+                    p.effect_id,
+                    p.attempts,
+                    p.last_error,
+                )
         if done is not None and not todo:
             await self.store.record_deliveries(self.name, reminders_done=[done])
 
@@ -205,13 +213,6 @@ class Reactor:
             except DeliveryFailed as exc:
                 self.stats.failures += 1
                 if exc.permanent or attempt >= cfg.attempts:
-                    log.warning(
-                        "reactor %s: delivery %s parked after %d attempts: %s",
-                        self.name,
-                        effect.effect_id,
-                        attempt,
-                        exc,
-                    )
                     return ParkedDelivery(
                         reactor=self.name,
                         effect_id=effect.effect_id,
