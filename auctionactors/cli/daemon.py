@@ -154,6 +154,7 @@ async def serve(args: argparse.Namespace) -> int:
     # One daemon per database: a second one is refused (StoreLocked, exit status 1).
     store = await SqliteEventStore.open(path, busy_timeout=args.busy_timeout, exclusive=True)
     try:
+        await notify.pin(args, store)
         supervision = SupervisorConfig(
             passivate_after_s=args.passivate_after or None, snapshot_every=args.snapshot_every
         )

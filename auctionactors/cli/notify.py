@@ -109,6 +109,19 @@ def page_url(args: argparse.Namespace, gateway_url: str) -> str:
     return f"{'https' if parts.scheme == 'wss' else 'http'}://{parts.netloc}/"
 
 
+def reactor_names(args: argparse.Namespace) -> list[str]:
+    """The names (checkpoints) of the reactors ``serve``'s options ask for."""
+    return (["mail"] if args.smtp is not None else []) + [f"webhook {u}" for u in args.webhook]
+
+
+async def pin(args: argparse.Namespace, store: Any) -> None:
+    """Store the checkpoints of reactors new to this database before anything is served: a
+    new one starts at the end of the log as it is now, so that nothing committed once ``serve``
+    accepts connections escapes it."""
+    for name in reactor_names(args):
+        await store.start_reactor(name)
+
+
 def reactors(args: argparse.Namespace, store: Any, clock: Clock, page: str) -> list[Reactor]:
     """The reactors ``serve``'s options ask for (not started)."""
     config = ReactorConfig(attempts=args.delivery_attempts, backoff_s=args.delivery_backoff)
@@ -125,6 +138,7 @@ def reactors(args: argparse.Namespace, store: Any, clock: Clock, page: str) -> l
             f"webhook {url}", store, WebhookPlanner(url), WebhookSender(url, secret), clock, config
         )
         out.append(hook)
+    assert [r.name for r in out] == reactor_names(args)
     return out
 
 

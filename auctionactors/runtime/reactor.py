@@ -101,7 +101,7 @@ class Reactor:
             except Exception:  # a store or planning failure: log it, try again later
                 log.exception("reactor %s: step failed; retrying", self.name)
                 busy = False
-                await asyncio.sleep(self.config.backoff_s)
+                await asyncio.sleep(max(self.config.backoff_s, 0.5))
             if not busy:
                 await asyncio.sleep(self.config.poll_s)
 
