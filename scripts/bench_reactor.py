@@ -16,12 +16,12 @@ import asyncio
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import msgspec
 from bench_store import ADMIN, SUPPLIERS, bench_terms, bid_client
 from harness import REPO, Child, Figures, fast_run, workdir
 
+sys.path.insert(0, str(REPO))  # the tests' receivers, run in a child process (spawned)
 from auctionactors.domain.parties import Party
 from auctionactors.runtime.clock import SystemClock
 from auctionactors.runtime.mailer import MailPlanner, SmtpSender
@@ -29,27 +29,10 @@ from auctionactors.runtime.reactor import Reactor
 from auctionactors.runtime.supervisor import Supervisor
 from auctionactors.runtime.webhooks import WebhookPlanner, WebhookSender
 from auctionactors.store.sqlite import SqliteEventStore
+from tests.receivers import child_main
 
 PAGE = "http://127.0.0.1:8765/"
 FROM = "auctions@bench.example"
-
-
-def receivers(conn: Any) -> None:
-    """The child: an SMTP server and a webhook receiver until told to exit."""
-    sys.path.insert(0, str(REPO))
-    from tests.receivers import HookSink, MailSink
-
-    mail, hook = MailSink().up(), HookSink().up()
-    while True:
-        command = conn.recv()
-        if command[0] == "exit":
-            break
-        if command[0] == "where":
-            conn.send(("ok", (mail.address, hook.url, hook.secret)))
-        elif command[0] == "counts":
-            conn.send(("ok", (len(mail.mails), len(hook.hooks))))
-    mail.down()
-    hook.close()
 
 
 async def mail_rate(folder: Path, run: int, child: Child, auctions: int, users: int) -> float:
@@ -142,7 +125,7 @@ async def bid_load(
 
 
 async def one_run(folder: Path, run: int, figures: Figures, cfg: argparse.Namespace) -> None:
-    child = Child(receivers)
+    child = Child(child_main)
     try:
         figures.add(
             "mails", "mails per second (plan + SMTP + record)",
@@ -176,9 +159,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a short run")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--bids", type=int, default=None, help="bids per auction (60; 10 quick)")
     args = parser.parse_args(argv)
     args.auctions = 100
-    args.bids = 10 if args.quick else 60
+    args.bids = args.bids or (10 if args.quick else 60)
     args.mail_auctions = 5 if args.quick else 20
     args.users = 4 if args.quick else 10
     figures = Figures()

@@ -174,3 +174,19 @@ class HookSink(_Waitable):
     def ids(self) -> list[str]:
         with self._cond:
             return [h.delivery_id for h in self.hooks]
+
+
+def child_main(conn: Any) -> None:
+    """A child process (`scripts/harness.Child`) holding both receivers until told to exit:
+    ``where`` answers their addresses, ``counts`` what they got (scripts/bench_reactor.py)."""
+    mail, hook = MailSink().up(), HookSink().up()
+    while True:
+        command = conn.recv()
+        if command[0] == "exit":
+            break
+        if command[0] == "where":
+            conn.send(("ok", (mail.address, hook.url, hook.secret)))
+        elif command[0] == "counts":
+            conn.send(("ok", (len(mail.mails), len(hook.hooks))))
+    mail.down()
+    hook.close()
