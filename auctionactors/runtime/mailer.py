@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import email.policy
 import email.utils
+import logging
 from collections.abc import Sequence
 from email.message import EmailMessage
 from typing import Any
@@ -22,9 +23,11 @@ from auctionactors.domain.events import AuctionClosed
 from auctionactors.domain.notices import Notice, Prior, notices, reminder_due, starting_soon
 from auctionactors.domain.state import evolve
 from auctionactors.runtime.effects import DeliveryFailed, Effect, Plan
-from auctionactors.runtime.replay import rebuild, rebuild_in_pieces
+from auctionactors.runtime.replay import ReplayFailed, rebuild, rebuild_in_pieces
 from auctionactors.store.base import Accounts, EventStore, Reminder, StoredEvent
 from auctionactors.store.codec import decode_event
+
+log = logging.getLogger(__name__)
 
 # The only event types that may cause a mail or move the "starting soon" reminder: the others
 # are skipped without decoding them or loading the auction.
@@ -48,8 +51,12 @@ class MailPlanner:
         plan = Plan(effects=[])
         reminders: dict[str, Reminder | None] = {}  # per stream, the last event's word
         for stored in events:
-            if stored.type in NOTICE_TYPES:
+            if stored.type not in NOTICE_TYPES:
+                continue
+            try:
                 await self._plan_one(stored, plan, reminders)
+            except ReplayFailed as exc:  # a poisoned auction (quarantined): no view to mail
+                log.error("mail: no notices for %s seq %d: %s", stored.stream_id, stored.seq, exc)
         plan.reminders.extend(r for r in reminders.values() if r is not None)
         plan.cleared.extend(stream for stream, r in reminders.items() if r is None)
         return plan
@@ -79,7 +86,11 @@ class MailPlanner:
         """The "starting soon" mails, if the auction is still pending with the start that set
         the reminder (events this reactor has not read yet may have moved or cleared it: they
         will set a new one, or none)."""
-        state = await rebuild(self.events, reminder.stream_id)
+        try:
+            state = await rebuild(self.events, reminder.stream_id)
+        except ReplayFailed as exc:
+            log.error("mail: no reminder for %s: %s", reminder.stream_id, exc)
+            return []
         if state is None or reminder_due(None, state) != reminder.due_at:
             return []
         effects: list[Effect] = []

@@ -340,3 +340,21 @@ async def test_a_receiver_down_for_a_while_then_parking_and_redrive(
     assert hook.hooks[-1].raw == parked[0].payload
     assert await store.parked() == []
     await reactor.stop()
+
+
+async def test_a_supplier_added_to_a_pending_auction_is_invited_alone(
+    supervisor: Supervisor, mail: Reactor, smtp: MailSink, world: World
+) -> None:
+    only_s1 = msgspec.structs.replace(terms(world, T0 + 60 * MINUTE), suppliers=(world.s1_party,))
+    reply = await supervisor.create_auction(world.buyer, only_s1)
+    auction_id = str(reply.fields["auction_id"])
+    await drain(mail, supervisor)
+    assert sorted(m.to for m in smtp.mails) == ["sam@baltic.example", "sid@baltic.example"]
+    both = AuctionChanges(suppliers=(world.s1_party, world.s2_party))
+    await supervisor.ask(auction_id, UpdateAuction(by=world.buyer, changes=both))
+    await drain(mail, supervisor)
+    assert [(m.to, m.subject.split(":")[0]) for m in smtp.mails[2:]] == [
+        ("nora@north.example", "Invitation")
+    ]
+    # the supplier sees only what its view holds: no buyer reference, no other supplier
+    assert "Baltic" not in smtp.mails[2].body
