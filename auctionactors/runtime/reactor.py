@@ -44,7 +44,7 @@ class ReactorConfig(msgspec.Struct, frozen=True, kw_only=True):
     attempts: int = 8
     backoff_s: float = 1.0
     max_backoff_s: float = 300.0
-    in_flight: int = 16
+    in_flight: int = 64
     batch: int = 500
     poll_s: float = 0.05
 
