@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from auctionactors.cli import commands, daemon, export, logs
+from auctionactors.cli import commands, daemon, export, logs, notify
 from auctionactors.domain.parties import ROLES
 from auctionactors.errors import AuctionActorsError, UsageError
 
@@ -54,11 +54,14 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--company", required=True)
     add.add_argument("--role", required=True, choices=ROLES)
     add.add_argument("--name", required=True)
+    add.add_argument("--email", default=None, metavar="ADDR", help="where notifications go")
     _add_db(add)
 
     revoke = user_sub.add_parser("revoke", help="revoke a token: it no longer signs in")
     revoke.add_argument("--token", required=True)
     _add_db(revoke)
+
+    notify.add_parsers(sub, _add_db, _add_json)  # deliveries list|redrive
 
     backup = sub.add_parser("backup", help="a consistent copy of the store, while it is in use")
     backup.add_argument("dest", help="the new database file (must not exist)")

@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 
-from auctionactors.cli import audit, daemon, export, verification
+from auctionactors.cli import audit, daemon, export, notify, verification
 from auctionactors.cli.stores import PG_DUMP_HINT, Store, check_db_path, open_store
 from auctionactors.domain.bounds import check_text
 from auctionactors.domain.present import event_entry, state_document
@@ -46,6 +46,7 @@ async def run(args: argparse.Namespace) -> int:
         "export": export.export,
         "asyncapi": asyncapi,
         "verify-export": audit.verify_export,
+        "deliveries": deliveries,
     }[args.command]
     return await handler(args)
 
@@ -110,9 +111,18 @@ async def user_add(args: argparse.Namespace) -> int:
         except DomainError as exc:
             raise UsageError(exc.message) from None
     async with open_store(args.db, create=True) as store:
-        user = await store.add_user(args.company.strip(), args.role, args.name.strip())
+        user = await store.add_user(
+            args.company.strip(), args.role, args.name.strip(), email=args.email
+        )
     _print_json({"company_id": user.company_id, "user_id": user.user_id, "token": user.token})
     return 0
+
+
+async def deliveries(args: argparse.Namespace) -> int:
+    """``deliveries list`` reads; ``deliveries redrive`` writes beside a running daemon."""
+    check_db_path(args.db, create=False)
+    async with open_store(args.db, create=args.deliveries_command == "redrive") as store:
+        return await notify.deliveries(args, store)
 
 
 async def _load(store: Store, auction_id: str, until: int | None) -> AuctionState:

@@ -19,7 +19,7 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from auctionactors.cli import logs
+from auctionactors.cli import logs, notify
 from auctionactors.cli.stores import Store, describe, open_store
 from auctionactors.errors import AuctionActorsError, UsageError
 from auctionactors.gateway.config import GatewayConfig
@@ -150,9 +150,11 @@ async def serve(args: argparse.Namespace) -> int:
     """Run until SIGTERM/SIGINT; then stop accepting, close every connection (1001), drain the
     mailboxes and close the store."""
     _not_a_directory(args.db)
+    notify.check_options(args)
     # One daemon per database: a second one is refused (StoreLocked, exit status 1).
     opened = open_store(args.db, create=True, exclusive=True, busy_timeout=args.busy_timeout)
     async with opened as store:
+        await notify.pin(args, store)
         supervision = SupervisorConfig(
             passivate_after_s=args.passivate_after or None, snapshot_every=args.snapshot_every
         )
@@ -161,14 +163,23 @@ async def serve(args: argparse.Namespace) -> int:
             count,
         ):
             stop = stop_signal()
+            page = notify.page_url(args, gateway.url)
+            reactors = notify.reactors(args, store, SystemClock(), page)
+            gateway.dispatcher.reactors = reactors
+            for reactor in reactors:
+                await reactor.start()
             print(
                 f"auctionactors: supervising {count} auctions; store {describe(args.db)}",
                 flush=True,
             )
             print(f"auctionactors: listening on {gateway.url}", flush=True)
             print(f"auctionactors: event loop {loop_name()}", flush=True)
+            for reactor in reactors:
+                print(f"auctionactors: reactor {reactor.name} from position {reactor.position}")
             await stop.wait()
             print("auctionactors: stopping (closing connections, draining mailboxes)", flush=True)
+            for reactor in reactors:
+                await reactor.stop()
     print("auctionactors: stopped", flush=True)
     return 0
 
@@ -226,6 +237,7 @@ async def status(args: argparse.Namespace) -> int:
             f"  {cell['auction_id']}: {cell['status']}, {cell['restarts']} restarts, "
             f"mailbox {cell['mailbox']}, last error: {cell['last_error'] or '-'}"
         )
+    notify.print_status(reply)
     return 0
 
 
@@ -348,6 +360,7 @@ def add_parsers(sub: Any, add_db: Any, add_json: Any) -> None:
     )
     serve_p.add_argument("--tls-cert", metavar="FILE", help="PEM certificate: serve wss/https")
     serve_p.add_argument("--tls-key", metavar="FILE", help="PEM private key of --tls-cert")
+    notify.add_options(serve_p)
     for name, help_ in (
         ("status", "ask a running daemon how its actors are"),
         ("revive", "ask a running daemon to restart a quarantined auction"),

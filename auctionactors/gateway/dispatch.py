@@ -32,6 +32,7 @@ from auctionactors.gateway.peer import Peer
 from auctionactors.gateway.quota import CreationQuota
 from auctionactors.gateway.translate import command_of, companies_needed, terms_of
 from auctionactors.runtime.mailbox import CommandKey, Reply
+from auctionactors.runtime.reactor import Reactor, reactors_report
 from auctionactors.runtime.receipts import Receipt
 from auctionactors.runtime.solver import Solved
 from auctionactors.runtime.supervisor import Supervisor
@@ -77,6 +78,7 @@ class Dispatcher:
         self.hub = hub
         self.accounts = accounts
         self.quota = quota or CreationQuota(None)
+        self.reactors: list[Reactor] = []  # serve's notification reactors (``status``)
         self._companies: dict[str, Party] = {}
         self._routes: dict[type[m.Request], Callable[[Peer, Any], Awaitable[Result]]] = {
             m.Subscribe: self._subscribe,
@@ -238,6 +240,7 @@ class Dispatcher:
                 for c in cells
                 if c.restarts or c.status in ("restarting", "quarantined")
             ],
+            **(await reactors_report(self.reactors, self.supervisor.store)),
         }
 
     async def _operator_revive(self, peer: Peer, req: m.OperatorRevive) -> Result:

@@ -19,6 +19,9 @@ import msgspec
 from auctionactors.domain.parties import ROLES as ROLES
 from auctionactors.domain.parties import Role as Role
 from auctionactors.errors import StorageUnavailable, StoreError
+from auctionactors.store.deliveries import Deliveries as Deliveries
+from auctionactors.store.deliveries import ParkedDelivery as ParkedDelivery
+from auctionactors.store.deliveries import Reminder as Reminder
 
 GENESIS_HASH = b"\x00" * 32
 
@@ -313,6 +316,15 @@ class NewUser(msgspec.Struct, frozen=True):
     token: str
 
 
+class Recipient(msgspec.Struct, frozen=True):
+    """A user with a mail address, as notifications need it."""
+
+    user_id: str
+    user_name: str
+    company_id: str
+    email: str
+
+
 class Company(msgspec.Struct, frozen=True):
     company_id: str
     name: str
@@ -322,11 +334,18 @@ class Company(msgspec.Struct, frozen=True):
 class Accounts(Protocol):
     """Companies, users and their bearer tokens (stored hashed)."""
 
-    async def add_user(self, company_name: str, role: Role, user_name: str) -> NewUser:
-        """Create the user (and the company if its name is new) and a fresh token.
+    async def add_user(
+        self, company_name: str, role: Role, user_name: str, email: str | None = None
+    ) -> NewUser:
+        """Create the user (and the company if its name is new) and a fresh token; ``email``
+        is where notifications go (None: none are sent to this user).
 
-        Raises `UsageError` if the company exists with another role.
+        Raises `UsageError` if the company exists with another role, or for a bad address.
         """
+        ...
+
+    async def recipients(self, company_ids: Collection[str]) -> list[Recipient]:
+        """The users of those companies that have a mail address, by company then user id."""
         ...
 
     async def authenticate(self, token: str) -> Principal | None:

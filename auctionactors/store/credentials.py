@@ -48,6 +48,24 @@ def check_new_user(company_name: str, role: str, user_name: str) -> Role:
     raise UsageError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
 
 
+def check_email(email: str | None) -> str | None:
+    """A user's mail address, checked the same way in every backend: one ``@`` with something
+    on each side, no spaces or control characters (the SMTP server is the judge of the rest)."""
+    if email is None:
+        return None
+    local, at, domain = email.partition("@")
+    if (
+        not at
+        or not local
+        or not domain
+        or "@" in domain
+        or len(email) > 254
+        or any(c.isspace() or ord(c) < 32 or c in "<>," for c in email)
+    ):
+        raise UsageError(f"not a mail address: {email!r}")
+    return email
+
+
 def role_clash(company_name: str, existing: str, wanted: str) -> UsageError:
     """The error for adding a user to an existing company under a different role."""
     return UsageError(

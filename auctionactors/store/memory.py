@@ -22,6 +22,7 @@ from auctionactors.store.base import (
     NewEvent,
     NewUser,
     Principal,
+    Recipient,
     Role,
     Snapshot,
     StoredEvent,
@@ -34,6 +35,7 @@ from auctionactors.store.base import (
     storage_failure,
 )
 from auctionactors.store.credentials import (
+    check_email,
     check_new_user,
     new_company_id,
     new_token,
@@ -42,11 +44,12 @@ from auctionactors.store.credentials import (
     token_hash,
 )
 from auctionactors.store.integrity import check_events
+from auctionactors.store.memory_deliveries import MemoryDeliveries
 
 AppendHook = Callable[[str, int, Sequence[NewEvent]], None]
 
 
-class MemoryEventStore:
+class MemoryEventStore(MemoryDeliveries):
     """Event streams and accounts held in dicts; nothing survives the process.
 
     Fault injection for tests of the layers above:
@@ -70,6 +73,8 @@ class MemoryEventStore:
         self._keys: dict[tuple[str, str, str], KeyRecord] = {}  # (scope, user_id, key)
         self.snapshots: dict[str, Snapshot] = {}  # the latest per stream (tests may edit it)
         self.rows: dict[str, CatalogEntry] = {}  # the catalog (tests may edit it)
+        self._emails: dict[str, str] = {}  # user_id -> e-mail address
+        self._init_deliveries()
 
     async def append(
         self,
@@ -254,10 +259,13 @@ class MemoryEventStore:
 
     # -- Accounts --------------------------------------------------------------------------------
 
-    async def add_user(self, company_name: str, role: Role, user_name: str) -> NewUser:
+    async def add_user(
+        self, company_name: str, role: Role, user_name: str, email: str | None = None
+    ) -> NewUser:
         """See `Accounts.add_user`. Only the token's hash is kept, as in SQLite."""
         self._ensure_open()
         role = check_new_user(company_name, role, user_name)
+        email = check_email(email)
         company = next((c for c in self._companies.values() if c.name == company_name), None)
         if company is None:
             company = Company(new_company_id(), company_name, role)
@@ -266,6 +274,8 @@ class MemoryEventStore:
             raise role_clash(company_name, company.role, role)
         user_id = new_user_id()
         self._users[user_id] = (user_name, company.company_id)
+        if email is not None:
+            self._emails[user_id] = email
         token = new_token()
         self._tokens[token_hash(token)] = (user_id, False)
         return NewUser(company.company_id, user_id, token)
@@ -287,6 +297,16 @@ class MemoryEventStore:
         user_name, company_id = found
         company = self._companies[company_id]
         return Principal(user_id, user_name, company_id, company.name, company.role)
+
+    async def recipients(self, company_ids: Collection[str]) -> list[Recipient]:
+        """See `Accounts.recipients`."""
+        self._ensure_open()
+        found = [
+            Recipient(user_id, name, company_id, self._emails[user_id])
+            for user_id, (name, company_id) in self._users.items()
+            if company_id in company_ids and user_id in self._emails
+        ]
+        return sorted(found, key=lambda r: (r.company_id, r.user_id))
 
     async def revoke_token(self, token: str) -> bool:
         """Revoke a token (e.g. a leaked one); True if it existed and was active."""

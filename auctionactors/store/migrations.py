@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import Callable
 
 from auctionactors.errors import StoreError
-from auctionactors.store import sqlite_catalog
+from auctionactors.store import sqlite_catalog, sqlite_deliveries
 
 Step = str | Callable[[sqlite3.Connection], None]
 
@@ -87,6 +87,11 @@ MIGRATIONS: list[tuple[int, tuple[Step, ...]]] = [
         # The catalog (one row per stream, written with its events), built for the streams
         # already stored by folding their events.
         (*sqlite_catalog.SCHEMA, sqlite_catalog.build),
+    ),
+    (
+        6,
+        # Notifications: users' mail addresses, and what the reactors keep (store/deliveries.py).
+        ("ALTER TABLE users ADD COLUMN email TEXT", *sqlite_deliveries.SCHEMA),
     ),
 ]
 

@@ -29,7 +29,13 @@ from auctionactors.errors import (
     StorageUnavailable,
     StoreError,
 )
-from auctionactors.store import lock, sqlite_accounts, sqlite_catalog, sqlite_reads
+from auctionactors.store import (
+    lock,
+    sqlite_accounts,
+    sqlite_catalog,
+    sqlite_deliveries,
+    sqlite_reads,
+)
 from auctionactors.store.base import (
     AppendResult,
     CatalogEntry,
@@ -71,7 +77,12 @@ async def _on_thread(conn: aiosqlite.Connection, fn: Callable[[sqlite3.Connectio
     return result
 
 
-class SqliteEventStore(QueueHooks, sqlite_catalog.CatalogReads, sqlite_accounts.AccountsStore):
+class SqliteEventStore(
+    QueueHooks,
+    sqlite_catalog.CatalogReads,
+    sqlite_accounts.AccountsStore,
+    sqlite_deliveries.DeliveriesStore,
+):
     """Event streams and accounts in one SQLite file; open with `SqliteEventStore.open`.
 
     ``read_only`` is True when it was opened without a writer: appends and account changes then

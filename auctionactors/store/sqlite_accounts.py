@@ -11,8 +11,9 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import TypeVar
 
-from auctionactors.store.base import Company, NewUser, Principal, Role, check_limit
+from auctionactors.store.base import Company, NewUser, Principal, Recipient, Role, check_limit
 from auctionactors.store.credentials import (
+    check_email,
     check_new_user,
     new_company_id,
     new_token,
@@ -30,9 +31,12 @@ SELECT_PRINCIPAL = """
 """
 
 
-def add_user(conn: sqlite3.Connection, company_name: str, role: Role, user_name: str) -> NewUser:
+def add_user(
+    conn: sqlite3.Connection, company_name: str, role: Role, user_name: str, email: str | None
+) -> NewUser:
     """Create the user (and its company if new) and a token, in one transaction."""
     role = check_new_user(company_name, role, user_name)
+    email = check_email(email)
     conn.execute("BEGIN IMMEDIATE")
     try:
         row = conn.execute(
@@ -50,8 +54,8 @@ def add_user(conn: sqlite3.Connection, company_name: str, role: Role, user_name:
             company_id = row[0]
         user_id = new_user_id()
         conn.execute(
-            "INSERT INTO users (id, company_id, name) VALUES (?, ?, ?)",
-            (user_id, company_id, user_name),
+            "INSERT INTO users (id, company_id, name, email) VALUES (?, ?, ?, ?)",
+            (user_id, company_id, user_name, email),
         )
         token = new_token()
         conn.execute(
@@ -78,6 +82,15 @@ def user(conn: sqlite3.Connection, user_id: str) -> Principal | None:
         (user_id,),
     ).fetchone()
     return None if row is None else Principal(*row)
+
+
+def recipients(conn: sqlite3.Connection, company_ids: list[str]) -> list[Recipient]:
+    marks = ", ".join("?" * len(company_ids))
+    sql = (
+        f"SELECT id, name, company_id, email FROM users WHERE company_id IN ({marks})"
+        " AND email IS NOT NULL ORDER BY company_id, id"
+    )
+    return [Recipient(*row) for row in conn.execute(sql, company_ids)]
 
 
 def revoke_token(conn: sqlite3.Connection, token: str) -> bool:
@@ -125,10 +138,19 @@ class AccountsStore:
     async def _write_now(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         raise NotImplementedError
 
-    async def add_user(self, company_name: str, role: Role, user_name: str) -> NewUser:
+    async def add_user(
+        self, company_name: str, role: Role, user_name: str, email: str | None = None
+    ) -> NewUser:
         """See `Accounts.add_user`; only the token's sha256 is stored."""
-        fn = partial(add_user, company_name=company_name, role=role)
+        fn = partial(add_user, company_name=company_name, role=role, email=email)
         return await self._write_now(partial(fn, user_name=user_name))
+
+    async def recipients(self, company_ids: Collection[str]) -> list[Recipient]:
+        """See `Accounts.recipients`."""
+        wanted = sorted(set(company_ids))
+        if not wanted:
+            return []
+        return await self._read(partial(recipients, company_ids=wanted))
 
     async def authenticate(self, token: str) -> Principal | None:
         return await self._read(partial(authenticate, token=token))

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from auctionactors.store.base import Accounts, EventStore
+from auctionactors.store.base import Accounts, Deliveries, EventStore
 
 
-class Backend(EventStore, Accounts, Protocol):
+class Backend(EventStore, Accounts, Deliveries, Protocol):
     """What the contract needs of a backend: both protocols and the test hooks."""
 
     fail_next_append: BaseException | None

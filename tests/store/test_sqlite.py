@@ -578,3 +578,17 @@ def test_catalog_readers_are_rewritten_exactly_when_they_change(db_path: Path) -
         assert stored(conn) == {"c"}
         writer.write(conn, [("s", 4, evs("5"), (), None, entry(5, "a", "b"), None)])
         assert stored(conn) == {"a", "b"}
+
+
+async def test_migration_6_keeps_users_and_gives_them_no_address(tmp_path: Path) -> None:
+    """Users added before notifications existed keep their tokens and get no mail."""
+    path = tmp_path / "v5.db"
+    with closing(sqlite3.connect(path, isolation_level=None)) as conn:
+        assert migrations.migrate(conn, target=5) == 5
+        conn.execute("INSERT INTO companies (id, name, role) VALUES ('c-1', 'Shell', 'supplier')")
+        conn.execute("INSERT INTO users (id, company_id, name) VALUES ('u-1', 'c-1', 'ann')")
+    async with await SqliteEventStore.open(path) as store:
+        assert (await store.pragmas())["user_version"] == migrations.LATEST_VERSION
+        assert (await store.user("u-1")) is not None
+        assert await store.recipients(["c-1"]) == []
+        assert await store.start_reactor("mail") == 0
