@@ -12,6 +12,8 @@ Every layer raises from this tree, so callers can tell an expected refusal from 
     │   │   └── StoreLocked      another process holds the store exclusively (a second serve)
     │   ├── DuplicateKey         an append's idempotency key was already applied; nothing written
     │   ├── OutcomeUnknown       the write may or may not have happened (answered ``timeout``)
+    │   ├── Fenced               this node no longer owns the auction's partition (cluster
+    │   │                        mode): nothing was written; the owner elsewhere takes it
     │   └── CorruptionError      stored data is damaged (gap, undecodable event, broken hash chain)
     ├── Unavailable              the auction's actor is restarting, quarantined or overloaded;
     │                            the command was not applied
@@ -90,6 +92,12 @@ class OutcomeUnknown(StoreError):
     store closed with the append queued). Answered ``timeout``: retry with the same key."""
 
     code: ErrorCode = "timeout"
+
+
+class Fenced(StoreError):
+    """Cluster mode: the append touches a partition whose epoch (fencing token) this node no
+    longer holds (another node took it over), so nothing was written; answered ``unavailable``
+    and retried on the owner."""
 
 
 class CorruptionError(StoreError):
