@@ -11,5 +11,7 @@ echo "== mypy --strict auctionactors"
 .venv/bin/mypy --strict auctionactors
 echo "== browser (Chromium, Playwright)"
 scripts/setup-browser.sh
+echo "== PostgreSQL (127.0.0.1:5432)"
+scripts/setup-postgres.sh
 echo "== pytest"
 .venv/bin/pytest "$@"

@@ -1,1 +1,3 @@
 """Shared test fixtures. Every test has a timeout (pyproject: ``timeout``)."""
+
+from tests.pg import pg_url as pg_url  # every test may ask for a PostgreSQL database of its own

@@ -1,0 +1,67 @@
+"""PostgreSQL for the tests: ``pg_url`` gives each test a fresh database of its own and drops it
+afterwards (``WITH (FORCE)``: a server process the test left behind cannot keep it).
+
+The server is the one at 127.0.0.1:5432 with trust authentication (``scripts/setup-postgres.sh``
+installs and starts one where none answers); ``$AUCTIONACTORS_TEST_PG`` names another
+(a URL of its maintenance database). When none answers, the tests that need it are skipped on a
+developer's machine, and fail under CI (``$CI`` set): there they must never be skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+
+ADMIN_URL = os.environ.get("AUCTIONACTORS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def database_url(name: str, admin_url: str = ADMIN_URL) -> str:
+    """``admin_url`` with its database replaced by ``name``."""
+    parts = urlsplit(admin_url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
+
+
+async def _admin(sql: str) -> None:
+    conn = await asyncpg.connect(ADMIN_URL, timeout=10)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def unreachable(exc: BaseException) -> None:
+    """Skip the test, or fail it under CI, for want of PostgreSQL."""
+    why = f"PostgreSQL unreachable at {ADMIN_URL} ({exc}); run scripts/setup-postgres.sh"
+    if os.environ.get("CI"):
+        pytest.fail(why, pytrace=False)
+    pytest.skip(why)
+
+
+def create_database() -> str:
+    """A new, empty database; its name (``unreachable`` decides when there is no server)."""
+    name = f"aa_test_{secrets.token_hex(6)}"
+    try:
+        asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
+        unreachable(exc)
+    return name
+
+
+def drop_database(name: str) -> None:
+    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """The URL of a fresh database of this test's own, dropped afterwards."""
+    name = create_database()
+    try:
+        yield database_url(name)
+    finally:
+        drop_database(name)
