@@ -6,8 +6,10 @@ per change: ``held`` (its partitions and epochs), ``lost``, ``fenced``."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import sys
+from collections.abc import Awaitable, Callable
 
 import asyncpg
 
@@ -23,6 +25,15 @@ CONFIG = OwnershipConfig(lease_s=1.0, tick_s=0.1, partitions=12, retry_s=0.1)
 def stream_in(partition: int, count: int) -> str:
     """A stream id that hashes into ``partition``."""
     return next(s for i in range(10_000) if partition_of(s := f"a-{i}", count) == partition)
+
+
+async def eventually(check: Callable[[], Awaitable[object]], every_s: float = 0.02) -> None:
+    """Poll ``check`` until it returns something true: for what only a query shows (another
+    session waiting on a lock, another process's rows); bound it with ``asyncio.timeout``."""
+    for _ in itertools.count():
+        if await check():
+            return
+        await asyncio.sleep(every_s)
 
 
 def say(**fields: object) -> None:

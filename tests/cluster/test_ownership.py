@@ -13,7 +13,7 @@ from auctionactors.cluster import membership
 from auctionactors.cluster.fence import PartitionFence
 from auctionactors.cluster.ownership import Ownership, OwnershipConfig
 from auctionactors.errors import Fenced
-from tests.cluster.holder import stream_in
+from tests.cluster.holder import eventually, stream_in
 
 FAST = OwnershipConfig(lease_s=1.0, tick_s=0.1, partitions=12, retry_s=0.1)
 WAIT_S = 20
@@ -55,6 +55,7 @@ async def nodes(pg_url: str) -> AsyncIterator[Callable[[str], Ownership]]:
 
 
 async def until(node: Ownership, predicate: Callable[[], bool]) -> None:
+    """Wait for ``predicate`` about ``node`` alone (it is checked on that node's changes)."""
     async with asyncio.timeout(WAIT_S):
         await node.until(predicate)
 
@@ -70,11 +71,13 @@ async def test_nodes_share_partitions_fairly_and_take_over_a_leaver(
     await until(a, lambda: len(a.held) == 6)
     await c.start()
     await until(c, lambda: len(c.held) == 4)
-    await until(a, lambda: len(a.held) == 4 and len(b.held) == 4)
+    await until(a, lambda: len(a.held) == 4)
+    await until(b, lambda: len(b.held) == 4)
     assert set(a.held) | set(b.held) | set(c.held) == set(range(12))
     assert isinstance(a.listener, Listener) and a.listener.releases  # handed back gracefully
     await c.stop()
-    await until(a, lambda: len(a.held) == 6 and len(b.held) == 6)
+    await until(a, lambda: len(a.held) == 6)
+    await until(b, lambda: len(b.held) == 6)
     assert set(a.held) | set(b.held) == set(range(12))
 
 
@@ -166,13 +169,17 @@ async def test_a_takeover_waits_for_an_append_that_passed_the_fence(
                 " RETURNING epoch"
             )
         )
+
         # The bump waits on the append's FOR SHARE row lock (seen from a third session).
-        async with asyncio.timeout(WAIT_S):
-            while await watcher.fetchval(
+        async def waiting() -> bool:
+            event = await watcher.fetchval(
                 "SELECT wait_event_type FROM pg_stat_activity WHERE pid = $1",
                 bump.get_server_pid(),
-            ) != "Lock":
-                await asyncio.sleep(0.01)
+            )
+            return bool(event == "Lock")
+
+        async with asyncio.timeout(WAIT_S):
+            await eventually(waiting)
         assert not bumping.done()
         await tx.commit()
         assert await bumping == a.held[5] + 1

@@ -13,7 +13,7 @@ import asyncpg
 
 from auctionactors.cluster.ownership import Ownership
 from tests.cli.process import LineReader, start_module
-from tests.cluster.holder import CONFIG
+from tests.cluster.holder import CONFIG, eventually
 
 WAIT_S = 30.0
 
@@ -64,10 +64,11 @@ async def test_a_paused_holder_is_fenced_steps_down_and_rejoins(pg_url: str) -> 
         again = await held(reader, 6)  # joined again and got its share back, new epochs
         assert all(again[p] > taken[p] for p in again)
         async with asyncio.timeout(WAIT_S):
-            while not await admin.fetchval(
-                "SELECT count(*) FROM probe WHERE node = 'h' AND id > $1", mark
-            ):
-                await asyncio.sleep(0.05)
+            await eventually(
+                lambda: admin.fetchval(
+                    "SELECT count(*) FROM probe WHERE node = 'h' AND id > $1", mark
+                )
+            )
         after = await admin.fetch(
             "SELECT partition, epoch FROM probe WHERE node = 'h' AND id > $1", mark
         )
