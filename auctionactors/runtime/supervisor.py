@@ -35,6 +35,8 @@ from auctionactors.domain.timestamps import SECOND
 from auctionactors.errors import (
     CommandTimedOut,
     DomainError,
+    Fenced,
+    NotOwner,
     OutcomeUnknown,
     StorageUnavailable,
     Unavailable,
@@ -85,6 +87,10 @@ class Supervisor:
         self._creating: dict[tuple[str, str], asyncio.Future[None]] = {}
         self._closing = False
         self.scheduler = Scheduler(clock, self._wake)
+        # Cluster mode (`takeover.Takeover`): whether this node owns an auction, and the node
+        # that does when not. One node alone owns every auction.
+        self.owns: Callable[[str], bool] = lambda _auction_id: True
+        self.owner_of: Callable[[str], str | None] = lambda _auction_id: None
 
     # --- life of the supervisor ---------------------------------------------------------------
 
@@ -92,13 +98,40 @@ class Supervisor:
         """Arm the timer heap with every stored auction's next deadline, from the catalog (a
         deadline passed while down falls due at once); no actor is loaded. Returns the number
         of auctions stored."""
-        self.scheduler.load(await self.store.scheduled())
+        await self.load_deadlines(self.owns)
         return await self.store.catalog_count()
+
+    async def load_deadlines(self, which: Callable[[str], bool]) -> None:
+        """Arm the timer heap with the stored next deadline of every auction ``which`` selects
+        (those passed fall due at once: acted on without extra time)."""
+        self.scheduler.load([(a, at) for a, at in await self.store.scheduled() if which(a)])
+
+    async def release(self, which: Callable[[str], bool]) -> None:
+        """Let the actors of the auctions ``which`` selects handle what is queued (bounded by
+        ``drain_timeout_s``), then `drop` them (cluster mode: partitions handed back)."""
+        cells = [c for c in self._cells.values() if which(c.auction_id)]
+        if cells:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    asyncio.gather(*(c.mailbox.idle.wait() for c in cells)),
+                    self.config.drain_timeout_s,
+                )
+        self.drop(which)
+
+    def drop(self, which: Callable[[str], bool]) -> None:
+        """Stop the actors of the auctions ``which`` selects at once and forget their deadlines
+        (cluster mode: partitions lost). Queued messages are answered `NotOwner`; an append
+        under way is cancelled (answered ``timeout``: outcome unknown)."""
+        self.scheduler.drop(which)
+        for cell in [c for c in self._cells.values() if which(c.auction_id)]:
+            if cell.task is not None:
+                cell.task.cancel()
+            self._forget(cell, NotOwner(cell.auction_id, None))
 
     def _wake(self, auction_id: str) -> None:
         """A deadline in the heap fell due: load the auction if it is passivated and tell its
         actor (a quarantined one acts on nothing until revived)."""
-        if self._closing:
+        if self._closing or not self.owns(auction_id):
             return
         cell = self._cells.get(auction_id) or self._spawn(auction_id, new=False)
         if cell.status != "quarantined":
@@ -178,12 +211,20 @@ class Supervisor:
     async def _create(
         self, caller: Caller, terms: AuctionTerms, receipt: Receipt | None, key: CommandKey | None
     ) -> Reply:
-        auction_id = f"a-{secrets.token_hex(6)}"
+        auction_id = self._new_id()
         self._spawn(auction_id, new=True)
         command = CreateAuction(
             by=caller, auction_id=auction_id, terms=terms, alias_salt=alias_salt()
         )
         return await self.ask(auction_id, command, receipt=receipt, key=key)
+
+    def _new_id(self) -> str:
+        """A fresh auction id, in a partition this node owns (cluster mode: a few tries)."""
+        for _ in range(10_000):
+            auction_id = f"a-{secrets.token_hex(6)}"
+            if self.owns(auction_id):
+                return auction_id
+        raise Unavailable("this node owns no partition yet; retry")
 
     async def ask(
         self,
@@ -224,6 +265,8 @@ class Supervisor:
         try:
             if self._closing:
                 raise Unavailable("the server is shutting down")
+            if not self.owns(auction_id):
+                raise NotOwner(auction_id, self.owner_of(auction_id))
             cell = self._cells.get(auction_id) or self._spawn(auction_id, new=False)
             if cell.status == "quarantined":
                 raise Unavailable(f"auction {auction_id} is quarantined: {cell.last_error}")
@@ -316,6 +359,9 @@ class Supervisor:
                 return
             except asyncio.CancelledError:
                 raise
+            except Fenced as exc:  # another node owns it now: leave, never restart here
+                self._forget(cell, exc)
+                return
             except Exception as exc:
                 if not await self._after_crash(cell, exc):
                     return

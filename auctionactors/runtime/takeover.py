@@ -1,0 +1,48 @@
+"""Cluster mode in the runtime: the supervisor acts only on auctions of partitions its node owns.
+
+`Takeover` is the `OwnershipListener` of the node's `Ownership`. When the node takes
+partitions (at start, after a node died or was paused past its lease, or at a rebalance), it
+arms the timer heap with their auctions' stored deadlines: those that passed during the failover
+fall due at once, and the actors they wake rebuild from the store (replay from the latest
+snapshot) and act on them, without extra time. When it hands partitions back it lets their
+actors finish what is queued first; when it loses them (its lock connection ended, or an append
+was fenced) it stops their actors at once: nothing more is acknowledged for them here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from auctionactors.cluster.ownership import Ownership
+from auctionactors.cluster.partitions import partition_of
+from auctionactors.runtime.supervisor import Supervisor
+
+log = logging.getLogger(__name__)
+
+
+class Takeover:
+    def __init__(self, supervisor: Supervisor, ownership: Ownership) -> None:
+        self.supervisor = supervisor
+        self.ownership = ownership
+        supervisor.owns = ownership.owns
+        supervisor.owner_of = ownership.owner_of
+        ownership.listener = self
+        self.started_at: dict[int, float] = {}  # partition -> loop time it was taken (status)
+
+    def _in(self, partitions: frozenset[int] | set[int]) -> Callable[[str], bool]:
+        count = self.ownership.count
+        return lambda auction_id: partition_of(auction_id, count) in partitions
+
+    async def acquired(self, epochs: dict[int, int]) -> None:
+        now = asyncio.get_running_loop().time()
+        for partition in epochs:
+            self.started_at[partition] = now
+        await self.supervisor.load_deadlines(self._in(set(epochs)))
+
+    async def releasing(self, partitions: frozenset[int]) -> None:
+        await self.supervisor.release(self._in(partitions))
+
+    def lost(self, partitions: frozenset[int]) -> None:
+        self.supervisor.drop(self._in(partitions))
