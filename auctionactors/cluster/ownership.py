@@ -100,6 +100,7 @@ class Ownership:
         self.owners: dict[int, str] = {}  # partition -> owner node, as of the last round
         self.peers: dict[str, str] = {}  # live node -> advertise address, as of the last round
         self.position = 0  # the last global position the node applied (its lag in `status`)
+        self.secret = ""  # the node credential of node links (the database's, see schema)
         self.joins = 0
         self.losses = 0
         self._conn: Any = None
@@ -208,6 +209,7 @@ class Ownership:
         conn.add_termination_listener(self._terminated)
         await schema.migrate(conn)
         self.count = await schema.partition_count(conn, self.config.partitions)
+        self.secret = await schema.secret(conn)
         self._incarnation = secrets.token_hex(8)
         await membership.register(
             conn, self.node_id, self.advertise, self._incarnation, self.position
@@ -261,9 +263,10 @@ class Ownership:
             "SELECT partition, owner FROM cluster_partitions WHERE owner IS NOT NULL"
         )
         self._live(conn)
-        changed = peers != self.peers
+        owners_now = {r["partition"]: r["owner"] for r in owners}
+        changed = peers != self.peers or owners_now != self.owners
         self.peers = peers
-        self.owners = {r["partition"]: r["owner"] for r in owners}
+        self.owners = owners_now
         desired = fair_share(peers, self.count).get(self.node_id, frozenset())
         extra = frozenset(self.held) - desired
         if extra:

@@ -4,11 +4,14 @@
 connection, its last heartbeat on the database's clock, the last global position it has
 applied). ``cluster_partitions``: one row per partition with its epoch (the fencing token,
 bumped by every takeover) and its current owner. The partition count is the number of rows,
-fixed by the first node that joins.
+fixed by the first node that joins. ``cluster_settings`` keeps the node credential: a random
+secret made by the first node, which nodes present to each other on node links (whoever may
+read the database is a node).
 """
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from auctionactors.cluster.partitions import LOCK_SPACE
@@ -26,6 +29,9 @@ STATEMENTS = (
         heartbeat_at timestamptz NOT NULL DEFAULT now(),
         position bigint NOT NULL DEFAULT 0
     )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS cluster_settings (name text PRIMARY KEY, value text NOT NULL)
     """,
     """
     CREATE TABLE IF NOT EXISTS cluster_partitions (
@@ -60,3 +66,16 @@ async def partition_count(conn: Any, default: int) -> int:
             )
             count = default
     return count
+
+
+async def secret(conn: Any) -> str:
+    """The cluster's node credential, made by the first node that asks."""
+    await conn.execute(
+        "INSERT INTO cluster_settings (name, value) VALUES ('node_secret', $1)"
+        " ON CONFLICT (name) DO NOTHING",
+        secrets.token_urlsafe(32),
+    )
+    value: str = await conn.fetchval(
+        "SELECT value FROM cluster_settings WHERE name = 'node_secret'"
+    )
+    return value

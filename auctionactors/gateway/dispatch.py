@@ -21,10 +21,11 @@ import msgspec
 
 from auctionactors.domain.parties import Caller, Party, Role
 from auctionactors.domain.terms import AuctionTerms
-from auctionactors.errors import AuctionActorsError, DomainError
+from auctionactors.errors import AuctionActorsError, DomainError, NotOwner
 from auctionactors.gateway import companies, history, protocol
 from auctionactors.gateway import messages as m
 from auctionactors.gateway.hub import NOT_FOUND, Hub
+from auctionactors.gateway.links import Links
 from auctionactors.gateway.metrics import actor_counts
 from auctionactors.gateway.patching import present
 from auctionactors.gateway.peer import Peer
@@ -67,8 +68,10 @@ class Dispatcher:
         hub: Hub,
         accounts: Accounts,
         quota: CreationQuota | None = None,
+        links: Links | None = None,
     ) -> None:
         self.supervisor = supervisor
+        self.links = links  # cluster mode: commands for auctions owned elsewhere go there
         self.hub = hub
         self.accounts = accounts
         self.quota = quota or CreationQuota(None)
@@ -248,7 +251,13 @@ class Dispatcher:
         else:
             assert isinstance(req, m.AuctionCommand)
             command = command_of(req, caller, parties)
-            reply = await self.supervisor.ask(req.auction_id, command, receipt=receipt, key=key)
+            at = receipt.at if receipt is not None else self.supervisor.clock.now()
+            try:
+                reply = await self.supervisor.ask(req.auction_id, command, receipt=receipt, key=key)
+            except NotOwner:
+                if self.links is None:
+                    raise
+                reply = await self.links.ask(req.auction_id, command, at, key)
         return {"seq": reply.seq, **reply.fields}
 
     async def _create(
