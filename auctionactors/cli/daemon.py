@@ -19,6 +19,7 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from auctionactors.cli import cluster
 from auctionactors.errors import AuctionActorsError, UsageError
 from auctionactors.gateway.config import GatewayConfig
 from auctionactors.runtime.cells import PASSIVATE_AFTER_S, SNAPSHOT_EVERY, SupervisorConfig
@@ -147,7 +148,9 @@ def stop_signal() -> asyncio.Event:
 
 async def serve(args: argparse.Namespace) -> int:
     """Run until SIGTERM/SIGINT; then stop accepting, close every connection (1001), drain the
-    mailboxes and close the store."""
+    mailboxes and close the store. On a PostgreSQL database: one node of its cluster."""
+    if cluster.is_postgres(args.db):
+        return await cluster.serve(args)
     path = _db_path(args.db)
     # One daemon per database: a second one is refused (StoreLocked, exit status 1).
     store = await SqliteEventStore.open(path, busy_timeout=args.busy_timeout, exclusive=True)
@@ -201,6 +204,8 @@ async def _ask(args: argparse.Namespace, type_: str, **fields: Any) -> dict[str,
 
 
 async def status(args: argparse.Namespace) -> int:
+    if cluster.is_postgres(getattr(args, "db", None) or ""):
+        return await cluster.status(args)
     reply = await _ask(args, "operator_status")
     if reply is None:
         return 1
@@ -241,6 +246,7 @@ def add_parsers(sub: Any, add_db: Any, add_json: Any) -> None:
     serve_p = sub.add_parser("serve", help="run the daemon: supervisor and WebSocket gateway")
     add_db(serve_p)
     add_server_options(serve_p)
+    cluster.add_options(serve_p)
     serve_p.add_argument(
         "--busy-timeout",
         type=_positive_float,
@@ -358,6 +364,12 @@ def add_parsers(sub: Any, add_db: Any, add_json: Any) -> None:
         p.add_argument("--token", default=None, help=f"an admin's token (default ${TOKEN_ENV})")
         if name == "status":
             add_json(p)
+            p.add_argument(
+                "--db",
+                default=None,
+                help="a cluster's PostgreSQL database (postgresql://...): list its nodes, their "
+                "partitions and lag, read from the database instead of asking a daemon",
+            )
 
 
 def _origin(text: str) -> str:

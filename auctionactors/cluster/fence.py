@@ -5,7 +5,8 @@ every partition the append touches at the epoch stored in ``cluster_partitions``
 those rows ``FOR SHARE``: a takeover's epoch bump (an ``UPDATE`` of the row) then either waits
 for the append to commit (and the new owner's replay, which starts after its bump, sees the
 append) or commits first (and the check sees the new epoch). So a paused former owner can never
-write after a takeover, whatever its session still believes.
+write after a takeover, whatever its session still believes. Once the append may go on, the
+check also announces it to the other nodes (`notices.announce`: sent on commit only).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
+from auctionactors.cluster.notices import announce
 from auctionactors.cluster.ownership import Ownership
 from auctionactors.cluster.partitions import partition_of
 from auctionactors.errors import Fenced
@@ -47,6 +49,7 @@ class PartitionFence:
             raise Fenced(
                 f"node {ownership.node_id} was fenced: partitions {sorted(stale)} were taken over"
             )
+        await announce(conn, stream_ids)  # to the followers on other nodes, on commit
 
     def _held(self, partitions: list[int]) -> None:
         missing = [p for p in partitions if p not in self.ownership.held]

@@ -168,7 +168,10 @@ class Links:
                         self.retried += 1
                         continue
                     if isinstance(frame, Failure):
-                        if frame.moved:
+                        # Moved, or cut short there (its partition lost under the command):
+                        # the next owner answers; with a key, an applied command is answered
+                        # from its key, never applied twice.
+                        if frame.moved or (frame.code == "timeout" and key is not None):
                             await self._changed(auction_id, owner)
                             self.retried += 1
                             continue

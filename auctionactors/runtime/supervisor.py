@@ -36,7 +36,6 @@ from auctionactors.errors import (
     CommandTimedOut,
     DomainError,
     Fenced,
-    NotOwner,
     OutcomeUnknown,
     StorageUnavailable,
     Unavailable,
@@ -49,6 +48,7 @@ from auctionactors.runtime.keys import replayed
 from auctionactors.runtime.mailbox import Ask, CommandKey, Query, Reply, resolve
 from auctionactors.runtime.publishing import Subscriber, resync_all
 from auctionactors.runtime.receipts import Receipt, Receipts
+from auctionactors.runtime.remote import Remote
 from auctionactors.runtime.replay import ReplayFailed, rebuild
 from auctionactors.runtime.scheduler import Scheduler
 from auctionactors.runtime.solver import Solved
@@ -68,7 +68,7 @@ def _time_out(message: Ask | Query, auction_id: str) -> None:
     resolve(message.future, error=error)
 
 
-class Supervisor:
+class Supervisor(Remote):
     def __init__(
         self,
         store: EventStore,
@@ -91,6 +91,8 @@ class Supervisor:
         # that does when not. One node alone owns every auction.
         self.owns: Callable[[str], bool] = lambda _auction_id: True
         self.owner_of: Callable[[str], str | None] = lambda _auction_id: None
+        self.follow_remote = False  # reads of auctions owned elsewhere go to a `Follower`
+        self._followed: set[str] = set()  # followers dropped: the actor taking over resyncs
 
     # --- life of the supervisor ---------------------------------------------------------------
 
@@ -105,28 +107,6 @@ class Supervisor:
         """Arm the timer heap with the stored next deadline of every auction ``which`` selects
         (those passed fall due at once: acted on without extra time)."""
         self.scheduler.load([(a, at) for a, at in await self.store.scheduled() if which(a)])
-
-    async def release(self, which: Callable[[str], bool]) -> None:
-        """Let the actors of the auctions ``which`` selects handle what is queued (bounded by
-        ``drain_timeout_s``), then `drop` them (cluster mode: partitions handed back)."""
-        cells = [c for c in self._cells.values() if which(c.auction_id)]
-        if cells:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    asyncio.gather(*(c.mailbox.idle.wait() for c in cells)),
-                    self.config.drain_timeout_s,
-                )
-        self.drop(which)
-
-    def drop(self, which: Callable[[str], bool]) -> None:
-        """Stop the actors of the auctions ``which`` selects at once and forget their deadlines
-        (cluster mode: partitions lost). Queued messages are answered `NotOwner`; an append
-        under way is cancelled (answered ``timeout``: outcome unknown)."""
-        self.scheduler.drop(which)
-        for cell in [c for c in self._cells.values() if which(c.auction_id)]:
-            if cell.task is not None:
-                cell.task.cancel()
-            self._forget(cell, NotOwner(cell.auction_id, None))
 
     def _wake(self, auction_id: str) -> None:
         """A deadline in the heap fell due: load the auction if it is passivated and tell its
@@ -266,8 +246,9 @@ class Supervisor:
             if self._closing:
                 raise Unavailable("the server is shutting down")
             if not self.owns(auction_id):
-                raise NotOwner(auction_id, self.owner_of(auction_id))
-            cell = self._cells.get(auction_id) or self._spawn(auction_id, new=False)
+                cell = self._following(auction_id, message)
+            else:
+                cell = self._cells.get(auction_id) or self._spawn(auction_id, new=False)
             if cell.status == "quarantined":
                 raise Unavailable(f"auction {auction_id} is quarantined: {cell.last_error}")
             cell.mailbox.put(message)
@@ -307,7 +288,7 @@ class Supervisor:
 
     # --- the cells ------------------------------------------------------------------------------
 
-    def _spawn(self, auction_id: str, *, new: bool) -> Cell:
+    def _spawn(self, auction_id: str, *, new: bool, follower: bool = False) -> Cell:
         """The auction's cell with its actor task: never a second one beside a running cell (an
         existing cell is reused; a new auction under an id in use is refused)."""
         existing = self._cells.get(auction_id)
@@ -317,9 +298,11 @@ class Supervisor:
             return existing
         cell = Cell(auction_id, self.config.mailbox_capacity, new=new)
         self._cells[auction_id] = cell
-        cell.task = asyncio.get_running_loop().create_task(
-            self._run(cell), name=f"auction-{auction_id}"
-        )
+        if auction_id in self._followed:  # followed here before: subscribers catch up first
+            self._followed.discard(auction_id)
+            cell.crashed = True
+        run = self._follow(cell) if follower else self._run(cell)
+        cell.task = asyncio.get_running_loop().create_task(run, name=f"auction-{auction_id}")
         return cell
 
     async def _run(self, cell: Cell) -> None:

@@ -28,6 +28,7 @@ class Takeover:
         self.ownership = ownership
         supervisor.owns = ownership.owns
         supervisor.owner_of = ownership.owner_of
+        supervisor.follow_remote = True
         ownership.listener = self
         self.started_at: dict[int, float] = {}  # partition -> loop time it was taken (status)
 
@@ -39,7 +40,9 @@ class Takeover:
         now = asyncio.get_running_loop().time()
         for partition in epochs:
             self.started_at[partition] = now
-        await self.supervisor.load_deadlines(self._in(set(epochs)))
+        taken = self._in(set(epochs))
+        self.supervisor.drop(taken)  # the followers of these auctions: actors take over
+        await self.supervisor.load_deadlines(taken)
 
     async def releasing(self, partitions: frozenset[int]) -> None:
         await self.supervisor.release(self._in(partitions))

@@ -178,3 +178,45 @@ async def test_cut_off_owner_commands_go_to_the_taker(cluster: Cluster, pg_url: 
     finally:
         for conn in (admin_a, s1_b):
             await conn.close()
+
+
+async def test_a_watcher_on_a_non_owner_follows_and_resumes_with_since(
+    cluster: Cluster,
+) -> None:
+    """The auction is b's; a renders its views from a follower that catches up whenever it
+    is told of an append (`Supervisor.notice`: what a NOTIFY from the PostgreSQL store's
+    appends triggers; this store is SQLite, so the test tells it)."""
+    a, b, people = cluster.a, cluster.b, cluster.people
+    admin_b = await Conn.open(b.url, people.admin.token)
+    s1_b = await Conn.open(b.url, people.s1.token)
+    buyer_a = await Conn.open(a.url, people.buyer.token)
+    try:
+        auction_id = await open_auction_on(admin_b, people)
+        await a.until(lambda: a.ownership.owner_of(auction_id) == "b")
+        assert (await buyer_a.ok("subscribe", auction_id=auction_id))["seq"] == 2
+        assert (await buyer_a.next_update())["seq"] == 2
+        for amount in ("2.00", "1.75"):
+            await s1_b.ok("place_bids", auction_id=auction_id, bids=[bid(amount=amount)])
+            a.supervisor.notice(auction_id)
+        assert [(await buyer_a.next_update())["seq"] for _ in range(2)] == [3, 4]
+        view_a = await buyer_a.ok("get_view", auction_id=auction_id)
+        buyer_b = await Conn.open(b.url, people.buyer.token)
+        view_b = await buyer_b.ok("get_view", auction_id=auction_id)
+        await buyer_b.close()
+        for view in (view_a, view_b):
+            view.pop("server_time", None)
+            view.pop("id", None)
+        assert view_a == view_b  # rendered on a from its follower, as b renders it
+
+        await buyer_a.close()
+        await s1_b.ok("place_bids", auction_id=auction_id, bids=[bid(amount="1.50")])
+        a.supervisor.notice(auction_id)
+        back = await Conn.open(a.url, people.buyer.token)
+        resumed = await back.ok("subscribe", auction_id=auction_id, since=4)
+        first = await back.next_update()
+        assert resumed["seq"] == first["seq"] == 5
+        assert [e["seq"] for e in first["events"]] == [5]
+        await back.close()
+    finally:
+        for conn in (admin_b, s1_b, buyer_a):
+            await conn.close()
