@@ -6,7 +6,8 @@ advisory locks, epochs), acts only on auctions of the partitions it owns (`Takeo
 forwards the others' commands to their owners over node links (`Links`). All its connections
 carry the application name ``auctionactors/NODE`` so that a node that evicts it (paused past its
 lease) can end them. ``status --db postgresql://...`` reads the node table: the nodes, their
-partitions, the age of their heartbeat and how far they are behind the last event.
+partitions and their lag (the age of their last heartbeat: a node lagging past the lease is
+taken over).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from auctionactors.cluster import membership
 from auctionactors.cluster.fence import PartitionFence
+from auctionactors.cluster.notices import Notices
 from auctionactors.cluster.ownership import Ownership, OwnershipConfig
 from auctionactors.errors import StorageUnavailable, UsageError
 
@@ -135,8 +137,7 @@ async def status(args: argparse.Namespace) -> int:
             "node_id": r.node_id,
             "advertise": r.advertise,
             "partitions": list(r.partitions),
-            "heartbeat_age_s": round(r.heartbeat_age_s, 3),
-            "lag_events": max(0, last - r.position),
+            "lag_s": round(r.heartbeat_age_s, 3),
         }
         for r in rows
     ]
@@ -148,8 +149,7 @@ async def status(args: argparse.Namespace) -> int:
         parts = n["partitions"]
         print(
             f"  {n['node_id']}  {n['advertise']}  {len(parts)} partitions "
-            f"{_ranges(parts)}  heartbeat {n['heartbeat_age_s']:.1f} s ago  "
-            f"lag {n['lag_events']} events"
+            f"{_ranges(parts)}  lag {n['lag_s']:.1f} s (since its last heartbeat)"
         )
     return 0
 
@@ -185,6 +185,12 @@ async def serve(args: argparse.Namespace) -> int:
         )
         supervisor = Supervisor(store, SystemClock(), config=supervision)
         Takeover(supervisor, ownership)
+        notices = Notices(
+            node_url(args.db, ownership.node_id),
+            ownership.node_id,
+            supervisor.notice,
+            supervisor.notice_all,
+        )
         links = Links(supervisor, ownership)
         gateway = Gateway(supervisor, store, gateway_config(args), links)
         count = await supervisor.start()
@@ -197,6 +203,7 @@ async def serve(args: argparse.Namespace) -> int:
             ) from None
         stop = stop_signal()
         ownership.advertise = advertise_of(args, gateway.port)
+        await notices.start()
         await ownership.start()
         try:
             print(
@@ -210,6 +217,7 @@ async def serve(args: argparse.Namespace) -> int:
             print("auctionactors: stopping (handing partitions back, draining)", flush=True)
         finally:
             await ownership.stop()
+            await notices.stop()
             await gateway.stop()
             await links.close()
             await supervisor.stop()

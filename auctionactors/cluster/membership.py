@@ -32,47 +32,42 @@ def application_name(node_id: str) -> str:
 
 class NodeRow(msgspec.Struct, frozen=True):
     """A node as `nodes` lists it (for ``status``): ``heartbeat_age_s`` on the database's
-    clock, ``position`` the last global position it applied, ``partitions`` those it owns."""
+    clock (its lag: how long ago it last proved it holds its partitions), ``partitions`` those
+    it owns."""
 
     node_id: str
     advertise: str
     heartbeat_age_s: float
-    position: int
     partitions: tuple[int, ...]
 
 
-async def register(
-    conn: Any, node_id: str, advertise: str, incarnation: str, position: int = 0
-) -> None:
+async def register(conn: Any, node_id: str, advertise: str, incarnation: str) -> None:
     """Add the node (or replace a former incarnation of it) with a fresh heartbeat and the pid
     of ``conn``, its lock connection."""
     await conn.execute(
         """
-        INSERT INTO cluster_nodes (node_id, advertise, incarnation, lock_pid, position)
-        VALUES ($1, $2, $3, pg_backend_pid(), $4)
+        INSERT INTO cluster_nodes (node_id, advertise, incarnation, lock_pid)
+        VALUES ($1, $2, $3, pg_backend_pid())
         ON CONFLICT (node_id) DO UPDATE SET
             advertise = EXCLUDED.advertise, incarnation = EXCLUDED.incarnation,
-            lock_pid = EXCLUDED.lock_pid, started_at = now(), heartbeat_at = now(),
-            position = EXCLUDED.position
+            lock_pid = EXCLUDED.lock_pid, started_at = now(), heartbeat_at = now()
         """,
         node_id,
         advertise,
         incarnation,
-        position,
     )
 
 
-async def heartbeat(conn: Any, node_id: str, incarnation: str, position: int) -> bool:
+async def heartbeat(conn: Any, node_id: str, incarnation: str) -> bool:
     """Renew the node's lease; False when its row is gone or belongs to another incarnation
     (the node was evicted: it must step down and join again)."""
     row = await conn.fetchval(
         """
-        UPDATE cluster_nodes SET heartbeat_at = now(), position = greatest(position, $3)
+        UPDATE cluster_nodes SET heartbeat_at = now()
         WHERE node_id = $1 AND incarnation = $2 RETURNING 1
         """,
         node_id,
         incarnation,
-        position,
     )
     return row is not None
 
@@ -115,10 +110,10 @@ async def live(conn: Any) -> dict[str, str]:
 
 
 async def nodes(conn: Any) -> list[NodeRow]:
-    """Every registered node with its lease age, position and partitions (``status``)."""
+    """Every registered node with its heartbeat's age and its partitions (``status``)."""
     rows = await conn.fetch(
         """
-        SELECT n.node_id, n.advertise, n.position,
+        SELECT n.node_id, n.advertise,
                extract(epoch FROM now() - n.heartbeat_at)::float8 AS age,
                coalesce(array_agg(p.partition ORDER BY p.partition)
                         FILTER (WHERE p.partition IS NOT NULL), '{}') AS parts
@@ -126,7 +121,4 @@ async def nodes(conn: Any) -> list[NodeRow]:
         GROUP BY n.node_id ORDER BY n.node_id
         """
     )
-    return [
-        NodeRow(r["node_id"], r["advertise"], r["age"], r["position"], tuple(r["parts"]))
-        for r in rows
-    ]
+    return [NodeRow(r["node_id"], r["advertise"], r["age"], tuple(r["parts"])) for r in rows]

@@ -99,7 +99,6 @@ class Ownership:
         self.held: dict[int, int] = {}  # partition -> epoch
         self.owners: dict[int, str] = {}  # partition -> owner node, as of the last round
         self.peers: dict[str, str] = {}  # live node -> advertise address, as of the last round
-        self.position = 0  # the last global position the node applied (its lag in `status`)
         self.secret = ""  # the node credential of node links (the database's, see schema)
         self.joins = 0
         self.losses = 0
@@ -211,9 +210,7 @@ class Ownership:
         self.count = await schema.partition_count(conn, self.config.partitions)
         self.secret = await schema.secret(conn)
         self._incarnation = secrets.token_hex(8)
-        await membership.register(
-            conn, self.node_id, self.advertise, self._incarnation, self.position
-        )
+        await membership.register(conn, self.node_id, self.advertise, self._incarnation)
         self._live(conn)
         self.joins += 1
         log.info("%s joined the cluster (%d partitions)", self.node_id, self.count)
@@ -251,7 +248,7 @@ class Ownership:
         conn = self._conn
         if conn is None:
             raise Lost("not joined")
-        alive = await membership.heartbeat(conn, self.node_id, self._incarnation, self.position)
+        alive = await membership.heartbeat(conn, self.node_id, self._incarnation)
         self._live(conn)
         if not alive:
             raise Lost("evicted by another node")

@@ -1,8 +1,7 @@
 """The cluster's tables: migration 10 of the PostgreSQL store (1-9 are the event store's).
 
 ``cluster_nodes``: one row per live node (its advertise address, the backend pid of its lock
-connection, its last heartbeat on the database's clock, the last global position it has
-applied). ``cluster_partitions``: one row per partition with its epoch (the fencing token,
+connection, its last heartbeat on the database's clock). ``cluster_partitions``: one row per partition with its epoch (the fencing token,
 bumped by every takeover) and its current owner. The partition count is the number of rows,
 fixed by the first node that joins. ``cluster_settings`` keeps the node credential: a random
 secret made by the first node, which nodes present to each other on node links (whoever may
@@ -26,8 +25,7 @@ STATEMENTS = (
         incarnation text NOT NULL,
         lock_pid integer NOT NULL,
         started_at timestamptz NOT NULL DEFAULT now(),
-        heartbeat_at timestamptz NOT NULL DEFAULT now(),
-        position bigint NOT NULL DEFAULT 0
+        heartbeat_at timestamptz NOT NULL DEFAULT now()
     )
     """,
     """
