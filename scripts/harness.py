@@ -288,6 +288,51 @@ def make_users(db: Path, people: People) -> dict[str, NewUser]:
     return asyncio.run(add_users(db, people))
 
 
+# --- PostgreSQL (cluster mode) ------------------------------------------------------------------
+
+PG_ADMIN = os.environ.get("AUCTIONACTORS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+async def _pg_admin(sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_ADMIN, timeout=10)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@contextlib.contextmanager
+def pg_database(prefix: str, keep: bool = False) -> Iterator[str]:
+    """A fresh database on the PostgreSQL server of ``$AUCTIONACTORS_TEST_PG`` (default the
+    local one), dropped afterwards unless ``keep``: its URL."""
+    name = f"{prefix}_{os.getpid()}_{int(time.time())}"
+    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+    finally:
+        if keep:
+            print(f"kept database {name}")
+        else:
+            asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def add_pg_users(url: str, people: People) -> dict[str, NewUser]:
+    """`add_users` on a PostgreSQL database."""
+    from auctionactors.store.postgres import PostgresEventStore
+
+    async with await PostgresEventStore.open(url) as store:
+        return {key: await store.add_user(c, role, name) for key, (c, role, name) in people.items()}
+
+
+def node(url: str, folder: Path, node_id: str, *options: str, wait: bool = True) -> Server:
+    """One cluster node: ``serve --db URL --node-id NODE_ID`` (its log in ``folder``, one file
+    per start)."""
+    log = folder / f"{node_id}.{len(list(folder.glob(node_id + '.*')))}.log"
+    return Server(url, log, "--node-id", node_id, *SERVE_OPTIONS, *options, wait=wait)  # type: ignore[arg-type]
+
+
 # The platform's admin and a buyer: who every proof script's run starts with.
 PLATFORM: dict[str, tuple[str, Role, str]] = {
     "admin": ("Platform", "admin", "Ada"),
