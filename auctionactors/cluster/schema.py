@@ -1,11 +1,11 @@
 """The cluster's tables: migration 10 of the PostgreSQL store (1-9 are the event store's).
 
 ``cluster_nodes``: one row per live node (its advertise address, the backend pid of its lock
-connection, its last heartbeat on the database's clock). ``cluster_partitions``: one row per partition with its epoch (the fencing token,
-bumped by every takeover) and its current owner. The partition count is the number of rows,
-fixed by the first node that joins. ``cluster_settings`` keeps the node credential: a random
-secret made by the first node, which nodes present to each other on node links (whoever may
-read the database is a node).
+connection, its last heartbeat on the database's clock). ``cluster_partitions``: one row per
+partition with its epoch (the fencing token, bumped by every takeover) and its current owner.
+The partition count is the number of rows, fixed by the first node that joins.
+``cluster_settings`` keeps the node credential: a random secret made by the first node, which
+nodes present to each other on node links (whoever may read the database is a node).
 """
 
 from __future__ import annotations
