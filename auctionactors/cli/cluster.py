@@ -168,6 +168,7 @@ def _ranges(parts: list[int]) -> str:
 async def serve(args: argparse.Namespace) -> int:
     """Run one node until SIGTERM/SIGINT; then hand its partitions back (their actors drain
     first), close every connection and the store."""
+    ownership, fence = make_ownership(args)  # bad options are refused before anything starts
     from auctionactors.cli.daemon import CannotListen, gateway_config, loop_name, stop_signal
     from auctionactors.gateway.links import Links
     from auctionactors.gateway.server import Gateway
@@ -177,7 +178,6 @@ async def serve(args: argparse.Namespace) -> int:
     from auctionactors.runtime.takeover import Takeover
     from auctionactors.store.postgres import PostgresEventStore  # type: ignore[import-not-found]
 
-    ownership, fence = make_ownership(args)
     store = await PostgresEventStore.open(node_url(args.db, ownership.node_id), fence=fence)
     try:
         supervision = SupervisorConfig(
