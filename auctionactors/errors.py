@@ -12,8 +12,8 @@ Every layer raises from this tree, so callers can tell an expected refusal from 
     │   │   └── StoreLocked      another process holds the store exclusively (a second serve)
     │   ├── DuplicateKey         an append's idempotency key was already applied; nothing written
     │   ├── OutcomeUnknown       the write may or may not have happened (answered ``timeout``)
-    │   ├── Fenced               this node no longer owns the auction's partition (cluster
-    │   │                        mode): nothing was written; the owner elsewhere takes it
+    │   ├── Fenced               this node no longer owns the stream (a newer owner's epoch is
+    │   │                        stored): nothing was written; it must step down, not retry
     │   └── CorruptionError      stored data is damaged (gap, undecodable event, broken hash chain)
     ├── Unavailable              the auction's actor is restarting, quarantined or overloaded;
     │   │                        the command was not applied
@@ -96,9 +96,10 @@ class OutcomeUnknown(StoreError):
 
 
 class Fenced(StoreError):
-    """Cluster mode: the append touches a partition whose epoch (fencing token) this node no
-    longer holds (another node took it over), so nothing was written; answered ``unavailable``
-    and retried on the owner."""
+    """An append refused inside its own transaction by the store's fence (cluster mode): another
+    node has taken over the stream's partition with a newer epoch since this node's lease was
+    granted, so this node must not write it. Nothing was written; the caller steps down (and a
+    client's command is retried, with its key, through the new owner)."""
 
 
 class CorruptionError(StoreError):

@@ -13,6 +13,7 @@ import asyncio
 import os
 import secrets
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -27,12 +28,19 @@ def database_url(name: str, admin_url: str = ADMIN_URL) -> str:
     return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
 
 
-async def _admin(sql: str) -> None:
+async def _execute(sql: str) -> None:
     conn = await asyncpg.connect(ADMIN_URL, timeout=10)
     try:
         await conn.execute(sql)
     finally:
         await conn.close()
+
+
+def _admin(sql: str) -> None:
+    """Run ``sql`` on the maintenance database, on a thread of its own: fixtures of async tests
+    run inside an event loop, where `asyncio.run` may not."""
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, _execute(sql)).result()
 
 
 def unreachable(exc: BaseException) -> None:
@@ -47,14 +55,14 @@ def create_database() -> str:
     """A new, empty database; its name (``unreachable`` decides when there is no server)."""
     name = f"aa_test_{secrets.token_hex(6)}"
     try:
-        asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+        _admin(f'CREATE DATABASE "{name}"')
     except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
         unreachable(exc)
     return name
 
 
 def drop_database(name: str) -> None:
-    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture

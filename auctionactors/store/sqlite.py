@@ -26,7 +26,6 @@ from typing import Any, Self, TypeVar, cast
 import aiosqlite
 
 from auctionactors.errors import (
-    OutcomeUnknown,
     StorageUnavailable,
     StoreError,
 )
@@ -45,6 +44,7 @@ from auctionactors.store.base import (
     check_limit,
     check_snapshot,
 )
+from auctionactors.store.batching import Outcome, QueueHooks, Request, WriteQueue, WriterStats
 from auctionactors.store.sqlite_setup import (
     probe,
     read_only_uri,
@@ -52,7 +52,7 @@ from auctionactors.store.sqlite_setup import (
     setup_writer,
     storage_error,
 )
-from auctionactors.store.sqlite_writer import BatchWriter, Request, WriterStats
+from auctionactors.store.sqlite_writer import BatchWriter
 
 T = TypeVar("T")
 
@@ -71,7 +71,7 @@ async def _on_thread(conn: aiosqlite.Connection, fn: Callable[[sqlite3.Connectio
     return result
 
 
-class SqliteEventStore(sqlite_catalog.CatalogReads, sqlite_accounts.AccountsStore):
+class SqliteEventStore(QueueHooks, sqlite_catalog.CatalogReads, sqlite_accounts.AccountsStore):
     """Event streams and accounts in one SQLite file; open with `SqliteEventStore.open`.
 
     ``read_only`` is True when it was opened without a writer: appends and account changes then
@@ -96,20 +96,15 @@ class SqliteEventStore(sqlite_catalog.CatalogReads, sqlite_accounts.AccountsStor
         self.durable = durable
         self.group_commit = group_commit
         self.read_only = writer is None
-        self.fail_next_append: BaseException | None = None
-        self.write_gate: asyncio.Event | None = None
         self._lock_fd = lock_fd
         self._writer = writer
         self._reader = reader
         self._batch_writer = BatchWriter()
-        self._pending: list[Request] = []
-        self._wakeup = asyncio.Event()
-        self._closing = False
         self._closed = False
-        self._writer_task: asyncio.Task[None] | None = None
+        self._queue: WriteQueue | None = None
         if writer is not None:
-            self._writer_task = asyncio.create_task(
-                self._run_writer(), name=f"sqlite-writer {path}"
+            self._queue = WriteQueue(
+                self._write, group_commit=group_commit, name=f"sqlite-writer {path}"
             )
 
     @classmethod
@@ -198,7 +193,7 @@ class SqliteEventStore(sqlite_catalog.CatalogReads, sqlite_accounts.AccountsStor
 
         If the caller is cancelled while waiting, the append may still be committed.
         """
-        if self._writer_task is None:
+        if self._queue is None:
             raise StoreError(READ_ONLY_MESSAGE)
         if not events and not keys:
             raise ValueError("append needs at least one event (or key)")
@@ -211,51 +206,17 @@ class SqliteEventStore(sqlite_catalog.CatalogReads, sqlite_accounts.AccountsStor
             check_snapshot(expected_seq, events, snapshot)
         if catalog is not None:
             check_catalog(stream_id, expected_seq, events, catalog)
-        if self._closing or self._writer_task.done():
-            raise StorageUnavailable("event store is closed")
-        future: asyncio.Future[AppendResult] = asyncio.get_running_loop().create_future()
-        self._pending.append((stream_id, expected_seq, events, keys, snapshot, catalog, future))
-        self._wakeup.set()
-        return await future
+        return await self._queue.submit(
+            (stream_id, expected_seq, events, keys, snapshot, catalog, None)
+        )
 
-    async def _run_writer(self) -> None:
-        """Take everything pending, write it (one transaction, or one per append), answer."""
-        batch: list[Request] = []
+    async def _write(self, batch: list[Request], fault: BaseException | None) -> list[Outcome]:
         try:
-            while True:
-                if not self._pending:
-                    if self._closing:
-                        return
-                    self._wakeup.clear()
-                    await self._wakeup.wait()
-                    continue
-                if self.write_gate is not None:
-                    await self.write_gate.wait()
-                batch, self._pending = self._pending, []
-                fault, self.fail_next_append = self.fail_next_append, None
-                if self.group_commit:
-                    await self._write(batch, fault)
-                else:
-                    for request in batch:
-                        await self._write([request], fault)
-                        fault = None
-                batch = []
-        finally:  # cancelled (event loop shutting down): nobody may wait forever
-            for request in [*batch, *self._pending]:
-                _settle(request, OutcomeUnknown("event store is closed; the append may be lost"))
-            self._pending = []
-
-    async def _write(self, batch: list[Request], fault: BaseException | None) -> None:
-        try:
-            outcomes = await _on_thread(
+            return await _on_thread(
                 self._writable(), partial(self._batch_writer.write, requests=batch, fault=fault)
             )
         except Exception as exc:  # the connection itself is gone, or a bug: fail, keep running
-            for request in batch:
-                _settle(request, storage_error(exc))
-            return
-        for request, outcome in zip(batch, outcomes, strict=True):
-            _settle(request, outcome)
+            return [storage_error(exc) for _ in batch]
 
     # -- reads -----------------------------------------------------------------------------------
 
@@ -329,11 +290,9 @@ class SqliteEventStore(sqlite_catalog.CatalogReads, sqlite_accounts.AccountsStor
         the reader). Idempotent."""
         if self._closed:
             return
-        self._closing = True
-        self._wakeup.set()
         try:
-            if self._writer_task is not None and not self._writer_task.cancelled():
-                await self._writer_task
+            if self._queue is not None:
+                await self._queue.close()
         finally:
             self._closed = True
             try:
@@ -371,16 +330,6 @@ class SqliteEventStore(sqlite_catalog.CatalogReads, sqlite_accounts.AccountsStor
             return await _on_thread(conn, fn)
         except sqlite3.Error as exc:
             raise storage_error(exc) from exc
-
-
-def _settle(request: Request, outcome: AppendResult | BaseException) -> None:
-    future = cast("asyncio.Future[AppendResult]", request[6])
-    if future.done():  # the caller was cancelled
-        return
-    if isinstance(outcome, BaseException):
-        future.set_exception(outcome)
-    else:
-        future.set_result(outcome)
 
 
 async def _connect(path: str, *, uri: bool = False) -> aiosqlite.Connection:

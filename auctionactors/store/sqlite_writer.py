@@ -16,26 +16,18 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections import deque
 from collections.abc import Sequence
 from contextlib import suppress
-from dataclasses import dataclass, field
-from typing import TypeVar
 
-from auctionactors.errors import ConcurrencyError, DuplicateKey, OutcomeUnknown, StoreError
+from auctionactors.errors import DuplicateKey, OutcomeUnknown, StoreError
 from auctionactors.store import sqlite_catalog
 from auctionactors.store.base import (
     GENESIS_HASH,
     AppendResult,
-    CatalogEntry,
-    KeyRecord,
-    NewEvent,
-    Snapshot,
     chain_hash,
     storage_failure,
 )
-
-T = TypeVar("T")
+from auctionactors.store.batching import Outcome, Request, WriterStats, bounded_update, stale
 
 INSERT_EVENT = "INSERT INTO events (stream_id, seq, type, data, hash) VALUES (?, ?, ?, ?, ?)"
 SELECT_HEAD = "SELECT seq, hash FROM events WHERE stream_id = ? ORDER BY seq DESC LIMIT 1"
@@ -52,29 +44,7 @@ UPSERT_SNAPSHOT = (
 ROLLED_BACK = frozenset({sqlite3.SQLITE_FULL, sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED,
                          sqlite3.SQLITE_NOMEM})  # fmt: skip
 
-# What the writer needs of one queued append: (stream_id, expected_seq, events, keys, snapshot,
-# catalog, ...); the rest of the tuple (the caller's future) belongs to the event loop and is not
-# touched here. Snapshot and catalog row were validated before they were queued.
-Request = tuple[
-    str, int, Sequence[NewEvent], Sequence[KeyRecord], Snapshot | None, CatalogEntry | None, object
-]
-Outcome = AppendResult | StoreError
 Head = tuple[int, bytes]
-
-
-@dataclass
-class WriterStats:
-    """What the writer did, for tests (does group commit batch?) and for operators."""
-
-    commits: int = 0
-    appends: int = 0
-    events: int = 0
-    failed_batches: int = 0
-    fallbacks: int = 0
-    max_batch: int = 0
-    batch_sizes: deque[int] = field(default_factory=lambda: deque(maxlen=1000))
-    # Seconds from BEGIN to the end of COMMIT (the fsync included) of recent batches.
-    commit_latencies_s: deque[float] = field(default_factory=lambda: deque(maxlen=1000))
 
 
 class BatchWriter:
@@ -109,7 +79,7 @@ class BatchWriter:
             self._forget(requests)
             self.stats.fallbacks += 1
             if len(requests) == 1:
-                return [_stale(requests[0], "another writer took its seq")]
+                return [stale(requests[0], "another writer took its seq")]
             return [self._alone(conn, request) for request in requests]
 
     def _alone(self, conn: sqlite3.Connection, request: Request) -> Outcome:
@@ -117,7 +87,7 @@ class BatchWriter:
             return self._transaction(conn, [request], None)[0]
         except sqlite3.IntegrityError:
             self._forget([request])
-            return _stale(request, "another writer took its seq")
+            return stale(request, "another writer took its seq")
 
     def _transaction(
         self, conn: sqlite3.Connection, requests: Sequence[Request], fault: BaseException | None
@@ -173,11 +143,10 @@ class BatchWriter:
             # the WAL, to be recovered at the next open): written or not, unknown.
             unknown = OutcomeUnknown(f"storage failed while committing; outcome unknown: {exc}")
             return self._failed(conn, requests, unknown)
-        self.stats.commits += 1
-        self.stats.commit_latencies_s.append(time.perf_counter() - started)
+        self.stats.committed(len(requests), started, time.perf_counter())
         self._remember(staged)
-        _bounded_update(self.marks, marks, self.max_cached_streams)
-        _bounded_update(self.readers, readers, self.max_cached_streams)
+        bounded_update(self.marks, marks, self.max_cached_streams)
+        bounded_update(self.readers, readers, self.max_cached_streams)
         first_position = last_position - len(rows) + 1
         results: list[Outcome] = []
         for (_, _, events, *_), outcome in zip(requests, planned, strict=True):
@@ -188,8 +157,6 @@ class BatchWriter:
             results.append(AppendResult(last_seq, first_position + end - 1 if events else 0))
             self.stats.appends += 1
             self.stats.events += len(events)
-        self.stats.batch_sizes.append(len(requests))
-        self.stats.max_batch = max(self.stats.max_batch, len(requests))
         return results
 
     def _failed(
@@ -228,7 +195,7 @@ class BatchWriter:
                 head = self._load_head(conn, stream_id)
         seq, prev_hash = head
         if seq != expected_seq:
-            return _stale(request, f"it is at seq {seq}")
+            return stale(request, f"it is at seq {seq}")
         for event in events:
             seq += 1
             prev_hash = chain_hash(prev_hash, stream_id, seq, event.type, event.data)
@@ -275,19 +242,6 @@ class BatchWriter:
             behind=[sid for sid, marked in changed.items() if marked],
         )
         return changed
-
-
-def _bounded_update(cache: dict[str, T], new: dict[str, T], limit: int) -> None:
-    """Update ``cache`` with ``new``, then drop its oldest entries beyond ``limit``."""
-    cache.update(new)
-    while len(cache) > limit:
-        del cache[next(iter(cache))]
-
-
-def _stale(request: Request, why: str) -> ConcurrencyError:
-    return ConcurrencyError(
-        f"stale append to stream {request[0]!r} at expected seq {request[1]}: {why}"
-    )
 
 
 def _rollback(conn: sqlite3.Connection) -> None:

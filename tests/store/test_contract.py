@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from auctionactors.errors import (
@@ -27,6 +28,7 @@ from auctionactors.store.base import (
     StreamInfo,
     chain_hash,
 )
+from auctionactors.store.postgres import PostgresEventStore
 from auctionactors.store.sqlite import SqliteEventStore
 from tests.store.backends import Backend
 
@@ -312,13 +314,22 @@ async def test_revoked_token_no_longer_authenticates(store: Backend) -> None:
 async def test_token_is_not_stored_in_plain_text(store: Backend) -> None:
     new = await store.add_user("Shipco", "observer", "Ob")
     secret = new.token.encode()
-    stored = stored_bytes(store)
+    stored = await stored_bytes(store)
     assert b"Shipco" in stored  # the search does look where the accounts are
     assert secret not in stored
 
 
-def stored_bytes(store: Backend) -> bytes:
-    """Everything the backend keeps: the database file and its WAL, or the object's state."""
+async def stored_bytes(store: Backend) -> bytes:
+    """Everything the backend keeps: the database file and its WAL, every row of every table
+    in PostgreSQL, or the object's state."""
+    if isinstance(store, PostgresEventStore):
+        conn = await asyncpg.connect(store.url)
+        try:
+            tables = await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+            rows = [await conn.fetch(f'SELECT t::text FROM "{t[0]}" t') for t in tables]
+        finally:
+            await conn.close()
+        return "\n".join(r[0] for found in rows for r in found).encode()
     if isinstance(store, SqliteEventStore):
         path = Path(store.path)
         files = (path, path.with_name(path.name + "-wal"))

@@ -38,7 +38,7 @@ async def test_an_append_cut_off_by_shutdown_is_an_unknown_outcome(tmp_path: Pat
     store.write_gate = asyncio.Event()  # the disk stalls
     pending = asyncio.ensure_future(store.append("s", 0, evs("1")))
     await asyncio.sleep(0)
-    store._writer_task.cancel()  # type: ignore[union-attr]  # the event loop shuts down
+    store._queue._task.cancel()  # type: ignore[union-attr]  # the event loop shuts down
     with pytest.raises(OutcomeUnknown, match="the append may be lost"):
         await pending
     with pytest.raises(StorageUnavailable, match="closed"):  # nothing queued after that
