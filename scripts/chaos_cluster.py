@@ -54,6 +54,7 @@ from auctionactors.domain.parties import Role
 from auctionactors.domain.timestamps import format_instant
 from auctionactors.store.base import NewUser
 from auctionactors.store.codec import decode_event
+from auctionactors.store.postgres import PostgresEventStore
 
 FAILOVER_TARGET_S = 5.0
 DURATION_S = 600  # of the auction that starts during a failover
@@ -228,8 +229,6 @@ async def probe(world: World, auction_id: str, node: str, killed_us: int) -> flo
 
 
 async def check(world: World, watchers: list[Watcher], deadline_auction: tuple[str, int]) -> None:
-    from auctionactors.store.postgres import PostgresEventStore
-
     problems = world.problems
     async with await PostgresEventStore.open(world.url, read_only=True) as store:
         logs = {a: [decode_event(e) for e in await store.read_stream(a)] for a in world.auctions}

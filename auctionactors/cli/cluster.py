@@ -176,7 +176,7 @@ async def serve(args: argparse.Namespace) -> int:
     from auctionactors.runtime.clock import SystemClock
     from auctionactors.runtime.supervisor import Supervisor
     from auctionactors.runtime.takeover import Takeover
-    from auctionactors.store.postgres import PostgresEventStore  # type: ignore[import-not-found]
+    from auctionactors.store.postgres import PostgresEventStore
 
     store = await PostgresEventStore.open(node_url(args.db, ownership.node_id), fence=fence)
     try:

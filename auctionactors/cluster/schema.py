@@ -1,4 +1,4 @@
-"""The cluster's tables: migration 10 of the PostgreSQL store (1-9 are the event store's).
+"""The cluster's tables (migration 10 of `store.postgres_migrations`; 1-9 are the store's).
 
 ``cluster_nodes``: one row per live node (its advertise address, the backend pid of its lock
 connection, its last heartbeat on the database's clock). ``cluster_partitions``: one row per
@@ -14,41 +14,13 @@ import secrets
 from typing import Any
 
 from auctionactors.cluster.partitions import LOCK_SPACE
-
-VERSION = 10
-
-STATEMENTS = (
-    """
-    CREATE TABLE IF NOT EXISTS cluster_nodes (
-        node_id text PRIMARY KEY,
-        advertise text NOT NULL,
-        incarnation text NOT NULL,
-        lock_pid integer NOT NULL,
-        started_at timestamptz NOT NULL DEFAULT now(),
-        heartbeat_at timestamptz NOT NULL DEFAULT now()
-    )
-    """,
-    """
-    CREATE TABLE IF NOT EXISTS cluster_settings (name text PRIMARY KEY, value text NOT NULL)
-    """,
-    """
-    CREATE TABLE IF NOT EXISTS cluster_partitions (
-        partition integer PRIMARY KEY,
-        epoch bigint NOT NULL DEFAULT 0,
-        owner text,
-        acquired_at timestamptz
-    )
-    """,
-)
+from auctionactors.store import postgres_migrations as migrations
 
 
 async def migrate(conn: Any) -> None:
-    """Create the cluster's tables if they are missing (idempotent; nodes joining at once take
-    turns through a transaction-level advisory lock)."""
-    async with conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock($1, -1)", LOCK_SPACE)
-        for statement in STATEMENTS:
-            await conn.execute(statement)
+    """Bring the database's schema up to date: the store's migrations, the cluster's included
+    (a node may join before any store has opened the database)."""
+    await migrations.migrate(conn)
 
 
 async def partition_count(conn: Any, default: int) -> int:
