@@ -27,7 +27,16 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from harness import Figures, Server, add_pg_users, node, percentile, pg_database, workdir
+from harness import (
+    Figures,
+    Server,
+    add_pg_users,
+    cluster_settled,
+    node,
+    percentile,
+    pg_database,
+    workdir,
+)
 
 from auctionactors.client import Client, ClientError
 from auctionactors.cluster.partitions import partition_of
@@ -73,23 +82,6 @@ async def owner_of(url: str, auction_id: str) -> str:
     finally:
         await conn.close()
     return str(row)
-
-
-async def settled(url: str, nodes: int) -> None:
-    conn = await asyncpg.connect(url)
-    try:
-        for _ in range(600):
-            owned = await conn.fetchval(
-                "SELECT count(*) FROM cluster_partitions p JOIN cluster_nodes n"
-                " ON p.owner = n.node_id"
-            )
-            alive = await conn.fetchval("SELECT count(*) FROM cluster_nodes")
-            if owned == 64 and alive == nodes:
-                return
-            await asyncio.sleep(0.1)
-    finally:
-        await conn.close()
-    raise RuntimeError("the cluster did not settle")
 
 
 class Amounts:
@@ -163,7 +155,7 @@ async def throughput(servers: dict[str, Server], users: dict[str, NewUser], auct
 
 def cluster(url: str, folder: Path, count: int) -> dict[str, Server]:
     servers = {f"n{i}": node(url, folder, f"n{i}") for i in range(1, count + 1)}
-    asyncio.run(settled(url, count))
+    asyncio.run(cluster_settled(url, count))
     return servers
 
 

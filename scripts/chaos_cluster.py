@@ -44,10 +44,18 @@ from typing import Any
 
 import asyncpg
 from chaos import Probe, compare
-from harness import Server, add_pg_users, node, percentile, pg_database, run_cli, workdir
+from harness import (
+    Server,
+    add_pg_users,
+    cluster_settled,
+    node,
+    percentile,
+    pg_database,
+    run_cli,
+    workdir,
+)
 
 from auctionactors.client import Client, ClientError
-from auctionactors.cluster import membership
 from auctionactors.cluster.partitions import partition_of
 from auctionactors.domain.events import AuctionStarted, BidPlaced
 from auctionactors.domain.parties import Role
@@ -207,20 +215,6 @@ async def owners(url: str) -> dict[int, str]:
     return {r["partition"]: r["owner"] for r in rows if r["owner"]}
 
 
-async def until_settled(url: str, nodes: int, timeout_s: float = 60.0) -> None:
-    conn = await asyncpg.connect(url)
-    try:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            rows = await membership.nodes(conn)
-            if len(rows) == nodes and sum(len(r.partitions) for r in rows) == 64:
-                return
-            await asyncio.sleep(0.1)
-        raise RuntimeError(f"the cluster did not settle on {nodes} nodes")
-    finally:
-        await conn.close()
-
-
 async def probe(world: World, auction_id: str, node: str, killed_us: int) -> float:
     supplier = world.suppliers[0]
     await ask(world, supplier.token, node, "place_bids", auction_id=auction_id,
@@ -270,7 +264,7 @@ async def check(world: World, watchers: list[Watcher], deadline_auction: tuple[s
 async def chaos(world: World, rounds: int, load_s: float) -> int:
     for n in ("n1", "n2", "n3"):
         world.start(n)
-    await until_settled(world.url, 3)
+    await cluster_settled(world.url, 3)
     suppliers = [s.company_id for s in world.suppliers]
     buyer = world.buyer.company_id
     for creator in ("n1", "n2", "n3", "n1", "n2", "n3"):  # created where they are owned
@@ -301,7 +295,7 @@ async def chaos(world: World, rounds: int, load_s: float) -> int:
             times = await asyncio.gather(*(probe(world, a, survivor, killed_us) for a in theirs))
             world.failovers += times
             world.start(victim)
-            await until_settled(world.url, 3)
+            await cluster_settled(world.url, 3)
             world.running.clear()
             await asyncio.sleep(1.0)  # let the watchers take the last updates
             before = len(world.problems)

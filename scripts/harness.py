@@ -326,6 +326,28 @@ async def add_pg_users(url: str, people: People) -> dict[str, NewUser]:
         return {key: await store.add_user(c, role, name) for key, (c, role, name) in people.items()}
 
 
+async def cluster_settled(url: str, nodes: int, timeout_s: float = 60.0) -> None:
+    """Wait until ``nodes`` nodes are registered and every partition has a live owner."""
+    import asyncpg
+
+    conn = await asyncpg.connect(url)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with contextlib.suppress(asyncpg.UndefinedTableError):  # not migrated yet
+                owned = await conn.fetchval(
+                    "SELECT count(*) FROM cluster_partitions p JOIN cluster_nodes n"
+                    " ON p.owner = n.node_id"
+                )
+                alive = await conn.fetchval("SELECT count(*) FROM cluster_nodes")
+                if owned == 64 and alive == nodes:
+                    return
+            await asyncio.sleep(0.1)
+    finally:
+        await conn.close()
+    raise RuntimeError(f"the cluster did not settle on {nodes} nodes")
+
+
 def node(url: str, folder: Path, node_id: str, *options: str, wait: bool = True) -> Server:
     """One cluster node: ``serve --db URL --node-id NODE_ID`` (its log in ``folder``, one file
     per start)."""
