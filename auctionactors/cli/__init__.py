@@ -34,7 +34,8 @@ def _add_db(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--db",
         default=None,
-        help="the SQLite database (default: $AUCTIONACTORS_DB, else ./auctionactors.db)",
+        help="the SQLite database file, or a PostgreSQL URL postgresql://USER@HOST:PORT/DB "
+        "(default: $AUCTIONACTORS_DB, else ./auctionactors.db)",
     )
 
 
@@ -91,7 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser(
         "demo", help="serve a fresh store with live auctions and simulated bidders (bots)"
     )
-    demo.add_argument("--db", default=None, help="where to create the demo store (fresh)")
+    demo.add_argument(
+        "--db", default=None, help="a new SQLite file, or an empty PostgreSQL database's URL"
+    )
     daemon.add_server_options(demo)
     demo.add_argument(
         "--duration", type=daemon.positive_int, default=120, help="bidding time, seconds"

@@ -25,12 +25,7 @@ from auctionactors.cluster.fence import PartitionFence
 from auctionactors.cluster.notices import Notices
 from auctionactors.cluster.ownership import Ownership, OwnershipConfig
 from auctionactors.errors import StorageUnavailable, UsageError
-
-SCHEMES = ("postgresql://", "postgres://")
-
-
-def is_postgres(db: str) -> bool:
-    return db.startswith(SCHEMES)
+from auctionactors.store.postgres import PostgresEventStore, safe_url
 
 
 def node_url(url: str, node_id: str) -> str:
@@ -176,7 +171,6 @@ async def serve(args: argparse.Namespace) -> int:
     from auctionactors.runtime.clock import SystemClock
     from auctionactors.runtime.supervisor import Supervisor
     from auctionactors.runtime.takeover import Takeover
-    from auctionactors.store.postgres import PostgresEventStore
 
     store = await PostgresEventStore.open(node_url(args.db, ownership.node_id), fence=fence)
     try:
@@ -207,7 +201,7 @@ async def serve(args: argparse.Namespace) -> int:
         await ownership.start()
         try:
             print(
-                f"auctionactors: node {ownership.node_id} of the cluster on {_safe(args.db)} "
+                f"auctionactors: node {ownership.node_id} of the cluster on {safe_url(args.db)} "
                 f"({count} auctions stored); advertised at {ownership.advertise}",
                 flush=True,
             )
@@ -225,12 +219,3 @@ async def serve(args: argparse.Namespace) -> int:
         await store.close()
     print("auctionactors: stopped", flush=True)
     return 0
-
-
-def _safe(url: str) -> str:
-    """The URL without a password."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-    return urlunsplit(parts._replace(netloc=netloc))

@@ -9,14 +9,13 @@ import json
 import os
 import sys
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from operator import itemgetter
 from typing import Any
 
 import msgspec
 
 from auctionactors.cli import daemon, verification
+from auctionactors.cli.stores import PG_DUMP_HINT, Store, check_db_path, open_store
 from auctionactors.domain.bounds import check_text
 from auctionactors.domain.present import event_entry, state_document
 from auctionactors.domain.state import AuctionState
@@ -26,6 +25,7 @@ from auctionactors.errors import CorruptionError, DomainError, UsageError
 from auctionactors.runtime import solver
 from auctionactors.runtime.replay import ReplayFailed, rebuild
 from auctionactors.store.codec import Listed, decode_event, decode_listed
+from auctionactors.store.postgres import is_postgres_url
 from auctionactors.store.sqlite import SqliteEventStore
 
 FOLLOW_POLL_S = 0.5
@@ -45,29 +45,6 @@ async def run(args: argparse.Namespace) -> int:
         "demo": demo,
     }[args.command]
     return await handler(args)
-
-
-@asynccontextmanager
-async def open_store(path: str, *, create: bool = False) -> AsyncIterator[SqliteEventStore]:
-    """Open the database; a read-only command (``create=False``) refuses a path that does not
-    exist rather than creating an empty database there, and opens the store read-only: it never
-    migrates the file, works on one it may not write, and leaves the write lock to ``serve``."""
-    _check_db_path(path, create)
-    store = await SqliteEventStore.open(path, read_only=not create)
-    try:
-        yield store
-    finally:
-        await store.close()
-
-
-def _check_db_path(path: str, create: bool) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise UsageError(f"no folder {folder} for the database {path}")
-    if not create and not os.path.exists(path):
-        raise UsageError(f"no database at {path} (use --db or $AUCTIONACTORS_DB)")
-    if os.path.isdir(path):
-        raise UsageError(f"{path} is a directory, not a database")
 
 
 def _check_new_path(path: str) -> None:
@@ -97,7 +74,7 @@ def _absolute(path: str) -> str:
 
 async def user(args: argparse.Namespace) -> int:
     if args.user_command == "revoke":
-        _check_db_path(args.db, create=False)  # revoking needs an existing store, opened writable
+        check_db_path(args.db, create=False)  # revoking needs an existing store, opened writable
         async with open_store(args.db, create=True) as store:
             revoked = await store.revoke_token(args.token)
         if not revoked:
@@ -111,9 +88,12 @@ async def user(args: argparse.Namespace) -> int:
 async def backup(args: argparse.Namespace) -> int:
     """Copy the store with SQLite's online backup (safe beside a running daemon), then check
     the copy the way `verify` does."""
+    if is_postgres_url(args.db):
+        raise UsageError(PG_DUMP_HINT)
     dest = _absolute(args.dest)
     _check_new_path(dest)
     async with open_store(args.db) as store:
+        assert isinstance(store, SqliteEventStore)  # a URL was refused above
         await store.backup(dest)
     args.db = dest
     print(f"backup written to {dest}", flush=True)
@@ -132,7 +112,7 @@ async def user_add(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _load(store: SqliteEventStore, auction_id: str, until: int | None) -> AuctionState:
+async def _load(store: Store, auction_id: str, until: int | None) -> AuctionState:
     state = await rebuild(store, auction_id, until_seq=until)
     if state is None:
         raise UsageError(f"no auction {auction_id} in the database")
@@ -317,7 +297,7 @@ def _print_state(state: AuctionState, as_json: bool) -> int:
     return 0
 
 
-async def _viewer(store: SqliteEventStore, state: AuctionState, company_id: str) -> Viewer:
+async def _viewer(store: Store, state: AuctionState, company_id: str) -> Viewer:
     """The company as a receiver: its role from the accounts, else from the auction's own facts
     (its buyer, suppliers and observers are in its events), so a store without accounts works."""
     company = await store.company(company_id)

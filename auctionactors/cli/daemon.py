@@ -20,13 +20,14 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from auctionactors.cli import cluster
+from auctionactors.cli.stores import Store, describe, open_store
 from auctionactors.errors import AuctionActorsError, UsageError
 from auctionactors.gateway.config import GatewayConfig
 from auctionactors.runtime.cells import PASSIVATE_AFTER_S, SNAPSHOT_EVERY, SupervisorConfig
 from auctionactors.runtime.clock import SystemClock
 from auctionactors.runtime.publishing import Subscriber
 from auctionactors.runtime.supervisor import Supervisor
-from auctionactors.store.sqlite import SqliteEventStore
+from auctionactors.store.postgres import is_postgres_url
 
 if TYPE_CHECKING:  # the gateway and the client (websockets) load only for the commands that
     # use them: the store's readers (`auctions`, `events`, ...) start faster without them
@@ -108,7 +109,7 @@ def _zero_is_none(args: argparse.Namespace, name: str, default: int | None) -> i
 
 @asynccontextmanager
 async def running(
-    store: SqliteEventStore,
+    store: Store,
     config: GatewayConfig,
     subscribers: list[Subscriber] | None = None,
     supervision: SupervisorConfig | None = None,
@@ -149,12 +150,12 @@ def stop_signal() -> asyncio.Event:
 async def serve(args: argparse.Namespace) -> int:
     """Run until SIGTERM/SIGINT; then stop accepting, close every connection (1001), drain the
     mailboxes and close the store. On a PostgreSQL database: one node of its cluster."""
-    if cluster.is_postgres(args.db):
+    if is_postgres_url(args.db):
         return await cluster.serve(args)
-    path = _db_path(args.db)
+    _not_a_directory(args.db)
     # One daemon per database: a second one is refused (StoreLocked, exit status 1).
-    store = await SqliteEventStore.open(path, busy_timeout=args.busy_timeout, exclusive=True)
-    try:
+    opened = open_store(args.db, create=True, exclusive=True, busy_timeout=args.busy_timeout)
+    async with opened as store:
         supervision = SupervisorConfig(
             passivate_after_s=args.passivate_after or None, snapshot_every=args.snapshot_every
         )
@@ -163,21 +164,21 @@ async def serve(args: argparse.Namespace) -> int:
             count,
         ):
             stop = stop_signal()
-            print(f"auctionactors: supervising {count} auctions; store {path}", flush=True)
+            print(
+                f"auctionactors: supervising {count} auctions; store {describe(args.db)}",
+                flush=True,
+            )
             print(f"auctionactors: listening on {gateway.url}", flush=True)
             print(f"auctionactors: event loop {loop_name()}", flush=True)
             await stop.wait()
             print("auctionactors: stopping (closing connections, draining mailboxes)", flush=True)
-    finally:
-        await store.close()
     print("auctionactors: stopped", flush=True)
     return 0
 
 
-def _db_path(db: str) -> str:
+def _not_a_directory(db: str) -> None:
     if os.path.isdir(db):
         raise UsageError(f"{db} is a directory, not a database")
-    return os.path.abspath(db)
 
 
 def _token(args: argparse.Namespace) -> str:
@@ -204,7 +205,7 @@ async def _ask(args: argparse.Namespace, type_: str, **fields: Any) -> dict[str,
 
 
 async def status(args: argparse.Namespace) -> int:
-    if cluster.is_postgres(getattr(args, "db", None) or ""):
+    if is_postgres_url(getattr(args, "db", None) or ""):
         return await cluster.status(args)
     reply = await _ask(args, "operator_status")
     if reply is None:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from auctionactors.cli import daemon
+from auctionactors.cli.stores import Store, describe, open_store
 from auctionactors.client import Client, ClientError
 from auctionactors.domain.money import format_amount
 from auctionactors.domain.timestamps import SECOND, format_instant
@@ -34,7 +35,7 @@ from auctionactors.errors import UsageError
 from auctionactors.gateway.config import GatewayConfig
 from auctionactors.runtime.clock import SystemClock
 from auctionactors.store.base import NewUser, Role
-from auctionactors.store.sqlite import SqliteEventStore
+from auctionactors.store.postgres import is_postgres_url
 
 ADMIN = "Platform Operations"
 BUYER = "Aegean Shipping"
@@ -52,7 +53,7 @@ class Account:
     user: NewUser
 
 
-async def _seed(store: SqliteEventStore) -> dict[str, Account]:
+async def _seed(store: Store) -> dict[str, Account]:
     accounts: dict[str, Account] = {}
     roles: list[tuple[str, Role]] = [(BUYER, "buyer"), (ADMIN, "admin")]
     for company, role in [*roles, *((s, "supplier") for s in SUPPLIERS)]:
@@ -216,15 +217,23 @@ class _Bots:
             return  # bidding is over (too late, or the auction moved on)
 
 
+def _fresh(db: str | None) -> str:
+    """Where the demo's store goes: a new file (in a temporary folder when ``db`` is None), or
+    a PostgreSQL URL (checked to be empty once opened)."""
+    if db is None:
+        return str(Path(tempfile.mkdtemp(prefix="auctionactors-demo-")) / "demo.db")
+    if not is_postgres_url(db) and Path(db).exists():
+        raise UsageError(f"{db} exists; the demo starts on a fresh store")
+    return db
+
+
 async def demo(args: argparse.Namespace) -> int:
-    path = Path(args.db) if args.db else Path(tempfile.mkdtemp(prefix="auctionactors-demo-"))
-    if not args.db:
-        path = path / "demo.db"
-    if path.exists():
-        raise UsageError(f"{path} exists; the demo starts on a fresh store")
-    async with await SqliteEventStore.open(path) as store:
+    db = _fresh(args.db)
+    async with open_store(db, create=True) as store:
+        if await store.streams() or await store.companies(limit=1):
+            raise UsageError(f"{describe(db)} is not empty; the demo starts on a fresh store")
         accounts = await _seed(store)
-        print(f"demo store: {path}")
+        print(f"demo store: {describe(db)}")
         for account in accounts.values():
             label = f"{account.company} ({account.role})"
             print(f"  token {label:<32} {account.user.token}")
@@ -251,5 +260,5 @@ async def demo(args: argparse.Namespace) -> int:
     if failure is not None:
         print(f"auctionactors: demo failed: {failure!r}", file=sys.stderr)
         return 1
-    print(f"demo stopped; replay it with: auctionactors events AUCTION_ID --db {path}")
+    print(f"demo stopped; replay it with: auctionactors events AUCTION_ID --db {describe(db)}")
     return 0

@@ -10,9 +10,8 @@ from typing import Any
 
 from auctionactors.domain.state import AuctionState, evolve
 from auctionactors.errors import CorruptionError
-from auctionactors.store.base import CatalogEntry, Snapshot
+from auctionactors.store.base import CatalogEntry, EventStore, Snapshot
 from auctionactors.store.codec import SNAPSHOT_VERSION, catalog_entry, decode_event, encode_snapshot
-from auctionactors.store.sqlite import SqliteEventStore
 
 
 @dataclass
@@ -25,7 +24,7 @@ class Report:
         self.problems.append({"stream_id": stream_id, "seq": seq, "problem": problem})
 
 
-async def check(store: SqliteEventStore) -> Report:
+async def check(store: EventStore) -> Report:
     report = Report()
     for d in await store.check():
         report.add(d.stream_id, d.seq, d.problem)
@@ -49,7 +48,7 @@ async def check(store: SqliteEventStore) -> Report:
 
 
 async def _fold(
-    store: SqliteEventStore, stream_id: str, snapshot: Snapshot | None, report: Report
+    store: EventStore, stream_id: str, snapshot: Snapshot | None, report: Report
 ) -> AuctionState | None:
     """Decode every event, and fold them too: an event that decodes but can no longer be
     applied (it would quarantine the auction) is damage as well. After the first such event the

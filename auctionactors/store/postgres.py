@@ -125,7 +125,7 @@ class PostgresEventStore(
                 url, min_size=1, max_size=pool_size, timeout=connect_timeout, command_timeout=None
             )
         except (*LOST, asyncpg.PostgresError, TimeoutError) as exc:
-            raise StorageUnavailable(f"cannot open {_safe(url)}: {exc}") from exc
+            raise StorageUnavailable(f"cannot open {safe_url(url)}: {exc}") from exc
         holder: asyncpg.Connection | None = None
         try:
             async with pool.acquire() as conn:
@@ -136,13 +136,13 @@ class PostgresEventStore(
             if exclusive:
                 holder = await connect()
                 if not await holder.fetchval("SELECT pg_try_advisory_lock($1)", EXCLUSIVE_LOCK):
-                    raise StoreLocked(f"another auctionactors serve is using {_safe(url)}")
+                    raise StoreLocked(f"another auctionactors serve is using {safe_url(url)}")
         except BaseException as exc:
             if holder is not None:
                 await holder.close()
             await pool.close()
             if isinstance(exc, (*LOST, asyncpg.PostgresError)):
-                raise StorageUnavailable(f"cannot open {_safe(url)}: {exc}") from exc
+                raise StorageUnavailable(f"cannot open {safe_url(url)}: {exc}") from exc
             raise
         writer = None if read_only else PostgresWriter(connect, fence)
         return cls(url, pool, writer, group_commit=group_commit, holder=holder)
@@ -307,7 +307,7 @@ class PostgresEventStore(
             return status
 
 
-def _safe(url: str) -> str:
+def safe_url(url: str) -> str:
     """``url`` without a password, for messages."""
     scheme, sep, rest = url.partition("://")
     userinfo, at, host = rest.rpartition("@")
