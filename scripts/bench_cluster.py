@@ -122,9 +122,14 @@ async def forwarding(url: str, servers: dict[str, Server], users: dict[str, NewU
             await timed_bid(far, "s1", auction_id, amounts)
         owned: list[float] = []
         forwarded: list[float] = []
-        for _ in range(bids):
-            owned.append(await timed_bid(near, "s0", auction_id, amounts))
-            forwarded.append(await timed_bid(far, "s1", auction_id, amounts))
+        rng = random.Random(7)
+        for _ in range(bids):  # in turn, in a random order each time (no bias from the order)
+            if rng.random() < 0.5:
+                owned.append(await timed_bid(near, "s0", auction_id, amounts))
+                forwarded.append(await timed_bid(far, "s1", auction_id, amounts))
+            else:
+                forwarded.append(await timed_bid(far, "s1", auction_id, amounts))
+                owned.append(await timed_bid(near, "s0", auction_id, amounts))
     return percentile(owned, 50), percentile(forwarded, 50)
 
 
@@ -165,7 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--bids", type=int, default=300)
     p.add_argument("--seconds", type=float, default=5.0)
     p.add_argument("--auctions", type=int, default=8)
-    p.add_argument("--clients", type=int, default=4, help="bidding clients per node")
+    p.add_argument("--clients", type=int, default=16, help="bidding clients per node")
     args = p.parse_args(argv)
     figures = Figures()
     suppliers = max(2, args.clients * 3)

@@ -23,14 +23,12 @@ from auctionactors.errors import Fenced
 class PartitionFence:
     def __init__(self, ownership: Ownership) -> None:
         self.ownership = ownership
-        self.refused = 0  # appends refused (for status and tests)
 
     async def check(self, conn: Any, stream_ids: Collection[str]) -> None:
         """`Fenced` unless this node holds every partition of ``stream_ids`` at its stored
         epoch; called with ``conn`` inside the append's transaction."""
         ownership = self.ownership
         if ownership.count == 0:
-            self.refused += 1
             raise Fenced(f"node {ownership.node_id} owns no partition yet")
         wanted = sorted({partition_of(s, ownership.count) for s in stream_ids})
         self._held(wanted)
@@ -44,7 +42,6 @@ class PartitionFence:
             r["partition"] for r in rows if ownership.held.get(r["partition"]) != r["epoch"]
         )
         if stale:
-            self.refused += 1
             ownership.fenced(stale)
             raise Fenced(
                 f"node {ownership.node_id} was fenced: partitions {sorted(stale)} were taken over"
@@ -54,7 +51,6 @@ class PartitionFence:
     def _held(self, partitions: list[int]) -> None:
         missing = [p for p in partitions if p not in self.ownership.held]
         if missing:
-            self.refused += 1
             raise Fenced(
                 f"node {self.ownership.node_id} does not own partitions {missing}: not written"
             )

@@ -46,7 +46,6 @@ class Notices:
         self.on_notice = on_notice
         self.on_gap = on_gap
         self.retry_s = retry_s
-        self.received = 0
         self._task: asyncio.Task[None] | None = None
         self._conn: Any = None
 
@@ -63,7 +62,6 @@ class Notices:
             await conn.close()
 
     def _heard(self, _conn: Any, _pid: int, _channel: str, payload: object) -> None:
-        self.received += 1
         try:
             self.on_notice(str(payload))
         except Exception:

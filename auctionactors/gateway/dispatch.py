@@ -207,7 +207,20 @@ class Dispatcher:
         _require_admin(peer.principal)
         cells = self.supervisor.cells()
         stats = self.supervisor.stats
+        cluster = {}
+        if self.links is not None:  # cluster mode: this node's share and its forwarding
+            ownership = self.links.ownership
+            cluster = {
+                "cluster": {
+                    "node_id": ownership.node_id,
+                    "partitions": sorted(ownership.held),
+                    "nodes": sorted(ownership.peers),
+                    "forwarded": self.links.forwarded,
+                    "retried": self.links.retried,
+                }
+            }
         return {
+            **cluster,
             "actors": await actor_counts(self.supervisor, self.hub),
             "scheduled": len(self.supervisor.scheduler),
             "commits": stats.commits,

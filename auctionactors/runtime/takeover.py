@@ -11,15 +11,11 @@ was fenced) it stops their actors at once: nothing more is acknowledged for them
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import Callable
 
 from auctionactors.cluster.ownership import Ownership
 from auctionactors.cluster.partitions import partition_of
 from auctionactors.runtime.supervisor import Supervisor
-
-log = logging.getLogger(__name__)
 
 
 class Takeover:
@@ -30,16 +26,12 @@ class Takeover:
         supervisor.owner_of = ownership.owner_of
         supervisor.follow_remote = True
         ownership.listener = self
-        self.started_at: dict[int, float] = {}  # partition -> loop time it was taken (status)
 
     def _in(self, partitions: frozenset[int] | set[int]) -> Callable[[str], bool]:
         count = self.ownership.count
         return lambda auction_id: partition_of(auction_id, count) in partitions
 
     async def acquired(self, epochs: dict[int, int]) -> None:
-        now = asyncio.get_running_loop().time()
-        for partition in epochs:
-            self.started_at[partition] = now
         taken = self._in(set(epochs))
         self.supervisor.drop(taken)  # the followers of these auctions: actors take over
         await self.supervisor.load_deadlines(taken)

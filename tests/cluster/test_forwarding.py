@@ -101,6 +101,12 @@ async def test_a_bid_on_a_non_owner_is_answered_by_the_owner(cluster: Cluster) -
         placed = await s1_a.ok("place_bids", auction_id=auction_id, bids=[bid()])
         assert placed["seq"] == 3 and placed["bid_ids"]
         assert a.links.forwarded == 1
+        admin_a = await Conn.open(a.url, people.admin.token)
+        status = await admin_a.ok("operator_status")
+        await admin_a.close()
+        assert status["cluster"]["node_id"] == "a" and status["cluster"]["forwarded"] == 1
+        assert status["cluster"]["nodes"] == ["a", "b"]
+        assert sorted(status["cluster"]["partitions"]) == sorted(a.ownership.held)
         assert a.supervisor.cells() == []  # nothing of it loaded on the client's node
     finally:
         for conn in (admin_b, s1_a):
