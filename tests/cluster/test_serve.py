@@ -123,7 +123,7 @@ async def test_a_paused_owner_is_fenced_out_and_rejoins(
         os.kill(cluster[owner].proc.pid, signal.SIGCONT)
     back = await settled(pg_url, 3)  # it stepped down and joined again on its own
     assert owner in back
-    cluster[owner].wait_for_log("lost", "partitions")
+    await asyncio.to_thread(cluster[owner].wait_for_log, "lost", "partitions")
     async with Client(cluster[owner].url, users.s1.token, reconnect=False) as s1:
         placed = await s1.request("place_bids", **bid(auction_id, "1.75"), key="p-2")
         assert placed["seq"] == 4
@@ -132,3 +132,26 @@ async def test_a_paused_owner_is_fenced_out_and_rejoins(
 
 def _now_us() -> int:
     return time.time_ns() // 1000
+
+
+async def test_a_node_cut_off_from_postgres_stops_and_rejoins(
+    pg_url: str, cluster: dict[str, Serving]
+) -> None:
+    users = await pg_users(pg_url)
+    await settled(pg_url, 3)
+    auction_id = await create(cluster["n1"].url, users, instant_in(0, _now_us()))
+    admin = await asyncpg.connect(pg_url)
+    try:
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+            membership.application_name("n1"),
+        )
+    finally:
+        await admin.close()
+    await asyncio.to_thread(cluster["n1"].wait_for_log, "lost", "partitions")  # at once
+    back = await settled(pg_url, 3)  # it joined again on its own
+    assert back["n1"]
+    async with Client(cluster["n1"].url, users.s1.token, reconnect=False) as s1:
+        placed = await s1.request("place_bids", **bid(auction_id, "2.00"), key="c-1")
+        assert placed["seq"] == 3
+    assert await damage(pg_url) == []
