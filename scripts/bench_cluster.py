@@ -9,7 +9,8 @@ nodes on one PostgreSQL database do on this machine.
 - **throughput**: with 1, 2 and 3 nodes (fresh database each), ``--clients`` suppliers per node
   bid as fast as replies come on ``--auctions`` open auctions for ``--seconds``: acknowledged
   bids per second, all nodes together. On this 2-core machine the nodes, PostgreSQL and the
-  clients share the two cores: the figure says what limits it (printed with the CPU each used).
+  clients share the two cores: the CPU the nodes and the clients' process used meanwhile (in
+  cores) is printed beside it, so what is left of the two is PostgreSQL's and the machine's.
 
 Each part runs ``--runs`` times; the table prints min/median/max of the runs.
 """
@@ -134,7 +135,9 @@ async def forwarding(url: str, servers: dict[str, Server], users: dict[str, NewU
 
 
 async def throughput(servers: dict[str, Server], users: dict[str, NewUser], auctions: int,
-                     clients: int, seconds: float) -> float:  # fmt: skip
+                     clients: int, seconds: float) -> tuple[float, float, float]:  # fmt: skip
+    """Acknowledged bids/s, and the CPU the nodes and this (the clients') process used meanwhile,
+    in cores (1.0 = one core busy the whole time)."""
     ids = await create(next(iter(servers.values())).url, users, auctions)
     suppliers = [k for k in users if k.startswith("s")]
     amounts = Amounts()
@@ -153,9 +156,13 @@ async def throughput(servers: dict[str, Server], users: dict[str, NewUser], auct
                     pass
 
     pairs = zip(itertools.cycle([s.url for s in servers.values()]), suppliers, strict=False)
+    nodes_cpu = sum(s.cpu_seconds() for s in servers.values())
+    own_cpu = time.process_time()
     started = time.perf_counter()
     await asyncio.gather(*(run(u, s) for u, s in itertools.islice(pairs, clients * len(servers))))
-    return acked / (time.perf_counter() - started)
+    took = time.perf_counter() - started
+    nodes_cpu = sum(s.cpu_seconds() for s in servers.values()) - nodes_cpu
+    return acked / took, nodes_cpu / took, (time.process_time() - own_cpu) / took
 
 
 def cluster(url: str, folder: Path, count: int) -> dict[str, Server]:
@@ -196,15 +203,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 users = asyncio.run(add_pg_users(url, people(suppliers)))
                 servers = cluster(url, folder, count)
                 try:
-                    rate = asyncio.run(
+                    rate, nodes_cpu, clients_cpu = asyncio.run(
                         throughput(servers, users, args.auctions, args.clients, args.seconds)
                     )
-                    cpu = sum(s.cpu_seconds() for s in servers.values())
                 finally:
                     for server in servers.values():
                         server.stop()
             figures.add(f"tp{count}", f"acknowledged bids/s, {count} node(s)", rate, "/s")
-            figures.add(f"cpu{count}", f"  CPU of the node processes, {count} node(s)", cpu, "s")
+            figures.add(f"cpu{count}", f"  CPU of the nodes, {count} node(s)", nodes_cpu, "cores")
+            figures.add(f"client{count}", "  CPU of the clients' process", clients_cpu, "cores")
     figures.ratio("2 nodes / 1 node", "tp2", "tp1")
     figures.ratio("3 nodes / 1 node", "tp3", "tp1")
     figures.print()
