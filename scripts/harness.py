@@ -13,6 +13,7 @@ that loads one puts it there too."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import importlib
 import io
@@ -28,6 +29,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from contextlib import redirect_stderr, redirect_stdout
@@ -35,14 +37,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+import asyncpg
 import msgspec
 from websockets.asyncio.client import ClientConnection, connect
 
 from auctionactors.cli import main as cli_main
+from auctionactors.cli.stores import open_store
 from auctionactors.client import Client
 from auctionactors.domain.parties import Role
 from auctionactors.store.base import NewUser
-from auctionactors.store.sqlite import SqliteEventStore
 
 REPO = Path(__file__).resolve().parents[1]
 # The interpreter that runs the server and the command line: another checkout's (`use_checkout`)
@@ -277,14 +280,14 @@ class Server:
 People = Mapping[str, tuple[str, Role, str]]  # key -> (company, role, user name)
 
 
-async def add_users(db: Path, people: People) -> dict[str, NewUser]:
+async def add_users(db: Path | str, people: People) -> dict[str, NewUser]:
     """A user (and its company if new) for each of ``people``, as ``auctionactors user add``
-    does it: company_id, user_id, token by key."""
-    async with await SqliteEventStore.open(db) as store:
+    does it: company_id, user_id, token by key. ``db``: a SQLite file or a PostgreSQL URL."""
+    async with open_store(str(db), create=True) as store:
         return {key: await store.add_user(c, role, name) for key, (c, role, name) in people.items()}
 
 
-def make_users(db: Path, people: People) -> dict[str, NewUser]:
+def make_users(db: Path | str, people: People) -> dict[str, NewUser]:
     return asyncio.run(add_users(db, people))
 
 
@@ -391,6 +394,35 @@ def cli_json(*argv: str) -> Any:
     if code not in (0, 1):
         raise RuntimeError(f"auctionactors {' '.join(argv)}: {err}")
     return json.loads(out)
+
+
+# The PostgreSQL server's maintenance database: where `postgres_database` creates its databases.
+PG_ADMIN_URL = os.environ.get(
+    "AUCTIONACTORS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
+
+async def _pg_admin(admin_url: str, sql: str) -> None:
+    conn = await asyncpg.connect(admin_url, timeout=10)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@contextlib.contextmanager
+def postgres_database(prefix: str, admin_url: str = PG_ADMIN_URL) -> Iterator[str]:
+    """A fresh PostgreSQL database (``scripts/setup-postgres.sh`` starts a server) for a run: its
+    URL; dropped afterwards, with whatever is still connected to it."""
+    name = f"{prefix}_{os.getpid()}_{time.monotonic_ns()}"
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:  # callable inside an event loop
+        pool.submit(asyncio.run, _pg_admin(admin_url, f'CREATE DATABASE "{name}"')).result()
+        try:
+            parts = urllib.parse.urlsplit(admin_url)
+            yield urllib.parse.urlunsplit(parts._replace(path=f"/{name}"))
+        finally:
+            drop = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+            pool.submit(asyncio.run, _pg_admin(admin_url, drop)).result()
 
 
 @contextlib.contextmanager

@@ -14,10 +14,14 @@ import os
 import secrets
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
+
+from auctionactors.store.postgres import PostgresEventStore, is_postgres_url
+from auctionactors.store.sqlite import SqliteEventStore
 
 ADMIN_URL = os.environ.get("AUCTIONACTORS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -63,6 +67,13 @@ def create_database() -> str:
 
 def drop_database(name: str) -> None:
     _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def open_db(db: Path | str) -> SqliteEventStore | PostgresEventStore:
+    """The store at ``db``: a SQLite file, or a PostgreSQL database named by its URL."""
+    if isinstance(db, str) and is_postgres_url(db):
+        return await PostgresEventStore.open(db)
+    return await SqliteEventStore.open(db)
 
 
 @pytest.fixture

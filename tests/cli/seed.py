@@ -32,6 +32,7 @@ from auctionactors.runtime.mailbox import Reply
 from auctionactors.runtime.supervisor import Supervisor, SupervisorConfig
 from auctionactors.store import sqlite_catalog
 from auctionactors.store.sqlite import SqliteEventStore
+from tests.pg import open_db
 
 T0 = parse_instant("2026-11-27T10:00:00Z")
 BUYER = Caller("u-b", "c-b", "buyer")
@@ -72,7 +73,7 @@ def bid(caller: Caller, cents: int, product_id: str = "p1") -> PlaceBids:
 
 @dataclass(frozen=True)
 class Seeded:
-    path: Path
+    path: Path | str  # a SQLite file, or a PostgreSQL URL
     decided: str
     open: str
     pending: str
@@ -84,9 +85,9 @@ class Seeded:
     end: Instant
 
 
-async def _seed(path: Path) -> Seeded:
+async def _seed(path: Path | str) -> Seeded:
     clock = ManualClock(T0)
-    store = await SqliteEventStore.open(path)
+    store = await open_db(path)
     sup = Supervisor(store, clock, config=CONFIG)
     await sup.start()
     try:
@@ -119,8 +120,8 @@ def _bid_id(reply: Reply) -> str:
     return str(bid_id)
 
 
-def seed(path: Path) -> Seeded:
-    """Build the database at ``path`` (see the module docstring)."""
+def seed(path: Path | str) -> Seeded:
+    """Build the database at ``path``, a file or a PostgreSQL URL (see the module docstring)."""
     return asyncio.run(_seed(path))
 
 

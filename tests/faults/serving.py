@@ -17,8 +17,8 @@ from typing import Any
 from auctionactors.client import Client
 from auctionactors.domain.timestamps import format_instant
 from auctionactors.store.base import NewUser
-from auctionactors.store.sqlite import SqliteEventStore
 from tests.cli.process import LineReader, start_cli
+from tests.pg import open_db
 
 LISTENING = "auctionactors: listening on "
 STARTUP_S = 30.0
@@ -32,8 +32,8 @@ class Users:
     s2: NewUser
 
 
-async def _make_users(path: Path) -> Users:
-    async with await SqliteEventStore.open(path) as store:
+async def _make_users(path: Path | str) -> Users:
+    async with await open_db(path) as store:
         return Users(
             admin=await store.add_user("Platform", "admin", "Ada"),
             buyer=await store.add_user("Aegean Shipping", "buyer", "Bea"),
@@ -42,8 +42,8 @@ async def _make_users(path: Path) -> Users:
         )
 
 
-def make_users(path: Path) -> Users:
-    """An admin, a buyer and two suppliers in a new database at ``path``."""
+def make_users(path: Path | str) -> Users:
+    """An admin, a buyer and two suppliers in a new database at ``path`` (or URL)."""
     return asyncio.run(_make_users(path))
 
 
@@ -74,7 +74,7 @@ class Serving:
 
 
 @contextmanager
-def serving(path: Path, *options: str) -> Iterator[Serving]:
+def serving(path: Path | str, *options: str) -> Iterator[Serving]:
     """``serve --db PATH --port 0 OPTIONS``; killed on the way out if still running."""
     proc = start_cli("serve", "--db", str(path), "--port", "0", *options)
     assert proc.stdout is not None and proc.stderr is not None
