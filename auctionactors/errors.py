@@ -16,7 +16,8 @@ Every layer raises from this tree, so callers can tell an expected refusal from 
     │   │                        stored): nothing was written; it must step down, not retry
     │   └── CorruptionError      stored data is damaged (gap, undecodable event, broken hash chain)
     ├── Unavailable              the auction's actor is restarting, quarantined or overloaded;
-    │                            the command was not applied
+    │   │                        the command was not applied
+    │   └── NotOwner             cluster mode: another node owns the auction (forward it there)
     ├── CommandTimedOut          no answer in time after the command was taken: outcome unknown
     ├── ActorCrashed             the command crashed the actor (answered ``internal``)
     └── UsageError               bad command-line input (exit status 2)
@@ -111,6 +112,17 @@ class Unavailable(AuctionActorsError):
     """The auction's actor cannot take the command now (restarting, quarantined, mailbox full)."""
 
     code: ErrorCode = "unavailable"
+
+
+class NotOwner(Unavailable):
+    """Cluster mode: this node does not own the auction's partition; ``owner`` is the node that
+    did at its last look (None: nobody yet, a takeover is under way). Not applied here."""
+
+    def __init__(self, auction_id: str, owner: str | None) -> None:
+        where = f"node {owner}" if owner else "no node yet"
+        super().__init__(f"auction {auction_id} is owned by {where}")
+        self.auction_id = auction_id
+        self.owner = owner
 
 
 class CommandTimedOut(AuctionActorsError):

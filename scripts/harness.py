@@ -312,6 +312,73 @@ def make_users(db: Path | str, people: People) -> dict[str, NewUser]:
     return asyncio.run(add_users(db, people))
 
 
+# --- PostgreSQL (cluster mode) ------------------------------------------------------------------
+
+PG_ADMIN = os.environ.get("AUCTIONACTORS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+async def _pg_admin(sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_ADMIN, timeout=10)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@contextlib.contextmanager
+def pg_database(prefix: str, keep: bool = False) -> Iterator[str]:
+    """A fresh database on the PostgreSQL server of ``$AUCTIONACTORS_TEST_PG`` (default the
+    local one), dropped afterwards unless ``keep``: its URL."""
+    name = f"{prefix}_{os.getpid()}_{int(time.time())}"
+    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+    finally:
+        if keep:
+            print(f"kept database {name}")
+        else:
+            asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def add_pg_users(url: str, people: People) -> dict[str, NewUser]:
+    """`add_users` on a PostgreSQL database."""
+    from auctionactors.store.postgres import PostgresEventStore
+
+    async with await PostgresEventStore.open(url) as store:
+        return {key: await store.add_user(c, role, name) for key, (c, role, name) in people.items()}
+
+
+async def cluster_settled(url: str, nodes: int, timeout_s: float = 60.0) -> None:
+    """Wait until ``nodes`` nodes are registered and every partition has a live owner."""
+    import asyncpg
+
+    conn = await asyncpg.connect(url)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with contextlib.suppress(asyncpg.UndefinedTableError):  # not migrated yet
+                owned = await conn.fetchval(
+                    "SELECT count(*) FROM cluster_partitions p JOIN cluster_nodes n"
+                    " ON p.owner = n.node_id"
+                )
+                alive = await conn.fetchval("SELECT count(*) FROM cluster_nodes")
+                if owned == 64 and alive == nodes:
+                    return
+            await asyncio.sleep(0.1)
+    finally:
+        await conn.close()
+    raise RuntimeError(f"the cluster did not settle on {nodes} nodes")
+
+
+def node(url: str, folder: Path, node_id: str, *options: str, wait: bool = True) -> Server:
+    """One cluster node: ``serve --db URL --node-id NODE_ID`` (its log in ``folder``, one file
+    per start)."""
+    log = folder / f"{node_id}.{len(list(folder.glob(node_id + '.*')))}.log"
+    return Server(url, log, "--node-id", node_id, *SERVE_OPTIONS, *options, wait=wait)  # type: ignore[arg-type]
+
+
 # The platform's admin and a buyer: who every proof script's run starts with.
 PLATFORM: dict[str, tuple[str, Role, str]] = {
     "admin": ("Platform", "admin", "Ada"),

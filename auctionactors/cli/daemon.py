@@ -19,7 +19,7 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from auctionactors.cli import logs, notify
+from auctionactors.cli import cluster, logs, notify
 from auctionactors.cli.stores import Store, describe, open_store
 from auctionactors.errors import AuctionActorsError, UsageError
 from auctionactors.gateway.config import GatewayConfig
@@ -27,6 +27,7 @@ from auctionactors.runtime.cells import PASSIVATE_AFTER_S, SNAPSHOT_EVERY, Super
 from auctionactors.runtime.clock import SystemClock
 from auctionactors.runtime.publishing import Subscriber
 from auctionactors.runtime.supervisor import Supervisor
+from auctionactors.store.postgres import is_postgres_url
 
 if TYPE_CHECKING:  # the gateway and the client (websockets) load only for the commands that
     # use them: the store's readers (`auctions`, `events`, ...) start faster without them
@@ -148,7 +149,9 @@ def stop_signal() -> asyncio.Event:
 
 async def serve(args: argparse.Namespace) -> int:
     """Run until SIGTERM/SIGINT; then stop accepting, close every connection (1001), drain the
-    mailboxes and close the store."""
+    mailboxes and close the store. On a PostgreSQL database: one node of its cluster."""
+    if is_postgres_url(args.db):
+        return await cluster.serve(args)
     _not_a_directory(args.db)
     notify.check_options(args)
     # One daemon per database: a second one is refused (StoreLocked, exit status 1).
@@ -213,6 +216,8 @@ async def _ask(args: argparse.Namespace, type_: str, **fields: Any) -> dict[str,
 
 
 async def status(args: argparse.Namespace) -> int:
+    if is_postgres_url(getattr(args, "db", None) or ""):
+        return await cluster.status(args)
     reply = await _ask(args, "operator_status")
     if reply is None:
         return 1
@@ -254,6 +259,7 @@ def add_parsers(sub: Any, add_db: Any, add_json: Any) -> None:
     serve_p = sub.add_parser("serve", help="run the daemon: supervisor and WebSocket gateway")
     add_db(serve_p)
     add_server_options(serve_p)
+    cluster.add_options(serve_p)
     serve_p.add_argument(
         "--busy-timeout",
         type=_positive_float,
@@ -372,6 +378,12 @@ def add_parsers(sub: Any, add_db: Any, add_json: Any) -> None:
         p.add_argument("--token", default=None, help=f"an admin's token (default ${TOKEN_ENV})")
         if name == "status":
             add_json(p)
+            p.add_argument(
+                "--db",
+                default=None,
+                help="a cluster's PostgreSQL database (postgresql://...): list its nodes, their "
+                "partitions and lag, read from the database instead of asking a daemon",
+            )
 
 
 def _origin(text: str) -> str:

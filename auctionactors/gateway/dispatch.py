@@ -22,10 +22,11 @@ import msgspec
 
 from auctionactors.domain.parties import Caller, Party, Role
 from auctionactors.domain.terms import AuctionTerms
-from auctionactors.errors import AuctionActorsError, DomainError
+from auctionactors.errors import AuctionActorsError, DomainError, NotOwner
 from auctionactors.gateway import companies, history, protocol
 from auctionactors.gateway import messages as m
 from auctionactors.gateway.hub import NOT_FOUND, Hub
+from auctionactors.gateway.links import Links
 from auctionactors.gateway.metrics import actor_counts
 from auctionactors.gateway.patching import present
 from auctionactors.gateway.peer import Peer
@@ -69,9 +70,11 @@ class Dispatcher:
         hub: Hub,
         accounts: Accounts,
         quota: CreationQuota | None = None,
+        links: Links | None = None,
         observe: Callable[[str, str, float], None] | None = None,
     ) -> None:
         self.supervisor = supervisor
+        self.links = links  # cluster mode: commands for auctions owned elsewhere go there
         # Each request's latency (type, outcome, seconds from its frame's arrival to its
         # reply), for whoever exports histograms (`/metrics`).
         self._observe = observe
@@ -220,7 +223,20 @@ class Dispatcher:
         _require_admin(peer.principal)
         cells = self.supervisor.cells()
         stats = self.supervisor.stats
+        cluster = {}
+        if self.links is not None:  # cluster mode: this node's share and its forwarding
+            ownership = self.links.ownership
+            cluster = {
+                "cluster": {
+                    "node_id": ownership.node_id,
+                    "partitions": sorted(ownership.held),
+                    "nodes": sorted(ownership.peers),
+                    "forwarded": self.links.forwarded,
+                    "retried": self.links.retried,
+                }
+            }
         return {
+            **cluster,
             "actors": await actor_counts(self.supervisor, self.hub),
             "scheduled": len(self.supervisor.scheduler),
             "commits": stats.commits,
@@ -265,7 +281,13 @@ class Dispatcher:
         else:
             assert isinstance(req, m.AuctionCommand)
             command = command_of(req, caller, parties)
-            reply = await self.supervisor.ask(req.auction_id, command, receipt=receipt, key=key)
+            at = receipt.at if receipt is not None else self.supervisor.clock.now()
+            try:
+                reply = await self.supervisor.ask(req.auction_id, command, receipt=receipt, key=key)
+            except NotOwner:
+                if self.links is None:
+                    raise
+                reply = await self.links.ask(req.auction_id, command, at, key)
         return {"seq": reply.seq, **reply.fields}
 
     async def _create(

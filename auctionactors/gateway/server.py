@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import hmac
 import logging
 import socket
 from collections.abc import Callable
@@ -53,8 +54,10 @@ from auctionactors.gateway.config import GatewayConfig, tls_context
 from auctionactors.gateway.connection import Connection, has_body
 from auctionactors.gateway.connection import address as address_of
 from auctionactors.gateway.dispatch import Dispatcher
+from auctionactors.gateway.forwarding import serve_link
 from auctionactors.gateway.hub import Hub
 from auctionactors.gateway.intake import ReadAhead
+from auctionactors.gateway.links import LINK_PATH, Links
 from auctionactors.gateway.metrics import Metrics
 from auctionactors.gateway.peer import Peer
 from auctionactors.gateway.protocol import HelloReceived, Refused, RequestReceived, Session
@@ -80,9 +83,14 @@ class Gateway:
     """
 
     def __init__(
-        self, supervisor: Supervisor, accounts: Accounts, config: GatewayConfig | None = None
+        self,
+        supervisor: Supervisor,
+        accounts: Accounts,
+        config: GatewayConfig | None = None,
+        links: Links | None = None,
     ) -> None:
         self.supervisor = supervisor
+        self.links = links  # cluster mode: node links in (``/cluster``) and out
         self.accounts = accounts
         self.config = config or GatewayConfig()
         self.hub = Hub(supervisor)
@@ -93,6 +101,7 @@ class Gateway:
             self.hub,
             accounts,
             CreationQuota(self.config.creates_per_hour, self.config.max_open_auctions),
+            links,
             observe=self.metrics.observe_request,
         )
         self._server: Server | None = None
@@ -180,6 +189,12 @@ class Gateway:
         if has_body(request.headers):
             return connection.respond(HTTPStatus.BAD_REQUEST, "a request body is not accepted\n")
         path = urlsplit(request.path).path
+        if path == LINK_PATH and self.links is not None:
+            expected = f"Bearer {self.links.secret}".encode()
+            given = (request.headers.get("Authorization") or "").encode()
+            if not self.links.secret or not hmac.compare_digest(given, expected):
+                return connection.respond(HTTPStatus.UNAUTHORIZED, "not a node of this cluster\n")
+            return None
         if path == "/ws":
             if not origins.allowed(request.headers.get_all("Origin"), self._origins):
                 return connection.respond(HTTPStatus.FORBIDDEN, "origin not allowed\n")
@@ -203,6 +218,11 @@ class Gateway:
     # --- WebSocket ------------------------------------------------------------------------------
 
     async def _connection(self, ws: ServerConnection) -> None:
+        request = ws.request
+        if self.links is not None and request is not None and _is_link(request.path):
+            with contextlib.suppress(ConnectionClosed):  # another node (checked in _http)
+                await serve_link(self.supervisor, ws, ws.send)
+            return
         cfg = self.config
         session = Session(
             rate_per_s=cfg.rate_per_s,
@@ -368,3 +388,7 @@ class Gateway:
         return self._closings.spawn(
             ws, CLOSE_TRY_AGAIN_LATER, "too slow: reconnect and resume with since"
         )
+
+
+def _is_link(path: str) -> bool:
+    return urlsplit(path).path == LINK_PATH

@@ -30,6 +30,7 @@ from auctionactors.errors import (
     ConcurrencyError,
     DomainError,
     DuplicateKey,
+    Fenced,
     OutcomeUnknown,
     StorageUnavailable,
     StoreError,
@@ -323,8 +324,9 @@ class AuctionActor(Deadlines):
             why = str(exc)
             batch.fail(self._stats, "timeout", lambda: OutcomeUnknown(why))
             raise
-        except ConcurrencyError as exc:
-            # Another writer appended to our stream: our state is stale. Restart by replay.
+        except (ConcurrencyError, Fenced) as exc:
+            # Another writer appended to our stream: our state is stale. Restart by replay. Or
+            # (cluster mode) another node owns it now: the supervisor lets it go.
             why = f"{self.auction_id} is restarting: {exc}"
             batch.fail(self._stats, "unavailable", lambda: Unavailable(why))
             raise

@@ -13,6 +13,7 @@ from auctionactors.runtime.mailbox import Mailbox
 
 if TYPE_CHECKING:
     from auctionactors.runtime.actor import AuctionActor
+    from auctionactors.runtime.follower import Follower
 
 SNAPSHOT_EVERY = 1000  # events between snapshots of a state (0: no snapshots)
 PASSIVATE_AFTER_S = 300.0
@@ -66,6 +67,7 @@ class Cell:
         self.last_error: str | None = None
         self.task: asyncio.Task[None] | None = None
         self.actor: AuctionActor | None = None
+        self.follower: Follower | None = None  # cluster mode: an auction owned elsewhere
 
     def info(self) -> CellInfo:
         return CellInfo(

@@ -61,6 +61,13 @@ class Scheduler:
         if self._timer_at is None or at < self._timer_at:
             self._arm()
 
+    def drop(self, which: Callable[[str], bool]) -> None:
+        """Forget the entries of the auctions ``which`` selects (cluster mode: partitions this
+        node no longer owns; their new owner loads them)."""
+        for auction_id in [a for a in self._at if which(a)]:
+            del self._at[auction_id]
+        self._compact()
+
     def stop(self) -> None:
         """Fire nothing more (shutdown)."""
         self._stopped = True

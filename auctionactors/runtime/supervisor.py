@@ -35,6 +35,7 @@ from auctionactors.domain.timestamps import SECOND
 from auctionactors.errors import (
     CommandTimedOut,
     DomainError,
+    Fenced,
     OutcomeUnknown,
     StorageUnavailable,
     Unavailable,
@@ -47,6 +48,7 @@ from auctionactors.runtime.keys import replayed
 from auctionactors.runtime.mailbox import Ask, CommandKey, Query, Reply, resolve
 from auctionactors.runtime.publishing import Subscriber, resync_all
 from auctionactors.runtime.receipts import Receipt, Receipts
+from auctionactors.runtime.remote import Remote
 from auctionactors.runtime.replay import ReplayFailed, rebuild
 from auctionactors.runtime.scheduler import Scheduler
 from auctionactors.runtime.solver import Solved
@@ -66,7 +68,7 @@ def _time_out(message: Ask | Query, auction_id: str) -> None:
     resolve(message.future, error=error)
 
 
-class Supervisor:
+class Supervisor(Remote):
     def __init__(
         self,
         store: EventStore,
@@ -85,6 +87,12 @@ class Supervisor:
         self._creating: dict[tuple[str, str], asyncio.Future[None]] = {}
         self._closing = False
         self.scheduler = Scheduler(clock, self._wake)
+        # Cluster mode (`takeover.Takeover`): whether this node owns an auction, and the node
+        # that does when not. One node alone owns every auction.
+        self.owns: Callable[[str], bool] = lambda _auction_id: True
+        self.owner_of: Callable[[str], str | None] = lambda _auction_id: None
+        self.follow_remote = False  # reads of auctions owned elsewhere go to a `Follower`
+        self._followed: set[str] = set()  # followers dropped: the actor taking over resyncs
 
     # --- life of the supervisor ---------------------------------------------------------------
 
@@ -92,13 +100,18 @@ class Supervisor:
         """Arm the timer heap with every stored auction's next deadline, from the catalog (a
         deadline passed while down falls due at once); no actor is loaded. Returns the number
         of auctions stored."""
-        self.scheduler.load(await self.store.scheduled())
+        await self.load_deadlines(self.owns)
         return await self.store.catalog_count()
+
+    async def load_deadlines(self, which: Callable[[str], bool]) -> None:
+        """Arm the timer heap with the stored next deadline of every auction ``which`` selects
+        (those passed fall due at once: acted on without extra time)."""
+        self.scheduler.load([(a, at) for a, at in await self.store.scheduled() if which(a)])
 
     def _wake(self, auction_id: str) -> None:
         """A deadline in the heap fell due: load the auction if it is passivated and tell its
         actor (a quarantined one acts on nothing until revived)."""
-        if self._closing:
+        if self._closing or not self.owns(auction_id):
             return
         cell = self._cells.get(auction_id) or self._spawn(auction_id, new=False)
         if cell.status != "quarantined":
@@ -178,12 +191,20 @@ class Supervisor:
     async def _create(
         self, caller: Caller, terms: AuctionTerms, receipt: Receipt | None, key: CommandKey | None
     ) -> Reply:
-        auction_id = f"a-{secrets.token_hex(6)}"
+        auction_id = self._new_id()
         self._spawn(auction_id, new=True)
         command = CreateAuction(
             by=caller, auction_id=auction_id, terms=terms, alias_salt=alias_salt()
         )
         return await self.ask(auction_id, command, receipt=receipt, key=key)
+
+    def _new_id(self) -> str:
+        """A fresh auction id, in a partition this node owns (cluster mode: a few tries)."""
+        for _ in range(10_000):
+            auction_id = f"a-{secrets.token_hex(6)}"
+            if self.owns(auction_id):
+                return auction_id
+        raise Unavailable("this node owns no partition yet; retry")
 
     async def ask(
         self,
@@ -224,7 +245,10 @@ class Supervisor:
         try:
             if self._closing:
                 raise Unavailable("the server is shutting down")
-            cell = self._cells.get(auction_id) or self._spawn(auction_id, new=False)
+            if not self.owns(auction_id):
+                cell = self._following(auction_id, message)
+            else:
+                cell = self._cells.get(auction_id) or self._spawn(auction_id, new=False)
             if cell.status == "quarantined":
                 raise Unavailable(f"auction {auction_id} is quarantined: {cell.last_error}")
             cell.mailbox.put(message)
@@ -264,7 +288,7 @@ class Supervisor:
 
     # --- the cells ------------------------------------------------------------------------------
 
-    def _spawn(self, auction_id: str, *, new: bool) -> Cell:
+    def _spawn(self, auction_id: str, *, new: bool, follower: bool = False) -> Cell:
         """The auction's cell with its actor task: never a second one beside a running cell (an
         existing cell is reused; a new auction under an id in use is refused)."""
         existing = self._cells.get(auction_id)
@@ -274,9 +298,11 @@ class Supervisor:
             return existing
         cell = Cell(auction_id, self.config.mailbox_capacity, new=new)
         self._cells[auction_id] = cell
-        cell.task = asyncio.get_running_loop().create_task(
-            self._run(cell), name=f"auction-{auction_id}"
-        )
+        if auction_id in self._followed:  # followed here before: subscribers catch up first
+            self._followed.discard(auction_id)
+            cell.crashed = True
+        run = self._follow(cell) if follower else self._run(cell)
+        cell.task = asyncio.get_running_loop().create_task(run, name=f"auction-{auction_id}")
         return cell
 
     async def _run(self, cell: Cell) -> None:
@@ -330,6 +356,9 @@ class Supervisor:
                 return
             except asyncio.CancelledError:
                 raise
+            except Fenced as exc:  # another node owns it now: leave, never restart here
+                self._forget(cell, exc)
+                return
             except Exception as exc:
                 if not await self._after_crash(cell, exc):
                     return

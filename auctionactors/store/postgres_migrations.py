@@ -119,6 +119,28 @@ MIGRATIONS: list[tuple[int, tuple[Step, ...]]] = [
             'CREATE TABLE uncatalogued (stream_id TEXT COLLATE "C" PRIMARY KEY)',
         ),
     ),
+    (
+        10,
+        (
+            # Cluster mode (auctionactors/cluster/): the nodes, the partitions with their epochs
+            # (fencing tokens) and the node credential. Rows are written by the nodes only.
+            """CREATE TABLE cluster_nodes (
+                node_id TEXT COLLATE "C" PRIMARY KEY,
+                advertise TEXT NOT NULL,
+                incarnation TEXT NOT NULL,
+                lock_pid INTEGER NOT NULL,
+                started_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+                heartbeat_at TIMESTAMPTZ NOT NULL DEFAULT now()
+            )""",
+            """CREATE TABLE cluster_partitions (
+                partition INTEGER PRIMARY KEY,
+                epoch BIGINT NOT NULL DEFAULT 0,
+                owner TEXT COLLATE "C",
+                acquired_at TIMESTAMPTZ
+            )""",
+            "CREATE TABLE cluster_settings (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        ),
+    ),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

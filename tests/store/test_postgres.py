@@ -19,7 +19,7 @@ from auctionactors.errors import (
 )
 from auctionactors.store.base import AppendResult, NewEvent
 from auctionactors.store.postgres import PostgresEventStore, is_postgres_url
-from auctionactors.store.postgres_migrations import LATEST_VERSION
+from auctionactors.store.postgres_migrations import LATEST_VERSION, MIGRATIONS
 
 
 def evs(*payloads: str) -> list[NewEvent]:
@@ -124,7 +124,7 @@ async def test_migrations_are_numbered_and_applied_once(pg_url: str) -> None:
     conn = await asyncpg.connect(pg_url)
     try:
         versions = [r[0] for r in await conn.fetch("SELECT version FROM schema_version")]
-        assert versions == list(range(1, LATEST_VERSION + 1))
+        assert versions == [v for v, _ in MIGRATIONS]  # 1-9 the store's, 10+ the cluster's
         await conn.execute("INSERT INTO schema_version (version) VALUES ($1)", LATEST_VERSION + 1)
     finally:
         await conn.close()
