@@ -163,6 +163,9 @@ def _ranges(parts: list[int]) -> str:
 async def serve(args: argparse.Namespace) -> int:
     """Run one node until SIGTERM/SIGINT; then hand its partitions back (their actors drain
     first), close every connection and the store."""
+    if args.smtp is not None or args.webhook:
+        # Every node would run the same reactors from one checkpoint: not built yet.
+        raise UsageError("--smtp and --webhook are not available in cluster mode yet")
     ownership, fence = make_ownership(args)  # bad options are refused before anything starts
     from auctionactors.cli.daemon import CannotListen, gateway_config, loop_name, stop_signal
     from auctionactors.gateway.links import Links
