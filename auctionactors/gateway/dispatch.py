@@ -30,6 +30,7 @@ from auctionactors.gateway.patching import present
 from auctionactors.gateway.peer import Peer
 from auctionactors.gateway.quota import CreationQuota
 from auctionactors.gateway.translate import command_of, companies_needed, terms_of
+from auctionactors.gateway.whole import answered
 from auctionactors.runtime.mailbox import CommandKey, Reply
 from auctionactors.runtime.receipts import Receipt
 from auctionactors.runtime.solver import Solved
@@ -189,7 +190,7 @@ class Dispatcher:
                 raise DomainError("not_found", NOT_FOUND)
             return answer
 
-        return await self.hub.read_solved(req.auction_id, read)
+        return await answered(await self.hub.read_solved(req.auction_id, read))
 
     async def _get_events(self, peer: Peer, req: m.GetEvents) -> Result:
         # 1.1: every participant, filtered as in updates (`history`).

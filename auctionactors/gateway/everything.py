@@ -40,6 +40,7 @@ from auctionactors.domain.state import AuctionState
 from auctionactors.errors import AuctionActorsError
 from auctionactors.gateway.patching import first_update, first_view
 from auctionactors.gateway.peer import Peer, _Sub
+from auctionactors.gateway.whole import rendered
 from auctionactors.runtime.replay import rebuild, rebuild_many
 from auctionactors.runtime.solver import Solved
 
@@ -179,7 +180,8 @@ async def _render(hub: Hub, peer: Peer, solved: Solved, now: int) -> bytes | Non
     state = solved.state
     try:
         solutions = (await solved.ready()).solutions
-        doc = first_view(peer, state, now, solutions)
+        found = first_view(peer, state, now, solutions)
+        doc = None if found is None else await rendered(found)
     except Exception:
         hub.failed_render(state.auction_id, "its first update")
         return None

@@ -29,6 +29,7 @@ from auctionactors.gateway import protocol
 from auctionactors.gateway.fanout import NOT_FOUND
 from auctionactors.gateway.patching import present
 from auctionactors.gateway.peer import Peer, _Sub
+from auctionactors.gateway.whole import answered
 from auctionactors.runtime.replay import rebuild_in_pieces
 from auctionactors.runtime.solver import solve
 from auctionactors.store.codec import decode_events
@@ -142,7 +143,7 @@ async def view_at(
     answer = present(state, viewer, protocol_version, now(), solved.solutions)
     if answer is None:
         raise DomainError("not_found", f"the auction was not visible to you at seq {at_seq}")
-    return answer
+    return await answered(answer)
 
 
 class Ended(Exception):
