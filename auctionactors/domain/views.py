@@ -15,6 +15,7 @@ instants as RFC 3339. `events.py`' filtering for the same receivers lives in `re
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from auctionactors.domain.access import Viewer, audience, can_see
@@ -317,16 +318,17 @@ def _history(
 ) -> list[dict[str, Any]]:
     live = state.live.get(product_id, {})
     return [
-        history_entry(bid, live, kind, me, namer)
+        history_entry(bid, live, kind, me, namer.party)
         for bid in history
         if bid.product_id == product_id and (me is None or bid.supplier_id == me)
     ]
 
 
 def history_entry(
-    bid: Bid, live: dict[str, str], kind: str, me: str | None, namer: _Namer
+    bid: Bid, live: dict[str, str], kind: str, me: str | None, party: Callable[[str], Any]
 ) -> dict[str, Any]:
-    """One entry of a product's ``history`` (``live``: the product's supplier -> live bid id)."""
+    """One entry of a product's ``history`` (``live``: the product's supplier -> live bid id;
+    ``party``: how a supplier is named, `_Namer.party`)."""
     entry: dict[str, Any] = {
         "bid_id": bid.bid_id,
         "amount": bid.amount,
@@ -335,7 +337,7 @@ def history_entry(
         "placed_at": bid.placed_at,
     }
     if me is None:
-        entry["supplier"] = namer.party(bid.supplier_id)
+        entry["supplier"] = party(bid.supplier_id)
         entry["traded"] = bid.traded
     if kind in ("admin", "supplier"):
         entry["min_amount"] = bid.min_amount

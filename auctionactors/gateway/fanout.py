@@ -143,10 +143,11 @@ async def render_in_pieces(
     found = WholeView.of(state, viewer, now, solutions)
     if found is None:
         return None
-    filtered = filter_events(state, viewer, first_seq, events)
-    doc = await whole.rendered(found)
+    auction_id, seq = state.auction_id, found.seq
+    filtered = filter_events(state, viewer, first_seq, events) or []
+    frame = await whole.encoded(found, lambda doc: protocol.update(auction_id, seq, filtered, doc))
     hub.stats.renders += 1
-    return protocol.update(state.auction_id, found.seq, filtered or [], doc)
+    return frame
 
 
 class Fanout:

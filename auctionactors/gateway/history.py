@@ -29,7 +29,6 @@ from auctionactors.gateway import protocol
 from auctionactors.gateway.fanout import NOT_FOUND
 from auctionactors.gateway.patching import present
 from auctionactors.gateway.peer import Peer, _Sub
-from auctionactors.gateway.whole import answered
 from auctionactors.runtime.replay import rebuild_in_pieces
 from auctionactors.runtime.solver import solve
 from auctionactors.store.codec import decode_events
@@ -129,7 +128,8 @@ async def view_at(
     now: Callable[[], int],
     protocol_version: int = 1,
 ) -> dict[str, Any]:
-    """``get_view`` with ``at_seq``: the view ``viewer`` would have had right after that seq,
+    """``get_view`` with ``at_seq``: the view ``viewer`` would have had right after that seq
+    (`patching.present`'s answer: protocol 1's view still to be rendered, `whole.encoded`),
     rebuilt from the events. The viewer must see the auction now (else ``not_found``, as for any
     auction it may not see) and then (else ``not_found``: e.g. a supplier asking for the draft
     before it was invited). ``at_seq`` outside 1..the auction's seq is ``invalid``."""
@@ -143,7 +143,7 @@ async def view_at(
     answer = present(state, viewer, protocol_version, now(), solved.solutions)
     if answer is None:
         raise DomainError("not_found", f"the auction was not visible to you at seq {at_seq}")
-    return await answered(answer)
+    return answer
 
 
 class Ended(Exception):

@@ -290,7 +290,10 @@ class Hub:
                 if found is None:
                     raise DomainError("not_found", NOT_FOUND)
                 events = found
-            view = await whole.rendered(doc)  # protocol 1: in pieces (live updates wait)
+            now = self.supervisor.clock.now()
+            first = await whole.encoded(  # protocol 1: in pieces (live updates wait in `sub`)
+                doc, lambda view: patching.first_update(peer, auction_id, seq, events, view, now)
+            )
         except history.Ended:
             abandoned = True
             self._detach(peer, sub)
@@ -320,8 +323,7 @@ class Hub:
             return
         if ok is not None:
             self.send(peer, ok(seq))
-        now = self.supervisor.clock.now()
-        self.send(peer, patching.first_update(peer, auction_id, seq, events, view, now))
+        self.send(peer, first)
         self._release(peer, sub)
 
     def _release(self, peer: Peer, sub: _Sub) -> None:

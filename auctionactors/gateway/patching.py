@@ -123,7 +123,7 @@ def forget(state: AuctionState, receiver: Receiver) -> None:
 
 def first_view(peer: Peer, state: AuctionState, now: int, solutions: Solutions) -> View | None:
     """The view of a subscription's first update for ``peer`` (None: it may not see the
-    auction). Protocol 1: the whole view, to be rendered in pieces (`whole.rendered`: the state
+    auction). Protocol 1: the whole view, to be rendered in pieces (`whole.encoded`: the state
     may change meanwhile); 2: the bounded view, kept as the base of the next update's patch."""
     if peer.protocol == 1:
         return WholeView.of(state, peer.viewer, now, solutions)
@@ -140,7 +140,7 @@ def first_update(
     doc: dict[str, Any],
     now: int,
 ) -> bytes:
-    """A subscription's first update, with ``doc`` from `first_view` (`whole.rendered`)."""
+    """A subscription's first update, with ``doc`` from `first_view` (`whole.encoded`)."""
     if peer.protocol == 1:
         return protocol.update(auction_id, seq, events, doc)
     return protocol.update2(auction_id, seq, now, events, view=doc)
@@ -151,7 +151,7 @@ def present(
 ) -> dict[str, Any] | None:
     """``get_view``'s answer (``seq``, ``view``; protocol 2: the bounded view rendered afresh,
     and ``server_time`` beside it); None if the viewer may not see the auction. Protocol 1's
-    ``view`` is a `WholeView`, to be rendered in pieces (`whole.answered`)."""
+    ``view`` is a `WholeView`, to be rendered in pieces (`whole.encoded`)."""
     if protocol_version == 1:
         whole = WholeView.of(state, viewer, now, solutions)
         return None if whole is None else {"seq": state.seq, "view": whole}

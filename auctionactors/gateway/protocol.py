@@ -195,12 +195,6 @@ def encode(doc: Mapping[str, Any]) -> bytes:
     return _encoder.encode(doc)
 
 
-def encode_items(items: Sequence[Any]) -> bytes:
-    """A JSON array's items as they are inside it, without its brackets: an array encoded in
-    pieces is these joined with commas (`whole`)."""
-    return _encoder.encode(items)[1:-1]
-
-
 def ok(request_id: RequestId | None, fields: Mapping[str, Any] | None = None) -> bytes:
     return _encoder.encode({"type": "ok", "id": request_id, **(fields or {})})
 

@@ -56,7 +56,10 @@ async def pieced(
     found = WholeView.of(state, viewer, now, size=size)
     if found is None:
         return None
-    return frames(state.auction_id, found.seq, await whole.rendered(found))
+    auction_id, seq = state.auction_id, found.seq
+    update = await whole.encoded(found, lambda doc: frames(auction_id, seq, doc)[0])
+    ok = await whole.encoded(found, lambda doc: frames(auction_id, seq, doc)[1])
+    return update, ok
 
 
 async def go_on(state: AuctionState, acts: list[Act], now: int) -> int:
