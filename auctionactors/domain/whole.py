@@ -88,7 +88,9 @@ class WholeView:
         return None if lens is None else cls(lens, now, size)
 
     def pieces(self) -> Iterator[None]:
-        """Render and encode the history, `size` bids of it per step (then call `frame`)."""
+        """Render and encode the history, `size` bids of it per step, then call `frame`: a step
+        between two pieces, and one before the frame of a history of more than one piece
+        (putting 17 MB together is a piece too). A short history is rendered in one go."""
         lens, live, index, size = self._lens, self._live, self._index, self.size
         kind, me = lens.kind, lens.me
         empty: dict[str, str] = {}
@@ -96,6 +98,8 @@ class WholeView:
         encoded: list[list[bytes]] = [[] for _ in self.doc["products"]]
         self._encoded = encoded
         for start in range(0, len(history), size):
+            if start:
+                yield
             piece: dict[int, list[dict[str, Any]]] = {}
             for bid in history[start : start + size]:
                 at = index.get(bid.product_id)
@@ -107,6 +111,7 @@ class WholeView:
                 if encoded[at]:
                     encoded[at].append(b",")
                 encoded[at].append(_encode(to_public(entries))[1:-1])  # without its brackets
+        if len(history) > size:
             yield
 
     def _party(self, supplier_id: str) -> msgspec.Raw:
