@@ -52,10 +52,10 @@ class WholeView:
         "size",
     )
 
-    def __init__(self, lens: Lens, now: int, size: int = PIECE) -> None:
+    def __init__(self, lens: Lens, now: int, size: int | None = None) -> None:
         state = lens.state
         self._lens = lens
-        self.size = size  # bids of the history in a piece
+        self.size = PIECE if size is None else size  # bids of the history in a piece
         self.seq = state.seq
         self._history = state.history()
         self._live = {product: dict(live) for product, live in state.live.items()}
@@ -81,7 +81,7 @@ class WholeView:
         viewer: Viewer,
         now: int,
         solutions: Solutions | None = None,
-        size: int = PIECE,
+        size: int | None = None,
     ) -> WholeView | None:
         """None when the viewer may not see the auction at all (as `views.view`)."""
         lens = Lens.of(state, viewer, solutions, frozen=True)

@@ -10,10 +10,13 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
+import msgspec
+import pytest
 from hypothesis import event as note_event
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from auctionactors.domain import whole as domain_whole
 from auctionactors.domain.access import Viewer
 from auctionactors.domain.decide import decide
 from auctionactors.domain.parties import Party
@@ -23,20 +26,23 @@ from auctionactors.domain.views import view
 from auctionactors.domain.whole import WholeView
 from auctionactors.errors import DomainError
 from auctionactors.gateway import protocol, whole
+from auctionactors.runtime.replay import rebuild
 from tests.domain.scenario import (
     ADMIN,
     BUYER,
     S1,
     S2,
     S3,
-    bid,
     create,
     fold_events,
     make_terms,
     update,
 )
+from tests.domain.scenario import bid as place
 from tests.domain.test_parts import VIEWERS
 from tests.domain.test_properties import CREATED, MIXED_STEPS, MIXED_TERMS, Act, mixed_command
+
+from .conftest import T0, Conn, Served, bid, open_auction
 
 
 def frames(auction_id: str, seq: int, doc: dict[str, Any]) -> tuple[bytes, bytes]:
@@ -146,7 +152,7 @@ def test_suppliers_renamed_between_pieces_are_named_as_they_were() -> None:
     state = fold_events(decide(None, create(BUYER, MIXED_TERMS["spot"]), now))
     assert state is not None and state.status == "pending"
     for n, supplier in enumerate([S1, S2, S3] * 4):
-        for event in decide(state, bid(supplier, 500 - n * 25), now + n):
+        for event in decide(state, place(supplier, 500 - n * 25), now + n):
             evolve(state, event)
     renamed = (
         Party(S1.company_id, "Renamed One"),
@@ -164,3 +170,80 @@ def test_suppliers_renamed_between_pieces_are_named_as_they_were() -> None:
     assert asyncio.run(compare(state, now + SECOND, edit, 1)) == 1
     assert state.supplier_name(S3.company_id) == "Renamed Three"
     assert state.supplier_name(S1.company_id) == "Renamed One"
+
+
+# --- over the wire ----------------------------------------------------------------------------
+
+
+async def test_over_the_wire_views_in_pieces_are_the_views_and_updates_follow_in_order(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real gateway, pieces of 2 bids: each receiver's ``get_view`` is byte for byte the
+    whole view of the state it read; a subscription whose first update is still being rendered
+    when more bids come gets the view of its seq S (as rebuilt from the store), then every
+    update after S, in order."""
+    monkeypatch.setattr(domain_whole, "PIECE", 2)
+    p = served.people
+    admin = await Conn.open(served.url, p.admin.token)
+    aid = await open_auction(admin, p, products=2)
+    s1, s2 = await Conn.open(served.url, p.s1.token), await Conn.open(served.url, p.s2.token)
+    amount = 5000  # cents
+
+    async def bidding(count: int) -> int:
+        """``count`` bids sent at once; the seq of the last."""
+        nonlocal amount
+        sent = []
+        for n in range(count):
+            amount -= 25
+            conn = (s1, s2)[n % 2]
+            bids = [bid(f"p{n % 3 % 2 + 1}", f"{amount / 100:.2f}")]
+            await conn.send({"type": "place_bids", "id": n, "auction_id": aid, "bids": bids})
+            sent.append((conn, n))
+        return max([(await conn.reply(n))["seq"] for conn, n in sent])
+
+    await bidding(15)
+    for user in (p.admin, p.buyer, p.s1, p.s2):
+        conn = await Conn.open(served.url, user.token)
+        await conn.send({"type": "get_view", "id": 7, "auction_id": aid})
+        got = await conn.ws.recv(decode=False)
+        principal = await served.directory.authenticate(user.token)
+        assert principal is not None
+        viewer = Viewer(principal.company_id, principal.role)
+
+        def whole_frame(state: AuctionState | None, viewer: Viewer = viewer) -> bytes:
+            assert state is not None
+            doc = view(state, viewer, served.clock.now())
+            return protocol.ok(7, {"seq": state.seq, "view": doc})
+
+        assert got == await served.supervisor.query(aid, whole_frame)
+        await conn.close()
+
+    # The first update's rendering waits until the bids below are durable and delivered.
+    rendering, go = asyncio.Event(), asyncio.Event()
+    real = whole.encoded
+
+    async def held(doc: Any, frame: Callable[[dict[str, Any]], bytes]) -> bytes:
+        rendering.set()
+        encoded = await real(doc, frame)
+        await go.wait()
+        return encoded
+
+    monkeypatch.setattr(whole, "encoded", held)
+    watcher = await Conn.open(served.url, p.buyer.token)
+    await watcher.send({"type": "subscribe", "id": 1, "auction_id": aid})
+    await rendering.wait()
+    last = await bidding(10)
+    go.set()
+    subscribed = await watcher.reply(1)
+    first = await watcher.next_update()
+    assert first["seq"] == subscribed["seq"]
+    seqs = [first["seq"]]
+    while seqs[-1] < last:
+        seqs.append((await watcher.next_update())["seq"])
+    assert seqs == list(range(first["seq"], last + 1))
+    state = await rebuild(served.supervisor.store, aid, until_seq=first["seq"])
+    assert state is not None
+    buyer = Viewer(p.buyer.company_id, "buyer")
+    assert first["view"] == msgspec.json.decode(msgspec.json.encode(view(state, buyer, T0)))
+    for conn in (admin, s1, s2, watcher):
+        await conn.close()
