@@ -46,8 +46,10 @@ from .conftest import T0, Conn, Served, bid, open_auction
 
 
 def frames(auction_id: str, seq: int, doc: dict[str, Any]) -> tuple[bytes, bytes]:
-    """The frames that carry a whole view: a first update, ``get_view``'s ``ok``."""
-    return protocol.update(auction_id, seq, [], doc), protocol.ok(7, {"seq": seq, "view": doc})
+    """The frames that carry a whole view: a first update, ``get_view``'s ``ok`` (its request
+    id with a NUL: escaped in the frame, it is not taken for where a history goes)."""
+    ok = protocol.ok("7\x00", {"seq": seq, "view": doc})
+    return protocol.update(auction_id, seq, [], doc), ok
 
 
 def expected(state: AuctionState, viewer: Viewer, now: int) -> tuple[bytes, bytes] | None:
