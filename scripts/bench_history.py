@@ -148,6 +148,65 @@ def pulling_s(args: argparse.Namespace) -> float:
     return args.history_seconds + min(1.0, args.history_seconds)
 
 
+# --- protocol 1's whole view, in one go and in pieces (in this process) -----------------------
+
+
+async def whole_turns(db: Path, users: dict[str, Any]) -> dict[str, tuple[float, float]]:
+    """For the long auction's buyer and supplier s1: the CPU time (ms) of protocol 1's whole
+    view in one go (`views.view` and the encoding of ``get_view``'s answer: one turn of the
+    event loop, as before), and of the longest turn of the loop while the same answer is
+    rendered in pieces (`gateway.whole`). CPU time of this thread: the machine's load does not
+    count (the ``get_view`` latencies above are wall time)."""
+    from auctionactors.domain.access import Viewer
+    from auctionactors.domain.solutions import compute
+    from auctionactors.domain.views import view
+    from auctionactors.gateway import protocol
+    from auctionactors.runtime.replay import rebuild
+    from auctionactors.store.sqlite import SqliteEventStore
+
+    async with await SqliteEventStore.open(db) as store:
+        state = await rebuild(store, LONG)
+    assert state is not None
+    state.history()  # decoded once, as in a loaded actor
+    solutions, now = compute(state), time.time_ns() // 1000
+    out = {}
+    for key, role in (("buyer", "buyer"), ("s1", "supplier")):
+        viewer = Viewer(users[key].company_id, role)
+        started = time.thread_time()
+        protocol.ok(1, {"seq": state.seq, "view": view(state, viewer, now, solutions)})
+        at_once = time.thread_time() - started
+        longest = await _longest_turn(state, viewer, now, solutions)
+        out[key] = (at_once * 1000, longest * 1000)
+    return out
+
+
+async def _longest_turn(state: Any, viewer: Any, now: int, solutions: Any) -> float:
+    """The CPU time (s) of the longest turn of the event loop while ``viewer``'s ``get_view``
+    answer is taken (`WholeView.of`, as in the actor) and rendered in pieces."""
+    from auctionactors.domain.whole import WholeView
+    from auctionactors.gateway import protocol, whole
+
+    turns: list[float] = []
+    done = asyncio.Event()
+
+    async def ticker() -> None:
+        last = time.thread_time()
+        while not done.is_set():
+            await asyncio.sleep(0)
+            turns.append(time.thread_time() - last)
+            last = time.thread_time()
+
+    ticking = asyncio.create_task(ticker())
+    await asyncio.sleep(0)
+    found = WholeView.of(state, viewer, now, solutions)
+    assert found is not None
+    seq = found.seq
+    await whole.encoded(found, lambda doc: protocol.ok(1, {"seq": seq, "view": doc}))
+    done.set()
+    await ticking
+    return max(turns)
+
+
 def part_history(figs: Figures, tmp: Path, args: argparse.Namespace) -> None:
     db = tmp / "history.db"
     started = time.perf_counter()
@@ -172,6 +231,14 @@ def part_history(figs: Figures, tmp: Path, args: argparse.Namespace) -> None:
                     figs.add(key, name, percentile(samples, 99), "ms", target)
                     if mode != "alone":
                         figs.add(f"{key}_mb", "    pulled", pulled / 1e6 / pulled_s, "MB/s")
+        for _ in range(args.runs):
+            for who, (at_once, longest) in asyncio.run(whole_turns(db, users)).items():
+                key = f"history_whole_{who}"
+                figs.add(key, f"protocol 1 whole view ({who}): CPU at once", at_once, "ms")
+                figs.add(f"{key}_turn", "  in pieces: the longest loop turn", longest, "ms")
+        for who in ("buyer", "s1"):
+            key = f"history_whole_{who}"
+            figs.ratio(f"whole view ({who}): longest turn in pieces / at once", f"{key}_turn", key)
         for line in server.trouble():
             print(f"  PROBLEM: server log: {line}", flush=True)
     finally:

@@ -15,6 +15,7 @@ instants as RFC 3339. `events.py`' filtering for the same receivers lives in `re
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from auctionactors.domain.access import Viewer, audience, can_see
@@ -24,21 +25,36 @@ from auctionactors.domain.standing import product_label, status_line
 from auctionactors.domain.state import AuctionState, Bid
 from auctionactors.domain.terms import Product
 
-__all__ = ["Lens", "Viewer", "alias_number", "can_see", "product_label", "status_line", "view"]
+__all__ = [
+    "Lens",
+    "Viewer",
+    "alias_number",
+    "can_see",
+    "history_entry",
+    "product_label",
+    "status_line",
+    "view",
+]
 
 
 class _Namer:
-    """How a supplier is named to a receiver."""
+    """How a supplier is named to a receiver (``frozen``: as the state names them now, whatever
+    it becomes: its aliases and names are copied)."""
 
-    def __init__(self, state: AuctionState, kind: str) -> None:
+    def __init__(self, state: AuctionState, kind: str, *, frozen: bool = False) -> None:
         self.state = state
         self.anonymous = state.terms.anonymous_bidding and kind in ("buyer", "observer")
+        self.aliases = dict(state.aliases) if frozen else None
+        self.names = dict(state._suppliers()) if frozen else None
 
     def party(self, supplier_id: str) -> dict[str, Any]:
         if self.anonymous:
-            alias = self.state.aliases.get(supplier_id, "Supplier")
+            aliases = self.state.aliases if self.aliases is None else self.aliases
+            alias = aliases.get(supplier_id, "Supplier")
             return {"id": alias, "name": alias}
-        return {"id": supplier_id, "name": self.state.supplier_name(supplier_id)}
+        if self.names is None:
+            return {"id": supplier_id, "name": self.state.supplier_name(supplier_id)}
+        return {"id": supplier_id, "name": self.names.get(supplier_id, supplier_id)}
 
 
 def view(
@@ -71,20 +87,33 @@ class Lens:
 
     __slots__ = ("kind", "me", "namer", "sols", "state", "vessel_names")
 
-    def __init__(self, state: AuctionState, viewer: Viewer, solutions: Solutions | None) -> None:
+    def __init__(
+        self,
+        state: AuctionState,
+        viewer: Viewer,
+        solutions: Solutions | None,
+        *,
+        frozen: bool = False,
+    ) -> None:
         self.state = state
         self.kind = audience(state, viewer)
         self.sols = solutions if solutions is not None else compute(state)
-        self.namer = _Namer(state, self.kind)
+        self.namer = _Namer(state, self.kind, frozen=frozen)
         self.me = viewer.company_id if self.kind == "supplier" else None
         self.vessel_names = _vessel_aliases(state) if self.kind == "observer" else None
 
     @classmethod
     def of(
-        cls, state: AuctionState, viewer: Viewer, solutions: Solutions | None = None
+        cls,
+        state: AuctionState,
+        viewer: Viewer,
+        solutions: Solutions | None = None,
+        *,
+        frozen: bool = False,
     ) -> Lens | None:
-        """None when the viewer may not see the auction at all."""
-        return cls(state, viewer, solutions) if can_see(state, viewer) else None
+        """None when the viewer may not see the auction at all. ``frozen``: suppliers are
+        named as the state names them now, whatever it becomes (`whole`)."""
+        return cls(state, viewer, solutions, frozen=frozen) if can_see(state, viewer) else None
 
     def head(self, now: int | None, *, personal: bool = True) -> dict[str, Any]:
         """Every field of the view but the lists (products, barges, comments) and the solutions,
@@ -288,24 +317,31 @@ def _history(
     namer: _Namer,
 ) -> list[dict[str, Any]]:
     live = state.live.get(product_id, {})
-    out: list[dict[str, Any]] = []
-    for bid in history:
-        if bid.product_id != product_id or (me is not None and bid.supplier_id != me):
-            continue
-        entry: dict[str, Any] = {
-            "bid_id": bid.bid_id,
-            "amount": bid.amount,
-            "active": live.get(bid.supplier_id) == bid.bid_id,
-            "is_auto": bid.is_auto,
-            "placed_at": bid.placed_at,
-        }
-        if me is None:
-            entry["supplier"] = namer.party(bid.supplier_id)
-            entry["traded"] = bid.traded
-        if kind in ("admin", "supplier"):
-            entry["min_amount"] = bid.min_amount
-        out.append(entry)
-    return out
+    return [
+        history_entry(bid, live, kind, me, namer.party)
+        for bid in history
+        if bid.product_id == product_id and (me is None or bid.supplier_id == me)
+    ]
+
+
+def history_entry(
+    bid: Bid, live: dict[str, str], kind: str, me: str | None, party: Callable[[str], Any]
+) -> dict[str, Any]:
+    """One entry of a product's ``history`` (``live``: the product's supplier -> live bid id;
+    ``party``: how a supplier is named, `_Namer.party`)."""
+    entry: dict[str, Any] = {
+        "bid_id": bid.bid_id,
+        "amount": bid.amount,
+        "active": live.get(bid.supplier_id) == bid.bid_id,
+        "is_auto": bid.is_auto,
+        "placed_at": bid.placed_at,
+    }
+    if me is None:
+        entry["supplier"] = party(bid.supplier_id)
+        entry["traded"] = bid.traded
+    if kind in ("admin", "supplier"):
+        entry["min_amount"] = bid.min_amount
+    return entry
 
 
 def _solution_doc(sol: Solution | None) -> dict[str, Any] | None:

@@ -32,6 +32,7 @@ from auctionactors.gateway.patching import present
 from auctionactors.gateway.peer import Peer
 from auctionactors.gateway.quota import CreationQuota
 from auctionactors.gateway.translate import command_of, companies_needed, terms_of
+from auctionactors.gateway.whole import encoded
 from auctionactors.runtime.mailbox import CommandKey, Reply
 from auctionactors.runtime.reactor import Reactor, reactors_report
 from auctionactors.runtime.receipts import Receipt
@@ -196,19 +197,26 @@ class Dispatcher:
     async def _get_view(self, peer: Peer, req: m.GetView) -> Result:
         viewer, now = peer.viewer, self.supervisor.clock.now
         if req.at_seq is not None:
-            return await history.view_at(
+            answer = await history.view_at(
                 self.hub, viewer, req.auction_id, req.at_seq, now, peer.protocol
             )
+        else:
 
-        def read(solved: Solved | None) -> dict[str, Any]:
-            if solved is None:
-                raise DomainError("not_found", NOT_FOUND)
-            answer = present(solved.state, viewer, peer.protocol, now(), solved.solutions)
-            if answer is None:
-                raise DomainError("not_found", NOT_FOUND)
-            return answer
+            def read(solved: Solved | None) -> dict[str, Any]:
+                if solved is None:
+                    raise DomainError("not_found", NOT_FOUND)
+                found = present(solved.state, viewer, peer.protocol, now(), solved.solutions)
+                if found is None:
+                    raise DomainError("not_found", NOT_FOUND)
+                return found
 
-        return await self.hub.read_solved(req.auction_id, read)
+            answer = await self.hub.read_solved(req.auction_id, read)
+        # Protocol 1's whole view: rendered and encoded in pieces (`whole`), the reply sent here.
+        frame = await encoded(
+            answer["view"], lambda view: protocol.ok(req.id, answer | {"view": view})
+        )
+        self.hub.send(peer, self._answer(req, frame))
+        return None
 
     async def _get_events(self, peer: Peer, req: m.GetEvents) -> Result:
         # 1.1: every participant, filtered as in updates (`history`).

@@ -40,6 +40,7 @@ from auctionactors.domain.state import AuctionState
 from auctionactors.errors import AuctionActorsError
 from auctionactors.gateway.patching import first_update, first_view
 from auctionactors.gateway.peer import Peer, _Sub
+from auctionactors.gateway.whole import encoded
 from auctionactors.runtime.replay import rebuild, rebuild_many
 from auctionactors.runtime.solver import Solved
 
@@ -116,10 +117,10 @@ async def _page(hub: Hub, peer: Peer, ids: Sequence[str]) -> None:
         clock, loop = supervisor.clock, asyncio.get_running_loop()
         started = loop.time()
         for sub, solved in zip(subs, states, strict=True):
-            frame = None
+            rendered = None
             if solved is not None and peer.subs.get(sub.auction_id) is sub:
-                frame = await _render(hub, peer, solved, clock.now())
-            if solved is None or frame is None:  # gone, not visible, or cannot be rendered
+                rendered = await _render(hub, peer, solved, clock.now())
+            if rendered is None:  # gone, not visible, or cannot be rendered
                 hub._detach(peer, sub)
                 continue
             await peer.drained()
@@ -127,7 +128,7 @@ async def _page(hub: Hub, peer: Peer, ids: Sequence[str]) -> None:
                 return
             if peer.subs.get(sub.auction_id) is not sub:  # ended while the outbox drained
                 continue
-            sub.last_seq = solved.state.seq
+            sub.last_seq, frame = rendered
             hub.send(peer, frame)
             hub._release(peer, sub)
             if loop.time() - started > SLICE_S:
@@ -173,17 +174,21 @@ async def _read(hub: Hub, ids: list[str]) -> list[AuctionState | None]:
     return states
 
 
-async def _render(hub: Hub, peer: Peer, solved: Solved, now: int) -> bytes | None:
-    """The initial update of ``solved``'s auction for ``peer``; None if it may not see it, or
-    it cannot be rendered (logged and counted)."""
+async def _render(hub: Hub, peer: Peer, solved: Solved, now: int) -> tuple[int, bytes] | None:
+    """The initial update of ``solved``'s auction for ``peer``, with its seq (the state's when
+    it was rendered: a protocol-1 view is rendered in pieces, and the state may change
+    meanwhile); None if it may not see it, or it cannot be rendered (logged and counted)."""
     state = solved.state
+    auction_id = state.auction_id
     try:
         solutions = (await solved.ready()).solutions
+        seq = state.seq
         doc = first_view(peer, state, now, solutions)
+        if doc is None:
+            return None
+        frame = await encoded(doc, lambda view: first_update(peer, auction_id, seq, [], view, now))
     except Exception:
-        hub.failed_render(state.auction_id, "its first update")
-        return None
-    if doc is None:
+        hub.failed_render(auction_id, "its first update")
         return None
     hub.stats.renders += 1
-    return first_update(peer, state.auction_id, state.seq, [], doc, now)
+    return seq, frame

@@ -24,7 +24,8 @@ from auctionactors.domain.redaction import filter_events
 from auctionactors.domain.solutions import Solutions
 from auctionactors.domain.state import AuctionState
 from auctionactors.domain.views import view
-from auctionactors.gateway import patching, protocol
+from auctionactors.domain.whole import WholeView
+from auctionactors.gateway import patching, protocol, whole
 from auctionactors.gateway.patching import Patched
 from auctionactors.gateway.peer import Group, Peer, _Sub
 from auctionactors.runtime.publishing import Update
@@ -134,6 +135,26 @@ def render(
     filtered = filter_events(state, viewer, first_seq, events)
     hub.stats.renders += 1
     return protocol.update(state.auction_id, state.seq, filtered or [], doc)
+
+
+async def render_in_pieces(
+    hub: Hub,
+    state: AuctionState,
+    viewer: Viewer,
+    now: int,
+    solutions: Solutions,
+    first_seq: int,
+    events: list[Any],
+) -> bytes | None:
+    """`render`, the view built in pieces (`whole`), of the state as it is when called."""
+    found = WholeView.of(state, viewer, now, solutions)
+    if found is None:
+        return None
+    auction_id, seq = state.auction_id, found.seq
+    filtered = filter_events(state, viewer, first_seq, events) or []
+    frame = await whole.encoded(found, lambda doc: protocol.update(auction_id, seq, filtered, doc))
+    hub.stats.renders += 1
+    return frame
 
 
 class Fanout:
@@ -249,11 +270,13 @@ async def resync(hub: Hub, solved: Solved) -> None:
     now = hub.supervisor.clock.now()
     frames: dict[tuple[Group, int], Frames | None] = {}
 
-    def rendered(peer: Peer, last_seq: int, missed: list[Any]) -> Frames | None:
+    async def rendered(peer: Peer, last_seq: int, missed: list[Any]) -> Frames | None:
         key = (peer.group, last_seq)
         if key not in frames:
             if peer.protocol == 1:
-                frames[key] = render(hub, state, peer.viewer, now, solutions, last_seq + 1, missed)
+                frames[key] = await render_in_pieces(
+                    hub, state, peer.viewer, now, solutions, last_seq + 1, missed
+                )
             else:  # rendered afresh: the base of the next patch, whatever was kept before
                 frames[key] = patching.render(
                     state, peer.viewer, peer.receiver, now, solutions, last_seq + 1, missed,
@@ -264,18 +287,24 @@ async def resync(hub: Hub, solved: Solved) -> None:
     for peer, sub, reached in behind:
         if peer.subs.get(auction_id) is not sub:  # gone while the events were read
             continue
-        frame = rendered(peer, reached, events[reached - since :])
+        frame = await rendered(peer, reached, events[reached - since :])
+        if peer.subs.get(auction_id) is not sub:  # gone while it was rendered
+            continue
         if frame is None:
             gone = protocol.unsubscribed(auction_id, state.seq, "not_found", NOT_FOUND)
             hub.end(peer, sub, gone)
         else:  # protocol 2: a patch that replaces the whole view
             hub.deliver(peer, auction_id, state.seq, frame if isinstance(frame, bytes) else
                         frame.whole())  # fmt: skip
+
+    def skipped(peer: Peer) -> bool:
+        return peer.closed or auction_id in peer.subs or auction_id in peer.excluded
+
     for peer in newcomers:
-        if peer.closed or auction_id in peer.subs or auction_id in peer.excluded:
+        if skipped(peer):
             continue
-        frame = rendered(peer, state.seq, [])
-        if frame is not None:
+        frame = await rendered(peer, state.seq, [])
+        if frame is not None and not skipped(peer):
             hub.deliver(peer, auction_id, state.seq, frame if isinstance(frame, bytes) else
                         frame.first())  # fmt: skip
 

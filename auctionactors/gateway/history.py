@@ -128,7 +128,8 @@ async def view_at(
     now: Callable[[], int],
     protocol_version: int = 1,
 ) -> dict[str, Any]:
-    """``get_view`` with ``at_seq``: the view ``viewer`` would have had right after that seq,
+    """``get_view`` with ``at_seq``: the view ``viewer`` would have had right after that seq
+    (`patching.present`'s answer: protocol 1's view still to be rendered, `whole.encoded`),
     rebuilt from the events. The viewer must see the auction now (else ``not_found``, as for any
     auction it may not see) and then (else ``not_found``: e.g. a supplier asking for the draft
     before it was invited). ``at_seq`` outside 1..the auction's seq is ``invalid``."""

@@ -29,7 +29,7 @@ from auctionactors.domain.access import can_see
 from auctionactors.domain.catalog import Summary
 from auctionactors.domain.state import AuctionState
 from auctionactors.errors import AuctionActorsError, DomainError
-from auctionactors.gateway import everything, fanout, history, patching, protocol
+from auctionactors.gateway import everything, fanout, history, patching, protocol, whole
 from auctionactors.gateway.fanout import NOT_FOUND
 from auctionactors.gateway.listing import Listing
 from auctionactors.gateway.peer import Peer, _Sub
@@ -260,7 +260,7 @@ class Hub:
         abandoned = answered = replaced = False
         seq = 0
 
-        def register(solved: Solved | None) -> tuple[int, dict[str, Any]] | None:
+        def register(solved: Solved | None) -> tuple[int, whole.View] | None:
             nonlocal replaced
             if solved is None or not can_see(solved.state, viewer):
                 raise DomainError("not_found", NOT_FOUND)
@@ -301,6 +301,10 @@ class Hub:
                 if found is None:
                     raise DomainError("not_found", NOT_FOUND)
                 events = found
+            now = self.supervisor.clock.now()
+            first = await whole.encoded(  # protocol 1: in pieces (live updates wait in `sub`)
+                doc, lambda view: patching.first_update(peer, auction_id, seq, events, view, now)
+            )
         except history.Ended:
             abandoned = True
             self._detach(peer, sub)
@@ -332,8 +336,7 @@ class Hub:
             return
         if ok is not None:
             self.send(peer, ok(seq))
-        now = self.supervisor.clock.now()
-        self.send(peer, patching.first_update(peer, auction_id, seq, events, doc, now))
+        self.send(peer, first)
         self._release(peer, sub)
 
     def _release(self, peer: Peer, sub: _Sub) -> None:

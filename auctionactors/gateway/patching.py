@@ -21,9 +21,10 @@ from auctionactors.domain.events import Event
 from auctionactors.domain.solutions import Solutions
 from auctionactors.domain.state import AuctionState
 from auctionactors.domain.timestamps import format_instant
-from auctionactors.domain.views import view
+from auctionactors.domain.whole import WholeView
 from auctionactors.gateway import protocol
 from auctionactors.gateway.peer import Peer, Receiver, _Sub
+from auctionactors.gateway.whole import View
 
 
 class Patched:
@@ -120,13 +121,12 @@ def forget(state: AuctionState, receiver: Receiver) -> None:
     parts.keep(state, receiver, None)
 
 
-def first_view(
-    peer: Peer, state: AuctionState, now: int, solutions: Solutions
-) -> dict[str, Any] | None:
+def first_view(peer: Peer, state: AuctionState, now: int, solutions: Solutions) -> View | None:
     """The view of a subscription's first update for ``peer`` (None: it may not see the
-    auction). Protocol 2: the bounded view, kept as the base of the next update's patch."""
+    auction). Protocol 1: the whole view, to be rendered in pieces (`whole.encoded`: the state
+    may change meanwhile); 2: the bounded view, kept as the base of the next update's patch."""
     if peer.protocol == 1:
-        return view(state, peer.viewer, now, solutions)
+        return WholeView.of(state, peer.viewer, now, solutions)
     rendered = parts.render(state, peer.viewer, solutions)
     parts.keep(state, peer.receiver, rendered)
     return None if rendered is None else rendered.document()
@@ -140,7 +140,7 @@ def first_update(
     doc: dict[str, Any],
     now: int,
 ) -> bytes:
-    """A subscription's first update, with ``doc`` from `first_view`."""
+    """A subscription's first update, with ``doc`` from `first_view` (`whole.encoded`)."""
     if peer.protocol == 1:
         return protocol.update(auction_id, seq, events, doc)
     return protocol.update2(auction_id, seq, now, events, view=doc)
@@ -150,10 +150,11 @@ def present(
     state: AuctionState, viewer: Viewer, protocol_version: int, now: int, solutions: Solutions
 ) -> dict[str, Any] | None:
     """``get_view``'s answer (``seq``, ``view``; protocol 2: the bounded view rendered afresh,
-    and ``server_time`` beside it); None if the viewer may not see the auction."""
+    and ``server_time`` beside it); None if the viewer may not see the auction. Protocol 1's
+    ``view`` is a `WholeView`, to be rendered in pieces (`whole.encoded`)."""
     if protocol_version == 1:
-        doc = view(state, viewer, now, solutions)
-        return None if doc is None else {"seq": state.seq, "view": doc}
+        whole = WholeView.of(state, viewer, now, solutions)
+        return None if whole is None else {"seq": state.seq, "view": whole}
     rendered = parts.render(state, viewer, solutions)
     if rendered is None:
         return None

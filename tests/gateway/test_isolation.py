@@ -18,26 +18,35 @@ import pytest
 from auctionactors.domain.access import Viewer
 from auctionactors.domain.catalog import Summary
 from auctionactors.domain.state import AuctionState
+from auctionactors.domain.whole import WholeView
 from auctionactors.gateway import fanout as fanout_module
-from auctionactors.gateway import patching as patching_module
 from auctionactors.gateway.hub import Hub
 from auctionactors.gateway.peer import Peer
 
 from .conftest import FAST, Conn, Served, bid, open_auction, serving
 from .test_http import get
 
-real_view = patching_module.view
+real_view = fanout_module.view
+real_whole = WholeView.of
 
 
 def break_view(monkeypatch: pytest.MonkeyPatch, auction_id: str, company: str | None) -> None:
     """From now on the view of ``auction_id`` raises, for ``company`` only (None: for all)."""
 
+    def broken(state: AuctionState, viewer: Viewer) -> bool:
+        return state.auction_id == auction_id and company in (None, viewer.company_id)
+
     def view(state: AuctionState, viewer: Viewer, now: int, solutions: Any = None) -> Any:
-        if state.auction_id == auction_id and company in (None, viewer.company_id):
+        if broken(state, viewer):
             raise RuntimeError("cannot render this view")
         return real_view(state, viewer, now, solutions)
 
-    monkeypatch.setattr(patching_module, "view", view)  # first updates
+    def whole(state: AuctionState, viewer: Viewer, now: int, solutions: Any = None) -> Any:
+        if broken(state, viewer):
+            raise RuntimeError("cannot render this view")
+        return real_whole(state, viewer, now, solutions)
+
+    monkeypatch.setattr(WholeView, "of", staticmethod(whole))  # first updates (protocol 1)
     monkeypatch.setattr(fanout_module, "view", view)  # live updates
 
 
