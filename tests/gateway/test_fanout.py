@@ -16,7 +16,15 @@ from auctionactors.client import Client
 from .conftest import FAST, Conn, Served, bid, open_auction, serving
 
 SLOW = msgspec.structs.replace(
-    FAST, outbox_size=16, write_limit=4096, max_connections_per_token=64, socket_send_buffer=8192
+    FAST,
+    outbox_size=16,
+    write_limit=4096,
+    max_connections_per_token=64,
+    socket_send_buffer=8192,
+    # The reader cut off reads only after everyone else got everything, which takes seconds on
+    # a loaded machine: the server must still be waiting for its closing handshake then, or it
+    # aborts the connection and the client never sees the 1013 in its buffer.
+    close_timeout_s=30.0,
 )
 
 
