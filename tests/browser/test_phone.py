@@ -16,25 +16,33 @@ from .conftest import SCREENSHOTS, WAIT_MS, Opener, Site, shot
 if TYPE_CHECKING:
     from playwright.async_api import Page, ViewportSize
 
-# The elements sticking out on the right, for the failure message.
+# The elements sticking out on the right, for the failure message; and the boxes inside the page
+# that scroll sideways themselves (a table cut off in a panel is as bad as a page too wide).
 WIDE = """() => {
   const width = document.documentElement.clientWidth;
   const out = [];
+  const inner = [];
   for (const el of document.querySelectorAll("body *")) {
     const r = el.getBoundingClientRect();
-    if (r.width && r.right > width + 0.5) {
-      out.push(`${el.tagName.toLowerCase()}.${el.className} ${Math.round(r.right)}px`);
+    const name = `${el.tagName.toLowerCase()}.${el.className}`;
+    if (r.width && r.right > width + 0.5) out.push(`${name} ${Math.round(r.right)}px`);
+    const overflow = getComputedStyle(el).overflowX;
+    if (r.width && (overflow === "auto" || overflow === "scroll") &&
+        el.scrollWidth > el.clientWidth + 1) {
+      inner.push(`${name} ${el.scrollWidth}px in ${el.clientWidth}px`);
     }
   }
-  return {scroll: document.documentElement.scrollWidth, width, out: out.slice(0, 8)};
+  return {scroll: document.documentElement.scrollWidth, width, out: out.slice(0, 8), inner};
 }"""
 
 
 async def no_sideways(page: Page, name: str) -> None:
-    """The document is no wider than the screen; a screenshot of it."""
+    """The document is no wider than the screen, and nothing in it scrolls sideways; a
+    screenshot of it."""
     await shot(page, name)
     wide: dict[str, Any] = await page.evaluate(WIDE)
     assert wide["scroll"] <= wide["width"], f"{name} scrolls sideways: {wide}"
+    assert not wide["inner"], f"{name} has boxes that scroll sideways: {wide}"
 
 
 async def seed(site: Site) -> dict[str, str]:
