@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 
 from auctionactors.errors import StoreError
+from auctionactors.store import postgres_deliveries
 
 # A connection of its own or one of a pool's: both run the same queries.
 Conn = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
@@ -118,6 +119,11 @@ MIGRATIONS: list[tuple[int, tuple[Step, ...]]] = [
             "CREATE INDEX catalog_readers_stream ON catalog_readers (stream_id)",
             'CREATE TABLE uncatalogued (stream_id TEXT COLLATE "C" PRIMARY KEY)',
         ),
+    ),
+    (
+        6,
+        # Notifications: users' mail addresses, and what the reactors keep (store/deliveries.py).
+        ("ALTER TABLE users ADD COLUMN email TEXT", *postgres_deliveries.SCHEMA),
     ),
 ]
 
