@@ -23,7 +23,7 @@ from typing import Any, Self
 import asyncpg
 
 from auctionactors.errors import StorageUnavailable, StoreError, StoreLocked
-from auctionactors.store import postgres_accounts, postgres_catalog
+from auctionactors.store import postgres_accounts, postgres_catalog, postgres_deliveries
 from auctionactors.store.base import (
     AppendResult,
     CatalogEntry,
@@ -72,9 +72,13 @@ def is_postgres_url(value: str) -> bool:
 
 
 class PostgresEventStore(
-    QueueHooks, postgres_catalog.CatalogReads, postgres_accounts.AccountsStore
+    QueueHooks,
+    postgres_catalog.CatalogReads,
+    postgres_accounts.AccountsStore,
+    postgres_deliveries.DeliveriesStore,
 ):
-    """Event streams and accounts in one PostgreSQL database; open with `open`.
+    """Event streams, accounts and the reactors' deliveries in one PostgreSQL database; open with
+    `open`.
 
     ``stats`` counts commits and batch sizes (group commit at work); ``fail_next_append`` and
     ``write_gate`` are the tests' fault injection (see `WriteQueue`).
