@@ -16,7 +16,14 @@ from dataclasses import dataclass, field
 from typing import TypeVar, cast
 
 from auctionactors.errors import ConcurrencyError, OutcomeUnknown, StorageUnavailable, StoreError
-from auctionactors.store.base import AppendResult, CatalogEntry, KeyRecord, NewEvent, Snapshot
+from auctionactors.store.base import (
+    AppendResult,
+    CatalogEntry,
+    KeyRecord,
+    NewEvent,
+    Snapshot,
+    chain_hash,
+)
 
 T = TypeVar("T")
 
@@ -27,6 +34,10 @@ Request = tuple[
     str, int, Sequence[NewEvent], Sequence[KeyRecord], Snapshot | None, CatalogEntry | None, object
 ]
 Outcome = AppendResult | StoreError
+# A stream's head: its last seq and that event's chain hash.
+Head = tuple[int, bytes]
+# One event as the writers insert it: (stream_id, seq, type, data, hash).
+EventRow = tuple[str, int, str, bytes, bytes]
 # Writes a batch (in one transaction); one outcome per request, in order. ``fault``, if given,
 # is raised inside the transaction just before COMMIT (a test's failing disk).
 WriteBatch = Callable[[list[Request], BaseException | None], Awaitable[list[Outcome]]]
@@ -72,6 +83,20 @@ def stale(request: Request, why: str) -> ConcurrencyError:
     return ConcurrencyError(
         f"stale append to stream {request[0]!r} at expected seq {request[1]}: {why}"
     )
+
+
+def chain_onto(request: Request, head: Head, rows: list[EventRow]) -> ConcurrencyError | Head:
+    """Chain ``request``'s events after ``head``, its stream's head: their rows are appended to
+    ``rows``; the stream's new head, or `stale` if the head is not at the expected seq."""
+    stream_id, expected_seq, events, *_ = request
+    seq, prev_hash = head
+    if seq != expected_seq:
+        return stale(request, f"it is at seq {seq}")
+    for event in events:
+        seq += 1
+        prev_hash = chain_hash(prev_hash, stream_id, seq, event.type, event.data)
+        rows.append((stream_id, seq, event.type, event.data, prev_hash))
+    return seq, prev_hash
 
 
 class WriteQueue:
