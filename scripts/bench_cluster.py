@@ -40,7 +40,7 @@ from harness import (
 )
 
 from auctionactors.client import Client, ClientError
-from auctionactors.cluster.partitions import partition_of
+from auctionactors.cluster.partitions import PARTITIONS, partition_of
 from auctionactors.domain.parties import Role
 from auctionactors.domain.timestamps import format_instant
 from auctionactors.store.base import NewUser
@@ -78,7 +78,7 @@ async def owner_of(url: str, auction_id: str) -> str:
     try:
         row = await conn.fetchval(
             "SELECT owner FROM cluster_partitions WHERE partition = $1",
-            partition_of(auction_id, 64),
+            partition_of(auction_id, PARTITIONS),
         )
     finally:
         await conn.close()

@@ -56,7 +56,7 @@ from harness import (
 )
 
 from auctionactors.client import Client, ClientError
-from auctionactors.cluster.partitions import partition_of
+from auctionactors.cluster.partitions import PARTITIONS, partition_of
 from auctionactors.domain.events import AuctionStarted, BidPlaced
 from auctionactors.domain.parties import Role
 from auctionactors.domain.timestamps import format_instant
@@ -290,7 +290,7 @@ async def chaos(world: World, rounds: int, load_s: float) -> int:
             owned = await owners(world.url)
             killed_us = now_us()
             world.nodes[victim].kill()
-            theirs = [a for a in world.auctions if owned.get(partition_of(a, 64)) == victim]
+            theirs = [a for a in world.auctions if owned.get(partition_of(a, PARTITIONS)) == victim]
             survivor = world.rng.choice(world.alive())
             times = await asyncio.gather(*(probe(world, a, survivor, killed_us) for a in theirs))
             world.failovers += times

@@ -351,20 +351,19 @@ async def add_pg_users(url: str, people: People) -> dict[str, NewUser]:
 
 
 async def cluster_settled(url: str, nodes: int, timeout_s: float = 60.0) -> None:
-    """Wait until ``nodes`` nodes are registered and every partition has a live owner."""
-    import asyncpg
-
+    """Wait until ``nodes`` nodes are registered and every partition (as many as the database
+    has: fixed by its first node) has a live owner."""
     conn = await asyncpg.connect(url)
     try:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             with contextlib.suppress(asyncpg.UndefinedTableError):  # not migrated yet
-                owned = await conn.fetchval(
-                    "SELECT count(*) FROM cluster_partitions p JOIN cluster_nodes n"
-                    " ON p.owner = n.node_id"
+                partitions, owned = await conn.fetchrow(
+                    "SELECT count(*), count(n.node_id) FROM cluster_partitions p"
+                    " LEFT JOIN cluster_nodes n ON p.owner = n.node_id"
                 )
                 alive = await conn.fetchval("SELECT count(*) FROM cluster_nodes")
-                if owned == 64 and alive == nodes:
+                if partitions > 0 and owned == partitions and alive == nodes:
                     return
             await asyncio.sleep(0.1)
     finally:
