@@ -13,7 +13,6 @@ import os
 import signal
 import sqlite3
 from collections import Counter
-from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -62,20 +61,6 @@ def _rows(db: str, sql: str, *args: Any) -> list[tuple[Any, ...]]:
             await conn.close()
 
     return asyncio.run(fetch())
-
-
-@pytest.fixture
-def smtp() -> Iterator[MailSink]:
-    sink = MailSink().up()
-    yield sink
-    sink.down()
-
-
-@pytest.fixture
-def hook() -> Iterator[HookSink]:
-    sink = HookSink().up()
-    yield sink
-    sink.close()
 
 
 async def _users(db: str) -> Users:
