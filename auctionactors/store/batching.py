@@ -23,6 +23,7 @@ from auctionactors.store.base import (
     NewEvent,
     Snapshot,
     chain_hash,
+    check_append,
 )
 
 T = TypeVar("T")
@@ -164,6 +165,24 @@ class WriteQueue:
         outcomes = await self._write(batch, fault)
         for request, outcome in zip(batch, outcomes, strict=True):
             settle(request, outcome)
+
+
+async def queued_append(
+    queue: WriteQueue | None,
+    stream_id: str,
+    expected_seq: int,
+    events: Sequence[NewEvent],
+    keys: Sequence[KeyRecord],
+    snapshot: Snapshot | None,
+    catalog: CatalogEntry | None,
+) -> AppendResult:
+    """`EventStore.append` of a store with a writer task: checked (`check_append`; no
+    ``queue``: the store is read-only), queued to ``queue``, answered after the commit."""
+    check_append(
+        stream_id, expected_seq, events, keys, snapshot, catalog, writable=queue is not None
+    )
+    assert queue is not None
+    return await queue.submit((stream_id, expected_seq, events, keys, snapshot, catalog, None))
 
 
 def settle(request: Request, outcome: AppendResult | BaseException) -> None:

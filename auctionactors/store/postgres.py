@@ -35,10 +35,9 @@ from auctionactors.store.base import (
     StoredEvent,
     StreamInfo,
     StreamTail,
-    check_append,
     check_limit,
 )
-from auctionactors.store.batching import QueueHooks, WriteQueue, WriterStats
+from auctionactors.store.batching import QueueHooks, WriteQueue, WriterStats, queued_append
 from auctionactors.store.integrity import check_events
 from auctionactors.store.postgres_migrations import Conn, check_version, migrate, schema_version
 from auctionactors.store.postgres_writer import LOST, Fence, PostgresWriter
@@ -175,18 +174,8 @@ class PostgresEventStore(
     ) -> AppendResult:
         """See `EventStore.append`: queued to the writer task, answered after the commit.
         (``writer_token`` is ignored: cluster mode fences through ``fence``.)"""
-        check_append(
-            stream_id,
-            expected_seq,
-            events,
-            keys,
-            snapshot,
-            catalog,
-            writable=self._queue is not None,
-        )
-        assert self._queue is not None
-        return await self._queue.submit(
-            (stream_id, expected_seq, events, keys, snapshot, catalog, None)
+        return await queued_append(
+            self._queue, stream_id, expected_seq, events, keys, snapshot, catalog
         )
 
     # -- reads -----------------------------------------------------------------------------------

@@ -47,10 +47,16 @@ from auctionactors.store.base import (
     StoredEvent,
     StreamInfo,
     StreamTail,
-    check_append,
     check_limit,
 )
-from auctionactors.store.batching import Outcome, QueueHooks, Request, WriteQueue, WriterStats
+from auctionactors.store.batching import (
+    Outcome,
+    QueueHooks,
+    Request,
+    WriteQueue,
+    WriterStats,
+    queued_append,
+)
 from auctionactors.store.sqlite_setup import (
     probe,
     read_only_uri,
@@ -202,18 +208,8 @@ class SqliteEventStore(
 
         If the caller is cancelled while waiting, the append may still be committed.
         """
-        check_append(
-            stream_id,
-            expected_seq,
-            events,
-            keys,
-            snapshot,
-            catalog,
-            writable=self._queue is not None,
-        )
-        assert self._queue is not None
-        return await self._queue.submit(
-            (stream_id, expected_seq, events, keys, snapshot, catalog, None)
+        return await queued_append(
+            self._queue, stream_id, expected_seq, events, keys, snapshot, catalog
         )
 
     async def _write(self, batch: list[Request], fault: BaseException | None) -> list[Outcome]:
