@@ -24,23 +24,13 @@ import random
 import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import asyncpg
-from harness import (
-    Figures,
-    Server,
-    add_pg_users,
-    cluster_settled,
-    node,
-    percentile,
-    pg_database,
-    workdir,
-)
+from harness import Figures, Server, percentile, pg_cluster
 
 from auctionactors.client import Client, ClientError
-from auctionactors.cluster.partitions import partition_of
+from auctionactors.cluster.partitions import PARTITIONS, partition_of
 from auctionactors.domain.parties import Role
 from auctionactors.domain.timestamps import format_instant
 from auctionactors.store.base import NewUser
@@ -78,7 +68,7 @@ async def owner_of(url: str, auction_id: str) -> str:
     try:
         row = await conn.fetchval(
             "SELECT owner FROM cluster_partitions WHERE partition = $1",
-            partition_of(auction_id, 64),
+            partition_of(auction_id, PARTITIONS),
         )
     finally:
         await conn.close()
@@ -165,12 +155,6 @@ async def throughput(servers: dict[str, Server], users: dict[str, NewUser], auct
     return acked / took, nodes_cpu / took, (time.process_time() - own_cpu) / took
 
 
-def cluster(url: str, folder: Path, count: int) -> dict[str, Server]:
-    servers = {f"n{i}": node(url, folder, f"n{i}") for i in range(1, count + 1)}
-    asyncio.run(cluster_settled(url, count))
-    return servers
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--runs", type=int, default=3)
@@ -184,14 +168,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     figures.section("bids through a non-owner node (2 nodes)")
     for run in range(args.runs):
         print(f"forwarding, run {run + 1}", flush=True)
-        with workdir("bench-cluster-") as folder, pg_database("aa_bench") as url:
-            users = asyncio.run(add_pg_users(url, people(suppliers)))
-            servers = cluster(url, folder, 2)
-            try:
-                owned, forwarded = asyncio.run(forwarding(url, servers, users, args.bids))
-            finally:
-                for server in servers.values():
-                    server.stop()
+        with pg_cluster("bench_cluster", people(suppliers), 2) as cluster:
+            owned, forwarded = asyncio.run(
+                forwarding(cluster.url, cluster.nodes, cluster.users, args.bids)
+            )
         figures.add("owner", "bid through the owner, p50", owned, "ms")
         figures.add("forwarded", "bid through a non-owner, p50", forwarded, "ms")
         figures.add("added", "added by the hop, p50", forwarded - owned, "ms", "<= 2")
@@ -199,16 +179,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     for count in (1, 2, 3):
         for run in range(args.runs):
             print(f"throughput with {count} nodes, run {run + 1}", flush=True)
-            with workdir("bench-cluster-") as folder, pg_database("aa_bench") as url:
-                users = asyncio.run(add_pg_users(url, people(suppliers)))
-                servers = cluster(url, folder, count)
-                try:
-                    rate, nodes_cpu, clients_cpu = asyncio.run(
-                        throughput(servers, users, args.auctions, args.clients, args.seconds)
-                    )
-                finally:
-                    for server in servers.values():
-                        server.stop()
+            with pg_cluster("bench_cluster", people(suppliers), count) as cluster:
+                rate, nodes_cpu, clients_cpu = asyncio.run(
+                    throughput(cluster.nodes, cluster.users, args.auctions, args.clients,
+                               args.seconds)
+                )  # fmt: skip
             figures.add(f"tp{count}", f"acknowledged bids/s, {count} node(s)", rate, "/s")
             figures.add(f"cpu{count}", f"  CPU of the nodes, {count} node(s)", nodes_cpu, "cores")
             figures.add(f"client{count}", "  CPU of the clients' process", clients_cpu, "cores")

@@ -4,7 +4,7 @@ three, and rounds of SIGKILL of a random node under load (issue 14, "Done when")
     .venv/bin/python scripts/chaos_cluster.py --rounds 20 --seed 1
 
 It makes a fresh database on the PostgreSQL server of ``$AUCTIONACTORS_TEST_PG`` (default the
-local one, trust authentication: `harness.pg_database`) and drops it at the end (``--keep``
+local one, trust authentication: `harness.postgres_database`) and drops it at the end (``--keep``
 keeps it). Each round:
 bidders (one client per supplier and node) bid with idempotency keys on a few open auctions
 through their node, and one watcher per node (the buyer) follows every auction; after a while
@@ -39,24 +39,14 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import asyncpg
 from chaos import Probe, compare
-from harness import (
-    Server,
-    add_pg_users,
-    cluster_settled,
-    node,
-    percentile,
-    pg_database,
-    run_cli,
-    workdir,
-)
+from harness import Cluster, Server, percentile, pg_cluster, run_cli
 
 from auctionactors.client import Client, ClientError
-from auctionactors.cluster.partitions import partition_of
+from auctionactors.cluster.partitions import PARTITIONS, partition_of
 from auctionactors.domain.events import AuctionStarted, BidPlaced
 from auctionactors.domain.parties import Role
 from auctionactors.domain.timestamps import format_instant
@@ -91,14 +81,11 @@ class Ack:
 
 @dataclass
 class World:
-    url: str  # the cluster's database
-    folder: Path
+    cluster: Cluster  # its nodes by id, its database's URL
     rng: random.Random
-    lease_s: float
     admin: NewUser
     buyer: NewUser
     suppliers: list[NewUser]
-    nodes: dict[str, Server] = field(default_factory=dict)
     auctions: list[str] = field(default_factory=list)
     acks: list[Ack] = field(default_factory=list)
     failovers: list[float] = field(default_factory=list)
@@ -106,14 +93,16 @@ class World:
     running: asyncio.Event = field(default_factory=asyncio.Event)
     keys: int = 0
 
+    @property
+    def url(self) -> str:
+        return self.cluster.url
+
+    @property
+    def nodes(self) -> dict[str, Server]:
+        return self.cluster.nodes
+
     def alive(self) -> list[str]:
         return [n for n, s in self.nodes.items() if s.alive]
-
-    def start(self, node_id: str) -> None:
-        self.nodes[node_id] = node(
-            self.url, self.folder, node_id, "--lease", str(self.lease_s),
-            "--max-unauthenticated-per-address", "1000",
-        )  # fmt: skip
 
     def key(self) -> str:
         self.keys += 1
@@ -262,9 +251,6 @@ async def check(world: World, watchers: list[Watcher], deadline_auction: tuple[s
 
 
 async def chaos(world: World, rounds: int, load_s: float) -> int:
-    for n in ("n1", "n2", "n3"):
-        world.start(n)
-    await cluster_settled(world.url, 3)
     suppliers = [s.company_id for s in world.suppliers]
     buyer = world.buyer.company_id
     for creator in ("n1", "n2", "n3", "n1", "n2", "n3"):  # created where they are owned
@@ -290,12 +276,12 @@ async def chaos(world: World, rounds: int, load_s: float) -> int:
             owned = await owners(world.url)
             killed_us = now_us()
             world.nodes[victim].kill()
-            theirs = [a for a in world.auctions if owned.get(partition_of(a, 64)) == victim]
+            theirs = [a for a in world.auctions if owned.get(partition_of(a, PARTITIONS)) == victim]
             survivor = world.rng.choice(world.alive())
             times = await asyncio.gather(*(probe(world, a, survivor, killed_us) for a in theirs))
             world.failovers += times
-            world.start(victim)
-            await cluster_settled(world.url, 3)
+            world.cluster.start(victim)
+            await world.cluster.settled()
             world.running.clear()
             await asyncio.sleep(1.0)  # let the watchers take the last updates
             before = len(world.problems)
@@ -310,8 +296,6 @@ async def chaos(world: World, rounds: int, load_s: float) -> int:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        for server in world.nodes.values():
-            server.stop()
     for problem in world.problems:
         print(f"PROBLEM: {problem}")
     if world.failovers:
@@ -322,17 +306,19 @@ async def chaos(world: World, rounds: int, load_s: float) -> int:
     return 0 if not world.problems else 1
 
 
-def setup(args: argparse.Namespace, url: str, folder: Path) -> World:
-    people: dict[str, tuple[str, Role, str]] = {
+def people(suppliers: int) -> dict[str, tuple[str, Role, str]]:
+    found: dict[str, tuple[str, Role, str]] = {
         "admin": ("Chaos Platform", "admin", "Ada"),
         "buyer": ("Chaos Shipping", "buyer", "Bea"),
     }
-    people |= {f"s{i}": (f"Chaos Fuels {i}", "supplier", f"Sam {i}")
-               for i in range(1, args.suppliers + 1)}  # fmt: skip
-    users = asyncio.run(add_pg_users(url, people))
+    return found | {f"s{i}": (f"Chaos Fuels {i}", "supplier", f"Sam {i}")
+                    for i in range(1, suppliers + 1)}  # fmt: skip
+
+
+def setup(args: argparse.Namespace, cluster: Cluster) -> World:
+    users = dict(cluster.users)
     admin, buyer = users.pop("admin"), users.pop("buyer")
-    return World(url, folder, random.Random(args.seed), args.lease, admin, buyer,
-                 list(users.values()))  # fmt: skip
+    return World(cluster, random.Random(args.seed), admin, buyer, list(users.values()))
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -348,9 +334,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    with workdir("chaos-cluster-") as folder, pg_database("aa_chaos", args.keep) as url:
-        world = setup(args, url, folder)
-        return asyncio.run(chaos(world, args.rounds, args.load))
+    options = ("--lease", str(args.lease), "--max-unauthenticated-per-address", "1000")
+    with pg_cluster("chaos_cluster", people(args.suppliers), 3, *options, keep=args.keep) as c:
+        return asyncio.run(chaos(setup(args, c), args.rounds, args.load))
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from contextlib import redirect_stderr, redirect_stdout
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -314,13 +314,14 @@ def make_users(db: Path | str, people: People) -> dict[str, NewUser]:
 
 # --- PostgreSQL (cluster mode) ------------------------------------------------------------------
 
-PG_ADMIN = os.environ.get("AUCTIONACTORS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+# The PostgreSQL server's maintenance database: where `postgres_database` creates its databases.
+PG_ADMIN_URL = os.environ.get(
+    "AUCTIONACTORS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 
 
-async def _pg_admin(sql: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(PG_ADMIN, timeout=10)
+async def _pg_admin(admin_url: str, sql: str) -> None:
+    conn = await asyncpg.connect(admin_url, timeout=10)
     try:
         await conn.execute(sql)
     finally:
@@ -328,18 +329,23 @@ async def _pg_admin(sql: str) -> None:
 
 
 @contextlib.contextmanager
-def pg_database(prefix: str, keep: bool = False) -> Iterator[str]:
-    """A fresh database on the PostgreSQL server of ``$AUCTIONACTORS_TEST_PG`` (default the
-    local one), dropped afterwards unless ``keep``: its URL."""
-    name = f"{prefix}_{os.getpid()}_{int(time.time())}"
-    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_ADMIN.rsplit("/", 1)[0] + "/" + name
-    finally:
-        if keep:
-            print(f"kept database {name}")
-        else:
-            asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+def postgres_database(
+    prefix: str, admin_url: str = PG_ADMIN_URL, *, keep: bool = False
+) -> Iterator[str]:
+    """A fresh PostgreSQL database (``scripts/setup-postgres.sh`` starts a server) for a run: its
+    URL; dropped afterwards, with whatever is still connected to it, unless ``keep``."""
+    name = f"{prefix}_{os.getpid()}_{time.monotonic_ns()}"
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:  # callable inside an event loop
+        pool.submit(asyncio.run, _pg_admin(admin_url, f'CREATE DATABASE "{name}"')).result()
+        try:
+            parts = urllib.parse.urlsplit(admin_url)
+            yield urllib.parse.urlunsplit(parts._replace(path=f"/{name}"))
+        finally:
+            if keep:
+                print(f"kept database {name}")
+            else:
+                drop = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+                pool.submit(asyncio.run, _pg_admin(admin_url, drop)).result()
 
 
 async def add_pg_users(url: str, people: People) -> dict[str, NewUser]:
@@ -351,20 +357,20 @@ async def add_pg_users(url: str, people: People) -> dict[str, NewUser]:
 
 
 async def cluster_settled(url: str, nodes: int, timeout_s: float = 60.0) -> None:
-    """Wait until ``nodes`` nodes are registered and every partition has a live owner."""
-    import asyncpg
-
+    """Wait until ``nodes`` nodes are registered and every partition (as many as the database
+    has: fixed by its first node) has a live owner."""
     conn = await asyncpg.connect(url)
     try:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             with contextlib.suppress(asyncpg.UndefinedTableError):  # not migrated yet
+                partitions = await conn.fetchval("SELECT count(*) FROM cluster_partitions")
                 owned = await conn.fetchval(
                     "SELECT count(*) FROM cluster_partitions p JOIN cluster_nodes n"
                     " ON p.owner = n.node_id"
                 )
                 alive = await conn.fetchval("SELECT count(*) FROM cluster_nodes")
-                if owned == 64 and alive == nodes:
+                if partitions > 0 and owned == partitions and alive == nodes:
                     return
             await asyncio.sleep(0.1)
     finally:
@@ -377,6 +383,45 @@ def node(url: str, folder: Path, node_id: str, *options: str, wait: bool = True)
     per start)."""
     log = folder / f"{node_id}.{len(list(folder.glob(node_id + '.*')))}.log"
     return Server(url, log, "--node-id", node_id, *SERVE_OPTIONS, *options, wait=wait)  # type: ignore[arg-type]
+
+
+@dataclass
+class Cluster:
+    """``serve`` nodes on one PostgreSQL database (`pg_cluster`): its URL, the folder of their
+    logs, the users on it, the options every node starts with, and the nodes by id."""
+
+    url: str
+    folder: Path
+    users: dict[str, NewUser]
+    options: tuple[str, ...] = ()
+    nodes: dict[str, Server] = field(default_factory=dict)
+
+    def start(self, node_id: str) -> Server:
+        """Start a node (again, under the same id, after it stopped or was killed)."""
+        self.nodes[node_id] = server = node(self.url, self.folder, node_id, *self.options)
+        return server
+
+    async def settled(self) -> None:
+        """Wait until every node is registered and every partition owned (`cluster_settled`)."""
+        await cluster_settled(self.url, len(self.nodes))
+
+
+@contextlib.contextmanager
+def pg_cluster(
+    prefix: str, people: People, nodes: int, *options: str, keep: bool = False
+) -> Iterator[Cluster]:
+    """A fresh PostgreSQL database with ``people`` on it and ``nodes`` nodes ``n1``.. on it,
+    settled; afterwards the nodes are stopped and the database dropped (unless ``keep``)."""
+    with workdir(f"{prefix}-") as folder, postgres_database(prefix, keep=keep) as url:
+        cluster = Cluster(url, folder, asyncio.run(add_pg_users(url, people)), options)
+        try:
+            for i in range(1, nodes + 1):
+                cluster.start(f"n{i}")
+            asyncio.run(cluster.settled())
+            yield cluster
+        finally:
+            for server in cluster.nodes.values():
+                server.stop()
 
 
 # The platform's admin and a buyer: who every proof script's run starts with.
@@ -415,35 +460,6 @@ def cli_json(*argv: str) -> Any:
     if code not in (0, 1):
         raise RuntimeError(f"auctionactors {' '.join(argv)}: {err}")
     return json.loads(out)
-
-
-# The PostgreSQL server's maintenance database: where `postgres_database` creates its databases.
-PG_ADMIN_URL = os.environ.get(
-    "AUCTIONACTORS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
-
-
-async def _pg_admin(admin_url: str, sql: str) -> None:
-    conn = await asyncpg.connect(admin_url, timeout=10)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
-@contextlib.contextmanager
-def postgres_database(prefix: str, admin_url: str = PG_ADMIN_URL) -> Iterator[str]:
-    """A fresh PostgreSQL database (``scripts/setup-postgres.sh`` starts a server) for a run: its
-    URL; dropped afterwards, with whatever is still connected to it."""
-    name = f"{prefix}_{os.getpid()}_{time.monotonic_ns()}"
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:  # callable inside an event loop
-        pool.submit(asyncio.run, _pg_admin(admin_url, f'CREATE DATABASE "{name}"')).result()
-        try:
-            parts = urllib.parse.urlsplit(admin_url)
-            yield urllib.parse.urlunsplit(parts._replace(path=f"/{name}"))
-        finally:
-            drop = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
-            pool.submit(asyncio.run, _pg_admin(admin_url, drop)).result()
 
 
 @contextlib.contextmanager

@@ -15,10 +15,11 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 from aiohttp import web
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -174,6 +175,22 @@ class HookSink(_Waitable):
     def ids(self) -> list[str]:
         with self._cond:
             return [h.delivery_id for h in self.hooks]
+
+
+@pytest.fixture
+def smtp() -> Iterator[MailSink]:
+    """A real SMTP server for a test (tests/conftest.py makes it every test's)."""
+    sink = MailSink().up()
+    yield sink
+    sink.down()
+
+
+@pytest.fixture
+def hook() -> Iterator[HookSink]:
+    """A real HTTP server receiving webhooks for a test."""
+    sink = HookSink().up()
+    yield sink
+    sink.close()
 
 
 def child_main(conn: Any) -> None:

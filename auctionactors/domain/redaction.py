@@ -47,12 +47,6 @@ def redacted(seq: int) -> dict[str, Any]:
     return {"seq": seq, "type": "redacted"}
 
 
-def admin_entry(seq: int, event: Event) -> dict[str, Any]:
-    """The event as an admin sees it: whole, the alias map included (what `filter_event` gives
-    an admin, without needing the auction's state: webhooks send every event so)."""
-    return event_entry(seq, event)
-
-
 def filter_event(
     state: AuctionState, viewer: Viewer, seq: int, event: Event
 ) -> dict[str, Any] | None:
@@ -63,8 +57,8 @@ def filter_event(
     if not can_see(state, viewer):
         return None
     kind = audience(state, viewer)
-    if kind == "admin":
-        return admin_entry(seq, event)
+    if kind == "admin":  # whole, the alias map included (as webhooks send every event)
+        return event_entry(seq, event)
     entry = event_entry(seq, event)
     # The alias map is the server's secret in every auction, whether anonymous now or when the
     # event was stored: bidding may turn anonymous later (in draft) under the same map.

@@ -41,7 +41,7 @@ from auctionactors.runtime.cells import SNAPSHOT_EVERY
 from auctionactors.runtime.clock import Clock
 from auctionactors.runtime.deadlines import RECEIPT_WAIT_S, Deadlines
 from auctionactors.runtime.keys import KeyCache, record_of, replayed
-from auctionactors.runtime.mailbox import Ask, Mailbox, Query, Reply, resolve
+from auctionactors.runtime.mailbox import Answering, Ask, Mailbox, Query, Reply, resolve
 from auctionactors.runtime.publishing import Delivery, Subscriber, Update, resync_all
 from auctionactors.runtime.receipts import Receipts
 from auctionactors.runtime.replay import rebuild
@@ -57,7 +57,7 @@ FINALISING = (AuctionClosed, AuctionExpired, AuctionCanceled)
 _NO_SOLUTIONS = "the best overall offer cannot be computed now; retry, or select bid_ids"
 
 
-class AuctionActor(Deadlines):
+class AuctionActor(Answering, Deadlines):
     def __init__(
         self,
         auction_id: str,
@@ -426,22 +426,3 @@ class AuctionActor(Deadlines):
         if state.seq - self._snapshot_seq >= self._snapshot_every:
             return encode_snapshot(state)
         return None
-
-    async def _solved(self) -> Solved:
-        """The current state's solutions, ready to read."""
-        assert self.state is not None
-        if self.solved is None or self.solved.state is not self.state:
-            self.solved = Solved(self.state)
-        return await self.solved.ready()
-
-    async def _query(self, query: Query) -> None:
-        try:
-            if query.solved:
-                solved = None if self.state is None else await self._solved()
-                result = query.fn(solved)
-            else:
-                result = query.fn(self.state)
-        except Exception as exc:
-            resolve(query.future, error=exc)
-        else:
-            resolve(query.future, result)

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 
 from auctionactors.domain.state import AuctionState, evolve
 from auctionactors.errors import NotOwner
-from auctionactors.runtime.mailbox import Ask, Mailbox, Query, resolve
+from auctionactors.runtime.mailbox import Answering, Ask, Mailbox, Query, resolve
 from auctionactors.runtime.publishing import Subscriber, Update, resync_all
 from auctionactors.runtime.replay import rebuild
 from auctionactors.runtime.solver import Solved, solve
@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 LINGER_S = 5.0  # how long a follower nobody follows stays (a subscription may be on its way)
 
 
-class Follower:
+class Follower(Answering):
     def __init__(
         self,
         auction_id: str,
@@ -94,19 +94,3 @@ class Follower:
                         delivery()
             except Exception:
                 log.exception("%s: subscriber %r failed", self.auction_id, subscriber)
-
-    async def _query(self, query: Query) -> None:
-        try:
-            if query.solved:
-                solved = None
-                if self.state is not None:
-                    if self.solved is None or self.solved.state is not self.state:
-                        self.solved = Solved(self.state)
-                    solved = await self.solved.ready()
-                result = query.fn(solved)
-            else:
-                result = query.fn(self.state)
-        except Exception as exc:
-            resolve(query.future, error=exc)
-        else:
-            resolve(query.future, result)

@@ -11,8 +11,10 @@ from typing import Any
 import msgspec
 
 from auctionactors.domain.commands import AnyCommand
+from auctionactors.domain.state import AuctionState
 from auctionactors.domain.timestamps import Instant
 from auctionactors.errors import Unavailable
+from auctionactors.runtime.solver import Solved
 
 
 class Reply(msgspec.Struct, frozen=True):
@@ -176,3 +178,31 @@ def resolve(
         future.set_exception(error)
     else:
         future.set_result(result)
+
+
+class Answering:
+    """The queries of an auction's actor or follower (a mixin): run on its current state, the
+    ``solved`` ones with the state's solutions, found once per state (kept in ``solved``)."""
+
+    state: AuctionState | None
+    solved: Solved | None
+
+    async def _solved(self) -> Solved:
+        """The current state's solutions, ready to read."""
+        assert self.state is not None
+        if self.solved is None or self.solved.state is not self.state:
+            self.solved = Solved(self.state)
+        return await self.solved.ready()
+
+    async def _query(self, query: Query) -> None:
+        """Run ``query`` and answer its caller with the result or the error."""
+        try:
+            if query.solved:
+                solved = None if self.state is None else await self._solved()
+                result = query.fn(solved)
+            else:
+                result = query.fn(self.state)
+        except Exception as exc:
+            resolve(query.future, error=exc)
+        else:
+            resolve(query.future, result)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 from collections.abc import Callable
 
 from auctionactors.errors import NotOwner, Unavailable
@@ -36,6 +37,42 @@ class Remote:
 
     def _spawn(self, auction_id: str, *, new: bool, follower: bool = False) -> Cell:
         raise NotImplementedError
+
+    def _alone(self) -> None:
+        """Single node: this node owns every auction. Cluster mode (`takeover.Takeover`)
+        replaces ``owns`` (whether this node owns an auction) and ``owner_of`` (the node that
+        does when not), and sets ``follow_remote`` (reads of auctions owned elsewhere go to a
+        `Follower`)."""
+        self.owns = lambda _auction_id: True
+        self.owner_of = lambda _auction_id: None
+        self.follow_remote = False
+        self._followed = set()  # followers dropped: the actor taking over resyncs
+
+    async def load_deadlines(self, which: Callable[[str], bool]) -> None:
+        """Arm the timer heap with the stored next deadline of every auction ``which`` selects
+        (those passed fall due at once: acted on without extra time)."""
+        self.scheduler.load([(a, at) for a, at in await self.store.scheduled() if which(a)])
+
+    def _new_id(self) -> str:
+        """A fresh auction id, in a partition this node owns (cluster mode: a few tries)."""
+        for _ in range(10_000):
+            auction_id = f"a-{secrets.token_hex(6)}"
+            if self.owns(auction_id):
+                return auction_id
+        raise Unavailable("this node owns no partition yet; retry")
+
+    def _cell_for(self, auction_id: str, message: Ask | Query) -> Cell:
+        """The cell a message goes to: the auction's actor (loaded if passivated) where this
+        node owns it, else its follower (`_following`)."""
+        if not self.owns(auction_id):
+            return self._following(auction_id, message)
+        return self._cells.get(auction_id) or self._spawn(auction_id, new=False)
+
+    def _after_following(self, cell: Cell) -> None:
+        """A new cell of an auction followed here before: its subscribers catch up first."""
+        if cell.auction_id in self._followed:
+            self._followed.discard(cell.auction_id)
+            cell.crashed = True
 
     def _forget(self, cell: Cell, error: BaseException | None) -> None:
         raise NotImplementedError

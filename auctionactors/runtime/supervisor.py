@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -87,12 +86,7 @@ class Supervisor(Remote):
         self._creating: dict[tuple[str, str], asyncio.Future[None]] = {}
         self._closing = False
         self.scheduler = Scheduler(clock, self._wake)
-        # Cluster mode (`takeover.Takeover`): whether this node owns an auction, and the node
-        # that does when not. One node alone owns every auction.
-        self.owns: Callable[[str], bool] = lambda _auction_id: True
-        self.owner_of: Callable[[str], str | None] = lambda _auction_id: None
-        self.follow_remote = False  # reads of auctions owned elsewhere go to a `Follower`
-        self._followed: set[str] = set()  # followers dropped: the actor taking over resyncs
+        self._alone()
 
     # --- life of the supervisor ---------------------------------------------------------------
 
@@ -102,11 +96,6 @@ class Supervisor(Remote):
         of auctions stored."""
         await self.load_deadlines(self.owns)
         return await self.store.catalog_count()
-
-    async def load_deadlines(self, which: Callable[[str], bool]) -> None:
-        """Arm the timer heap with the stored next deadline of every auction ``which`` selects
-        (those passed fall due at once: acted on without extra time)."""
-        self.scheduler.load([(a, at) for a, at in await self.store.scheduled() if which(a)])
 
     def _wake(self, auction_id: str) -> None:
         """A deadline in the heap fell due: load the auction if it is passivated and tell its
@@ -198,14 +187,6 @@ class Supervisor(Remote):
         )
         return await self.ask(auction_id, command, receipt=receipt, key=key)
 
-    def _new_id(self) -> str:
-        """A fresh auction id, in a partition this node owns (cluster mode: a few tries)."""
-        for _ in range(10_000):
-            auction_id = f"a-{secrets.token_hex(6)}"
-            if self.owns(auction_id):
-                return auction_id
-        raise Unavailable("this node owns no partition yet; retry")
-
     async def ask(
         self,
         auction_id: str,
@@ -245,10 +226,7 @@ class Supervisor(Remote):
         try:
             if self._closing:
                 raise Unavailable("the server is shutting down")
-            if not self.owns(auction_id):
-                cell = self._following(auction_id, message)
-            else:
-                cell = self._cells.get(auction_id) or self._spawn(auction_id, new=False)
+            cell = self._cell_for(auction_id, message)
             if cell.status == "quarantined":
                 raise Unavailable(f"auction {auction_id} is quarantined: {cell.last_error}")
             cell.mailbox.put(message)
@@ -298,9 +276,7 @@ class Supervisor(Remote):
             return existing
         cell = Cell(auction_id, self.config.mailbox_capacity, new=new)
         self._cells[auction_id] = cell
-        if auction_id in self._followed:  # followed here before: subscribers catch up first
-            self._followed.discard(auction_id)
-            cell.crashed = True
+        self._after_following(cell)
         run = self._follow(cell) if follower else self._run(cell)
         cell.task = asyncio.get_running_loop().create_task(run, name=f"auction-{auction_id}")
         return cell

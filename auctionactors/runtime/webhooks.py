@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import aiohttp
 import msgspec
 
-from auctionactors.domain.redaction import admin_entry
+from auctionactors.domain.present import event_entry
 from auctionactors.runtime.effects import DeliveryFailed, Effect, Plan
 from auctionactors.store.base import Reminder, StoredEvent
 from auctionactors.store.codec import decode_event
@@ -52,7 +52,7 @@ class WebhookPlanner:
                     "delivery_id": delivery_id,
                     "auction_id": stored.stream_id,
                     "position": stored.position,
-                    "event": admin_entry(stored.seq, decode_event(stored)),
+                    "event": event_entry(stored.seq, decode_event(stored)),
                 }
             )
             effects.append(

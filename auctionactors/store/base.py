@@ -145,6 +145,38 @@ def check_limit(limit: int | None) -> None:
         raise ValueError("limit must be >= 0")
 
 
+READ_ONLY_MESSAGE = "the store is open read-only"
+
+
+def check_append(
+    stream_id: str,
+    expected_seq: int,
+    events: Sequence[NewEvent],
+    keys: Sequence[KeyRecord],
+    snapshot: Snapshot | None,
+    catalog: CatalogEntry | None,
+    *,
+    writable: bool = True,
+) -> None:
+    """The checks of `EventStore.append` made before anything is queued: `StoreError` for a
+    store open read-only (not ``writable``), `ValueError`/`TypeError` for an append that is
+    empty, has a negative ``expected_seq``, event data that is not bytes, or a snapshot or
+    catalog row that cannot go with it."""
+    if not writable:
+        raise StoreError(READ_ONLY_MESSAGE)
+    if not events and not keys:
+        raise ValueError("append needs at least one event (or key)")
+    if expected_seq < 0:
+        raise ValueError("expected_seq must be >= 0")
+    for event in events:
+        if not isinstance(event.data, bytes):
+            raise TypeError(f"event data must be bytes, not {type(event.data).__name__}")
+    if snapshot is not None:
+        check_snapshot(expected_seq, events, snapshot)
+    if catalog is not None:
+        check_catalog(stream_id, expected_seq, events, catalog)
+
+
 def check_snapshot(expected_seq: int, events: Sequence[NewEvent], snapshot: Snapshot) -> None:
     """`ValueError` unless ``snapshot`` may go with an append of ``events`` after
     ``expected_seq`` (see `EventStore.append`)."""

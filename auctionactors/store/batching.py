@@ -16,7 +16,15 @@ from dataclasses import dataclass, field
 from typing import TypeVar, cast
 
 from auctionactors.errors import ConcurrencyError, OutcomeUnknown, StorageUnavailable, StoreError
-from auctionactors.store.base import AppendResult, CatalogEntry, KeyRecord, NewEvent, Snapshot
+from auctionactors.store.base import (
+    AppendResult,
+    CatalogEntry,
+    KeyRecord,
+    NewEvent,
+    Snapshot,
+    chain_hash,
+    check_append,
+)
 
 T = TypeVar("T")
 
@@ -27,6 +35,10 @@ Request = tuple[
     str, int, Sequence[NewEvent], Sequence[KeyRecord], Snapshot | None, CatalogEntry | None, object
 ]
 Outcome = AppendResult | StoreError
+# A stream's head: its last seq and that event's chain hash.
+Head = tuple[int, bytes]
+# One event as the writers insert it: (stream_id, seq, type, data, hash).
+EventRow = tuple[str, int, str, bytes, bytes]
 # Writes a batch (in one transaction); one outcome per request, in order. ``fault``, if given,
 # is raised inside the transaction just before COMMIT (a test's failing disk).
 WriteBatch = Callable[[list[Request], BaseException | None], Awaitable[list[Outcome]]]
@@ -72,6 +84,20 @@ def stale(request: Request, why: str) -> ConcurrencyError:
     return ConcurrencyError(
         f"stale append to stream {request[0]!r} at expected seq {request[1]}: {why}"
     )
+
+
+def chain_onto(request: Request, head: Head, rows: list[EventRow]) -> ConcurrencyError | Head:
+    """Chain ``request``'s events after ``head``, its stream's head: their rows are appended to
+    ``rows``; the stream's new head, or `stale` if the head is not at the expected seq."""
+    stream_id, expected_seq, events, *_ = request
+    seq, prev_hash = head
+    if seq != expected_seq:
+        return stale(request, f"it is at seq {seq}")
+    for event in events:
+        seq += 1
+        prev_hash = chain_hash(prev_hash, stream_id, seq, event.type, event.data)
+        rows.append((stream_id, seq, event.type, event.data, prev_hash))
+    return seq, prev_hash
 
 
 class WriteQueue:
@@ -139,6 +165,24 @@ class WriteQueue:
         outcomes = await self._write(batch, fault)
         for request, outcome in zip(batch, outcomes, strict=True):
             settle(request, outcome)
+
+
+async def queued_append(
+    queue: WriteQueue | None,
+    stream_id: str,
+    expected_seq: int,
+    events: Sequence[NewEvent],
+    keys: Sequence[KeyRecord],
+    snapshot: Snapshot | None,
+    catalog: CatalogEntry | None,
+) -> AppendResult:
+    """`EventStore.append` of a store with a writer task: checked (`check_append`; no
+    ``queue``: the store is read-only), queued to ``queue``, answered after the commit."""
+    check_append(
+        stream_id, expected_seq, events, keys, snapshot, catalog, writable=queue is not None
+    )
+    assert queue is not None
+    return await queue.submit((stream_id, expected_seq, events, keys, snapshot, catalog, None))
 
 
 def settle(request: Request, outcome: AppendResult | BaseException) -> None:

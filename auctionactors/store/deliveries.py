@@ -7,13 +7,14 @@ Its checkpoint is the last global position all of whose effects were accepted or
 effect accepted after it is recorded here (`record_deliveries`) before anything else happens, so
 a restarted reactor never sends it again. Only an effect sent but not yet recorded may be sent a
 second time, with the same id. Backends keep the protocol's semantics exactly; nothing here is
-specific to SQLite, so that the PostgreSQL store can implement it too.
+specific to a backend: memory, SQLite (`sqlite_deliveries`) and PostgreSQL
+(`postgres_deliveries`) implement it, and share the helpers at the end of this module.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol
 
 import msgspec
 
@@ -109,3 +110,49 @@ class Deliveries(Protocol):
         """Mark parked deliveries to be sent again by their reactor (all of them with None);
         returns how many rows were marked. Unknown ids are ignored."""
         ...
+
+
+# -- shared by the backends --------------------------------------------------------------------
+
+# The columns of a parked delivery's row, in `ParkedDelivery`'s order (see `parked_from_row`).
+PARKED_COLUMNS = (
+    "reactor, effect_id, position, recipient, payload, attempts, last_error, parked_at, redrive"
+)
+
+
+def parked_from_row(row: Iterable[Any]) -> ParkedDelivery:
+    """A parked delivery from a row of `PARKED_COLUMNS`."""
+    reactor, effect_id, position, recipient, payload, attempts, last_error, parked_at, redo = row
+    return ParkedDelivery(
+        reactor=str(reactor),
+        effect_id=str(effect_id),
+        position=int(position),
+        recipient=str(recipient),
+        payload=bytes(payload),
+        attempts=int(attempts),
+        last_error=str(last_error),
+        parked_at=int(parked_at),
+        redrive=bool(redo),
+    )
+
+
+def parked_values(
+    reactor: str, p: ParkedDelivery
+) -> tuple[str, str, int, str, bytes, int, str, int]:
+    """The values of `PARKED_COLUMNS` but ``redrive`` (cleared when parked) for parking ``p`` as
+    ``reactor``'s."""
+    return (reactor, p.effect_id, p.position, p.recipient, p.payload, p.attempts, p.last_error,
+            p.parked_at)  # fmt: skip
+
+
+def check_advance(reactor: str, current: int, position: int) -> None:
+    """`ValueError` when moving ``reactor``'s checkpoint from ``current`` to ``position`` would
+    take it back."""
+    if position < current:
+        raise ValueError(f"reactor {reactor!r} is at {current}; {position} would go back")
+
+
+def unique_ids(effect_ids: Sequence[str] | None) -> list[str] | None:
+    """``effect_ids`` without repeats, in their order (None: all): what `Deliveries.redrive`
+    marks, so that an id given twice counts once."""
+    return None if effect_ids is None else list(dict.fromkeys(effect_ids))

@@ -29,9 +29,8 @@ from auctionactors.store.base import (
     StreamInfo,
     StreamTail,
     chain_hash,
-    check_catalog,
+    check_append,
     check_limit,
-    check_snapshot,
     storage_failure,
 )
 from auctionactors.store.credentials import (
@@ -88,14 +87,7 @@ class MemoryEventStore(MemoryDeliveries):
         catalog: CatalogEntry | None = None,
     ) -> AppendResult:
         """See `EventStore.append`. Yields to the loop first, as a real store's I/O would."""
-        if not events and not keys:
-            raise ValueError("append needs at least one event (or key)")
-        if expected_seq < 0:
-            raise ValueError("expected_seq must be >= 0")
-        if snapshot is not None:
-            check_snapshot(expected_seq, events, snapshot)
-        if catalog is not None:
-            check_catalog(stream_id, expected_seq, events, catalog)
+        check_append(stream_id, expected_seq, events, keys, snapshot, catalog)
         self._ensure_open()
         await asyncio.sleep(0)
         self._ensure_open()

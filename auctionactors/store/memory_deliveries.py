@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import msgspec
 
 from auctionactors.store.base import StoredEvent
-from auctionactors.store.deliveries import ParkedDelivery, Reminder
+from auctionactors.store.deliveries import ParkedDelivery, Reminder, check_advance
 
 
 class MemoryDeliveries:
@@ -71,9 +71,7 @@ class MemoryDeliveries:
         cleared: Sequence[str] = (),
     ) -> None:
         self._ensure_open()
-        current = self._checkpoints.get(reactor, 0)
-        if position < current:
-            raise ValueError(f"reactor {reactor!r} is at {current}; {position} would go back")
+        check_advance(reactor, self._checkpoints.get(reactor, 0), position)
         self._checkpoints[reactor] = position
         for key in [k for k, p in self._accepted.items() if k[0] == reactor and 0 < p <= position]:
             del self._accepted[key]

@@ -23,8 +23,9 @@ from typing import Any, Self
 import asyncpg
 
 from auctionactors.errors import StorageUnavailable, StoreError, StoreLocked
-from auctionactors.store import postgres_accounts, postgres_catalog
+from auctionactors.store import postgres_accounts, postgres_catalog, postgres_deliveries
 from auctionactors.store.base import (
+    READ_ONLY_MESSAGE,
     AppendResult,
     CatalogEntry,
     Damage,
@@ -34,16 +35,13 @@ from auctionactors.store.base import (
     StoredEvent,
     StreamInfo,
     StreamTail,
-    check_catalog,
     check_limit,
-    check_snapshot,
 )
-from auctionactors.store.batching import QueueHooks, WriteQueue, WriterStats
+from auctionactors.store.batching import QueueHooks, WriteQueue, WriterStats, queued_append
 from auctionactors.store.integrity import check_events
 from auctionactors.store.postgres_migrations import Conn, check_version, migrate, schema_version
 from auctionactors.store.postgres_writer import LOST, Fence, PostgresWriter
 
-READ_ONLY_MESSAGE = "the store is open read-only"
 SCHEMES = ("postgresql://", "postgres://")
 # pg_try_advisory_lock's key of an exclusive (single-node serve) store ("aa" "excl").
 EXCLUSIVE_LOCK = 0x6161_6578_636C
@@ -72,9 +70,13 @@ def is_postgres_url(value: str) -> bool:
 
 
 class PostgresEventStore(
-    QueueHooks, postgres_catalog.CatalogReads, postgres_accounts.AccountsStore
+    QueueHooks,
+    postgres_catalog.CatalogReads,
+    postgres_accounts.AccountsStore,
+    postgres_deliveries.DeliveriesStore,
 ):
-    """Event streams and accounts in one PostgreSQL database; open with `open`.
+    """Event streams, accounts and the reactors' deliveries in one PostgreSQL database; open with
+    `open`.
 
     ``stats`` counts commits and batch sizes (group commit at work); ``fail_next_append`` and
     ``write_gate`` are the tests' fault injection (see `WriteQueue`).
@@ -172,21 +174,8 @@ class PostgresEventStore(
     ) -> AppendResult:
         """See `EventStore.append`: queued to the writer task, answered after the commit.
         (``writer_token`` is ignored: cluster mode fences through ``fence``.)"""
-        if self._queue is None:
-            raise StoreError(READ_ONLY_MESSAGE)
-        if not events and not keys:
-            raise ValueError("append needs at least one event (or key)")
-        if expected_seq < 0:
-            raise ValueError("expected_seq must be >= 0")
-        for event in events:
-            if not isinstance(event.data, bytes):
-                raise TypeError(f"event data must be bytes, not {type(event.data).__name__}")
-        if snapshot is not None:
-            check_snapshot(expected_seq, events, snapshot)
-        if catalog is not None:
-            check_catalog(stream_id, expected_seq, events, catalog)
-        return await self._queue.submit(
-            (stream_id, expected_seq, events, keys, snapshot, catalog, None)
+        return await queued_append(
+            self._queue, stream_id, expected_seq, events, keys, snapshot, catalog
         )
 
     # -- reads -----------------------------------------------------------------------------------

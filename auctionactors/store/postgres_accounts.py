@@ -9,8 +9,9 @@ from contextlib import AbstractAsyncContextManager
 
 import asyncpg
 
-from auctionactors.store.base import Company, NewUser, Principal, Role, check_limit
+from auctionactors.store.base import Company, NewUser, Principal, Recipient, Role, check_limit
 from auctionactors.store.credentials import (
+    check_email,
     check_new_user,
     new_company_id,
     new_token,
@@ -27,6 +28,8 @@ SELECT_PRINCIPAL = """
 """
 SELECT_USER = """SELECT u.id, u.name, c.id, c.name, c.role FROM users u
     JOIN companies c ON c.id = u.company_id WHERE u.id = $1"""
+SELECT_RECIPIENTS = """SELECT id, name, company_id, email FROM users
+    WHERE company_id = ANY($1::text[]) AND email IS NOT NULL ORDER BY company_id, id"""
 # A company made at the same time by another node is found, not made twice (names are unique).
 INSERT_COMPANY = """INSERT INTO companies (id, name, role) VALUES ($1, $2, $3)
     ON CONFLICT (name) DO NOTHING"""
@@ -44,9 +47,12 @@ class AccountsStore:
     def _writable_connection(self) -> AbstractAsyncContextManager[Conn]:
         raise NotImplementedError
 
-    async def add_user(self, company_name: str, role: Role, user_name: str) -> NewUser:
+    async def add_user(
+        self, company_name: str, role: Role, user_name: str, email: str | None = None
+    ) -> NewUser:
         """See `Accounts.add_user`: one transaction; only the token's sha256 is stored."""
         role = check_new_user(company_name, role, user_name)
+        email = check_email(email)
         token = new_token()
         async with self._writable_connection() as conn, conn.transaction():
             await conn.execute(INSERT_COMPANY, new_company_id(), company_name, role)
@@ -58,15 +64,23 @@ class AccountsStore:
                 raise role_clash(company_name, row[1], role)
             user_id = new_user_id()
             await conn.execute(
-                "INSERT INTO users (id, company_id, name) VALUES ($1, $2, $3)",
+                "INSERT INTO users (id, company_id, name, email) VALUES ($1, $2, $3, $4)",
                 user_id,
                 row[0],
                 user_name,
+                email,
             )
             await conn.execute(
                 "INSERT INTO tokens (hash, user_id) VALUES ($1, $2)", token_hash(token), user_id
             )
         return NewUser(row[0], user_id, token)
+
+    async def recipients(self, company_ids: Collection[str]) -> list[Recipient]:
+        """See `Accounts.recipients`."""
+        wanted = sorted(set(company_ids))
+        if not wanted:
+            return []
+        return [Recipient(*row) for row in await self._fetch(SELECT_RECIPIENTS, wanted)]
 
     async def authenticate(self, token: str) -> Principal | None:
         rows = await self._fetch(SELECT_PRINCIPAL, token_hash(token))

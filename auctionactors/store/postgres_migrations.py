@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 
 from auctionactors.errors import StoreError
+from auctionactors.store import postgres_deliveries
 
 # A connection of its own or one of a pool's: both run the same queries.
 Conn = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
@@ -120,6 +121,11 @@ MIGRATIONS: list[tuple[int, tuple[Step, ...]]] = [
         ),
     ),
     (
+        6,
+        # Notifications: users' mail addresses, and what the reactors keep (store/deliveries.py).
+        ("ALTER TABLE users ADD COLUMN email TEXT", *postgres_deliveries.SCHEMA),
+    ),
+    (
         10,
         (
             # Cluster mode (auctionactors/cluster/): the nodes, the partitions with their epochs
@@ -178,15 +184,18 @@ def check_version(version: int, latest: int = LATEST_VERSION) -> None:
 async def migrate(conn: Conn, target: int = LATEST_VERSION) -> int:
     """Apply every migration up to ``target`` not yet applied, each in its own transaction with
     its ``schema_version`` row; returns the version reached. A database newer than this code is
-    refused rather than used."""
+    refused rather than used. A number below the highest applied is still applied when it is
+    missing (the numbers are in ranges: a database that got cluster mode's 10 before the store's
+    6 gets 6 too)."""
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
         await conn.execute(CREATE_VERSION_TABLE)
     current = await schema_version(conn)
     if current > LATEST_VERSION:
         check_version(current)
+    applied = {row[0] for row in await conn.fetch("SELECT version FROM schema_version")}
     for version, steps in MIGRATIONS:
-        if not current < version <= target:
+        if version in applied or version > target:
             continue
         async with conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
@@ -198,5 +207,4 @@ async def migrate(conn: Conn, target: int = LATEST_VERSION) -> int:
                     else:
                         await step(conn)
                 await conn.execute("INSERT INTO schema_version (version) VALUES ($1)", version)
-        current = version
-    return current
+    return await schema_version(conn)

@@ -37,8 +37,17 @@ from auctionactors.errors import (
     StoreError,
 )
 from auctionactors.store import postgres_catalog
-from auctionactors.store.base import GENESIS_HASH, AppendResult, chain_hash, storage_failure
-from auctionactors.store.batching import Outcome, Request, WriterStats, bounded_update, stale
+from auctionactors.store.base import GENESIS_HASH, AppendResult, storage_failure
+from auctionactors.store.batching import (
+    EventRow,
+    Head,
+    Outcome,
+    Request,
+    WriterStats,
+    bounded_update,
+    chain_onto,
+    stale,
+)
 
 # pg_advisory_xact_lock's key that orders positions across nodes ("aa" "posn" in ASCII).
 POSITION_LOCK = 0x6161_706F_736E
@@ -59,9 +68,6 @@ UPSERT_SNAPSHOTS = """INSERT INTO snapshots (stream_id, seq, version, data)
     SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bytea[])
     ON CONFLICT (stream_id) DO UPDATE
         SET seq = excluded.seq, version = excluded.version, data = excluded.data"""
-
-Head = tuple[int, bytes]
-EventRow = tuple[str, int, str, bytes, bytes]
 
 
 class Fence(Protocol):
@@ -229,20 +235,17 @@ class PostgresWriter:
     ) -> StoreError | tuple[int, int]:
         """Chain one request's events after its stream's head; the end index in ``rows`` and
         the stream's seq after them. Its keys are checked first."""
-        stream_id, expected_seq, events, keys, *_ = request
+        stream_id, _, _, keys, *_ = request
         new_keys = [(k.scope, k.user_id, k.key) for k in keys]
         if len(set(new_keys)) != len(new_keys) or any(k in stored for k in new_keys):
             return DuplicateKey(f"an idempotency key of this append to {stream_id!r} is stored")
-        seq, prev_hash = staged.get(stream_id) or self.heads.get(stream_id, (0, GENESIS_HASH))
-        if seq != expected_seq:
-            return stale(request, f"it is at seq {seq}")
-        for event in events:
-            seq += 1
-            prev_hash = chain_hash(prev_hash, stream_id, seq, event.type, event.data)
-            rows.append((stream_id, seq, event.type, event.data, prev_hash))
-        staged[stream_id] = (seq, prev_hash)
+        head = staged.get(stream_id) or self.heads.get(stream_id, (0, GENESIS_HASH))
+        chained = chain_onto(request, head, rows)
+        if isinstance(chained, StoreError):
+            return chained
+        staged[stream_id] = chained
         stored.update(new_keys)  # a later append of the batch with one of them is refused
-        return len(rows), seq
+        return len(rows), chained[0]
 
     async def _mark_catalogued(
         self, conn: asyncpg.Connection, done: Sequence[Request]

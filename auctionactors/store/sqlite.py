@@ -37,6 +37,7 @@ from auctionactors.store import (
     sqlite_reads,
 )
 from auctionactors.store.base import (
+    READ_ONLY_MESSAGE,
     AppendResult,
     CatalogEntry,
     Damage,
@@ -46,11 +47,16 @@ from auctionactors.store.base import (
     StoredEvent,
     StreamInfo,
     StreamTail,
-    check_catalog,
     check_limit,
-    check_snapshot,
 )
-from auctionactors.store.batching import Outcome, QueueHooks, Request, WriteQueue, WriterStats
+from auctionactors.store.batching import (
+    Outcome,
+    QueueHooks,
+    Request,
+    WriteQueue,
+    WriterStats,
+    queued_append,
+)
 from auctionactors.store.sqlite_setup import (
     probe,
     read_only_uri,
@@ -61,8 +67,6 @@ from auctionactors.store.sqlite_setup import (
 from auctionactors.store.sqlite_writer import BatchWriter
 
 T = TypeVar("T")
-
-READ_ONLY_MESSAGE = "the store is open read-only"
 
 
 async def _on_thread(conn: aiosqlite.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
@@ -204,21 +208,8 @@ class SqliteEventStore(
 
         If the caller is cancelled while waiting, the append may still be committed.
         """
-        if self._queue is None:
-            raise StoreError(READ_ONLY_MESSAGE)
-        if not events and not keys:
-            raise ValueError("append needs at least one event (or key)")
-        if expected_seq < 0:
-            raise ValueError("expected_seq must be >= 0")
-        for event in events:
-            if not isinstance(event.data, bytes):
-                raise TypeError(f"event data must be bytes, not {type(event.data).__name__}")
-        if snapshot is not None:
-            check_snapshot(expected_seq, events, snapshot)
-        if catalog is not None:
-            check_catalog(stream_id, expected_seq, events, catalog)
-        return await self._queue.submit(
-            (stream_id, expected_seq, events, keys, snapshot, catalog, None)
+        return await queued_append(
+            self._queue, stream_id, expected_seq, events, keys, snapshot, catalog
         )
 
     async def _write(self, batch: list[Request], fault: BaseException | None) -> list[Outcome]:

@@ -9,7 +9,15 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import TypeVar
 
-from auctionactors.store.deliveries import ParkedDelivery, Reminder
+from auctionactors.store.deliveries import (
+    PARKED_COLUMNS,
+    ParkedDelivery,
+    Reminder,
+    check_advance,
+    parked_from_row,
+    parked_values,
+    unique_ids,
+)
 
 T = TypeVar("T")
 
@@ -44,10 +52,6 @@ SCHEMA = (
         due_at INTEGER NOT NULL,
         PRIMARY KEY (reactor, stream_id)
     ) WITHOUT ROWID""",
-)
-
-PARKED_COLUMNS = (
-    "reactor, effect_id, position, recipient, payload, attempts, last_error, parked_at, redrive"
 )
 
 
@@ -119,10 +123,7 @@ def record_deliveries(
         conn.executemany(
             f"INSERT OR REPLACE INTO parked_deliveries ({PARKED_COLUMNS})"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)",
-            [
-                (reactor, p.effect_id, p.position, p.recipient, p.payload, *_failure(p))
-                for p in parked
-            ],
+            [parked_values(reactor, p) for p in parked],
         )
         conn.executemany(
             "DELETE FROM reactor_reminders WHERE reactor = ? AND stream_id = ? AND key = ?",
@@ -130,10 +131,6 @@ def record_deliveries(
         )
 
     _transaction(conn, run)
-
-
-def _failure(p: ParkedDelivery) -> tuple[int, str, int]:
-    return p.attempts, p.last_error, p.parked_at
 
 
 def advance_reactor(
@@ -147,9 +144,7 @@ def advance_reactor(
         row = conn.execute(
             "SELECT position FROM reactor_checkpoints WHERE reactor = ?", (reactor,)
         ).fetchone()
-        current = 0 if row is None else int(row[0])
-        if position < current:
-            raise ValueError(f"reactor {reactor!r} is at {current}; {position} would go back")
+        check_advance(reactor, 0 if row is None else int(row[0]), position)
         conn.execute(
             "INSERT OR REPLACE INTO reactor_checkpoints (reactor, position) VALUES (?, ?)",
             (reactor, position),
@@ -187,20 +182,7 @@ def parked(conn: sqlite3.Connection, reactor: str | None) -> list[ParkedDelivery
         " ORDER BY reactor, position, effect_id",
         () if reactor is None else (reactor,),
     )
-    return [
-        ParkedDelivery(
-            reactor=r[0],
-            effect_id=r[1],
-            position=r[2],
-            recipient=r[3],
-            payload=bytes(r[4]),
-            attempts=r[5],
-            last_error=r[6],
-            parked_at=r[7],
-            redrive=bool(r[8]),
-        )
-        for r in rows
-    ]
+    return [parked_from_row(row) for row in rows]
 
 
 def redrive(conn: sqlite3.Connection, effect_ids: list[str] | None) -> int:
@@ -270,5 +252,4 @@ class DeliveriesStore:
         return await self._read(partial(parked, reactor=reactor))
 
     async def redrive(self, effect_ids: Sequence[str] | None = None) -> int:
-        ids = None if effect_ids is None else list(effect_ids)
-        return await self._write_now(partial(redrive, effect_ids=ids))
+        return await self._write_now(partial(redrive, effect_ids=unique_ids(effect_ids)))

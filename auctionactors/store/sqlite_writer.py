@@ -24,10 +24,18 @@ from auctionactors.store import sqlite_catalog
 from auctionactors.store.base import (
     GENESIS_HASH,
     AppendResult,
-    chain_hash,
     storage_failure,
 )
-from auctionactors.store.batching import Outcome, Request, WriterStats, bounded_update, stale
+from auctionactors.store.batching import (
+    EventRow,
+    Head,
+    Outcome,
+    Request,
+    WriterStats,
+    bounded_update,
+    chain_onto,
+    stale,
+)
 
 INSERT_EVENT = "INSERT INTO events (stream_id, seq, type, data, hash) VALUES (?, ?, ?, ?, ?)"
 SELECT_HEAD = "SELECT seq, hash FROM events WHERE stream_id = ? ORDER BY seq DESC LIMIT 1"
@@ -43,8 +51,6 @@ UPSERT_SNAPSHOT = (
 # rollbacks, I/O errors aside): the append is certainly not written.
 ROLLED_BACK = frozenset({sqlite3.SQLITE_FULL, sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED,
                          sqlite3.SQLITE_NOMEM})  # fmt: skip
-
-Head = tuple[int, bytes]
 
 
 class BatchWriter:
@@ -98,7 +104,7 @@ class BatchWriter:
             conn.execute("BEGIN IMMEDIATE")
             planned: list[StoreError | tuple[int, int]] = []
             staged: dict[str, Head] = {}
-            rows: list[tuple[str, int, str, bytes, bytes]] = []
+            rows: list[EventRow] = []
             key_rows: list[tuple[str, str, str, bytes, int, bytes, str]] = []
             for request in requests:
                 planned.append(self._stage(conn, request, staged, rows, key_rows))
@@ -174,13 +180,13 @@ class BatchWriter:
         conn: sqlite3.Connection,
         request: Request,
         staged: dict[str, Head],
-        rows: list[tuple[str, int, str, bytes, bytes]],
+        rows: list[EventRow],
         key_rows: list[tuple[str, str, str, bytes, int, bytes, str]],
     ) -> StoreError | tuple[int, int]:
         """Chain one request's events after its stream's head; the end index in ``rows`` and the
         stream's seq after them. Its keys are checked first (a stored one refuses the request
         alone: `DuplicateKey`)."""
-        stream_id, expected_seq, events, keys, *_ = request
+        stream_id, expected_seq, _, keys, *_ = request
         new_keys = [(k.scope, k.user_id, k.key) for k in keys]
         staged_keys = {row[:3] for row in key_rows}
         if len(set(new_keys)) != len(new_keys) or any(
@@ -194,18 +200,14 @@ class BatchWriter:
                 # Unknown, or maybe stale because another process wrote: ask the database,
                 # which we hold the write lock on, so the answer is authoritative.
                 head = self._load_head(conn, stream_id)
-        seq, prev_hash = head
-        if seq != expected_seq:
-            return stale(request, f"it is at seq {seq}")
-        for event in events:
-            seq += 1
-            prev_hash = chain_hash(prev_hash, stream_id, seq, event.type, event.data)
-            rows.append((stream_id, seq, event.type, event.data, prev_hash))
-        staged[stream_id] = (seq, prev_hash)
+        chained = chain_onto(request, head, rows)
+        if isinstance(chained, StoreError):
+            return chained
+        staged[stream_id] = chained
         key_rows.extend(
             (k.scope, k.user_id, k.key, k.fingerprint, k.seq, k.result, stream_id) for k in keys
         )
-        return len(rows), seq
+        return len(rows), chained[0]
 
     def _load_head(self, conn: sqlite3.Connection, stream_id: str) -> Head:
         row = conn.execute(SELECT_HEAD, (stream_id,)).fetchone()

@@ -2,7 +2,8 @@
 times: every expected mail and webhook arrives at the real receivers (an SMTP server and an
 HTTP server started here), and an effect arrives twice only with the same id and only if its
 acceptance had not been recorded before the kill. Also the CLI around them: ``user add
---email``, ``deliveries list|redrive``, the reactors in ``status``, bad options.
+--email``, ``deliveries list|redrive``, the reactors in ``status``, bad options. Each test runs
+on a SQLite file and on a PostgreSQL database (``--db postgresql://...``, tests/pg.py).
 """
 
 from __future__ import annotations
@@ -12,41 +13,58 @@ import os
 import signal
 import sqlite3
 from collections import Counter
-from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
+import asyncpg
 import pytest
 
 from auctionactors.cli import main
 from auctionactors.client import Client
 from auctionactors.runtime.webhooks import hook_tag
-from auctionactors.store.sqlite import SqliteEventStore
+from auctionactors.store.postgres import is_postgres_url
 from tests.faults.serving import Users, serving, spot
+from tests.pg import open_db
 from tests.receivers import HookSink, MailSink
 
-ROUNDS = 10
+ROUNDS = {"sqlite": 10, "postgres": 4}
 AUCTIONS_PER_ROUND = 3
 MAILS_PER_AUCTION = 3 + 3 + 4  # invitations, start changed (3 supplier users), canceled (+buyer)
 START = "2031-01-01T12:00:00Z"
 
 
-@pytest.fixture
-def smtp() -> Iterator[MailSink]:
-    sink = MailSink().up()
-    yield sink
-    sink.down()
+@pytest.fixture(params=["sqlite", "postgres"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The ``--db`` of a test: a new SQLite file's path, or a new PostgreSQL database's URL."""
+    if request.param == "postgres":
+        url: str = request.getfixturevalue("pg_url")
+        return url
+    return str(tmp_path / "notify.db")
 
 
-@pytest.fixture
-def hook() -> Iterator[HookSink]:
-    sink = HookSink().up()
-    yield sink
-    sink.close()
+def _rows(db: str, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+    """``sql`` (``?`` placeholders) run on the database ``db`` names, outside the store."""
+    if not is_postgres_url(db):
+        with closing(sqlite3.connect(db)) as conn:
+            return conn.execute(sql, args).fetchall()
+
+    numbered = sql
+    for n in range(1, len(args) + 1):
+        numbered = numbered.replace("?", f"${n}", 1)
+
+    async def fetch() -> list[tuple[Any, ...]]:
+        conn = await asyncpg.connect(db)
+        try:
+            return [tuple(row) for row in await conn.fetch(numbered, *args)]
+        finally:
+            await conn.close()
+
+    return asyncio.run(fetch())
 
 
-async def _users(path: Path) -> Users:
-    async with await SqliteEventStore.open(path) as store:
+async def _users(db: str) -> Users:
+    async with await open_db(db) as store:
         users = Users(
             admin=await store.add_user("Platform", "admin", "Ada"),
             buyer=await store.add_user("Aegean Shipping", "buyer", "Bea", "bea@aegean.example"),
@@ -74,20 +92,16 @@ async def _drive(url: str, users: Users, n: int) -> list[str]:
     return made
 
 
-def _accepted(path: Path) -> tuple[dict[str, int], set[str]]:
+def _accepted(db: str) -> tuple[dict[str, int], set[str]]:
     """What the store holds as accepted: each reactor's checkpoint and the ids recorded."""
-    with closing(sqlite3.connect(path)) as conn:
-        checkpoints = dict(conn.execute("SELECT reactor, position FROM reactor_checkpoints"))
-        ids = {row[0] for row in conn.execute("SELECT effect_id FROM reactor_effects")}
+    checkpoints = dict(_rows(db, "SELECT reactor, position FROM reactor_checkpoints"))
+    ids = {row[0] for row in _rows(db, "SELECT effect_id FROM reactor_effects")}
     return checkpoints, ids
 
 
-def _position(path: Path, auction_id: str, seq: int) -> int:
-    with closing(sqlite3.connect(path)) as conn:
-        row = conn.execute(
-            "SELECT position FROM events WHERE stream_id = ? AND seq = ?", (auction_id, seq)
-        ).fetchone()
-    return int(row[0])
+def _position(db: str, auction_id: str, seq: int) -> int:
+    sql = "SELECT position FROM events WHERE stream_id = ? AND seq = ?"
+    return int(_rows(db, sql, auction_id, seq)[0][0])
 
 
 def _options(smtp: MailSink, hook: HookSink) -> list[str]:
@@ -98,14 +112,14 @@ def _options(smtp: MailSink, hook: HookSink) -> list[str]:
 
 
 def test_sigkill_in_the_middle_of_deliveries_ten_times(
-    tmp_path: Path, smtp: MailSink, hook: HookSink
+    db: str, smtp: MailSink, hook: HookSink
 ) -> None:
-    path = tmp_path / "notify.db"
+    path = db
     users = asyncio.run(_users(path))
     auctions: list[str] = []
     # per round: what arrived before the kill, and what the store held as accepted then
     before_kill: list[tuple[int, int, dict[str, int], set[str]]] = []
-    for _ in range(ROUNDS):
+    for _ in range(ROUNDS["postgres" if is_postgres_url(db) else "sqlite"]):
         with serving(path, *_options(smtp, hook)) as served:
             mails_at, hooks_at = len(smtp.mails), len(hook.hooks)
             auctions += asyncio.run(_drive(served.url, users, AUCTIONS_PER_ROUND))
@@ -122,8 +136,7 @@ def test_sigkill_in_the_middle_of_deliveries_ten_times(
         hook.wait_until(lambda: len(set(hook.ids())) >= want_hooks, timeout=60)
 
     # Everything expected arrived: every event as a webhook, signed; every mail.
-    with closing(sqlite3.connect(path)) as conn:
-        events = conn.execute("SELECT stream_id, seq FROM events").fetchall()
+    events = _rows(path, "SELECT stream_id, seq FROM events")
     assert sorted(set(hook.ids())) == sorted(f"{a}.{s}.{hook_tag(hook.url)}" for a, s in events)
     assert all(hook.signed(h) for h in hook.hooks)
     mail_ids = set(smtp.ids())
@@ -149,7 +162,7 @@ def test_sigkill_in_the_middle_of_deliveries_ten_times(
 
 
 def _no_repeat_of_accepted(
-    path: Path,
+    path: str,
     smtp: MailSink,
     hook: HookSink,
     before_kill: list[tuple[int, int, dict[str, int], set[str]]],
@@ -172,9 +185,8 @@ def _no_repeat_of_accepted(
 
 
 def test_user_add_email_deliveries_and_bad_options(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    db: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    db = str(tmp_path / "cli.db")
     args = ["user", "add", "--company", "Shell", "--role", "supplier", "--name", "ann"]
     assert main([*args, "--email", "ann@shell.example", "--db", db]) == 0
     assert main([*args, "--email", "not an address", "--db", db]) == 2
@@ -197,9 +209,9 @@ def test_user_add_email_deliveries_and_bad_options(
 
 
 def test_a_receiver_down_parks_status_shows_it_and_redrive_sends_it(
-    tmp_path: Path, hook: HookSink, capsys: pytest.CaptureFixture[str]
+    db: str, hook: HookSink, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = tmp_path / "parked.db"
+    path = db
     users = asyncio.run(_users(path))
     hook.down()  # connections refused
     options = ["--webhook", hook.url, "--webhook-secret", hook.secret]
@@ -214,10 +226,10 @@ def test_a_receiver_down_parks_status_shows_it_and_redrive_sends_it(
         out = capsys.readouterr().out
         assert f"reactor webhook {hook.url}:" in out and "1 parked" in out
         assert f"parked {delivery_id}" in out
-        assert main(["deliveries", "list", "--db", str(path)]) == 0
+        assert main(["deliveries", "list", "--db", path]) == 0
         assert capsys.readouterr().out.startswith(delivery_id)
         hook.up()
-        assert main(["deliveries", "redrive", delivery_id, "--db", str(path)]) == 0
+        assert main(["deliveries", "redrive", delivery_id, "--db", path]) == 0
         hook.wait_until(lambda: delivery_id in hook.ids())
         assert hook.hooks[0].body["event"]["type"] == "auction_created"
 

@@ -11,11 +11,11 @@ from auctionactors.cluster.partitions import fair_share, partition_of, quotas
 
 
 def test_partition_is_stable_across_processes() -> None:
-    # Fixed values: a change of hash would move every auction of a running cluster.
-    assert partition_of("a-000000000000", 64) == partition_of("a-000000000000", 64)
-    assert [partition_of(f"a-{i}", 64) for i in range(5)] == [
-        partition_of(f"a-{i}", 64) for i in range(5)
-    ]
+    # Pinned values: a change of hash (e.g. to Python's salted hash()) would move every auction
+    # of a running cluster, and fails here.
+    assert partition_of("a-000000000000", 64) == 4
+    assert partition_of("a-000000000000", 7) == 6
+    assert [partition_of(f"a-{i}", 64) for i in range(5)] == [32, 42, 61, 34, 62]
     assert len({partition_of(f"a-{i:012x}", 64) for i in range(2000)}) == 64
 
 
@@ -31,6 +31,12 @@ def test_fair_share_covers_every_partition_once_within_quotas(nodes: set[str]) -
 
 def test_fair_share_is_the_same_whatever_the_order() -> None:
     assert fair_share(["b", "a", "c"], 64) == fair_share(["c", "b", "a"], 64)
+    # Pinned: every node of a running cluster must compute this same assignment.
+    assert fair_share(["n1", "n2", "n3"], 8) == {
+        "n1": frozenset({0, 2, 6}),
+        "n2": frozenset({1, 4, 5}),
+        "n3": frozenset({3, 7}),
+    }
 
 
 def test_a_joining_node_moves_about_its_share() -> None:

@@ -7,7 +7,7 @@ parking and redrive. The reactor is driven turn by turn (`Reactor.step`), on the
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import msgspec
 import pytest
@@ -43,20 +43,6 @@ class World(msgspec.Struct):
     buyer_party: Party
     s1_party: Party
     s2_party: Party
-
-
-@pytest.fixture
-def smtp() -> Iterator[MailSink]:
-    sink = MailSink().up()
-    yield sink
-    sink.down()
-
-
-@pytest.fixture
-def hook() -> Iterator[HookSink]:
-    sink = HookSink().up()
-    yield sink
-    sink.close()
 
 
 @pytest.fixture

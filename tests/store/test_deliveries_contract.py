@@ -67,7 +67,7 @@ async def test_parking_redrive_and_acceptance(store: Backend) -> None:
     ]
     assert rows[0].payload == b'{"x":1}' and rows[0].attempts == 8
     assert len(await store.parked()) == 3
-    assert await store.redrive(["d2", "unknown"]) == 1
+    assert await store.redrive(["d2", "unknown", "d2"]) == 1  # an id given twice counts once
     assert [p.redrive for p in await store.parked("hook")] == [False, True]
     # failing again re-parks it (redrive cleared, attempts updated)
     await store.record_deliveries("hook", parked=[parked("d2", 2, attempts=16)])
