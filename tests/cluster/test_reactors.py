@@ -138,3 +138,31 @@ def test_sigkill_of_the_leader_mid_deliveries_the_other_node_takes_over(
     for h in hook.hooks:
         assert bodies.setdefault(h.delivery_id, h.raw) == h.raw  # a repeat is the same delivery
     _no_repeat_of_accepted(pg_url, smtp, hook, before_kill)
+
+
+def test_a_paused_leader_is_taken_over_and_steps_down_when_it_resumes(
+    pg_url: str, smtp: MailSink, hook: HookSink
+) -> None:
+    users = asyncio.run(_users(pg_url))
+    names = {"mail", f"webhook {hook.url}"}
+    with ExitStack() as stack:
+        nodes = {n: stack.enter_context(_node(pg_url, n, smtp, hook)) for n in NODES}
+        asyncio.run(settled(pg_url, 2))
+        leader = _wait_for_leaders(pg_url, names, set(NODES))[f"webhook {hook.url}"]
+        other = next(n for n in NODES if n != leader)
+        os.kill(nodes[leader].proc.pid, signal.SIGSTOP)
+        try:
+            # evicted past its lease: the other node takes every reactor over (new epochs)
+            assert _wait_for_leaders(pg_url, names, {other}) == {n: other for n in names}
+            auctions = asyncio.run(_drive(nodes[other].url, users, 2))
+        finally:
+            os.kill(nodes[leader].proc.pid, signal.SIGCONT)
+        asyncio.run(settled(pg_url, 2))  # it rejoined, as a new incarnation
+        auctions += asyncio.run(_drive(nodes[leader].url, users, 2))
+        smtp.wait_until(lambda: len(smtp.mails) >= len(auctions) * MAILS_PER_AUCTION, timeout=60)
+        hook.wait_until(lambda: len(hook.hooks) >= len(auctions) * 3, timeout=60)
+        assert _leaders(pg_url) == {n: other for n in names}  # it did not take them back
+    # paused while idle: nothing in flight, so nothing arrived twice, not even with its id
+    assert Counter(smtp.ids() + hook.ids()).most_common(1)[0][1] == 1
+    events = _rows(pg_url, "SELECT stream_id, seq FROM events")
+    assert sorted(hook.ids()) == sorted(f"{a}.{s}.{hook_tag(hook.url)}" for a, s in events)
