@@ -216,7 +216,8 @@ class Reactor:
                 (e.effect_id, e.position) for e, o in zip(group, outcomes, strict=True) if o is None
             ]
             parked = [o for o in outcomes if isinstance(o, ParkedDelivery)]
-            last = done is not None and i + step >= len(todo)
+            stepped_down = any(o is STEPPED_DOWN for o in outcomes)
+            last = done is not None and i + step >= len(todo) and not stepped_down
             await self.store.record_deliveries(
                 self.name,
                 accepted=accepted,
@@ -225,7 +226,7 @@ class Reactor:
             )
             self.stats.delivered += len(accepted)
             self.stats.parked += len(parked)
-            if any(o is STEPPED_DOWN for o in outcomes):  # what was accepted is recorded
+            if stepped_down:  # what was accepted is recorded; the reminder stays for the next
                 raise NotLeading(f"reactor {self.name}: the lead was lost while sending")
             for p in parked:  # logged once stored: ``status`` shows it from now on
                 log.warning(
