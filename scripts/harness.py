@@ -317,29 +317,19 @@ def make_users(db: Path | str, people: People) -> dict[str, NewUser]:
 PG_ADMIN = os.environ.get("AUCTIONACTORS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
-async def _pg_admin(sql: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(PG_ADMIN, timeout=10)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 @contextlib.contextmanager
 def pg_database(prefix: str, keep: bool = False) -> Iterator[str]:
     """A fresh database on the PostgreSQL server of ``$AUCTIONACTORS_TEST_PG`` (default the
     local one), dropped afterwards unless ``keep``: its URL."""
     name = f"{prefix}_{os.getpid()}_{int(time.time())}"
-    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    asyncio.run(_pg_admin(PG_ADMIN, f'CREATE DATABASE "{name}"'))
     try:
         yield PG_ADMIN.rsplit("/", 1)[0] + "/" + name
     finally:
         if keep:
             print(f"kept database {name}")
         else:
-            asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            asyncio.run(_pg_admin(PG_ADMIN, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 async def add_pg_users(url: str, people: People) -> dict[str, NewUser]:
