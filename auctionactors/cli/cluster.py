@@ -181,6 +181,10 @@ async def _reactors(conn: Any, last: int) -> list[dict[str, Any]]:
     ]
 
 
+def _announce(reactor: Any) -> None:
+    print(f"auctionactors: reactor {reactor.name} runs here from {reactor.position}", flush=True)
+
+
 def _ranges(parts: list[int]) -> str:
     """``[0-3,7,9-10]``: partitions as ranges."""
     out: list[str] = []
@@ -243,6 +247,7 @@ async def serve(args: argparse.Namespace) -> int:
             notify.reactor_names(args),
             lambda name, lead: notify.reactor(args, store, clock, page, name, lead),
             gateway.dispatcher.reactors,
+            _announce,
         )
         await notices.start()
         await ownership.start()

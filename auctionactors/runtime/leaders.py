@@ -53,7 +53,8 @@ class Leaders:
     """Starts and stops the node's reactors as it takes and gives up their roles.
 
     ``make(name, lead)`` builds a reactor (not started); ``running`` is the list of the
-    reactors this node runs now (the gateway's ``status`` shows it)."""
+    reactors this node runs now (the gateway's ``status`` shows it); ``started`` is told of
+    each reactor started here (``serve`` prints it)."""
 
     def __init__(
         self,
@@ -62,11 +63,13 @@ class Leaders:
         names: list[str],
         make: Callable[[str, Lead], Reactor],
         running: list[Reactor] | None = None,
+        started: Callable[[Reactor], None] | None = None,
     ) -> None:
         self.ownership = ownership
         self.store = store
         self.make = make
         self.running: list[Reactor] = running if running is not None else []
+        self.started = started
         self._closing: set[asyncio.Task[None]] = set()
         ownership.roles = list(names)
         ownership.role_listener = self
@@ -76,7 +79,8 @@ class Leaders:
         self.running.append(reactor)
         await reactor.start()
         log.info("reactor %s runs here from position %s", name, reactor.position)
-        print(f"auctionactors: reactor {name} runs here from {reactor.position}", flush=True)
+        if self.started is not None:
+            self.started(reactor)
 
     async def releasing(self, names: frozenset[str]) -> None:
         for reactor in [r for r in self.running if r.name in names]:
