@@ -20,7 +20,7 @@ import socket
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from auctionactors.cluster import membership
+from auctionactors.cluster import membership, roles
 from auctionactors.cluster.fence import PartitionFence
 from auctionactors.cluster.notices import Notices
 from auctionactors.cluster.ownership import Ownership, OwnershipConfig
@@ -125,6 +125,7 @@ async def status(args: argparse.Namespace) -> int:
         last = 0
         with contextlib.suppress(asyncpg.UndefinedTableError):
             last = await conn.fetchval("SELECT coalesce(max(position), 0) FROM events")
+        reactors = await _reactors(conn, last)
     finally:
         await conn.close()
     nodes: list[dict[str, Any]] = [
@@ -137,7 +138,8 @@ async def status(args: argparse.Namespace) -> int:
         for r in rows
     ]
     if args.json:
-        print(json.dumps({"nodes": nodes, "last_position": last}, separators=(",", ":")))
+        reply = {"nodes": nodes, "last_position": last, "reactors": reactors}
+        print(json.dumps(reply, separators=(",", ":")))
         return 0
     print(f"cluster: {len(nodes)} nodes; last event position {last}")
     for n in nodes:
@@ -146,7 +148,41 @@ async def status(args: argparse.Namespace) -> int:
             f"  {n['node_id']}  {n['advertise']}  {len(parts)} partitions "
             f"{_ranges(parts)}  lag {n['lag_s']:.1f} s (since its last heartbeat)"
         )
+    for r in reactors:
+        print(
+            f"reactor {r['name']}: on {r['node'] or 'no node right now'}, {r['behind']} events "
+            f"behind (at {r['position']}), {r['parked']} parked"
+        )
     return 0
+
+
+async def _reactors(conn: Any, last: int) -> list[dict[str, Any]]:
+    """Every reactor with the node running it (from the roles), its checkpoint and its lag."""
+    import asyncpg
+
+    try:
+        positions = await conn.fetch("SELECT reactor, position FROM reactor_checkpoints")
+        parked = await conn.fetch(
+            "SELECT reactor, count(*) AS n FROM parked_deliveries GROUP BY reactor"
+        )
+        held = {r.name: r.owner for r in await roles.holders(conn)}
+    except asyncpg.UndefinedTableError:
+        return []
+    parked_of = {r["reactor"]: r["n"] for r in parked}
+    return [
+        {
+            "name": r["reactor"],
+            "node": held.get(r["reactor"]),
+            "position": r["position"],
+            "behind": max(0, last - r["position"]),
+            "parked": parked_of.get(r["reactor"], 0),
+        }
+        for r in sorted(positions, key=lambda r: r["reactor"])
+    ]
+
+
+def _announce(reactor: Any) -> None:
+    print(f"auctionactors: reactor {reactor.name} runs here from {reactor.position}", flush=True)
 
 
 def _ranges(parts: list[int]) -> str:
@@ -163,20 +199,23 @@ def _ranges(parts: list[int]) -> str:
 async def serve(args: argparse.Namespace) -> int:
     """Run one node until SIGTERM/SIGINT; then hand its partitions back (their actors drain
     first), close every connection and the store."""
-    if args.smtp is not None or args.webhook:
-        # Every node would run the same reactors from one checkpoint: not built yet.
-        raise UsageError("--smtp and --webhook are not available in cluster mode yet")
+    from auctionactors.cli import notify
+
+    notify.check_options(args)
     ownership, fence = make_ownership(args)  # bad options are refused before anything starts
     from auctionactors.cli.daemon import CannotListen, gateway_config, loop_name, stop_signal
     from auctionactors.gateway.links import Links
     from auctionactors.gateway.server import Gateway
     from auctionactors.runtime.cells import SupervisorConfig
     from auctionactors.runtime.clock import SystemClock
+    from auctionactors.runtime.leaders import Leaders
     from auctionactors.runtime.supervisor import Supervisor
     from auctionactors.runtime.takeover import Takeover
 
-    store = await PostgresEventStore.open(node_url(args.db, ownership.node_id), fence=fence)
+    url = node_url(args.db, ownership.node_id)
+    store = await PostgresEventStore.open(url, fence=fence, role_fence=fence)
     try:
+        await notify.pin(args, store)
         supervision = SupervisorConfig(
             passivate_after_s=args.passivate_after or None, snapshot_every=args.snapshot_every
         )
@@ -200,6 +239,16 @@ async def serve(args: argparse.Namespace) -> int:
             ) from None
         stop = stop_signal()
         ownership.advertise = advertise_of(args, gateway.port)
+        page = notify.page_url(args, gateway.url)
+        clock = SystemClock()
+        leaders = Leaders(
+            ownership,
+            store,
+            notify.reactor_names(args),
+            lambda name, lead: notify.reactor(args, store, clock, page, name, lead),
+            gateway.dispatcher.reactors,
+            _announce,
+        )
         await notices.start()
         await ownership.start()
         try:
@@ -213,7 +262,8 @@ async def serve(args: argparse.Namespace) -> int:
             await stop.wait()
             print("auctionactors: stopping (handing partitions back, draining)", flush=True)
         finally:
-            await ownership.stop()
+            await ownership.stop()  # its reactors stop before it hands their roles back
+            await leaders.close()
             await notices.stop()
             await gateway.stop()
             await links.close()

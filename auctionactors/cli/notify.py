@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from auctionactors.errors import UsageError
 from auctionactors.runtime.clock import Clock
 from auctionactors.runtime.mailer import MailPlanner, SmtpSender
-from auctionactors.runtime.reactor import Reactor, ReactorConfig
+from auctionactors.runtime.reactor import Lead, Reactor, ReactorConfig
 from auctionactors.runtime.webhooks import WebhookPlanner, WebhookSender
 from auctionactors.store.credentials import check_email
 
@@ -124,22 +124,33 @@ async def pin(args: argparse.Namespace, store: Any) -> None:
 
 def reactors(args: argparse.Namespace, store: Any, clock: Clock, page: str) -> list[Reactor]:
     """The reactors ``serve``'s options ask for (not started)."""
+    return [reactor(args, store, clock, page, name) for name in reactor_names(args)]
+
+
+def reactor(
+    args: argparse.Namespace,
+    store: Any,
+    clock: Clock,
+    page: str,
+    name: str,
+    lead: Lead | None = None,
+) -> Reactor:
+    """The reactor called ``name`` (one of `reactor_names`), not started; with ``lead`` in
+    cluster mode (it runs while its node leads it)."""
     config = ReactorConfig(attempts=args.delivery_attempts, backoff_s=args.delivery_backoff)
-    out: list[Reactor] = []
-    if args.smtp is not None:
+    if name == "mail":
         host, port = _host_port(args.smtp)
         sender = SmtpSender(
             host, port, args.smtp_from, username=args.smtp_user, password=args.smtp_password
         )
         planner = MailPlanner(store, page, args.smtp_from)
-        out.append(Reactor("mail", store, planner, sender, clock, config))
+        return Reactor("mail", store, planner, sender, clock, config, lead)
     for url, secret in zip(args.webhook, args.webhook_secret, strict=True):
-        hook = Reactor(
-            f"webhook {url}", store, WebhookPlanner(url), WebhookSender(url, secret), clock, config
-        )
-        out.append(hook)
-    assert [r.name for r in out] == reactor_names(args)
-    return out
+        if name == f"webhook {url}":
+            return Reactor(
+                name, store, WebhookPlanner(url), WebhookSender(url, secret), clock, config, lead
+            )
+    raise ValueError(f"no such reactor: {name!r}")
 
 
 def print_status(reply: dict[str, Any]) -> None:

@@ -7,6 +7,7 @@ for the append to commit (and the new owner's replay, which starts after its bum
 append) or commits first (and the check sees the new epoch). So a paused former owner can never
 write after a takeover, whatever its session still believes. Once the append may go on, the
 check also announces it to the other nodes (`notices.announce`: sent on commit only).
+`PartitionFence.check_role` does the same for a role's writes (`roles`: a reactor's records).
 """
 
 from __future__ import annotations
@@ -47,6 +48,23 @@ class PartitionFence:
                 f"node {ownership.node_id} was fenced: partitions {sorted(stale)} were taken over"
             )
         await announce(conn, stream_ids)  # to the followers on other nodes, on commit
+
+    async def check_role(self, conn: Any, name: str) -> None:
+        """`Fenced` unless this node holds role ``name`` (`roles`: a reactor) at its stored
+        epoch; called with ``conn`` inside the role's write transaction (``FOR SHARE``: a
+        takeover's epoch bump waits for the write, or the write sees the bump)."""
+        ownership = self.ownership
+        epoch = ownership.leading.get(name)
+        if epoch is None:
+            raise Fenced(f"node {ownership.node_id} does not hold {name!r}: not written")
+        stored = await conn.fetchval(
+            "SELECT epoch FROM cluster_roles WHERE name = $1 FOR SHARE", name
+        )
+        if not ownership.leads(name, epoch):  # lost meanwhile
+            raise Fenced(f"node {ownership.node_id} does not hold {name!r}: not written")
+        if stored != epoch:
+            ownership.fenced_role(name)
+            raise Fenced(f"node {ownership.node_id} was fenced: {name!r} was taken over")
 
     def _held(self, partitions: list[int]) -> None:
         missing = [p for p in partitions if p not in self.ownership.held]

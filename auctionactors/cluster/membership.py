@@ -100,6 +100,9 @@ async def evict(conn: Any, node_id: str, lease_s: float) -> list[str]:
         await conn.execute(
             "UPDATE cluster_partitions SET owner = NULL WHERE owner = ANY($1::text[])", gone
         )
+        await conn.execute(
+            "UPDATE cluster_roles SET owner = NULL WHERE owner = ANY($1::text[])", gone
+        )
     return gone
 
 

@@ -12,6 +12,10 @@ When the lock connection ends (PostgreSQL restarted, the backend terminated, the
 its locks are gone: the node drops every partition at once (`OwnershipListener.lost`, before
 any further append can be acknowledged: the fence refuses partitions not held), then joins
 again on its own as a new incarnation and takes its share with new epochs.
+
+Roles (`roles`: the notification reactors) are held on the same lock connection, with the same
+fate: every round the node tries those it does not hold (`RoleListener.led` starts one), loses
+them all with its partitions (`RoleListener.lost`) and hands them back when it leaves.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from typing import Any, Protocol
 
 import asyncpg
 
-from auctionactors.cluster import membership, schema
+from auctionactors.cluster import membership, roles, schema
 from auctionactors.cluster.partitions import LOCK_SPACE, PARTITIONS, fair_share, partition_of
 
 log = logging.getLogger(__name__)
@@ -47,6 +51,22 @@ class OwnershipListener(Protocol):
     def lost(self, partitions: frozenset[int]) -> None:
         """The node lost these partitions (its lock connection ended, or it was fenced): stop
         their actors now, acknowledging nothing more (not awaited: it happens at once)."""
+        ...
+
+
+class RoleListener(Protocol):
+    """What the runtime does when the node takes or gives up roles (`roles`)."""
+
+    async def led(self, name: str, epoch: int) -> None:
+        """The node now holds role ``name`` at ``epoch``: start its work."""
+        ...
+
+    async def releasing(self, names: frozenset[str]) -> None:
+        """The node hands these roles back (it leaves): stop their work; still held meanwhile."""
+        ...
+
+    def lost(self, names: frozenset[str]) -> None:
+        """The node lost these roles: stop their work at once (not awaited)."""
         ...
 
 
@@ -94,6 +114,9 @@ class Ownership:
         self.node_id = membership.check_node_id(node_id)
         self.advertise = advertise
         self.listener: OwnershipListener = listener or Quiet()
+        self.roles: list[str] = []  # the roles this node tries to hold (set before `start`)
+        self.role_listener: RoleListener | None = None
+        self.leading: dict[str, int] = {}  # role -> epoch
         self.config = config or OwnershipConfig()
         self.count = 0  # the database's partition count, known once joined
         self.held: dict[int, int] = {}  # partition -> epoch
@@ -116,6 +139,11 @@ class Ownership:
 
     def owns(self, stream_id: str) -> bool:
         return self.count > 0 and partition_of(stream_id, self.count) in self.held
+
+    def leads(self, name: str, epoch: int | None = None) -> bool:
+        """Whether the node holds role ``name`` (at ``epoch``, when given) as far as it knows."""
+        held = self.leading.get(name)
+        return held is not None and (epoch is None or held == epoch)
 
     def owner_of(self, stream_id: str) -> str | None:
         """The node that owned the auction's partition at the last round (None: nobody, or not
@@ -157,6 +185,11 @@ class Ownership:
         if conn is None or conn.is_closed():
             return
         try:
+            if self.leading:
+                if self.role_listener is not None:
+                    await self.role_listener.releasing(frozenset(self.leading))
+                await roles.give_back(conn, self.node_id, sorted(self.leading))
+                self.leading.clear()
             if self.held:
                 await self.listener.releasing(frozenset(self.held))
             self.held.clear()
@@ -172,6 +205,7 @@ class Ownership:
             log.warning("%s: leaving the cluster cleanly failed: %s", self.node_id, exc)
         finally:
             self.held.clear()
+            self.leading.clear()
             await conn.close()
             self._notify()
 
@@ -179,6 +213,11 @@ class Ownership:
         """An append found another epoch on these partitions: another node took them over, so
         this node's session and locks are gone. Step down at once and join again."""
         self._lose(f"fenced on partitions {sorted(partitions)}")
+
+    def fenced_role(self, name: str) -> None:
+        """A role's write found another epoch: another node holds it, so this node's session
+        and locks are gone. Step down at once and join again."""
+        self._lose(f"fenced on role {name!r}")
 
     async def _run(self) -> None:
         while not self._stopping:
@@ -232,9 +271,15 @@ class Ownership:
         connection; the run loop joins again."""
         lost = frozenset(self.held)
         self.held.clear()
+        lost_roles = frozenset(self.leading)
+        self.leading.clear()
         conn, self._conn = self._conn, None
         if conn is not None and not conn.is_closed():
             conn.terminate()
+        if lost_roles:
+            log.warning("%s lost roles %s: %s", self.node_id, sorted(lost_roles), reason)
+            if self.role_listener is not None:
+                self.role_listener.lost(lost_roles)
         if lost:
             self.losses += 1
             log.warning("%s lost %d partitions: %s", self.node_id, len(lost), reason)
@@ -273,6 +318,21 @@ class Ownership:
             await self._acquire(conn, missing)
         if changed:
             self._notify()
+        await self._lead(conn)
+
+    async def _lead(self, conn: Any) -> None:
+        """Try the roles not held (another node's are refused until its session ends)."""
+        wanted = [name for name in self.roles if name not in self.leading]
+        if not wanted:
+            return
+        epochs = await roles.take(conn, self.node_id, wanted)
+        self._live(conn)
+        for name, epoch in sorted(epochs.items()):
+            self.leading[name] = epoch
+            log.info("%s leads %s (epoch %d)", self.node_id, name, epoch)
+            self._notify()
+            if self.role_listener is not None:
+                await self.role_listener.led(name, epoch)
 
     async def _acquire(self, conn: Any, partitions: list[int]) -> None:
         got = [

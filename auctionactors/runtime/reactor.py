@@ -15,6 +15,12 @@ reading the store's log after the fact (`EventStore.read_all`), acts. Its loop, 
 So a crash repeats only effects whose acceptance was not yet recorded, with the same id, and
 never one recorded. Between batches it sends the reminders that are due ("starting soon") and
 the parked deliveries an operator re-drove (``auctionactors deliveries redrive``).
+
+In cluster mode a reactor runs on one node at a time, while its node leads it (a `Lead`,
+`runtime.leaders`): it asks the database whether it still leads before each group of sends
+(`Lead.confirm`), checks what the node knows before each send (`Lead.leading`), and its
+records are fenced by the store. On losing the lead it stops (`NotLeading`, or `Fenced` from a
+write); the node that takes over goes on from the stored checkpoint.
 """
 
 from __future__ import annotations
@@ -24,10 +30,11 @@ import contextlib
 import logging
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 
+from auctionactors.errors import Fenced
 from auctionactors.runtime.clock import Clock
 from auctionactors.runtime.effects import DeliveryFailed, Effect, Planner, Sender
 from auctionactors.store.base import Deliveries, EventStore, ParkedDelivery, Reminder
@@ -49,6 +56,22 @@ class ReactorConfig(msgspec.Struct, frozen=True, kw_only=True):
     poll_s: float = 0.05
 
 
+class NotLeading(Exception):
+    """This node no longer runs the reactor (cluster mode): stop sending."""
+
+
+class Lead(Protocol):
+    """Whether this node still runs the reactor (cluster mode; see `runtime.leaders`)."""
+
+    def leading(self) -> bool:
+        """As far as the node knows (no I/O): checked right before each send."""
+        ...
+
+    async def confirm(self) -> None:
+        """`NotLeading` unless the database still says so: before each group of sends."""
+        ...
+
+
 class ReactorStats(msgspec.Struct):
     delivered: int = 0
     failures: int = 0
@@ -67,8 +90,10 @@ class Reactor:
         sender: Sender,
         clock: Clock,
         config: ReactorConfig | None = None,
+        lead: Lead | None = None,
     ) -> None:
         self.name = name
+        self.lead = lead
         self.store: Deliveries = store
         self.events: EventStore = store
         self.planner = planner
@@ -94,10 +119,18 @@ class Reactor:
             self._task = None
         await self.sender.close()
 
+    def halt(self) -> None:
+        """Stop sending at once (cluster mode: the lead is lost); `stop` closes the rest."""
+        if self._task is not None:
+            self._task.cancel()
+
     async def _run(self) -> None:
         while True:
             try:
                 busy = await self.step()
+            except (NotLeading, Fenced) as exc:
+                log.warning("reactor %s: stopped, this node no longer runs it: %s", self.name, exc)
+                return
             except Exception:  # a store or planning failure: log it, try again later
                 log.exception("reactor %s: step failed; retrying", self.name)
                 busy = False
@@ -176,12 +209,15 @@ class Reactor:
         step = max(1, self.config.in_flight)
         for i in range(0, len(todo), step):
             group = todo[i : i + step]
+            if self.lead is not None:
+                await self.lead.confirm()
             outcomes = await asyncio.gather(*(self._attempt(e) for e in group))
             accepted = [
                 (e.effect_id, e.position) for e, o in zip(group, outcomes, strict=True) if o is None
             ]
-            parked = [o for o in outcomes if o is not None]
-            last = done is not None and i + step >= len(todo)
+            parked = [o for o in outcomes if isinstance(o, ParkedDelivery)]
+            stepped_down = any(o is STEPPED_DOWN for o in outcomes)
+            last = done is not None and i + step >= len(todo) and not stepped_down
             await self.store.record_deliveries(
                 self.name,
                 accepted=accepted,
@@ -190,6 +226,8 @@ class Reactor:
             )
             self.stats.delivered += len(accepted)
             self.stats.parked += len(parked)
+            if stepped_down:  # what was accepted is recorded; the reminder stays for the next
+                raise NotLeading(f"reactor {self.name}: the lead was lost while sending")
             for p in parked:  # logged once stored: ``status`` shows it from now on
                 log.warning(
                     "reactor %s: delivery %s parked after %d attempts: %s",
@@ -201,12 +239,15 @@ class Reactor:
         if done is not None and not todo:
             await self.store.record_deliveries(self.name, reminders_done=[done])
 
-    async def _attempt(self, effect: Effect) -> ParkedDelivery | None:
-        """Send with retries; None once accepted, else the parked delivery."""
+    async def _attempt(self, effect: Effect) -> ParkedDelivery | _SteppedDown | None:
+        """Send with retries; None once accepted, else the parked delivery (`STEPPED_DOWN`
+        when the lead was lost before an attempt: not sent)."""
         cfg = self.config
         attempt = 0
         while True:
             attempt += 1
+            if self.lead is not None and not self.lead.leading():
+                return STEPPED_DOWN
             try:
                 await self.sender.send(effect)
                 return None
@@ -225,6 +266,13 @@ class Reactor:
                     )
                 delay = min(cfg.max_backoff_s, cfg.backoff_s * 2 ** (attempt - 1))
                 await asyncio.sleep(delay)
+
+
+class _SteppedDown:
+    pass
+
+
+STEPPED_DOWN = _SteppedDown()
 
 
 async def reactors_report(reactors: Sequence[Reactor], store: Any) -> dict[str, Any]:

@@ -7,7 +7,8 @@ hash chain, keys, snapshots and catalog rows are written in the append's transac
 in SQLite; the contract tests (tests/store) run on both.
 
 ``fence`` (cluster mode) is checked inside every append's transaction before anything is
-inserted (see `postgres_writer.Fence`). ``read_only=True`` runs no migration and refuses writes
+inserted (see `postgres_writer.Fence`); ``role_fence`` inside a reactor's record and checkpoint
+writes (`postgres_deliveries.RoleFence`). ``read_only=True`` runs no migration and refuses writes
 (the inspecting commands). ``exclusive=True`` takes a session advisory lock held until `close`:
 one single-node ``serve`` per database (`StoreLocked` for a second one).
 This is the only module, with its `postgres_*` parts, that imports asyncpg.
@@ -39,6 +40,7 @@ from auctionactors.store.base import (
 )
 from auctionactors.store.batching import QueueHooks, WriteQueue, WriterStats, queued_append
 from auctionactors.store.integrity import check_events
+from auctionactors.store.postgres_deliveries import RoleFence
 from auctionactors.store.postgres_migrations import Conn, check_version, migrate, schema_version
 from auctionactors.store.postgres_writer import LOST, Fence, PostgresWriter
 
@@ -111,6 +113,7 @@ class PostgresEventStore(
         read_only: bool = False,
         exclusive: bool = False,
         fence: Fence | None = None,
+        role_fence: RoleFence | None = None,
         pool_size: int = 4,
         connect_timeout: float = 10.0,
     ) -> Self:
@@ -147,7 +150,9 @@ class PostgresEventStore(
                 raise StorageUnavailable(f"cannot open {safe_url(url)}: {exc}") from exc
             raise
         writer = None if read_only else PostgresWriter(connect, fence)
-        return cls(url, pool, writer, group_commit=group_commit, holder=holder)
+        store = cls(url, pool, writer, group_commit=group_commit, holder=holder)
+        store.role_fence = role_fence
+        return store
 
     async def __aenter__(self) -> Self:
         return self

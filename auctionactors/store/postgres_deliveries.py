@@ -3,13 +3,17 @@ a mixin of `PostgresEventStore`, which gives it a pool. Writes run in one transa
 pooled connection (not on the appends' writer: they never wait for a batch); a checkpoint is
 locked (``FOR UPDATE``) while it moves, so nodes sharing the database never take one back.
 The tables are made by migration 6 (`postgres_migrations`).
+
+In cluster mode a reactor runs on one node at a time (`cluster.roles`); its writes
+(`record_deliveries`, `advance_reactor`) then first pass the ``role_fence`` in their own
+transaction, so that a node that lost the reactor writes nothing more for it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 import asyncpg
 
@@ -78,8 +82,24 @@ SET_REMINDER = """INSERT INTO reactor_reminders (reactor, stream_id, key, due_at
     ON CONFLICT (reactor, stream_id) DO UPDATE SET key = EXCLUDED.key, due_at = EXCLUDED.due_at"""
 
 
+class RoleFence(Protocol):
+    """What cluster mode checks inside a reactor's writes: raise `Fenced` (nothing is written)
+    unless this node still runs ``reactor`` (see `cluster.fence.PartitionFence.check_role`)."""
+
+    async def check_role(self, conn: Any, name: str) -> None: ...
+
+
 class DeliveriesStore:
     """`PostgresEventStore`'s `Deliveries` (see `store.deliveries`)."""
+
+    role_fence: RoleFence | None = None
+
+    async def check_reactor(self, reactor: str) -> None:
+        """`Fenced` unless this node still runs ``reactor`` (cluster mode; else nothing): what
+        a reactor asks the database right before sending."""
+        if self.role_fence is not None:
+            async with self._writable_connection() as conn, conn.transaction():
+                await self.role_fence.check_role(conn, reactor)
 
     async def _fetch(self, sql: str, *args: object) -> list[asyncpg.Record]:
         raise NotImplementedError
@@ -126,6 +146,8 @@ class DeliveriesStore:
         reminders_done: Sequence[Reminder] = (),
     ) -> None:
         async with self._writable_connection() as conn, conn.transaction():
+            if self.role_fence is not None:
+                await self.role_fence.check_role(conn, reactor)
             if accepted:
                 await conn.executemany(ACCEPT, [(reactor, e, p) for e, p in accepted])
                 await conn.execute(
@@ -152,6 +174,8 @@ class DeliveriesStore:
         cleared: Sequence[str] = (),
     ) -> None:
         async with self._writable_connection() as conn, conn.transaction():
+            if self.role_fence is not None:
+                await self.role_fence.check_role(conn, reactor)
             current = await conn.fetchval(
                 "SELECT position FROM reactor_checkpoints WHERE reactor = $1 FOR UPDATE", reactor
             )

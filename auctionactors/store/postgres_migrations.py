@@ -147,6 +147,19 @@ MIGRATIONS: list[tuple[int, tuple[Step, ...]]] = [
             "CREATE TABLE cluster_settings (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
         ),
     ),
+    (
+        11,
+        (
+            # Cluster mode's roles (cluster/roles.py: the reactors, one node each), with their
+            # epochs (fencing tokens) and current owners.
+            """CREATE TABLE cluster_roles (
+                name TEXT COLLATE "C" PRIMARY KEY,
+                epoch BIGINT NOT NULL DEFAULT 0,
+                owner TEXT COLLATE "C",
+                acquired_at TIMESTAMPTZ
+            )""",
+        ),
+    ),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

@@ -47,7 +47,7 @@ async def test_status_lists_the_nodes_their_partitions_and_lag(
         ("--advertise", "http://h:1", "not ws://HOST:PORT"),
         ("--advertise", "ws://h", "not ws://HOST:PORT"),
         ("--lease", "0", "--lease"),
-        ("--smtp", "127.0.0.1:2525", "not available in cluster mode"),
+        ("--smtp", "nowhere", "--smtp must be HOST:PORT"),  # notifications' options too
     ],
 )
 def test_bad_cluster_options_are_usage_errors(

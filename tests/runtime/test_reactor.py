@@ -24,7 +24,7 @@ from auctionactors.domain.terms import AuctionChanges, AuctionTerms, ProductSpec
 from auctionactors.domain.timestamps import SECOND
 from auctionactors.runtime.clock import ManualClock
 from auctionactors.runtime.mailer import MailPlanner, SmtpSender
-from auctionactors.runtime.reactor import Reactor, ReactorConfig, reactors_report
+from auctionactors.runtime.reactor import NotLeading, Reactor, ReactorConfig, reactors_report
 from auctionactors.runtime.supervisor import Supervisor
 from auctionactors.runtime.webhooks import WebhookPlanner, WebhookSender
 from auctionactors.store.memory import MemoryEventStore
@@ -344,3 +344,59 @@ async def test_a_supplier_added_to_a_pending_auction_is_invited_alone(
     ]
     # the supplier sees only what its view holds: no buyer reference, no other supplier
     assert "Baltic" not in smtp.mails[2].body
+
+
+class Flag:
+    """A `Lead` the test sets: what the node knows, and what the database says."""
+
+    def __init__(self) -> None:
+        self.known = True
+        self.confirmed = True
+
+    def leading(self) -> bool:
+        return self.known
+
+    async def confirm(self) -> None:
+        if not self.confirmed:
+            raise NotLeading("the database says another node leads")
+
+
+async def test_a_reactor_that_no_longer_leads_sends_nothing_more(
+    store: MemoryEventStore,
+    supervisor: Supervisor,
+    clock: ManualClock,
+    hook: HookSink,
+    world: World,
+) -> None:
+    lead = Flag()
+    reactor = Reactor(
+        f"webhook {hook.url}",
+        store,
+        WebhookPlanner(hook.url),
+        WebhookSender(hook.url, hook.secret),
+        clock,
+        QUICK,
+        lead,
+    )
+    await reactor.step()
+    reply = await supervisor.create_auction(world.buyer, terms(world, T0 + MINUTE))
+    auction_id = str(reply.fields["auction_id"])
+    await drain(reactor, supervisor)
+    sent = len(hook.hooks)
+    assert sent == len(await store.read_stream(auction_id))
+    position = reactor.position
+    await supervisor.ask(auction_id, CancelAuction(by=world.buyer))
+    await supervisor.quiesce()
+    lead.confirmed = False  # the database: another node took the reactor over
+    with pytest.raises(NotLeading):
+        await reactor.step()
+    lead.confirmed, lead.known = True, False  # the node learnt it lost the lead meanwhile
+    with pytest.raises(NotLeading):
+        await reactor.step()
+    assert len(hook.hooks) == sent  # nothing more sent ...
+    assert reactor.position == position  # ... and the checkpoint stays for the new leader
+    assert await store.start_reactor(reactor.name) == position
+    lead.known = True
+    await drain(reactor)
+    assert len(hook.hooks) == sent + 1
+    await reactor.stop()
