@@ -251,7 +251,8 @@ class Reactor:
             try:
                 await self.sender.send(effect)
                 return None
-            except DeliveryFailed as exc:
+            except Exception as error:  # anything a sender did not expect fails this one alone
+                exc = error if isinstance(error, DeliveryFailed) else _unexpected(effect, error)
                 self.stats.failures += 1
                 if exc.permanent or attempt >= cfg.attempts:
                     return ParkedDelivery(
@@ -266,6 +267,13 @@ class Reactor:
                     )
                 delay = min(cfg.max_backoff_s, cfg.backoff_s * 2 ** (attempt - 1))
                 await asyncio.sleep(delay)
+
+
+def _unexpected(effect: Effect, error: Exception) -> DeliveryFailed:
+    """An error a sender did not turn into `DeliveryFailed` (a bug, an unforeseen library
+    error): logged, then retried and parked like any failure, so that it never holds the log."""
+    log.exception("reactor: sending %s failed unexpectedly", effect.effect_id, exc_info=error)
+    return DeliveryFailed(f"{type(error).__name__}: {error}")
 
 
 class _SteppedDown:

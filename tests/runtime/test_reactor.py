@@ -23,6 +23,7 @@ from auctionactors.domain.parties import Caller, Party
 from auctionactors.domain.terms import AuctionChanges, AuctionTerms, ProductSpec, Vessel
 from auctionactors.domain.timestamps import SECOND
 from auctionactors.runtime.clock import ManualClock
+from auctionactors.runtime.effects import Effect
 from auctionactors.runtime.mailer import MailPlanner, SmtpSender
 from auctionactors.runtime.reactor import NotLeading, Reactor, ReactorConfig, reactors_report
 from auctionactors.runtime.supervisor import Supervisor
@@ -399,4 +400,42 @@ async def test_a_reactor_that_no_longer_leads_sends_nothing_more(
     lead.known = True
     await drain(reactor)
     assert len(hook.hooks) == sent + 1
+    await reactor.stop()
+
+
+class _Breaks(WebhookSender):
+    """A sender with a bug: raises what it was never meant to for the first effect it sees."""
+
+    def __init__(self, url: str, secret: str) -> None:
+        super().__init__(url, secret)
+        self.broken: str | None = None
+
+    async def send(self, effect: Effect) -> None:
+        if self.broken in (None, effect.effect_id):
+            self.broken = effect.effect_id
+            raise RuntimeError("a bug in the sender")
+        await super().send(effect)
+
+
+async def test_a_sender_s_unexpected_error_parks_that_delivery_and_the_log_goes_on(
+    store: MemoryEventStore,
+    supervisor: Supervisor,
+    clock: ManualClock,
+    hook: HookSink,
+    world: World,
+) -> None:
+    sender = _Breaks(hook.url, hook.secret)
+    reactor = Reactor("webhook", store, WebhookPlanner(hook.url), sender, clock, QUICK)
+    await reactor.step()
+    reply = await supervisor.create_auction(world.buyer, terms(world, T0 + MINUTE))
+    auction_id = str(reply.fields["auction_id"])
+    await supervisor.create_auction(world.buyer, terms(world, T0 + 2 * MINUTE))
+    await drain(reactor, supervisor)
+    parked = await store.parked()
+    assert [(p.effect_id, p.attempts) for p in parked] == [(sender.broken, QUICK.attempts)]
+    assert "RuntimeError: a bug in the sender" in parked[0].last_error
+    assert sender.broken is not None and sender.broken.startswith(auction_id)
+    assert len(hook.hooks) == 1 and hook.ids()[0] != sender.broken  # the other one went out
+    report = await reactors_report([reactor], store)
+    assert report["reactors"][0]["behind"] == 0
     await reactor.stop()
