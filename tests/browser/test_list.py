@@ -102,10 +102,13 @@ async def test_finished_newest_first_with_outcomes_paged(
     await expect(live.get_by_test_id("countdown-value")).not_to_be_empty()
     await shot(buyer, f"list-{w}-1-buyer", full_page=False)
 
-    # The next page, by keyboard; then no more.
+    # The next page: on the phone by keyboard, on the desktop by scrolling down; then no more.
     more = buyer.get_by_test_id("load-more")
-    await more.focus()
-    await buyer.keyboard.press("Enter")
+    if viewport is PHONE:
+        await more.focus()
+        await buyer.keyboard.press("Enter")
+    else:
+        await buyer.evaluate("window.scrollTo(0, document.body.scrollHeight)")
     await expect(finished).to_have_count(OLD + 2)
     await expect(finished.last).to_contain_text("Old 00")
     await expect(buyer.get_by_test_id("finished-end")).to_have_text("No older finished auctions.")

@@ -42,7 +42,7 @@ export class ListScreen {
     // Scrolling down to the button reads the next page (the button stays for the keyboard).
     if ("IntersectionObserver" in window) {
       this.observer = new IntersectionObserver((entries) => {
-        if (entries.some((e) => e.isIntersecting) && !this.finished.done && !this.finished.error) this.loadMore();
+        if (entries.some((e) => e.isIntersecting)) this.nearEnd();
       }, { rootMargin: "200px" });
       this.observer.observe(this.more);
     }
@@ -52,6 +52,17 @@ export class ListScreen {
   unmount() {
     this.finished.removeEventListener("change", this.onFinished);
     if (this.observer) this.observer.disconnect();
+  }
+
+  /**
+   * The button came near the screen: read the next page if it is still there once what was read
+   * is drawn (it may be in view only because the cards of the page just read are not drawn yet).
+   */
+  nearEnd() {
+    requestAnimationFrame(() => {
+      if (this.queued || this.finished.loading || this.finished.done || this.finished.error) return;
+      if (this.more.getBoundingClientRect().top < window.innerHeight + 200) this.loadMore();
+    });
   }
 
   async loadMore() {
