@@ -34,20 +34,6 @@ from tests.receivers import HookSink, MailSink
 NODES = ("n1", "n2")
 
 
-@pytest.fixture
-def smtp() -> Iterator[MailSink]:
-    sink = MailSink().up()
-    yield sink
-    sink.down()
-
-
-@pytest.fixture
-def hook() -> Iterator[HookSink]:
-    sink = HookSink().up()
-    yield sink
-    sink.close()
-
-
 @contextmanager
 def _node(pg_url: str, name: str, smtp: MailSink, hook: HookSink) -> Iterator[Serving]:
     with serving(pg_url, "--node-id", name, "--lease", "2", *_options(smtp, hook)) as served:
