@@ -173,10 +173,11 @@ def _bid(auction_id: str, start: int) -> Any:
 
 
 async def _subscribed_run(
-    server: Server, users: dict[str, Any], seconds: float, protocol: int
+    server: Server, users: dict[str, Any], seconds: float, protocol: int, subscribe: bool = True
 ) -> tuple[list[float], float, Frames, list[tuple[float, float]]]:
     """One run: acked times, the run's length, what the bidders received, and the server's
-    CPU time sampled every 0.25 s (seconds from the start, CPU seconds)."""
+    CPU time sampled every 0.25 s (seconds from the start, CPU seconds). Not ``subscribe``d:
+    the command path alone, for reference."""
     url = server.url
     suppliers = [users[f"s{i}"].company_id for i in range(SUPPLIERS)]
     auction = await new_auction(url, users["admin"].token, users["buyer"].company_id, suppliers)
@@ -184,7 +185,7 @@ async def _subscribed_run(
     clients = [
         await Wire.open(url, users[f"s{i}"].token, protocol, frames) for i in range(SUPPLIERS)
     ]
-    for c in clients:
+    for c in clients if subscribe else ():
         await c.request("subscribe", auction_id=auction)
     cpu: list[tuple[float, float]] = []
 
@@ -223,12 +224,16 @@ def part_subscribed(figs: Figures, tmp: Path, args: argparse.Namespace) -> None:
         port = asyncio.run(echo.recv())
         for run in range(args.runs):
             print(f"  run {run + 1}: {SUPPLIERS} subscribed bidders for {args.seconds:g} s, then "
-                  f"the echo server for {echo_s:g} s (both on {loop})", flush=True)  # fmt: skip
+                  f"the echo server for {echo_s:g} s (both on {loop}), then the bidders not "
+                  f"subscribed for {echo_s:g} s", flush=True)  # fmt: skip
             acked, elapsed, frames, cpu = asyncio.run(
                 _subscribed_run(server, users, args.seconds, 2)
             )
             rate, first, last = window_rates(acked, elapsed)
             bare = asyncio.run(echo_rate(port, SUPPLIERS, echo_s))
+            alone, alone_s, _, alone_cpu = asyncio.run(
+                _subscribed_run(server, users, echo_s, 2, subscribe=False)
+            )
             window = min(10.0, elapsed / 5)
             per_bid = 1000 * cpu_between(cpu, 0, elapsed) / max(len(acked), 1)
             first_cpu = 1000 * cpu_between(cpu, 0, window) / max(first * window, 1)
@@ -237,6 +242,12 @@ def part_subscribed(figs: Figures, tmp: Path, args: argparse.Namespace) -> None:
                      "/s", ">= 1,680")  # fmt: skip
             figs.add("sub_echo", f"  bare websockets echo, same {SUPPLIERS} clients", bare, "/s")
             figs.add("sub_ratio", "  bids/s / echoes/s", harness.ratio(rate, bare), "x", ">= 0.10")
+            figs.add("sub_alone", f"  the same {SUPPLIERS} bidders not subscribed (reference)",
+                     len(alone) / alone_s, "/s")  # fmt: skip
+            figs.add("sub_alone_ratio", "    / echoes/s: the command path's own bound",
+                     harness.ratio(len(alone) / alone_s, bare), "x")  # fmt: skip
+            alone_ms = 1000 * cpu_between(alone_cpu, 0, alone_s) / max(len(alone), 1)
+            figs.add("sub_alone_cpu", "    server CPU per bid, not subscribed", alone_ms, "ms")
             figs.add("sub_first", f"  first {window:.3g} s", first, "/s")
             figs.add("sub_last", f"  last {window:.3g} s", last, "/s")
             figs.add("sub_decay", f"  last / first {window:.3g} s (over {elapsed:.0f} s)",
