@@ -203,14 +203,17 @@ async def serve(args: argparse.Namespace) -> int:
 
     notify.check_options(args)
     ownership, fence = make_ownership(args)  # bad options are refused before anything starts
-    from auctionactors.cli.daemon import CannotListen, gateway_config, loop_name, stop_signal
+    from auctionactors.cli.daemon import gateway_config, loop_name, running, stop_signal
     from auctionactors.gateway.links import Links
-    from auctionactors.gateway.server import Gateway
     from auctionactors.runtime.cells import SupervisorConfig
     from auctionactors.runtime.clock import SystemClock
     from auctionactors.runtime.leaders import Leaders
     from auctionactors.runtime.supervisor import Supervisor
     from auctionactors.runtime.takeover import Takeover
+
+    def extend(supervisor: Supervisor) -> Links:
+        Takeover(supervisor, ownership)
+        return Links(supervisor, ownership)
 
     url = node_url(args.db, ownership.node_id)
     store = await PostgresEventStore.open(url, fence=fence, role_fence=fence)
@@ -219,55 +222,41 @@ async def serve(args: argparse.Namespace) -> int:
         supervision = SupervisorConfig(
             passivate_after_s=args.passivate_after or None, snapshot_every=args.snapshot_every
         )
-        supervisor = Supervisor(store, SystemClock(), config=supervision)
-        Takeover(supervisor, ownership)
-        notices = Notices(
-            node_url(args.db, ownership.node_id),
-            ownership.node_id,
-            supervisor.notice,
-            supervisor.notice_all,
-        )
-        links = Links(supervisor, ownership)
-        gateway = Gateway(supervisor, store, gateway_config(args), links)
-        count = await supervisor.start()
-        try:
-            await gateway.start()
-        except OSError as exc:
-            await supervisor.stop()
-            raise CannotListen(
-                f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}"
-            ) from None
-        stop = stop_signal()
-        ownership.advertise = advertise_of(args, gateway.port)
-        page = notify.page_url(args, gateway.url)
-        clock = SystemClock()
-        leaders = Leaders(
-            ownership,
-            store,
-            notify.reactor_names(args),
-            lambda name, lead: notify.reactor(args, store, clock, page, name, lead),
-            gateway.dispatcher.reactors,
-            _announce,
-        )
-        await notices.start()
-        await ownership.start()
-        try:
-            print(
-                f"auctionactors: node {ownership.node_id} of the cluster on {safe_url(args.db)} "
-                f"({count} auctions stored); advertised at {ownership.advertise}",
-                flush=True,
+        async with running(store, gateway_config(args), supervision=supervision, extend=extend) as (
+            gateway,
+            count,
+        ):
+            supervisor = gateway.supervisor
+            notices = Notices(url, ownership.node_id, supervisor.notice, supervisor.notice_all)
+            stop = stop_signal()
+            ownership.advertise = advertise_of(args, gateway.port)
+            page = notify.page_url(args, gateway.url)
+            clock = SystemClock()
+            leaders = Leaders(
+                ownership,
+                store,
+                notify.reactor_names(args),
+                lambda name, lead: notify.reactor(args, store, clock, page, name, lead),
+                gateway.dispatcher.reactors,
+                _announce,
             )
-            print(f"auctionactors: listening on {gateway.url}", flush=True)
-            print(f"auctionactors: event loop {loop_name()}", flush=True)
-            await stop.wait()
-            print("auctionactors: stopping (handing partitions back, draining)", flush=True)
-        finally:
-            await ownership.stop()  # its reactors stop before it hands their roles back
-            await leaders.close()
-            await notices.stop()
-            await gateway.stop()
-            await links.close()
-            await supervisor.stop()
+            try:  # (each of these stops is safe on what has not started)
+                await notices.start()
+                await ownership.start()
+                print(
+                    f"auctionactors: node {ownership.node_id} of the cluster on "
+                    f"{safe_url(args.db)} ({count} auctions stored); advertised at "
+                    f"{ownership.advertise}",
+                    flush=True,
+                )
+                print(f"auctionactors: listening on {gateway.url}", flush=True)
+                print(f"auctionactors: event loop {loop_name()}", flush=True)
+                await stop.wait()
+                print("auctionactors: stopping (handing partitions back, draining)", flush=True)
+            finally:
+                await ownership.stop()  # its reactors stop before it hands their roles back
+                await leaders.close()
+                await notices.stop()
     finally:
         await store.close()
     print("auctionactors: stopped", flush=True)

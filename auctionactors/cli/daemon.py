@@ -31,6 +31,7 @@ from auctionactors.store.postgres import is_postgres_url
 
 if TYPE_CHECKING:  # the gateway and the client (websockets) load only for the commands that
     # use them: the store's readers (`auctions`, `events`, ...) start faster without them
+    from auctionactors.gateway.links import Links
     from auctionactors.gateway.server import Gateway
 
 DEFAULT_URL = "ws://127.0.0.1:8765/ws"
@@ -113,15 +114,19 @@ async def running(
     config: GatewayConfig,
     subscribers: list[Subscriber] | None = None,
     supervision: SupervisorConfig | None = None,
+    extend: Callable[[Supervisor], Links | None] | None = None,
 ) -> AsyncIterator[tuple[Gateway, int]]:
     """The supervisor (the timer heap armed from the catalog; actors load when needed) and the
     gateway listening, on the system clock; yields the gateway and the number of auctions
-    stored. On exit: stop accepting, close every connection (1001), drain the mailboxes. The
-    store stays open (the caller's)."""
+    stored. ``extend`` is called with the supervisor before anything starts (a cluster node
+    attaches its takeover there) and returns the gateway's links to other nodes, if any. On
+    exit: stop accepting, close every connection (1001) and the links, drain the mailboxes.
+    The store stays open (the caller's)."""
     from auctionactors.gateway.server import Gateway
 
     supervisor = Supervisor(store, SystemClock(), subscribers=subscribers, config=supervision)
-    gateway = Gateway(supervisor, store, config)
+    links = extend(supervisor) if extend is not None else None
+    gateway = Gateway(supervisor, store, config, links)
     count = await supervisor.start()
     try:
         await gateway.start()
@@ -134,6 +139,8 @@ async def running(
         yield gateway, count
     finally:
         await gateway.stop()
+        if links is not None:
+            await links.close()
         await supervisor.stop()
 
 
