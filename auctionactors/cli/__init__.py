@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from auctionactors.cli import commands, daemon, export, logs, notify
+from auctionactors.cli import commands, daemon, daemon_args, export, logs, notify
 from auctionactors.domain.parties import ROLES
 from auctionactors.errors import AuctionActorsError, UsageError
 
@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="auctionactors", description="Event-sourced bunker auctions.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    daemon.add_parsers(sub, _add_db, _add_json)  # serve, status, revive
+    daemon_args.add_parsers(sub, _add_db, _add_json)  # serve, status, revive
 
     user = sub.add_parser("user", help="manage users")
     user_sub = user.add_subparsers(dest="user_command", required=True, parser_class=_Parser)
@@ -80,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     replay = sub.add_parser("replay", help="rebuild an auction offline from its events")
     replay.add_argument("auction_id")
-    replay.add_argument("--until-seq", type=daemon.positive_int, default=None)
+    replay.add_argument("--until-seq", type=daemon_args.positive_int, default=None)
     replay.add_argument(
         "--as",
         dest="as_company",
@@ -97,13 +97,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--db", default=None, help="a new SQLite file, or an empty PostgreSQL database's URL"
     )
-    daemon.add_server_options(demo)
+    daemon_args.add_server_options(demo)
     demo.add_argument(
-        "--duration", type=daemon.positive_int, default=120, help="bidding time, seconds"
+        "--duration", type=daemon_args.positive_int, default=120, help="bidding time, seconds"
     )
     demo.add_argument(
         "--decision",
-        type=daemon.positive_int,
+        type=daemon_args.positive_int,
         default=60,
         help="decision period, seconds (the buyer bot awards after three quarters of it)",
     )
@@ -111,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--think", type=float, default=4.0, help="the bots' longest pause between bids, seconds"
     )
 
-    export.add_parsers(sub, _add_db, daemon.positive_int)  # export, verify-export
+    export.add_parsers(sub, _add_db, daemon_args.positive_int)  # export, verify-export
     sub.add_parser("asyncapi", help="print the AsyncAPI 3.0 document of the WebSocket protocol")
 
     verify = sub.add_parser("verify", help="check every stream: gapless, decodable, hash chain")
