@@ -6,6 +6,8 @@ never the library's global one, so that several servers in one process keep apar
 - histograms, observed as things happen: each request's latency by type and outcome, each
   write's batch size (commands), the store's transactions (appends per commit, BEGIN to COMMIT,
   the COMMIT alone: the fsync), each update's fan-out time and each protocol-2 patch's size;
+  kept as plain numbers, without the library's locks, and written out as its histograms would
+  be when scraped (`histograms`);
 - the counters and gauges the runtime, the store and the hub keep, read when scraped
   (`_Current`), under the names they always had;
 - the standard process, platform and garbage-collector metrics of the library.
@@ -22,7 +24,6 @@ import msgspec
 from prometheus_client import (
     CollectorRegistry,
     GCCollector,
-    Histogram,
     PlatformCollector,
     ProcessCollector,
     generate_latest,
@@ -31,6 +32,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from auctionactors.errors import AuctionActorsError
+from auctionactors.gateway.histograms import Histogram, Histograms
 from auctionactors.gateway.hub import Hub
 from auctionactors.runtime.supervisor import Supervisor
 
@@ -97,46 +99,50 @@ class Metrics:
             "auctionactors_command_latency_seconds",
             "Requests (commands and reads) by type and outcome: from the frame's arrival to "
             "the reply.",
+            SECONDS,
             ["type", "outcome"],
-            buckets=SECONDS,
-            registry=r,
         )
         self.batches = Histogram(
             "auctionactors_commit_batch_size",
             "Commands stored per write of an auction's actor (its batch).",
-            buckets=COUNTS,
-            registry=r,
+            COUNTS,
         )
         self.appends = Histogram(
             "auctionactors_store_append_batch_size",
             "Appends per store transaction (group commit).",
-            buckets=COUNTS,
-            registry=r,
+            COUNTS,
         )
         self.commits = Histogram(
             "auctionactors_store_commit_latency_seconds",
             "Store transactions: from BEGIN to the end of COMMIT.",
-            buckets=SECONDS,
-            registry=r,
+            SECONDS,
         )
         self.fsyncs = Histogram(
             "auctionactors_store_fsync_seconds",
             "The COMMIT statement of each store transaction (its fsync).",
-            buckets=SECONDS,
-            registry=r,
+            SECONDS,
         )
         self.fanouts = Histogram(
             "auctionactors_fanout_latency_seconds",
             "Per update: rendering it for every receiver and handing the frames to the "
             "connections (the store's wait aside).",
-            buckets=SECONDS,
-            registry=r,
+            SECONDS,
         )
         self.patches = Histogram(
             "auctionactors_patch_bytes",
             "Protocol-2 update frames with a patch, per receiver and update (bytes).",
-            buckets=BYTES,
-            registry=r,
+            BYTES,
+        )
+        r.register(
+            Histograms(
+                self.requests,
+                self.batches,
+                self.appends,
+                self.commits,
+                self.fsyncs,
+                self.fanouts,
+                self.patches,
+            )
         )
         self.current = _Current(supervisor, hub)
         r.register(self.current)
@@ -151,10 +157,10 @@ class Metrics:
             store_stats.observe = self._observe_commit
 
     def observe_request(self, type_: str, outcome: str, seconds: float) -> None:
-        self.requests.labels(type_, outcome).observe(seconds)
+        self.requests.observe_labelled((type_, outcome), seconds)
 
     def _observe_commit(self, appends: int, seconds: float, fsync_s: float) -> None:
-        """On the store's writer thread (the library's metrics take a lock)."""
+        """On the store's writer thread, the only one writing these three (`histograms`)."""
         self.appends.observe(appends)
         self.commits.observe(seconds)
         self.fsyncs.observe(fsync_s)
