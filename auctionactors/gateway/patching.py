@@ -15,7 +15,7 @@ from typing import Any
 
 import msgspec
 
-from auctionactors.domain import parts
+from auctionactors.domain import parts, updates
 from auctionactors.domain.access import Viewer
 from auctionactors.domain.events import Event
 from auctionactors.domain.solutions import Solutions
@@ -37,7 +37,7 @@ class Patched:
         self,
         rendered: parts.Parts,
         base: int | None,
-        ops: list[dict[str, Any]] | None,
+        ops: list[dict[str, Any]] | msgspec.Raw | None,
         events: msgspec.Raw,
         now: int,
         auction_id: str,
@@ -51,7 +51,7 @@ class Patched:
         self._whole: bytes | None = None
         self.patch = self.whole() if ops is None else self._frame(patch=ops)
 
-    def _frame(self, **body: Any) -> bytes:
+    def _frame(self, **body: Any) -> bytes:  # (an encoded ``patch``: a `msgspec.Raw`)
         return protocol.update2(self.auction_id, self.rendered.seq, self.now, self.events, **body)
 
     def first(self) -> bytes:
@@ -95,9 +95,9 @@ def render(
     rendering is kept as the base of the next patch."""
     previous = None if fresh else parts.cached(state, receiver)
     new: parts.Parts | None
-    ops: list[dict[str, Any]] | None
+    ops: list[dict[str, Any]] | msgspec.Raw | None
     if previous is not None and previous.seq == first_seq - 1:
-        scope = parts.scope_of(state, first_seq, events)
+        scope = updates.scope_of(state, first_seq, events)
         advanced = parts.advance(state, viewer, solutions, previous, scope)
         if advanced is not None:
             new, ops = advanced
@@ -111,7 +111,7 @@ def render(
     parts.keep(state, receiver, new)
     if new is None:
         return None
-    filtered = parts.filtered_events(state, viewer, first_seq, events, visible=True)
+    filtered = updates.filtered_events(state, viewer, first_seq, events, visible=True)
     assert filtered is not None  # (it may see the auction: its view was just rendered)
     return Patched(new, base, ops, filtered, now, state.auction_id)
 
