@@ -278,7 +278,7 @@ def _advance_supplier(
     parts = Parts(
         state.seq, shelf.head, fields, None, shelf.sources, shelf.product_ids, values, shelf, me
     )
-    return parts, msgspec.Raw(patch)
+    return parts, patch
 
 
 def _shelf(state: AuctionState, lens: Lens, previous: Parts | None, scope: Touched) -> Shelf:

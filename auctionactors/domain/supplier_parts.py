@@ -98,8 +98,9 @@ class _ProductStep:
         self.was_leader = was_c.leader
         self.now_leader = now_c.leader
 
-    def for_supplier(self, shelf: Shelf, me: str, pieces: list[bytes]) -> None:
-        """Supplier ``me``'s operations on this product, appended to ``pieces``."""
+    def for_supplier(self, shelf: Shelf, me: str, pieces: list[bytes]) -> bool:
+        """Supplier ``me``'s operations on this product, appended to ``pieces``; whether any of
+        them is its own (not every supplier's)."""
         if self.fields:
             pieces.append(self.fields)
         place = self.now.places.get(me)
@@ -107,20 +108,26 @@ class _ProductStep:
             text = own_text(shelf.lens.state, shelf.lens, self.now.bids[place])
             ops = _program_ops(f"{self.path}/bids", self.program, self.now.texts, place, text)
             pieces.append(_encode(ops)[1:-1])
-        elif self.bids:
-            pieces.append(self.bids)
+            own = True
+        else:
+            own = False
+            if self.bids:
+                pieces.append(self.bids)
         leading = self.now_leader == me
         if leading != (self.was_leader == me):
             op = {"op": "replace", "path": f"{self.path}/is_leading"}
             pieces.append(_encode(op)[:-1] + b',"value":' + _LEADING[leading] + b"}")
+            own = True
+        return own
 
 
 class Steps:
     """The operations from the shelf ``old`` to the next, for every supplier: the head's and the
     solutions' (``prefix``, encoded once) and each product's that differs (`_ProductStep`).
-    `patch` puts a supplier's own operations in."""
+    `patch` puts a supplier's own operations in; a supplier without any gets the same
+    `msgspec.Raw` object as every other such supplier."""
 
-    __slots__ = ("old", "prefix", "products")
+    __slots__ = ("_plain", "old", "prefix", "products")
 
     def __init__(self, old: Shelf, new: Shelf) -> None:
         self.old = old
@@ -133,16 +140,22 @@ class Steps:
             for i, (was, now) in enumerate(zip(old.sources, new.sources, strict=True))
             if was is not now
         ]
+        self._plain: msgspec.Raw | None = None
 
-    def patch(self, shelf: Shelf, me: str, personal: list[dict[str, Any]]) -> bytes:
+    def patch(self, shelf: Shelf, me: str, personal: list[dict[str, Any]]) -> msgspec.Raw:
         """Supplier ``me``'s patch (a JSON array): the shared operations, ``personal`` (its own
         top-level fields') after the head's and the solutions', then each product's."""
         pieces = [self.prefix] if self.prefix else []
-        if personal:
+        own = bool(personal)
+        if own:
             pieces.append(_encode(personal)[1:-1])
         for step in self.products:
-            step.for_supplier(shelf, me, pieces)
-        return b"[" + b",".join(pieces) + b"]"
+            own = step.for_supplier(shelf, me, pieces) or own
+        if own:
+            return msgspec.Raw(b"[" + b",".join(pieces) + b"]")
+        if self._plain is None:
+            self._plain = msgspec.Raw(b"[" + b",".join(pieces) + b"]")
+        return self._plain
 
 
 def _program_ops(

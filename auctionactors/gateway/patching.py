@@ -49,7 +49,15 @@ class Patched:
         self.now = now
         self._first: bytes | None = None
         self._whole: bytes | None = None
-        self.patch = self.whole() if ops is None else self._frame(patch=ops)
+        if ops is None:
+            self.patch = self.whole()
+        elif isinstance(ops, msgspec.Raw):  # maybe the same as the last receiver's (suppliers)
+            last = _last_frame
+            if last[0] is not ops or last[1] is not events or last[2] != now:
+                last[:] = (ops, events, now, self._frame(patch=ops))
+            self.patch = last[3]
+        else:
+            self.patch = self._frame(patch=ops)
 
     def _frame(self, **body: Any) -> bytes:  # (an encoded ``patch``: a `msgspec.Raw`)
         return protocol.update2(self.auction_id, self.rendered.seq, self.now, self.events, **body)
@@ -76,6 +84,11 @@ class Patched:
         if self.base is None or last == self.base or last >= self.rendered.seq:
             return self.patch  # (one it has already is not sent at all)
         return self.whole()
+
+
+# The latest frame made of an encoded patch, with that patch, its events and time: suppliers
+# whose patch and events are the same objects (`parts.advance`) share it.
+_last_frame: list[Any] = [None, None, None, b""]
 
 
 def render(
