@@ -161,7 +161,7 @@ def render(
         previous = None
     old = previous.fields if previous is not None else {}
     again = previous is None
-    shelf = _shelf(state, lens, previous, scope) if lens.me is not None else None
+    shelf = None if lens.me is None else _shelf(state, viewer, lens.sols, previous, scope)
     fields: Leaves = {
         "solutions": _solutions(state, lens) if shelf is None else shelf.solutions,
         "barges": _list(old, "barges", again or scope.barges, lens.barges),
@@ -251,15 +251,7 @@ def _advance_supplier(
     encoded once) with its own operations put in. No `Lens` is made but for a new shelf."""
     old_shelf, me = previous.shelf, previous.me
     assert old_shelf is not None and me is not None
-    shelf: Shelf | None = state.__dict__.get(_SHELF)
-    if (
-        solutions is None
-        or shelf is None
-        or shelf.seq != state.seq
-        or shelf.sols is not solutions
-        or shelf.product_ids != previous.product_ids
-    ):
-        shelf = _shelf(state, Lens(state, viewer, solutions), previous, scope)
+    shelf = _shelf(state, viewer, solutions, previous, scope)
     values = {"status_line": status_line(state, me, shelf.sols), "rsvp": state.rsvp.get(me)}
     old, old_values = previous.fields, previous.values
     fields: Leaves = {
@@ -281,19 +273,29 @@ def _advance_supplier(
     return parts, patch
 
 
-def _shelf(state: AuctionState, lens: Lens, previous: Parts | None, scope: Touched) -> Shelf:
-    """The suppliers' `Shelf` of this state and ``lens``'s solutions (a supplier's), made once;
-    the products outside ``scope`` taken from the shelf of ``previous`` (a rendering of the
-    state before the events ``scope`` was made from)."""
+def _shelf(
+    state: AuctionState,
+    viewer: Viewer,
+    solutions: Solutions | None,
+    previous: Parts | None,
+    scope: Touched,
+) -> Shelf:
+    """The suppliers' `Shelf` of this state and ``solutions`` (``viewer``: a supplier), made
+    once; the products outside ``scope`` taken from the shelf of ``previous`` (a rendering of
+    the state before the events ``scope`` was made from). Its `Lens` names suppliers as the
+    state does now, whatever it becomes: a supplier's leaves may be made from the shelf later
+    (`Parts.products`), when the actor has applied further commands."""
     product_ids = tuple(state.products)
     made: Shelf | None = state.__dict__.get(_SHELF)
     if (
         made is not None
         and made.seq == state.seq
-        and made.sols is lens.sols
+        and solutions is not None
+        and made.sols is solutions
         and made.product_ids == product_ids
     ):
         return made
+    lens = Lens(state, viewer, solutions, frozen=True)
     base = previous.shelf if previous is not None else None
     changed = scope.products
     if base is not None and base.product_ids != product_ids:
