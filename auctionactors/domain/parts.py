@@ -266,7 +266,7 @@ def _advance_supplier(
             text = _encode(to_public(value, key))
             key_op("", key, old.get(key), text, personal)
         fields[key] = text
-    patch = shelf.steps_from(old_shelf).patch(shelf, me, personal)
+    patch = shelf.steps_from(old_shelf).patch(me, personal)
     parts = Parts(
         state.seq, shelf.head, fields, None, shelf.sources, shelf.product_ids, values, shelf, me
     )
@@ -282,9 +282,7 @@ def _shelf(
 ) -> Shelf:
     """The suppliers' `Shelf` of this state and ``solutions`` (``viewer``: a supplier), made
     once; the products outside ``scope`` taken from the shelf of ``previous`` (a rendering of
-    the state before the events ``scope`` was made from). Its `Lens` names suppliers as the
-    state does now, whatever it becomes: a supplier's leaves may be made from the shelf later
-    (`Parts.products`), when the actor has applied further commands."""
+    the state before the events ``scope`` was made from)."""
     product_ids = tuple(state.products)
     made: Shelf | None = state.__dict__.get(_SHELF)
     if (
@@ -295,7 +293,7 @@ def _shelf(
         and made.product_ids == product_ids
     ):
         return made
-    lens = Lens(state, viewer, solutions, frozen=True)
+    lens = Lens(state, viewer, solutions)
     base = previous.shelf if previous is not None else None
     changed = scope.products
     if base is not None and base.product_ids != product_ids:
@@ -308,7 +306,8 @@ def _shelf(
             sources.append(supplier_product(state, lens, product))
     if made is not None:
         made.forget()  # each shelf is linked only to the one before: no chain
-    shelf = Shelf(lens, _head(state, lens), _solutions(state, lens), sources, product_ids)
+    head, text = _head(state, lens), _solutions(state, lens)
+    shelf = Shelf(state.seq, lens.sols, head, text, sources, product_ids)
     state.__dict__[_SHELF] = shelf
     return shelf
 

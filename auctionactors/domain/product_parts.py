@@ -5,11 +5,12 @@ rendering of a product to the next.
 What receivers see alike is made once per state and kept beside it (in its ``__dict__``, like
 the rest of `parts`): each bid's text per form of receiver (a bid never changes: only which bids
 are live does), each product's own fields, its ranked bids, and the list every supplier sees of
-its competitors' bids (`Competitors`). A supplier's ``bids`` is that list with its own bid in
-its own form, so the operations from one such list to the next are those of the shared lists
-(`patches.list_program` depends only on which elements are equal, and putting each supplier's
-own bid in its place keeps that pattern): found once per update for every supplier, and the
-operations themselves shared by every supplier whose own bid is not among their values.
+its competitors' bids (`Competitors`, with each bid's text in its own supplier's form). A
+supplier's ``bids`` is that list with its own bid in its own form, so the operations from one
+such list to the next are those of the shared lists (`patches.list_program` depends only on
+which elements are equal, and putting each supplier's own bid in its place keeps that
+pattern): found once per update for every supplier, and the operations themselves shared by
+every supplier whose own bid is not among their values.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from auctionactors.domain.terms import Product
 from auctionactors.domain.views import Lens
 
 __all__ = [
-    "Competitors", "own_bids", "own_text", "product_ops", "render_product", "supplier_leaves",
+    "Competitors", "own_bids", "product_ops", "render_product", "supplier_leaves",
     "supplier_product",
 ]  # fmt: skip
 
@@ -42,19 +43,20 @@ _TRUE, _FALSE = b"true", b"false"
 
 
 class Competitors:
-    """A product's bids at one state as every supplier sees its competitors' (``texts``), where
-    each supplier's own bid is among them (``places``) and who leads (``leader``); with the
+    """A product's bids at one state as every supplier sees its competitors' (``texts``) and as
+    each sees its own (``owns``), where each supplier's own bid is among them (``places``) and
+    who leads (``leader``): all a supplier's ``bids`` and ``is_leading`` are made of; with the
     operations from the `Competitors` it was last compared with (``base``), found once for
     every supplier."""
 
-    __slots__ = ("_ops", "_path", "_program", "base", "bids", "leader", "places", "seq", "texts")
+    __slots__ = ("_ops", "_path", "_program", "base", "leader", "owns", "places", "seq", "texts")
 
-    def __init__(self, seq: int, bids: list[Bid], texts: list[bytes]) -> None:
+    def __init__(self, seq: int, ranked: list[Bid], texts: list[bytes], owns: list[bytes]) -> None:
         self.seq = seq
-        self.bids = bids  # ranked, best first
         self.texts = texts
-        self.places = {bid.supplier_id: i for i, bid in enumerate(bids)}
-        self.leader = bids[0].supplier_id if bids else None
+        self.owns = owns  # each bid's text as its own supplier sees it
+        self.places = {bid.supplier_id: i for i, bid in enumerate(ranked)}
+        self.leader = ranked[0].supplier_id if ranked else None
         self.base: Competitors | None = None
         self._program: Program = []
         self._ops: list[dict[str, Any]] | None = None
@@ -119,7 +121,7 @@ def render_product(state: AuctionState, lens: Lens, product: Product) -> tuple[L
         own["bids"] = [_bid_text(lens, bid, cache) for bid in ranked]
         return own, Source(fields, None)
     competitors = _shared_competitors(state, lens, book)
-    own["bids"] = own_bids(state, lens, competitors, me)
+    own["bids"] = own_bids(competitors, me)
     own["is_leading"] = _TRUE if competitors.leader == me else _FALSE
     return own, Source(fields, competitors)
 
@@ -131,34 +133,25 @@ def supplier_product(state: AuctionState, lens: Lens, product: Product) -> Sourc
     return Source(_fields(book, lens), _shared_competitors(state, lens, book))
 
 
-def supplier_leaves(state: AuctionState, lens: Lens, source: Source, me: str) -> Leaves:
-    """A supplier's leaves of a product, from its shared `Source` (`supplier_product`)."""
+def supplier_leaves(source: Source, me: str) -> Leaves:
+    """A supplier's leaves of a product, from its shared `Source` (`supplier_product`): made
+    of what was rendered with it, whenever asked for."""
     competitors = source.competitors
     assert competitors is not None
     own = dict(source.fields)
-    own["bids"] = own_bids(state, lens, competitors, me)
+    own["bids"] = own_bids(competitors, me)
     own["is_leading"] = _TRUE if competitors.leader == me else _FALSE
     return own
 
 
-def own_bids(state: AuctionState, lens: Lens, competitors: Competitors, me: str) -> list[bytes]:
+def own_bids(competitors: Competitors, me: str) -> list[bytes]:
     """A supplier's ``bids``: the competitors' list, with its own bid in its own form."""
     place = competitors.places.get(me)
     if place is None:
         return competitors.texts
     bids = list(competitors.texts)
-    bids[place] = own_text(state, lens, competitors.bids[place])
+    bids[place] = competitors.owns[place]
     return bids
-
-
-def own_text(state: AuctionState, lens: Lens, bid: Bid) -> bytes:
-    """The JSON text of a bid as its own supplier sees it."""
-    cache: dict[Any, bytes] = state.__dict__[_BIDS]
-    key = (bid.bid_id, "own")
-    text = cache.get(key)
-    if text is None:
-        text = cache[key] = _encode(to_public(lens.own_bid(bid)))
-    return text
 
 
 def _book(state: AuctionState, product: Product) -> _Book:
@@ -246,17 +239,23 @@ def _competitors(
     """A product's `Competitors` at this state (the one before it forgets its operations)."""
     cache: dict[Any, bytes] = state.__dict__[_BIDS]
     texts: list[bytes] = []
+    owns: list[bytes] = []
     for bid in ranked:
         key = (bid.bid_id, "competitor")
         text = cache.get(key)
         if text is None:
             text = cache[key] = _encode(to_public(lens.competitor_bid(bid)))
         texts.append(text)
+        key = (bid.bid_id, "own")
+        text = cache.get(key)
+        if text is None:
+            text = cache[key] = _encode(to_public(lens.own_bid(bid)))
+        owns.append(text)
     before: Competitors | None = state.__dict__.get(_COMPETITORS, {}).get(product_id)
     if before is not None:
         before.forget()  # each is linked only to the one before: no chain
     state.__dict__.setdefault(_COMPETITORS, {})[product_id] = made = Competitors(
-        state.seq, ranked, texts
+        state.seq, ranked, texts, owns
     )
     return made
 

@@ -5,7 +5,8 @@ its barges and comments, and in each product its own bid (in its own form, in it
 its competitors' bids) and ``is_leading``. So what they see alike is rendered once per state
 (`Shelf`: the supplier `Head`, the solutions, each product's `Source`), and a supplier's `Parts`
 is that shelf with its own fields beside it: its products' leaves are only made when asked for
-(a whole view, a `diff`), never for a patch.
+(a whole view, a `diff`; maybe at delivery, the state moved on: they are made of what was
+rendered with the shelf, never of the state), never for a patch.
 
 For the commonest update (bids, RSVPs, an extension) the operations from one shelf to the next
 (`Steps`: the head's, the solutions', each product's) are found and encoded once for every
@@ -22,11 +23,11 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from auctionactors.domain.patches import Leaves, Program, dict_ops, key_op, list_program
-from auctionactors.domain.product_parts import Source, own_text, supplier_leaves
-from auctionactors.domain.views import Lens
+from auctionactors.domain.product_parts import Source, supplier_leaves
 
 if TYPE_CHECKING:
     from auctionactors.domain.parts import Head
+    from auctionactors.domain.solutions import Solutions
 
 __all__ = ["Shelf", "Steps"]
 
@@ -35,24 +36,24 @@ _LEADING = (b"false", b"true")
 
 
 class Shelf:
-    """What every supplier sees alike of one state, for one `Solutions` object (``sols``): the
-    `Head` of suppliers, the solutions' JSON text, and each product's `Source` (the same object
-    as the shelf before's for a product the update did not touch). ``lens`` is a supplier's:
-    only its shared parts are asked for. The `Steps` from the shelf before are kept."""
+    """What every supplier sees alike of the state at ``seq``, for one `Solutions` object
+    (``sols``): the `Head` of suppliers, the solutions' JSON text, and each product's `Source`
+    (the same object as the shelf before's for a product the update did not touch). Nothing in
+    it refers to the state: it is kept beside it. The `Steps` from the shelf before are kept."""
 
-    __slots__ = ("_steps", "head", "lens", "product_ids", "seq", "sols", "solutions", "sources")
+    __slots__ = ("_steps", "head", "product_ids", "seq", "sols", "solutions", "sources")
 
     def __init__(
         self,
-        lens: Lens,
+        seq: int,
+        sols: Solutions,
         head: Head,
         solutions: bytes,
         sources: list[Source],
         product_ids: tuple[str, ...],
     ) -> None:
-        self.seq = lens.state.seq
-        self.lens = lens
-        self.sols = lens.sols
+        self.seq = seq
+        self.sols = sols
         self.head = head
         self.solutions = solutions
         self.sources = sources
@@ -61,8 +62,7 @@ class Shelf:
 
     def leaves(self, me: str) -> list[Leaves]:
         """Supplier ``me``'s leaves of every product (`product_parts.supplier_leaves`)."""
-        state, lens = self.lens.state, self.lens
-        return [supplier_leaves(state, lens, source, me) for source in self.sources]
+        return [supplier_leaves(source, me) for source in self.sources]
 
     def steps_from(self, old: Shelf) -> Steps:
         """The `Steps` from ``old`` (the products' lists must be the same), made once."""
@@ -98,14 +98,14 @@ class _ProductStep:
         self.was_leader = was_c.leader
         self.now_leader = now_c.leader
 
-    def for_supplier(self, shelf: Shelf, me: str, pieces: list[bytes]) -> bool:
+    def for_supplier(self, me: str, pieces: list[bytes]) -> bool:
         """Supplier ``me``'s operations on this product, appended to ``pieces``; whether any of
         them is its own (not every supplier's)."""
         if self.fields:
             pieces.append(self.fields)
         place = self.now.places.get(me)
         if place is not None and place in self.taken:  # its own bid is among the values
-            text = own_text(shelf.lens.state, shelf.lens, self.now.bids[place])
+            text = self.now.owns[place]
             ops = _program_ops(f"{self.path}/bids", self.program, self.now.texts, place, text)
             pieces.append(_encode(ops)[1:-1])
             own = True
@@ -142,7 +142,7 @@ class Steps:
         ]
         self._plain: msgspec.Raw | None = None
 
-    def patch(self, shelf: Shelf, me: str, personal: list[dict[str, Any]]) -> msgspec.Raw:
+    def patch(self, me: str, personal: list[dict[str, Any]]) -> msgspec.Raw:
         """Supplier ``me``'s patch (a JSON array): the shared operations, ``personal`` (its own
         top-level fields') after the head's and the solutions', then each product's."""
         pieces = [self.prefix] if self.prefix else []
@@ -150,7 +150,7 @@ class Steps:
         if own:
             pieces.append(_encode(personal)[1:-1])
         for step in self.products:
-            own = step.for_supplier(shelf, me, pieces) or own
+            own = step.for_supplier(me, pieces) or own
         if own:
             return msgspec.Raw(b"[" + b",".join(pieces) + b"]")
         if self._plain is None:
