@@ -13,7 +13,9 @@ For the commonest update (bids, RSVPs, an extension) the operations from one she
 supplier; a supplier's patch is those bytes with its own operations spliced in (`patch`): its
 personal fields when they changed, ``is_leading`` when it changed, and a product's ``bids``
 operations re-encoded only when its own bid is among their values (the bidder's, mostly). The
-operations are the ones `parts.diff` would make, in the same order.
+operations are the ones `parts.diff` would make. The shared lists' operations serve every
+supplier because a supplier's ``bids`` differ from the competitors' list only by its own bid's
+form, which keeps which elements are equal (`product_parts`).
 """
 
 from __future__ import annotations
