@@ -18,77 +18,36 @@ rendered from events that were rolled back can be the base of a patch.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable
 from typing import Any
 
 import msgspec
 
-from auctionactors.domain.access import Viewer, audience, can_see
-from auctionactors.domain.events import (
-    AutoBidTriggered,
-    BargeApproved,
-    BargeRejected,
-    BargeSubmitted,
-    BargeUnsubmitted,
-    BidPlaced,
-    BidsRevoked,
-    CommentDeleted,
-    CommentPosted,
-    DurationExtended,
-    Event,
-    RsvpGiven,
-)
+from auctionactors.domain.access import Viewer, audience
 from auctionactors.domain.patches import Leaves, dict_ops, key_op, raw
 from auctionactors.domain.present import to_public
-from auctionactors.domain.product_parts import Source, product_ops, render_product
-from auctionactors.domain.redaction import filter_events
+from auctionactors.domain.product_parts import (
+    Source,
+    product_ops,
+    render_product,
+    supplier_product,
+)
 from auctionactors.domain.solutions import Solutions
+from auctionactors.domain.standing import status_line
 from auctionactors.domain.state import AuctionState
+from auctionactors.domain.supplier_parts import Shelf
+from auctionactors.domain.updates import EVERYTHING, Touched, touched
 from auctionactors.domain.views import Lens
 
 __all__ = [
-    "EVERYTHING", "Parts", "Touched", "advance", "cached", "diff", "keep", "render", "scope_of",
-    "touched",
+    "EVERYTHING", "Parts", "Touched", "advance", "cached", "diff", "keep", "render", "touched",
 ]  # fmt: skip
 
 _encode = msgspec.json.Encoder().encode
-# What is kept in the state's ``__dict__``: each receiver's latest rendering, bids' and
-# solutions' JSON texts.
+# What is kept in the state's ``__dict__``: each receiver's latest rendering, the solutions'
+# JSON texts, the heads, the suppliers' `Shelf`.
 _CACHE, _SOLUTIONS = "rendered_parts", "rendered_solutions"
-_HEADS, _EVENTS = "rendered_heads", "filtered_events"
-
-
-class Touched(msgspec.Struct, frozen=True):
-    """What a command's events may have changed besides the top-level fields and the
-    solutions (always rendered again): these products (None: all of them), the barges, the
-    comments."""
-
-    products: frozenset[str] | None
-    barges: bool
-    comments: bool
-
-
-EVERYTHING = Touched(None, True, True)
-_BARGES = (BargeSubmitted, BargeUnsubmitted, BargeApproved, BargeRejected)
-_COMMENTS = (CommentPosted, CommentDeleted)
-
-
-def touched(events: Iterable[Event]) -> Touched:
-    """What ``events`` may have changed in any receiver's view. Anything but bids, barges,
-    comments, RSVPs and extensions (a start, an end, a selection, an edit: rare) may change
-    every part."""
-    products: set[str] = set()
-    barges = comments = False
-    for event in events:
-        if isinstance(event, BidPlaced | AutoBidTriggered | BidsRevoked):
-            products.add(event.product_id)
-        elif isinstance(event, _BARGES):
-            barges = True
-        elif isinstance(event, _COMMENTS):
-            comments = True
-        elif not isinstance(event, DurationExtended | RsvpGiven):
-            return EVERYTHING
-    return Touched(frozenset(products), barges, comments)
+_HEADS, _SHELF = "rendered_heads", "rendered_shelf"
 
 
 class Head:
@@ -122,27 +81,43 @@ class Parts:
     ``fields`` (its own: the solutions, barges, comments, and a supplier's status line and
     RSVP) and ``products``, each a dict of its own fields, its ``bids`` one JSON text per bid.
     ``values`` are the receiver's own top-level fields before encoding: one equal to the last
-    rendering's is not encoded again. ``sources``: what each product's leaves were made from."""
+    rendering's is not encoded again. ``sources``: what each product's leaves were made from.
 
-    __slots__ = ("fields", "head", "product_ids", "products", "seq", "sources", "values")
+    A supplier's (``me``) is its ``shelf`` (`supplier_parts`: what every supplier sees alike)
+    and its own fields: its products' leaves are made from the shelf when first asked for."""
+
+    __slots__ = (
+        "_products", "fields", "head", "me", "product_ids", "seq", "shelf", "sources", "values",
+    )  # fmt: skip
 
     def __init__(
         self,
         seq: int,
         head: Head,
         fields: Leaves,
-        products: list[Leaves],
+        products: list[Leaves] | None,
         sources: list[Source],
         product_ids: tuple[str, ...],
         values: dict[str, Any],
+        shelf: Shelf | None = None,
+        me: str | None = None,
     ) -> None:
         self.seq = seq
         self.head = head
         self.fields = fields
-        self.products = products
+        self._products = products
         self.sources = sources
         self.product_ids = product_ids
         self.values = values
+        self.shelf = shelf
+        self.me = me
+
+    @property
+    def products(self) -> list[Leaves]:
+        if self._products is None:
+            assert self.shelf is not None and self.me is not None
+            self._products = self.shelf.leaves(self.me)
+        return self._products
 
     def document(self) -> dict[str, Any]:
         """The whole view, its parts as they are encoded (msgspec encodes it as JSON), in the
@@ -186,14 +161,19 @@ def render(
         previous = None
     old = previous.fields if previous is not None else {}
     again = previous is None
+    shelf = None if lens.me is None else _shelf(state, viewer, lens.sols, previous, scope)
     fields: Leaves = {
-        "solutions": _solutions(state, lens),
+        "solutions": _solutions(state, lens) if shelf is None else shelf.solutions,
         "barges": _list(old, "barges", again or scope.barges, lens.barges),
         "comments": _list(old, "comments", again or scope.comments, lens.comments),
     }
     values = lens.personal()
     old_values = previous.values if previous is not None else {}
     fields.update(_encoded(values, old_values, old))
+    if shelf is not None:
+        return Parts(
+            state.seq, shelf.head, fields, None, shelf.sources, product_ids, values, shelf, lens.me
+        )
     products: list[Leaves] = []
     sources: list[Source] = []
     changed = scope.products
@@ -215,10 +195,11 @@ def advance(
     solutions: Solutions | None,
     previous: Parts,
     scope: Touched,
-) -> tuple[Parts, list[dict[str, Any]]] | None:
+) -> tuple[Parts, list[dict[str, Any]] | msgspec.Raw] | None:
     """`render` from ``previous`` and the `diff` from it in one pass, for the commonest update:
     bids, RSVPs or an extension, nothing else (``scope``: some products, no barges, no
-    comments). None for any other update (then `render` and `diff`).
+    comments). None for any other update (then `render` and `diff`). A supplier's patch comes
+    encoded (`_advance_supplier`).
 
     Such events change neither who may see the auction nor how (the receiver's `Lens` is made
     without asking again), nor the products' list: only the head, the solutions, the
@@ -229,6 +210,9 @@ def advance(
         return None
     if previous.product_ids != tuple(state.products):
         return None
+    mine = previous.shelf is not None and previous.me == viewer.company_id
+    if mine and audience(state, viewer) == "supplier":
+        return _advance_supplier(state, viewer, solutions, previous, scope)
     lens = Lens(state, viewer, solutions)
     head = _head(state, lens)
     ops = list(head.ops_from(previous.head))
@@ -253,6 +237,79 @@ def advance(
             products[i], sources[i] = leaves, source
     parts = Parts(state.seq, head, fields, products, sources, previous.product_ids, values)
     return parts, ops
+
+
+def _advance_supplier(
+    state: AuctionState,
+    viewer: Viewer,
+    solutions: Solutions | None,
+    previous: Parts,
+    scope: Touched,
+) -> tuple[Parts, msgspec.Raw]:
+    """`advance` for a supplier rendered from a `Shelf`: the shelf of this state (made once for
+    every supplier) and the supplier's own fields, its patch the shelves' `Steps` (found and
+    encoded once) with its own operations put in. No `Lens` is made but for a new shelf."""
+    old_shelf, me = previous.shelf, previous.me
+    assert old_shelf is not None and me is not None
+    shelf = _shelf(state, viewer, solutions, previous, scope)
+    values = {"status_line": status_line(state, me, shelf.sols), "rsvp": state.rsvp.get(me)}
+    old, old_values = previous.fields, previous.values
+    fields: Leaves = {
+        "solutions": shelf.solutions,
+        "barges": old["barges"],
+        "comments": old["comments"],
+    }
+    personal: list[dict[str, Any]] = []
+    for key, value in values.items():
+        text = old.get(key)
+        if text is None or key not in old_values or old_values[key] != value:
+            text = _encode(to_public(value, key))
+            key_op("", key, old.get(key), text, personal)
+        fields[key] = text
+    patch = shelf.steps_from(old_shelf).patch(me, personal)
+    parts = Parts(
+        state.seq, shelf.head, fields, None, shelf.sources, shelf.product_ids, values, shelf, me
+    )
+    return parts, patch
+
+
+def _shelf(
+    state: AuctionState,
+    viewer: Viewer,
+    solutions: Solutions | None,
+    previous: Parts | None,
+    scope: Touched,
+) -> Shelf:
+    """The suppliers' `Shelf` of this state and ``solutions`` (``viewer``: a supplier), made
+    once; the products outside ``scope`` taken from the shelf of ``previous`` (a rendering of
+    the state before the events ``scope`` was made from)."""
+    product_ids = tuple(state.products)
+    made: Shelf | None = state.__dict__.get(_SHELF)
+    if (
+        made is not None
+        and made.seq == state.seq
+        and solutions is not None
+        and made.sols is solutions
+        and made.product_ids == product_ids
+    ):
+        return made
+    lens = Lens(state, viewer, solutions)
+    base = previous.shelf if previous is not None else None
+    changed = scope.products
+    if base is not None and base.product_ids != product_ids:
+        base = None
+    sources: list[Source] = []
+    for i, product in enumerate(state.products.values()):
+        if base is not None and changed is not None and product.product_id not in changed:
+            sources.append(base.sources[i])
+        else:
+            sources.append(supplier_product(state, lens, product))
+    if made is not None:
+        made.forget()  # each shelf is linked only to the one before: no chain
+    head, text = _head(state, lens), _solutions(state, lens)
+    shelf = Shelf(state.seq, lens.sols, head, text, sources, product_ids)
+    state.__dict__[_SHELF] = shelf
+    return shelf
 
 
 def _head(state: AuctionState, lens: Lens) -> Head:
@@ -317,63 +374,6 @@ def diff(old: Parts, new: Parts) -> list[dict[str, Any]]:
         if was is not now:
             product_ops(f"/products/{i}", was, now, old.sources[i], new.sources[i], ops)
     return ops
-
-
-def filtered_events(
-    state: AuctionState,
-    viewer: Viewer,
-    first_seq: int,
-    events: Sequence[Event],
-    *,
-    visible: bool = False,
-) -> msgspec.Raw | None:
-    """`redaction.filter_events`, encoded, made once per update for every receiver that sees
-    its events alike: one kind of receiver but suppliers, and suppliers that are neither the
-    subject nor the actor of any of them (the others each their own). ``visible``: the caller
-    knows the viewer may see the auction (it just rendered its view)."""
-    if not visible and not can_see(state, viewer):
-        return None
-    made = _update(state, first_seq, events)
-    kind = audience(state, viewer)
-    me = viewer.company_id if kind == "supplier" and viewer.company_id in made.involved else None
-    text = made.texts.get((kind, me))
-    if text is None:
-        out = filter_events(state, viewer, first_seq, list(events)) or []
-        text = made.texts[(kind, me)] = msgspec.Raw(_encode(out))
-    return text
-
-
-def scope_of(state: AuctionState, first_seq: int, events: Sequence[Event]) -> Touched:
-    """`touched` of an update's events, found once for every receiver."""
-    made = _update(state, first_seq, events)
-    if made.scope is None:
-        made.scope = touched(events)
-    return made.scope
-
-
-class _Update:
-    """What every receiver of one update shares (beside the state): its events (from
-    ``first_seq``), their subjects and actors, their encodings per form, their `Touched`."""
-
-    __slots__ = ("events", "first_seq", "involved", "scope", "texts")
-
-    def __init__(self, events: Sequence[Event], first_seq: int) -> None:
-        self.events = events
-        self.first_seq = first_seq
-        self.involved: set[str | None] = set()
-        for event in events:
-            self.involved.add(getattr(event, "supplier_id", None))
-            if event.by is not None:
-                self.involved.add(event.by.company_id)
-        self.texts: dict[tuple[str, str | None], msgspec.Raw] = {}
-        self.scope: Touched | None = None
-
-
-def _update(state: AuctionState, first_seq: int, events: Sequence[Event]) -> _Update:
-    made: _Update | None = state.__dict__.get(_EVENTS)
-    if made is None or made.events is not events or made.first_seq != first_seq:
-        made = state.__dict__[_EVENTS] = _Update(events, first_seq)
-    return made
 
 
 def cached(state: AuctionState, key: Hashable) -> Parts | None:

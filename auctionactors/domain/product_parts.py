@@ -5,11 +5,12 @@ rendering of a product to the next.
 What receivers see alike is made once per state and kept beside it (in its ``__dict__``, like
 the rest of `parts`): each bid's text per form of receiver (a bid never changes: only which bids
 are live does), each product's own fields, its ranked bids, and the list every supplier sees of
-its competitors' bids (`Competitors`). A supplier's ``bids`` is that list with its own bid in
-its own form, so the operations from one such list to the next are those of the shared lists
-(`patches.list_program` depends only on which elements are equal, and putting each supplier's
-own bid in its place keeps that pattern): found once per update for every supplier, and the
-operations themselves shared by every supplier whose own bid is not among their values.
+its competitors' bids (`Competitors`, with each bid's text in its own supplier's form). A
+supplier's ``bids`` is that list with its own bid in its own form, so the operations from one
+such list to the next are those of the shared lists (`patches.list_program` depends only on
+which elements are equal, and putting each supplier's own bid in its place keeps that
+pattern): found once per update for every supplier, and the operations themselves shared by
+every supplier whose own bid is not among their values.
 """
 
 from __future__ import annotations
@@ -31,7 +32,10 @@ from auctionactors.domain.state import AuctionState, Bid
 from auctionactors.domain.terms import Product
 from auctionactors.domain.views import Lens
 
-__all__ = ["Competitors", "product_ops", "render_product"]
+__all__ = [
+    "Competitors", "own_bids", "product_ops", "render_product", "supplier_leaves",
+    "supplier_product",
+]  # fmt: skip
 
 _encode = msgspec.json.Encoder().encode
 _BIDS, _BOOKS, _COMPETITORS = "rendered_bids", "rendered_books", "rendered_competitors"
@@ -39,16 +43,20 @@ _TRUE, _FALSE = b"true", b"false"
 
 
 class Competitors:
-    """A product's bids at one state as every supplier sees its competitors' (``texts``), and
-    where each supplier's own bid is among them (``places``); with the operations from the
-    `Competitors` it was last compared with (``base``), found once for every supplier."""
+    """A product's bids at one state as every supplier sees its competitors' (``texts``) and as
+    each sees its own (``owns``), where each supplier's own bid is among them (``places``) and
+    who leads (``leader``): all a supplier's ``bids`` and ``is_leading`` are made of; with the
+    operations from the `Competitors` it was last compared with (``base``), found once for
+    every supplier."""
 
-    __slots__ = ("_ops", "_path", "_program", "base", "places", "seq", "texts")
+    __slots__ = ("_ops", "_path", "_program", "base", "leader", "owns", "places", "seq", "texts")
 
-    def __init__(self, seq: int, texts: list[bytes], places: dict[str, int]) -> None:
+    def __init__(self, seq: int, ranked: list[Bid], texts: list[bytes], owns: list[bytes]) -> None:
         self.seq = seq
         self.texts = texts
-        self.places = places
+        self.owns = owns  # each bid's text as its own supplier sees it
+        self.places = {bid.supplier_id: i for i, bid in enumerate(ranked)}
+        self.leader = ranked[0].supplier_id if ranked else None
         self.base: Competitors | None = None
         self._program: Program = []
         self._ops: list[dict[str, Any]] | None = None
@@ -103,6 +111,50 @@ class _Book:
 def render_product(state: AuctionState, lens: Lens, product: Product) -> tuple[Leaves, Source]:
     """One product's leaves for ``lens``, and what they were made from (`Source`). A supplier's
     list is every supplier's, with its own bid in its form."""
+    book = _book(state, product)
+    fields = _fields(book, lens)
+    own = dict(fields)
+    ranked = book.ranked
+    me = lens.me
+    if me is None:
+        cache: dict[Any, bytes] = state.__dict__[_BIDS]
+        own["bids"] = [_bid_text(lens, bid, cache) for bid in ranked]
+        return own, Source(fields, None)
+    competitors = _shared_competitors(state, lens, book)
+    own["bids"] = own_bids(competitors, me)
+    own["is_leading"] = _TRUE if competitors.leader == me else _FALSE
+    return own, Source(fields, competitors)
+
+
+def supplier_product(state: AuctionState, lens: Lens, product: Product) -> Source:
+    """What every supplier's rendering of the product is made from at this state (a `Source`
+    with its `Competitors`), made once and shared: a supplier's leaves are `supplier_leaves`."""
+    book = _book(state, product)
+    return Source(_fields(book, lens), _shared_competitors(state, lens, book))
+
+
+def supplier_leaves(source: Source, me: str) -> Leaves:
+    """A supplier's leaves of a product, from its shared `Source` (`supplier_product`): made
+    of what was rendered with it, whenever asked for."""
+    competitors = source.competitors
+    assert competitors is not None
+    own = dict(source.fields)
+    own["bids"] = own_bids(competitors, me)
+    own["is_leading"] = _TRUE if competitors.leader == me else _FALSE
+    return own
+
+
+def own_bids(competitors: Competitors, me: str) -> list[bytes]:
+    """A supplier's ``bids``: the competitors' list, with its own bid in its own form."""
+    place = competitors.places.get(me)
+    if place is None:
+        return competitors.texts
+    bids = list(competitors.texts)
+    bids[place] = competitors.owns[place]
+    return bids
+
+
+def _book(state: AuctionState, product: Product) -> _Book:
     books: dict[str, _Book] | None = state.__dict__.get(_BOOKS)
     if books is None:
         books = state.__dict__[_BOOKS] = {}
@@ -110,35 +162,25 @@ def render_product(state: AuctionState, lens: Lens, product: Product) -> tuple[L
     if book is None or book.seq != state.seq or book.product is not product:
         book = books[product.product_id] = _Book(state, product, book)
         _prune(state)
+    return book
+
+
+def _fields(book: _Book, lens: Lens) -> Leaves:
     observer = lens.vessel_names is not None
     fields = book.fields.get(observer)
     if fields is None:
-        made = lens.product_fields(product)
+        made = lens.product_fields(book.product)
         fields = book.fields[observer] = {k: _encode(to_public(v, k)) for k, v in made.items()}
-    own = dict(fields)
-    ranked = book.ranked
-    cache: dict[Any, bytes] = state.__dict__[_BIDS]
-    me = lens.me
-    if me is None:
-        own["bids"] = [_bid_text(lens, bid, cache) for bid in ranked]
-        return own, Source(fields, None)
+    return fields
+
+
+def _shared_competitors(state: AuctionState, lens: Lens, book: _Book) -> Competitors:
     competitors = book.competitors
     if competitors is None:
-        competitors = book.competitors = _competitors(state, lens, product.product_id, ranked)
-    place = competitors.places.get(me)
-    if place is None:
-        bids = competitors.texts
-    else:
-        bids = list(competitors.texts)
-        bid = ranked[place]
-        key = (bid.bid_id, "own")
-        text = cache.get(key)
-        if text is None:
-            text = cache[key] = _encode(to_public(lens.bid(bid)))
-        bids[place] = text
-    own["bids"] = bids
-    own["is_leading"] = _TRUE if ranked and ranked[0].supplier_id == me else _FALSE
-    return own, Source(fields, competitors)
+        competitors = book.competitors = _competitors(
+            state, lens, book.product.product_id, book.ranked
+        )
+    return competitors
 
 
 _VARYING = ("bids", "is_leading")  # what differs between renderings of one unchanged product
@@ -197,19 +239,23 @@ def _competitors(
     """A product's `Competitors` at this state (the one before it forgets its operations)."""
     cache: dict[Any, bytes] = state.__dict__[_BIDS]
     texts: list[bytes] = []
-    places: dict[str, int] = {}
-    for i, bid in enumerate(ranked):
+    owns: list[bytes] = []
+    for bid in ranked:
         key = (bid.bid_id, "competitor")
         text = cache.get(key)
         if text is None:
             text = cache[key] = _encode(to_public(lens.competitor_bid(bid)))
         texts.append(text)
-        places[bid.supplier_id] = i
+        key = (bid.bid_id, "own")
+        text = cache.get(key)
+        if text is None:
+            text = cache[key] = _encode(to_public(lens.own_bid(bid)))
+        owns.append(text)
     before: Competitors | None = state.__dict__.get(_COMPETITORS, {}).get(product_id)
     if before is not None:
         before.forget()  # each is linked only to the one before: no chain
     state.__dict__.setdefault(_COMPETITORS, {})[product_id] = made = Competitors(
-        state.seq, texts, places
+        state.seq, ranked, texts, owns
     )
     return made
 

@@ -187,6 +187,10 @@ class Lens:
         """A live bid as the receiver sees it."""
         return _bid(bid, self.kind, self.me, self.namer)
 
+    def own_bid(self, bid: Bid) -> dict[str, Any]:
+        """A live bid as its own supplier sees it (whoever the receiver)."""
+        return _bid(bid, "supplier", bid.supplier_id, self.namer)
+
     def competitor_bid(self, bid: Bid) -> dict[str, Any]:
         """A competitor's live bid as any supplier sees it."""
         return _bid(bid, "supplier", "", self.namer)

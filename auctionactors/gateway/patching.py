@@ -15,7 +15,7 @@ from typing import Any
 
 import msgspec
 
-from auctionactors.domain import parts
+from auctionactors.domain import parts, updates
 from auctionactors.domain.access import Viewer
 from auctionactors.domain.events import Event
 from auctionactors.domain.solutions import Solutions
@@ -37,7 +37,7 @@ class Patched:
         self,
         rendered: parts.Parts,
         base: int | None,
-        ops: list[dict[str, Any]] | None,
+        ops: list[dict[str, Any]] | msgspec.Raw | None,
         events: msgspec.Raw,
         now: int,
         auction_id: str,
@@ -49,9 +49,17 @@ class Patched:
         self.now = now
         self._first: bytes | None = None
         self._whole: bytes | None = None
-        self.patch = self.whole() if ops is None else self._frame(patch=ops)
+        if ops is None:
+            self.patch = self.whole()
+        elif isinstance(ops, msgspec.Raw):  # maybe the same as the last receiver's (suppliers)
+            last = _last_frame
+            if last[0] is not ops or last[1] is not events or last[2] != now:
+                last[:] = (ops, events, now, self._frame(patch=ops))
+            self.patch = last[3]
+        else:
+            self.patch = self._frame(patch=ops)
 
-    def _frame(self, **body: Any) -> bytes:
+    def _frame(self, **body: Any) -> bytes:  # (an encoded ``patch``: a `msgspec.Raw`)
         return protocol.update2(self.auction_id, self.rendered.seq, self.now, self.events, **body)
 
     def first(self) -> bytes:
@@ -78,6 +86,11 @@ class Patched:
         return self.whole()
 
 
+# The latest frame made of an encoded patch, with that patch, its events and time: suppliers
+# whose patch and events are the same objects (`parts.advance`) share it.
+_last_frame: list[Any] = [None, None, None, b""]
+
+
 def render(
     state: AuctionState,
     viewer: Viewer,
@@ -95,9 +108,9 @@ def render(
     rendering is kept as the base of the next patch."""
     previous = None if fresh else parts.cached(state, receiver)
     new: parts.Parts | None
-    ops: list[dict[str, Any]] | None
+    ops: list[dict[str, Any]] | msgspec.Raw | None
     if previous is not None and previous.seq == first_seq - 1:
-        scope = parts.scope_of(state, first_seq, events)
+        scope = updates.scope_of(state, first_seq, events)
         advanced = parts.advance(state, viewer, solutions, previous, scope)
         if advanced is not None:
             new, ops = advanced
@@ -111,7 +124,7 @@ def render(
     parts.keep(state, receiver, new)
     if new is None:
         return None
-    filtered = parts.filtered_events(state, viewer, first_seq, events, visible=True)
+    filtered = updates.filtered_events(state, viewer, first_seq, events, visible=True)
     assert filtered is not None  # (it may see the auction: its view was just rendered)
     return Patched(new, base, ops, filtered, now, state.auction_id)
 

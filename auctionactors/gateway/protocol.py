@@ -218,14 +218,15 @@ def update2(
     events: Sequence[Mapping[str, Any]] | msgspec.Raw,
     *,
     view: Mapping[str, Any] | None = None,
-    patch: Sequence[Mapping[str, Any]] | None = None,
+    patch: Sequence[Mapping[str, Any]] | msgspec.Raw | None = None,
 ) -> bytes:
     """Protocol 2's ``update``: the subscription's first carries ``view``, every later one
     ``patch``; ``server_time`` is the frame's (a patched view has none).
 
     Made of pieces, byte for byte what encoding the whole frame as one object gives: its
     beginning (type, auction, seq, time) is encoded once for every receiver of the update (the
-    latest is kept), and events already encoded (`msgspec.Raw`) are put in as they are."""
+    latest is kept), and events or a patch already encoded (`msgspec.Raw`) are put in as they
+    are."""
     head = _update_heads.get((auction_id, seq, server_time))
     if head is None:
         _update_heads.clear()

@@ -23,7 +23,21 @@ from auctionactors.domain.events import Event
 from auctionactors.domain.state import AuctionState, evolve
 from auctionactors.domain.views import view
 from auctionactors.errors import DomainError
-from tests.domain.scenario import ADMIN, BUYER, OBSERVER, S1, S2, S3, create, fold_events
+from tests.domain.scenario import (
+    ADMIN,
+    BUYER,
+    OBSERVER,
+    S1,
+    S2,
+    S3,
+    T0,
+    create,
+    created,
+    fold_events,
+    make_terms,
+    placed,
+    started,
+)
 from tests.domain.test_properties import CREATED, MIXED_STEPS, MIXED_TERMS, Act, mixed_command
 
 VIEWERS = [Viewer(c.company_id, c.role) for c in (ADMIN, BUYER, S1, S2, S3, OBSERVER)]
@@ -144,3 +158,23 @@ def test_list_operations_turn_one_list_into_the_other(
     assert jsonpatch.apply_patch({"xs": old}, decoded(ops)) == {"xs": new}
     if move == 1 and len(old) > 1 and old[-1] != old[0]:
         assert len(ops) <= 2
+
+
+def test_a_suppliers_rendering_made_later_is_the_one_of_its_state() -> None:
+    """A supplier's products are made from the suppliers' shared rendering only when asked for
+    (a whole view, maybe at delivery): by then the state may have moved on, in place; what is
+    made is still the view of the state it was rendered from."""
+    state = fold_events([created(make_terms(2)), started(), placed(3, S1, 500, at=T0 + 1)])
+    viewer = Viewer(S1.company_id, S1.role)
+    lazy = parts.render(state, viewer)
+    now = parts.render(state, viewer)
+    assert lazy is not None and now is not None
+    expected = decoded(now.document())
+    for event in (
+        placed(4, S1, 400, at=T0 + 2),
+        placed(5, S2, 300, at=T0 + 3),
+        placed(6, S1, 200, at=T0 + 4, product_id="p2"),
+    ):
+        state = evolve(state, event)
+    assert decoded(lazy.document()) == expected
+    assert expected["products"][0]["bids"][0]["supplier"]["id"] == S1.company_id
