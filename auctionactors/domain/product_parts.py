@@ -109,21 +109,15 @@ class _Book:
 
 
 def render_product(state: AuctionState, lens: Lens, product: Product) -> tuple[Leaves, Source]:
-    """One product's leaves for ``lens``, and what they were made from (`Source`). A supplier's
-    list is every supplier's, with its own bid in its form."""
+    """One product's leaves for ``lens``, and what they were made from (`Source`); not for a
+    supplier, whose leaves come from the shared `supplier_product` (`supplier_leaves`)."""
+    assert lens.me is None
     book = _book(state, product)
     fields = _fields(book, lens)
     own = dict(fields)
-    ranked = book.ranked
-    me = lens.me
-    if me is None:
-        cache: dict[Any, bytes] = state.__dict__[_BIDS]
-        own["bids"] = [_bid_text(lens, bid, cache) for bid in ranked]
-        return own, Source(fields, None)
-    competitors = _shared_competitors(state, lens, book)
-    own["bids"] = own_bids(competitors, me)
-    own["is_leading"] = _TRUE if competitors.leader == me else _FALSE
-    return own, Source(fields, competitors)
+    cache: dict[Any, bytes] = state.__dict__[_BIDS]
+    own["bids"] = [_bid_text(lens, bid, cache) for bid in book.ranked]
+    return own, Source(fields, None)
 
 
 def supplier_product(state: AuctionState, lens: Lens, product: Product) -> Source:
