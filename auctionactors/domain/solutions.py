@@ -73,13 +73,16 @@ class _Known(msgspec.Struct):
     state object, valid while its products are the same object (bids never change, so the same
     bids give the same results): per supplier, in the order of `_live_by_supplier`, its live
     bids with its solution and problem part; the live bids they were made from, with the
-    suppliers of each product in the order of `AuctionState.live`; the last best overall
-    solution, by its bids."""
+    suppliers of each product in the order of `AuctionState.live`; the entries `_entries` made
+    again the last time, with what they replaced (None: all of them); the last problem with its
+    singles' ranks, and the last best overall solution, by its bids."""
 
     products: dict[str, Any]
     entries: dict[str, Entry] = msgspec.field(default_factory=dict)
     bids: dict[str, Bid] | None = None  # None: not made yet, or the auction was not ranked
     order: tuple[tuple[str, ...], ...] = ()
+    changed: list[tuple[Entry, Entry]] | None = None
+    problem: tuple[combination.Problem, dict[str, tuple[int, int, int]]] | None = None
     best: tuple[tuple[str, ...], Solution] | None = None
 
 
@@ -103,12 +106,14 @@ def _entries(state: AuctionState, known: _Known) -> dict[str, Entry]:
     live = state.bids
     if known.bids is not None and order == known.order:
         fresh = [live[b] for b in live.keys() - known.bids.keys()]
+        known.changed = []
         if fresh:
             placed = {(b.supplier_id, b.product_id): b for b in fresh}
             for supplier_id in {b.supplier_id for b in fresh}:
-                old = known.entries[supplier_id][0]
-                bids = tuple(placed.get((supplier_id, b.product_id), b) for b in old)
-                known.entries[supplier_id] = _entry(state, bids)
+                old = known.entries[supplier_id]
+                bids = tuple(placed.get((supplier_id, b.product_id), b) for b in old[0])
+                new = known.entries[supplier_id] = _entry(state, bids)
+                known.changed.append((old, new))
             known.bids = dict(live)
         return known.entries
     entries = {}
@@ -119,7 +124,47 @@ def _entries(state: AuctionState, known: _Known) -> dict[str, Entry]:
             entry = _entry(state, bids)
         entries[supplier_id] = entry
     known.entries, known.bids, known.order = entries, dict(live), order
+    known.changed = None
     return entries
+
+
+def _problem(state: AuctionState, known: _Known) -> combination.Problem:
+    """`combination.problem_of(state)`, from the entries. Without groups, when only bids were
+    replaced by bids of the same supplier on the same products, the last problem's singles are
+    kept but where a new bid ranks first; else (a group, or a product's first-ranked bid
+    replaced by a later-ranked one) it is made from every entry."""
+    last, changed = known.problem, known.changed
+    if last is not None and changed is not None and not last[0].groups:
+        singles, ranks = dict(last[0].singles), dict(last[1])
+        for old, new in changed:
+            if old[2].group is not None or new[2].group is not None:
+                break
+            if len(old[2].splits) != len(new[2].splits):
+                break
+            for (was, _, _), (bid, rank, offer) in zip(old[2].splits, new[2].splits, strict=True):
+                p = bid.product_id
+                if was.product_id != p:
+                    break
+                if rank < ranks[p]:
+                    singles[p], ranks[p] = offer, rank
+                elif was is not bid and singles[p].bid_ids == (was.bid_id,):
+                    break  # the first-ranked bid was replaced by a later-ranked one
+            else:
+                continue
+            break
+        else:
+            problem = combination.Problem(products=last[0].products, singles=singles, groups=())
+            known.problem = (problem, ranks)
+            return problem
+    parts = [entry[2] for entry in known.entries.values()]
+    problem = combination.problem_from(state, parts)
+    ranks = {}
+    for part in parts:
+        for bid, rank, offer in part.splits:
+            if problem.singles.get(bid.product_id) is offer:
+                ranks[bid.product_id] = rank
+    known.problem = (problem, ranks)
+    return problem
 
 
 def _entry(state: AuctionState, bids: tuple[Bid, ...]) -> Entry:
@@ -154,8 +199,8 @@ def compute(state: AuctionState, choice: Choice | None = None) -> Solutions:
     valid_singles = [sol for sol in by_supplier.values() if sol.valid]
     best_single = min(valid_singles, key=Solution.sort_key, default=None)
     best = None
-    if entries:  # `combination.problem_of(state)`, from the parts kept
-        problem = combination.problem_from(state, [entry[2] for entry in entries.values()])
+    if entries:
+        problem = _problem(state, known)
         chosen = combination.solve(problem) if choice is None else choice
         best = _best_of(state, known, combination.bid_ids(problem, chosen))
     if best_single is not None and (best is None or best_single.sort_key() < best.sort_key()):
