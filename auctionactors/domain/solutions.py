@@ -23,7 +23,7 @@ from auctionactors.domain.money import Cents
 from auctionactors.domain.state import AuctionState, Bid
 from auctionactors.domain.timestamps import Instant
 
-_SOLUTIONS = "supplier_solutions"  # kept in the state's ``__dict__`` (`_by_supplier`)
+_SOLUTIONS = "solutions_known"  # kept in the state's ``__dict__`` (`_Known`)
 
 
 class Solution(msgspec.Struct, frozen=True):
