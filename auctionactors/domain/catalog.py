@@ -20,6 +20,7 @@ from auctionactors.domain.state import AuctionState
 from auctionactors.domain.terms import Kind, Status
 from auctionactors.domain.timestamps import Instant, format_instant
 
+_SUMMARY = "catalog_summary"  # kept in the state's ``__dict__`` (`summary_of`)
 # The buyer as an observer sees it (views.py anonymises the buyer for observers).
 ANONYMOUS_BUYER: dict[str, Any] = {"id": None, "name": "Buyer"}
 
@@ -85,3 +86,20 @@ def summarize(state: AuctionState) -> Summary:
         seq=state.seq,
         readers=readers,
     )
+
+
+def summary_of(state: AuctionState) -> Summary:
+    """`summarize`, made again only when something it shows other than the seq changed since
+    it was last made for this state object (kept beside the state, in its ``__dict__``): a bid
+    changes only the seq, so a hot auction's summary for the catalog row and for the live
+    updates of each command is a copy."""
+    key: tuple[object, ...] = (state.terms, state.status, state.closes_at, state.decision_closes_at)
+    key += (state.winning_total, *state.observers)
+    made: tuple[tuple[object, ...], Summary] | None = state.__dict__.get(_SUMMARY)
+    if made is None or made[0] != key:
+        made = state.__dict__[_SUMMARY] = (key, summarize(state))
+    summary = made[1]
+    if summary.seq != state.seq:
+        summary = msgspec.structs.replace(summary, seq=state.seq)
+        state.__dict__[_SUMMARY] = (key, summary)
+    return summary

@@ -57,29 +57,58 @@ def problem_of(
                 per_supplier.setdefault(supplier_id, []).append(state.bids[bid_id])
     if not per_supplier:
         return None
-    singles: dict[str, Bid] = {}
+    return problem_from(state, [part_of(state, bids) for bids in per_supplier.values()])
+
+
+class Part(msgspec.Struct, frozen=True, gc=False):
+    """One supplier's share of the problem (`part_of`): its splittable bids with their
+    `Bid.rank_key` and their offers alone, in product order, and the group of all its live
+    bids if one of them is not splittable. It depends only on those bids and on the products'
+    quantities, so a caller may keep it while both stay the same (`solutions.compute` does:
+    after a bid, only its supplier's part is made again)."""
+
+    splits: tuple[tuple[Bid, tuple[Cents, Instant, int], Offer], ...]
+    group: Offer | None
+
+
+def part_of(state: AuctionState, bids: Sequence[Bid]) -> Part:
+    """A supplier's `Part`, from its live bids in product order."""
+    # Split bids are offered one by one, also those of a supplier with non-split ones.
+    splits = tuple((b, b.rank_key(), _single(state, b)) for b in bids if b.allow_split)
+    group = None if len(splits) == len(bids) else _offer(state, bids)
+    return Part(splits=splits, group=group)
+
+
+def problem_from(state: AuctionState, parts: Iterable[Part]) -> Problem:
+    """The problem of the suppliers' parts (in the order of `problem_of`'s suppliers): the
+    cheapest single per product, the cheapest group per distinct set of products."""
+    singles: dict[str, Offer] = {}
     ranks: dict[str, tuple[Cents, Instant, int]] = {}  # the singles' `Bid.rank_key`
     groups: dict[frozenset[str], Offer] = {}
-    for bids in per_supplier.values():
-        split = True
-        for bid in bids:
-            # Split bids are offered one by one, also those of a supplier with non-split ones.
-            if bid.allow_split:
-                rank = bid.rank_key()
-                cheapest = ranks.get(bid.product_id)
-                if cheapest is None or rank < cheapest:
-                    singles[bid.product_id], ranks[bid.product_id] = bid, rank
-            else:
-                split = False
-        if not split:
-            group = _offer(state, bids)
+    for part in parts:
+        for bid, rank, offer in part.splits:
+            cheapest = ranks.get(bid.product_id)
+            if cheapest is None or rank < cheapest:
+                singles[bid.product_id], ranks[bid.product_id] = offer, rank
+        group = part.group
+        if group is not None:
             current = groups.get(group.products)
             if current is None or _offer_key(group) < _offer_key(current):
                 groups[group.products] = group
     return Problem(
         products=tuple(state.products),
-        singles={p: _offer(state, [b]) for p, b in singles.items()},
+        singles=singles,
         groups=tuple(sorted(groups.values(), key=lambda g: (sorted(g.products), *_offer_key(g)))),
+    )
+
+
+def _single(state: AuctionState, bid: Bid) -> Offer:
+    """`_offer` of one bid."""
+    return Offer(
+        products=frozenset((bid.product_id,)),
+        cost=(bid.amount or 0) * state.products[bid.product_id].quantity_mt,
+        latest=bid.original_time_entered,
+        bid_ids=(bid.bid_id,),
     )
 
 

@@ -1,7 +1,8 @@
 """Exact money: amounts are integer cents (USD per metric ton), never floats.
 
 Clients send decimal strings ("2.25", "-1.75") or JSON numbers; both are parsed exactly through
-`Decimal`, and anything finer than a cent is refused rather than rounded. A string is written
+`Decimal` (a strict string of a usual length in integers, to the same result), and anything
+finer than a cent is refused rather than rounded. A string is written
 strictly: ASCII digits, an optional leading ``-``, at most one ``.`` and two decimals (no
 Arabic-Indic or full-width digits, "1_000", "+500", " 500 ", "5.", ".5" or "1e3", all of which
 `Decimal` would take).
@@ -21,18 +22,27 @@ MAX_CENTS = 10**15
 _CENT = Decimal("0.01")
 _STRICT = re.compile(r"-?[0-9]+(?:\.[0-9]{1,2})?", re.ASCII)
 _EXACT = Context(prec=40)  # holds any amount within range to the cent, so quantize never rounds
+_SHORT = 24  # strict decimal strings up to this length are parsed in integers (`parse_amount`)
 
 
 def parse_amount(value: str | int | float, field: str = "amount") -> Cents:
     """Parse a decimal amount in USD into cents; refuse what is not an exact number of cents."""
     if isinstance(value, bool):
         raise DomainError("invalid", f"{field} must be a decimal number")
-    if isinstance(value, str) and _STRICT.fullmatch(value) is None:
-        raise DomainError(
-            "invalid",
-            f"{field} must be a decimal number in ASCII digits with at most two decimals, "
-            "e.g. 1234.50",
-        )
+    if isinstance(value, str):
+        if _STRICT.fullmatch(value) is None:
+            raise DomainError(
+                "invalid",
+                f"{field} must be a decimal number in ASCII digits with at most two decimals, "
+                "e.g. 1234.50",
+            )
+        if len(value) <= _SHORT:  # the usual bid: in integers, exactly as the Decimal path
+            negative = value[0] == "-"
+            whole, _, frac = value[negative:].partition(".")
+            cents = int(whole) * 100 + (int(frac) * (10 if len(frac) == 1 else 1) if frac else 0)
+            if cents > MAX_CENTS:
+                raise DomainError("invalid", f"{field} is out of range")
+            return -cents if negative else cents
     try:
         dec = Decimal(value) if not isinstance(value, float) else Decimal(repr(value))
     except (InvalidOperation, ValueError):

@@ -18,7 +18,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from auctionactors.domain.access import Viewer
-from auctionactors.domain.catalog import Summary, summarize
+from auctionactors.domain.catalog import Summary, summarize, summary_of
 from auctionactors.domain.events import Event
 from auctionactors.domain.redaction import filter_events
 from auctionactors.domain.solutions import Solutions
@@ -46,7 +46,7 @@ def prepare(hub: Hub, update: Update) -> Fanout | None:
     started = time.perf_counter()
     state, auction_id = update.state, update.auction_id
     try:
-        summary = summarize(state)
+        summary = summary_of(state)
     except Exception:
         hub.failed_render(auction_id, "its summary")
         return None

@@ -16,14 +16,11 @@ import functools
 import logging
 from collections.abc import Sequence
 
-import msgspec
-
-from auctionactors.domain.catalog import Summary, summarize
+from auctionactors.domain.catalog import summary_of
 from auctionactors.domain.commands import CreateAuction, SelectSolution
 from auctionactors.domain.decide import decide, result_of
 from auctionactors.domain.events import AuctionCanceled, AuctionClosed, AuctionExpired, Event
 from auctionactors.domain.state import AuctionState, evolve
-from auctionactors.domain.terms import AuctionTerms
 from auctionactors.errors import (
     ActorCrashed,
     CommandTimedOut,
@@ -91,8 +88,6 @@ class AuctionActor(Answering, Deadlines):
         self._retry_for: int | None = None  # the deadline a storage retry stands for
         self._passivate_after_s = passivate_after_s
         self._snapshot_every = snapshot_every
-        # The last summary made for the catalog, with the terms and the fields it came from.
-        self._summary: tuple[AuctionTerms, tuple[object, ...], Summary] | None = None
         # The seq of the latest snapshot written, as far as this actor knows: a loaded state
         # counts as one (the next comes ``snapshot_every`` events after it).
         self._snapshot_seq = state.seq if state is not None else 0
@@ -407,13 +402,9 @@ class AuctionActor(Answering, Deadlines):
 
     def _catalog_row(self, state: AuctionState) -> CatalogEntry:
         """The state's catalog row (`codec.catalog_entry`), its summary made again only when
-        something it shows changed (a bid changes only the seq: a hot auction's rows are cheap)."""
-        key: tuple[object, ...] = (state.status, state.closes_at, state.decision_closes_at)
-        key += (state.winning_total, *state.observers)
-        cached = self._summary
-        if cached is None or cached[0] is not state.terms or cached[1] != key:
-            cached = self._summary = (state.terms, key, summarize(state))
-        return encode_summary(msgspec.structs.replace(cached[2], seq=state.seq))
+        something it shows changed (`catalog.summary_of`: a bid changes only the seq, so a hot
+        auction's rows are cheap)."""
+        return encode_summary(summary_of(state))
 
     def _snapshot_for(self, state: AuctionState, events: list[Event]) -> Snapshot | None:
         """The snapshot to store with ``events`` (already applied to ``state``), if one is due:

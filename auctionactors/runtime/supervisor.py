@@ -52,6 +52,7 @@ from auctionactors.runtime.replay import ReplayFailed, rebuild
 from auctionactors.runtime.scheduler import Scheduler
 from auctionactors.runtime.solver import Solved
 from auctionactors.runtime.stats import RuntimeStats
+from auctionactors.runtime.timeouts import AskTimeouts
 from auctionactors.store.base import EventStore
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,7 @@ class Supervisor(Remote):
         self._cells: dict[str, Cell] = {}
         self._creating: dict[tuple[str, str], asyncio.Future[None]] = {}
         self._closing = False
+        self._timeouts = AskTimeouts(_time_out)
         self.scheduler = Scheduler(clock, self._wake)
         self._alone()
 
@@ -233,16 +235,12 @@ class Supervisor(Remote):
         finally:
             if receipt is not None:
                 receipt.release()  # queued (or refused): the receipt barrier need not wait
-        # One plain timer, not wait_for + shield: this is the hot path of every command. When
-        # it fires, the future is answered `unavailable` if the message is still queued (the
-        # actor then skips it), `timeout` if the actor has taken it (see `_time_out`).
-        timer = asyncio.get_running_loop().call_later(
-            self.config.ask_timeout_s, _time_out, message, auction_id
-        )
-        try:
-            return await future
-        finally:
-            timer.cancel()
+        # Not wait_for + shield, nor a timer per ask: this is the hot path of every command
+        # (`AskTimeouts`). At the deadline, the future is answered `unavailable` if the message
+        # is still queued (the actor then skips it), `timeout` if the actor has taken it (see
+        # `_time_out`).
+        self._timeouts.add(message, auction_id, self.config.ask_timeout_s)
+        return await future
 
     # --- operators ------------------------------------------------------------------------------
 

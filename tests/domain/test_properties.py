@@ -6,7 +6,7 @@ invariants, and folding the kept events from scratch must give the live state by
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from auctionactors.domain.access import Viewer
 from auctionactors.domain.book import settle
+from auctionactors.domain.catalog import summarize, summary_of
 from auctionactors.domain.commands import (
     AnyCommand,
     ApproveBarge,
@@ -50,6 +51,7 @@ from auctionactors.domain.events import (
 )
 from auctionactors.domain.parties import Caller, Party
 from auctionactors.domain.redaction import filter_events
+from auctionactors.domain.solutions import compute
 from auctionactors.domain.state import AuctionState, evolve
 from auctionactors.domain.terms import FINAL_STATUSES, AuctionChanges
 from auctionactors.domain.timestamps import SECOND, Instant
@@ -636,14 +638,20 @@ def check_mixed(
 
 
 def run_mixed(
-    terms_name: str, acts: list[Act], *, replay_each_step: bool = False
+    terms_name: str,
+    acts: list[Act],
+    *,
+    replay_each_step: bool = False,
+    each: Callable[[int, AuctionState, list[Event]], None] | None = None,
 ) -> tuple[AuctionState, list[Event]]:
     now = CREATED
     kept = decide(None, create(BUYER, MIXED_TERMS[terms_name]), now)
     state = fold_events(kept)
     assert state is not None
     model: dict[str, Book] = {}
-    for act in acts:
+    for step, act in enumerate(acts):
+        if each is not None:
+            each(step, state, kept)
         now += act.delta
         if replay_each_step:
             replayed = fold_events(kept)
@@ -714,6 +722,30 @@ def test_every_command_in_the_mix_keeps_the_rules_and_replays_exactly(
     assert decoded == kept
     assert encode(fold_events(decoded)) == encode(state)
     check_no_leaks(state, kept, CREATED + sum(a.delta for a in acts))
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.sampled_from(sorted(MIXED_TERMS)),
+    st.lists(MIXED_STEPS, min_size=20, max_size=80),
+    st.integers(1, 4),
+)
+def test_solutions_and_summaries_kept_on_the_live_state_are_those_of_a_replayed_one(
+    terms_name: str, acts: list[Act], every: int
+) -> None:
+    """`compute` and `summary_of` keep what they made beside the live state and remake only
+    what changed: after any commands since their last call, they give the solutions and the
+    catalog summary of a state replayed from scratch (the solutions in the same order)."""
+
+    def check(step: int, state: AuctionState, kept: list[Event]) -> None:
+        if step % every:
+            return
+        replayed = fold_events(kept)
+        assert replayed is not None
+        assert msgspec.json.encode(compute(state)) == msgspec.json.encode(compute(replayed))
+        assert summary_of(state) == summarize(replayed)
+
+    run_mixed(terms_name, acts, each=check)
 
 
 @settings(max_examples=40, deadline=None)

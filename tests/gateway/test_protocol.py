@@ -10,6 +10,7 @@ import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from auctionactors.domain import money
 from auctionactors.domain.commands import PlaceBids
 from auctionactors.domain.parties import Caller, Party
 from auctionactors.errors import DomainError, ErrorCode
@@ -271,3 +272,28 @@ def test_frames_before_hello_are_rate_limited_and_refused_a_few_times_only() -> 
     assert isinstance(fresh.receive('{"type": "hello", "token": "t"}', 0.0), HelloReceived)
     fresh.accept(ALICE, 0)  # the hello's token is given back: a full bucket once signed in
     assert all(isinstance(fresh.receive(text, 0.0), RequestReceived) for _ in range(2))
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.one_of(
+        st.from_regex(r"-?[0-9]{1,22}(\.[0-9]{1,2})?", fullmatch=True),
+        st.integers(-(10**16), 10**16).map(lambda c: f"{c // 100}.{c % 100:02d}"),
+    )
+)
+def test_short_amount_strings_parse_as_through_decimal(text: str) -> None:
+    """`parse_amount` reads a strict string of a usual length in integers: the same cents, or
+    the same refusal, as its exact `Decimal` path."""
+
+    def parsed() -> int | str:
+        try:
+            return money.parse_amount(text)
+        except DomainError as exc:
+            return exc.message
+
+    fast = parsed()
+    short, money._SHORT = money._SHORT, 0
+    try:
+        assert fast == parsed()
+    finally:
+        money._SHORT = short
