@@ -202,10 +202,14 @@ class Fanout:
         for peer in self.stale:
             peer.excluded.discard(auction_id)  # nothing to exclude any more
         gone: bytes | None = None
-        for peer, sub in self.targets:
-            if peer.closed or peer.group not in self.frames:
+        rendered, deliver = self.frames, hub.deliver
+        for peer, sub in self.targets:  # once per connection: kept lean
+            if peer.closed:
                 continue
-            frames = self.frames[peer.group]
+            try:
+                frames = rendered[peer.group]
+            except KeyError:  # its frame could not be rendered
+                continue
             current = peer.subs.get(auction_id)
             if frames is None:
                 if current is not None:
@@ -220,7 +224,7 @@ class Fanout:
             ):
                 continue
             frame = frames if isinstance(frames, bytes) else frames.for_sub(current)
-            hub.deliver(peer, auction_id, seq, frame)
+            deliver(peer, auction_id, seq, frame)
         if hub.epoch != self.epoch:
             hub.subscribe_late(auction_id, self.summary, self.epoch)
         hub.stats.observe_fanout(self.rendering_s + time.perf_counter() - started)

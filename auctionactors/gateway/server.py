@@ -355,15 +355,21 @@ class Gateway:
         """`Peer.send_now` for ``ws``: hand a text frame to websockets at once, as its own
         ``broadcast`` does, while the socket's buffer is within the write limit (else False:
         the frame is queued and the writer waits for the buffer to drain). The bytes reach the
-        socket at the end of this turn of the event loop (`Batch`)."""
+        socket at the end of this turn of the event loop (`Batch`), each frame encoded once
+        however many connections it goes to (`Batch.send_text`; with websockets' own
+        ``send_text`` when it logs frames)."""
         protocol, transport, limit = ws.protocol, ws.transport, self.config.write_limit
         stats, batch = self.hub.stats, self._batch
+        logged = protocol.send_text if protocol.debug else None
 
         def send_now(frame: bytes) -> bool:
             if protocol.state is not State.OPEN or transport.get_write_buffer_size() > limit:
                 return False
-            protocol.send_text(frame)
-            batch.add(ws)
+            if logged is None:
+                batch.send_text(ws, frame)
+            else:
+                logged(frame)
+                batch.add(ws)
             stats.sent += 1
             return True
 
