@@ -198,11 +198,12 @@ class Fanout:
         hub, update = self.hub, self.update
         auction_id, seq = update.auction_id, update.seq
         hub.remember(update.solved)
-        hub.stats.updates += 1
+        stats = hub.stats
+        stats.updates += 1
         for peer in self.stale:
             peer.excluded.discard(auction_id)  # nothing to exclude any more
         gone: bytes | None = None
-        rendered, deliver = self.frames, hub.deliver
+        rendered = self.frames
         for peer, sub in self.targets:  # once per connection: kept lean
             if peer.closed:
                 continue
@@ -224,10 +225,15 @@ class Fanout:
             ):
                 continue
             frame = frames if isinstance(frames, bytes) else frames.for_sub(current)
-            deliver(peer, auction_id, seq, frame)
+            if current is None or current.pending is not None:
+                hub.deliver(peer, auction_id, seq, frame)
+            elif seq > current.last_seq:  # `Hub.deliver`'s usual case, inlined
+                current.last_seq = seq
+                if not peer.push(frame):
+                    stats.dropped += 1
         if hub.epoch != self.epoch:
             hub.subscribe_late(auction_id, self.summary, self.epoch)
-        hub.stats.observe_fanout(self.rendering_s + time.perf_counter() - started)
+        stats.observe_fanout(self.rendering_s + time.perf_counter() - started)
 
 
 async def resync(hub: Hub, solved: Solved) -> None:

@@ -361,9 +361,10 @@ class Gateway:
         protocol, transport, limit = ws.protocol, ws.transport, self.config.write_limit
         stats, batch = self.hub.stats, self._batch
         logged = protocol.send_text if protocol.debug else None
+        opened = State.OPEN  # read once: an enum member costs a lookup in its class each time
 
         def send_now(frame: bytes) -> bool:
-            if protocol.state is not State.OPEN or transport.get_write_buffer_size() > limit:
+            if protocol.state is not opened or transport.get_write_buffer_size() > limit:
                 return False
             if logged is None:
                 batch.send_text(ws, frame)
@@ -379,9 +380,10 @@ class Gateway:
         """`Peer.backlogged` for ``ws``: its buffer is above the write limit while it is open
         (`Connection` wakes the peer when it drains or closes)."""
         protocol, transport, limit = ws.protocol, ws.transport, self.config.write_limit
+        opened = State.OPEN
 
         def backlogged() -> bool:
-            return protocol.state is State.OPEN and transport.get_write_buffer_size() > limit
+            return protocol.state is opened and transport.get_write_buffer_size() > limit
 
         return backlogged
 
