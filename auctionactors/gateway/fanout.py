@@ -233,7 +233,7 @@ class Fanout:
                     stats.dropped += 1
         if hub.epoch != self.epoch:
             hub.subscribe_late(auction_id, self.summary, self.epoch)
-        stats.observe_fanout(self.rendering_s + time.perf_counter() - started)
+        hub.stats.observe_fanout(self.rendering_s + time.perf_counter() - started)
 
 
 async def resync(hub: Hub, solved: Solved) -> None:
