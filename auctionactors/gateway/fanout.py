@@ -198,14 +198,19 @@ class Fanout:
         hub, update = self.hub, self.update
         auction_id, seq = update.auction_id, update.seq
         hub.remember(update.solved)
-        hub.stats.updates += 1
+        stats = hub.stats
+        stats.updates += 1
         for peer in self.stale:
             peer.excluded.discard(auction_id)  # nothing to exclude any more
         gone: bytes | None = None
-        for peer, sub in self.targets:
-            if peer.closed or peer.group not in self.frames:
+        rendered = self.frames
+        for peer, sub in self.targets:  # once per connection: kept lean
+            if peer.closed:
                 continue
-            frames = self.frames[peer.group]
+            try:
+                frames = rendered[peer.group]
+            except KeyError:  # its frame could not be rendered
+                continue
             current = peer.subs.get(auction_id)
             if frames is None:
                 if current is not None:
@@ -220,7 +225,12 @@ class Fanout:
             ):
                 continue
             frame = frames if isinstance(frames, bytes) else frames.for_sub(current)
-            hub.deliver(peer, auction_id, seq, frame)
+            if current is None or current.pending is not None:
+                hub.deliver(peer, auction_id, seq, frame)
+            elif seq > current.last_seq:  # `Hub.deliver`'s usual case, inlined
+                current.last_seq = seq
+                if not peer.push(frame):
+                    stats.dropped += 1
         if hub.epoch != self.epoch:
             hub.subscribe_late(auction_id, self.summary, self.epoch)
         hub.stats.observe_fanout(self.rendering_s + time.perf_counter() - started)

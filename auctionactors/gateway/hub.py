@@ -192,6 +192,8 @@ class Hub:
         )
 
     def deliver(self, peer: Peer, auction_id: str, seq: int, frame: bytes) -> None:
+        """Queue an update's frame for one connection (`send`), or hold it while its
+        subscription's first update is being prepared; one it has already is not sent."""
         sub = peer.subs.get(auction_id)
         if sub is None:  # subscribed to everything: the auction just became visible
             sub = self._attach(peer, _Sub(auction_id, seq - 1, buffering=False))
@@ -200,7 +202,8 @@ class Hub:
                 self.stats.dropped += 1
         elif seq > sub.last_seq:
             sub.last_seq = seq
-            self.send(peer, frame)
+            if not peer.push(frame):  # `send`, once per connection per update: inlined
+                self.stats.dropped += 1
 
     def send(self, peer: Peer, frame: bytes) -> None:
         """Queue a frame for one connection (counted as dropped if its outbox is full)."""

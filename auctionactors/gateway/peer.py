@@ -104,7 +104,8 @@ class Peer:
         frame to the socket as it takes it off the outbox."""
         if self.closed:
             return False
-        if not self.outbox and self.send_now is not None and self.send_now(frame):
+        send_now = self.send_now
+        if send_now is not None and not self.outbox and send_now(frame):
             return True
         if self._full(len(self.outbox), self.queued_bytes, frame):
             return False

@@ -355,15 +355,22 @@ class Gateway:
         """`Peer.send_now` for ``ws``: hand a text frame to websockets at once, as its own
         ``broadcast`` does, while the socket's buffer is within the write limit (else False:
         the frame is queued and the writer waits for the buffer to drain). The bytes reach the
-        socket at the end of this turn of the event loop (`Batch`)."""
+        socket at the end of this turn of the event loop (`Batch`), each frame encoded once
+        however many connections it goes to (`Batch.send_text`; with websockets' own
+        ``send_text`` when it logs frames)."""
         protocol, transport, limit = ws.protocol, ws.transport, self.config.write_limit
         stats, batch = self.hub.stats, self._batch
+        logged = protocol.send_text if protocol.debug else None
+        opened = State.OPEN  # read once: an enum member costs a lookup in its class each time
 
         def send_now(frame: bytes) -> bool:
-            if protocol.state is not State.OPEN or transport.get_write_buffer_size() > limit:
+            if protocol.state is not opened or transport.get_write_buffer_size() > limit:
                 return False
-            protocol.send_text(frame)
-            batch.add(ws)
+            if logged is None:
+                batch.send_text(ws, frame)
+            else:
+                logged(frame)
+                batch.add(ws)
             stats.sent += 1
             return True
 
@@ -373,9 +380,10 @@ class Gateway:
         """`Peer.backlogged` for ``ws``: its buffer is above the write limit while it is open
         (`Connection` wakes the peer when it drains or closes)."""
         protocol, transport, limit = ws.protocol, ws.transport, self.config.write_limit
+        opened = State.OPEN
 
         def backlogged() -> bool:
-            return protocol.state is State.OPEN and transport.get_write_buffer_size() > limit
+            return protocol.state is opened and transport.get_write_buffer_size() > limit
 
         return backlogged
 

@@ -1,11 +1,17 @@
 """The fan-out's fast path: a frame for a connection with nothing queued goes straight to its
 socket (`Peer.send_now`), written at the end of the event loop's turn together with the other
-frames of that turn; anything queued keeps the order, and a full outbox still cuts off."""
+frames of that turn, each frame encoded once for every connection it goes to (`Batch`);
+anything queued keeps the order, and a full outbox still cuts off."""
 
 from __future__ import annotations
 
 import asyncio
 
+from websockets.frames import Frame, Opcode
+from websockets.protocol import State
+from websockets.server import ServerProtocol
+
+from auctionactors.gateway.batch import Batch, text_frame
 from auctionactors.gateway.peer import Peer
 from auctionactors.store.base import Principal
 
@@ -89,3 +95,46 @@ async def test_bursts_from_many_bidders_arrive_whole_and_in_order(
         for a, seqs in seen.items():
             assert seqs == list(range(seqs[0], final[a] + 1)), (a, seqs)
     assert served.gateway.hub.stats.slow_closes == 0
+
+
+def test_a_text_frame_is_encoded_as_websockets_encodes_it() -> None:
+    for size in (0, 1, 125, 126, 127, 65535, 65536, 70000):
+        payload = bytes(i % 251 for i in range(size))
+        websockets = Frame(Opcode.TEXT, payload).serialize(mask=False, extensions=[])
+        assert text_frame(payload) == websockets, size
+
+
+class _Transport:
+    def __init__(self) -> None:
+        self.written: list[bytes] = []
+
+    def is_closing(self) -> bool:
+        return False
+
+    def write(self, data: bytes) -> None:
+        self.written.append(data)
+
+
+class _Connection:
+    def __init__(self) -> None:
+        self.protocol = ServerProtocol()
+        self.protocol.state = State.OPEN
+        self.transport = _Transport()
+
+
+async def test_a_frame_for_many_connections_is_encoded_once_and_keeps_their_order() -> None:
+    batch = Batch()
+    a, b = _Connection(), _Connection()
+    update, reply = b"x" * 200, b"y" * 10
+    batch.send_text(a, update)
+    b.protocol.send_ping(b"p")  # websockets' own frames keep their place
+    batch.send_text(b, update)
+    batch.send_text(b, reply)
+    shared = a.protocol.writes[0]
+    assert shared == text_frame(update) and b.protocol.writes[1] is shared
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # written at the end of the turn after the first frame (`TURNS`)
+    ping = Frame(Opcode.PING, b"p").serialize(mask=False, extensions=[])
+    assert a.transport.written == [text_frame(update)]
+    assert b.transport.written == [ping + text_frame(update) + text_frame(reply)]
+    assert not a.protocol.writes and not b.protocol.writes
