@@ -203,7 +203,13 @@ async def serve(args: argparse.Namespace) -> int:
 
     notify.check_options(args)
     ownership, fence = make_ownership(args)  # bad options are refused before anything starts
-    from auctionactors.cli.daemon import gateway_config, loop_name, running, stop_signal
+    from auctionactors.cli.daemon import (
+        freeze_heap,
+        gateway_config,
+        loop_name,
+        running,
+        stop_signal,
+    )
     from auctionactors.gateway.links import Links
     from auctionactors.runtime.cells import SupervisorConfig
     from auctionactors.runtime.clock import SystemClock
@@ -229,6 +235,7 @@ async def serve(args: argparse.Namespace) -> int:
             supervisor = gateway.supervisor
             notices = Notices(url, ownership.node_id, supervisor.notice, supervisor.notice_all)
             stop = stop_signal()
+            freeze_heap()
             ownership.advertise = advertise_of(args, gateway.port)
             page = notify.page_url(args, gateway.url)
             clock = SystemClock()
