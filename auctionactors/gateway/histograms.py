@@ -97,7 +97,9 @@ class Histogram:
     def family(self) -> Metric:
         """The histogram as the library's `Histogram` collects it."""
         family = HistogramMetricFamily(self.name, self.documentation, labels=self.labelnames)
-        created = library._use_created  # the library's switch (`disable_created_metrics`)
+        # The library's switch (`disable_created_metrics`), private: read without failing if a
+        # later version renames it (the created series are then written, the library's default).
+        created = getattr(library, "_use_created", True)
         for labels, series in list(self.series.items()):
             counts, total = list(series.counts), series.sum
             buckets: list[tuple[str, float]] = []
