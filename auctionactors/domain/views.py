@@ -197,17 +197,11 @@ class Lens:
 
     def bid_form(self, bid: Bid) -> tuple[str, ...]:
         """What `bid`'s rendering depends on besides the bid itself (a bid never changes):
-        every receiver with the same form sees the same."""
-        if self.me is not None:
-            return ("own",) if bid.supplier_id == self.me else ("competitor",)
+        every receiver with the same form sees the same. Not for a supplier (its bids are
+        `own_bid` and `competitor_bid`, made once for all suppliers)."""
+        assert self.me is None
         party = self.namer.party(bid.supplier_id)
         return (self.kind, party["id"], party["name"])
-
-    def is_leading(self, ranked: list[Bid]) -> bool | None:
-        """For a supplier, whether it leads a product ranked so (None: not a supplier)."""
-        if self.me is None:
-            return None
-        return bool(ranked) and ranked[0].supplier_id == self.me
 
     def solutions_form(self) -> str:
         """Who sees the same solutions: suppliers, admins, or the buyer and observers (named
