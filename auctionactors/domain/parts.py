@@ -213,6 +213,11 @@ def advance(
     if mine and audience(state, viewer) == "supplier":
         return _advance_supplier(state, viewer, solutions, previous, scope)
     lens = Lens(state, viewer, solutions)
+    if lens.me is not None:
+        # A supplier whose previous rendering has no shelf (or is another's): `render` always
+        # makes a supplier's from the shelf, but should one ever come here, `render_product` is
+        # not for suppliers: `render` and `diff` instead.
+        return None
     head = _head(state, lens)
     ops = list(head.ops_from(previous.head))
     old = previous.fields
