@@ -33,11 +33,10 @@ from auctionactors.domain.product_parts import (
     supplier_product,
 )
 from auctionactors.domain.solutions import Solutions
-from auctionactors.domain.standing import status_line
 from auctionactors.domain.state import AuctionState
 from auctionactors.domain.supplier_parts import Shelf
 from auctionactors.domain.updates import EVERYTHING, Touched, touched
-from auctionactors.domain.views import Lens
+from auctionactors.domain.views import Lens, personal
 
 __all__ = [
     "EVERYTHING", "Parts", "Touched", "advance", "cached", "diff", "keep", "render", "touched",
@@ -214,6 +213,11 @@ def advance(
     if mine and audience(state, viewer) == "supplier":
         return _advance_supplier(state, viewer, solutions, previous, scope)
     lens = Lens(state, viewer, solutions)
+    if lens.me is not None:
+        # A supplier whose previous rendering has no shelf (or is another's): `render` always
+        # makes a supplier's from the shelf, but should one ever come here, `render_product` is
+        # not for suppliers: `render` and `diff` instead.
+        return None
     head = _head(state, lens)
     ops = list(head.ops_from(previous.head))
     old = previous.fields
@@ -252,21 +256,21 @@ def _advance_supplier(
     old_shelf, me = previous.shelf, previous.me
     assert old_shelf is not None and me is not None
     shelf = _shelf(state, viewer, solutions, previous, scope)
-    values = {"status_line": status_line(state, me, shelf.sols), "rsvp": state.rsvp.get(me)}
+    values = personal(state, me, shelf.sols)
     old, old_values = previous.fields, previous.values
     fields: Leaves = {
         "solutions": shelf.solutions,
         "barges": old["barges"],
         "comments": old["comments"],
     }
-    personal: list[dict[str, Any]] = []
+    own_ops: list[dict[str, Any]] = []
     for key, value in values.items():
         text = old.get(key)
         if text is None or key not in old_values or old_values[key] != value:
             text = _encode(to_public(value, key))
-            key_op("", key, old.get(key), text, personal)
+            key_op("", key, old.get(key), text, own_ops)
         fields[key] = text
-    patch = shelf.steps_from(old_shelf).patch(me, personal)
+    patch = shelf.steps_from(old_shelf).patch(me, own_ops)
     parts = Parts(
         state.seq, shelf.head, fields, None, shelf.sources, shelf.product_ids, values, shelf, me
     )

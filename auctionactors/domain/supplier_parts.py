@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from auctionactors.domain.patches import Leaves, Program, dict_ops, key_op, list_program
-from auctionactors.domain.product_parts import Source, supplier_leaves
+from auctionactors.domain.patches import Leaves, Program, dict_ops, key_op, program_ops
+from auctionactors.domain.product_parts import Source, own_bids, supplier_leaves
 
 if TYPE_CHECKING:
     from auctionactors.domain.parts import Head
@@ -94,9 +94,11 @@ class _ProductStep:
         if was.fields is not now.fields:
             dict_ops(path, was.fields, now.fields, ops)
         self.fields = _encode(ops)[1:-1]
-        self.program: Program = list_program(was_c.texts, now_c.texts)
+        self.program: Program = now_c.program_from(was_c)  # found once, kept by `now_c`
         self.taken = {j for _, _, j in self.program if j >= 0}
-        self.bids = _encode(_program_ops(f"{path}/bids", self.program, now_c.texts, -1, b""))[1:-1]
+        bids: list[dict[str, Any]] = []
+        program_ops(f"{path}/bids", self.program, now_c.texts, bids)
+        self.bids = _encode(bids)[1:-1]
         self.was_leader = was_c.leader
         self.now_leader = now_c.leader
 
@@ -107,8 +109,8 @@ class _ProductStep:
             pieces.append(self.fields)
         place = self.now.places.get(me)
         if place is not None and place in self.taken:  # its own bid is among the values
-            text = self.now.owns[place]
-            ops = _program_ops(f"{self.path}/bids", self.program, self.now.texts, place, text)
+            ops: list[dict[str, Any]] = []
+            program_ops(f"{self.path}/bids", self.program, own_bids(self.now, me), ops)
             pieces.append(_encode(ops)[1:-1])
             own = True
         else:
@@ -158,17 +160,3 @@ class Steps:
         if self._plain is None:
             self._plain = msgspec.Raw(b"[" + b",".join(pieces) + b"]")
         return self._plain
-
-
-def _program_ops(
-    path: str, program: Program, texts: list[bytes], place: int, own: bytes
-) -> list[dict[str, Any]]:
-    """`patches.program_ops` on the competitors' ``texts``, with ``own`` at ``place``."""
-    ops: list[dict[str, Any]] = []
-    for op, at, j in program:
-        if j < 0:
-            ops.append({"op": op, "path": f"{path}/{at}"})
-        else:
-            value = own if j == place else texts[j]
-            ops.append({"op": op, "path": f"{path}/{at}", "value": msgspec.Raw(value)})
-    return ops

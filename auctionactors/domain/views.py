@@ -31,6 +31,7 @@ __all__ = [
     "alias_number",
     "can_see",
     "history_entry",
+    "personal",
     "product_label",
     "status_line",
     "view",
@@ -164,13 +165,8 @@ class Lens:
         return doc
 
     def personal(self) -> dict[str, Any]:
-        """The fields that only this receiver has (a supplier's status line and RSVP), last."""
-        if self.me is None:
-            return {}
-        return {
-            "status_line": status_line(self.state, self.me, self.sols),
-            "rsvp": self.state.rsvp.get(self.me),
-        }
+        """The fields that only this receiver has (a supplier's: `personal`), last."""
+        return {} if self.me is None else personal(self.state, self.me, self.sols)
 
     def product(self, product: Product, history: list[Bid] | None) -> dict[str, Any]:
         """One product with its ranked bids, and with ``history`` (every bid ever placed, in
@@ -197,17 +193,11 @@ class Lens:
 
     def bid_form(self, bid: Bid) -> tuple[str, ...]:
         """What `bid`'s rendering depends on besides the bid itself (a bid never changes):
-        every receiver with the same form sees the same."""
-        if self.me is not None:
-            return ("own",) if bid.supplier_id == self.me else ("competitor",)
+        every receiver with the same form sees the same. Not for a supplier (its bids are
+        `own_bid` and `competitor_bid`, made once for all suppliers)."""
+        assert self.me is None
         party = self.namer.party(bid.supplier_id)
         return (self.kind, party["id"], party["name"])
-
-    def is_leading(self, ranked: list[Bid]) -> bool | None:
-        """For a supplier, whether it leads a product ranked so (None: not a supplier)."""
-        if self.me is None:
-            return None
-        return bool(ranked) and ranked[0].supplier_id == self.me
 
     def solutions_form(self) -> str:
         """Who sees the same solutions: suppliers, admins, or the buyer and observers (named
@@ -222,6 +212,12 @@ class Lens:
 
     def comments(self) -> list[dict[str, Any]]:
         return [] if self.kind == "observer" else _comments(self.state, self.me, self.namer)
+
+
+def personal(state: AuctionState, me: str, sols: Solutions) -> dict[str, Any]:
+    """The fields that only the supplier ``me`` has, in the view's order: its status line and
+    its RSVP (`Lens.personal`, and protocol 2's suppliers rendered without a `Lens`)."""
+    return {"status_line": status_line(state, me, sols), "rsvp": state.rsvp.get(me)}
 
 
 def alias_number(alias: str) -> int:

@@ -1,17 +1,19 @@
 """The histograms of ``/metrics`` as plain numbers, written out by the library when scraped.
 
 `prometheus_client`'s `Histogram` takes a lock per value and tries its buckets one by one: about
-1 µs an observation (2 µs with labels), a dozen or so per bid (each protocol-2 receiver's patch
-size, each request, each write): 3 to 4% of the server's CPU under ``bench_gateway.py --only
-subscribed``. Here an observation is a bisection into a tuple of bounds, an increment of one
-count in a list and an addition to a float, without a lock:
+1.7 µs an observation (4 µs with labels), a dozen or so per bid (each protocol-2 receiver's patch
+size, each request, each write): 2.3 to 2.6% of the server's samples under ``bench_gateway.py
+--only subscribed`` (py-spy; README.md, `/metrics`). Here an observation is a bisection into a
+tuple of bounds, an increment of one count in a list and an addition to a float, without a lock:
 
 - every histogram is written by one thread only: the event loop's, but for the store's commits,
   observed on the SQLite writer connection's thread (`SqliteEventStore`: one batch at a time,
-  each awaited before the next is written), and read by nobody else; so no increment is lost
+  each awaited before the next is written), and written by nobody else; so no increment is lost
   (only one thread ever writes them) and a scrape, on the event loop, reads each number whole;
-- like the library's own (one lock per value, none across them), a scrape may see a count of an
-  observation whose sum it does not see yet, and never any worse.
+- like the library's own (one lock per value, none across them), a scrape may see half of an
+  observation, and never any worse: the library adds to the sum first, so its scrapes can show a
+  sum without its count; here the count is increased first, so a scrape can show a count without
+  its sum (the mirror image).
 
 `Histograms` is the `Collector` that writes them out with the samples the library's
 `Histogram` writes: ``_bucket`` (cumulative, by ``le`` as the library spells it), ``_count``,
@@ -95,7 +97,9 @@ class Histogram:
     def family(self) -> Metric:
         """The histogram as the library's `Histogram` collects it."""
         family = HistogramMetricFamily(self.name, self.documentation, labels=self.labelnames)
-        created = library._use_created  # the library's switch (`disable_created_metrics`)
+        # The library's switch (`disable_created_metrics`), private: read without failing if a
+        # later version renames it (the created series are then written, the library's default).
+        created = getattr(library, "_use_created", True)
         for labels, series in list(self.series.items()):
             counts, total = list(series.counts), series.sum
             buckets: list[tuple[str, float]] = []
