@@ -34,7 +34,9 @@ async def until(condition: Callable[[], bool]) -> None:
     deadline = loop.time() + WAIT_S
     while not condition():
         assert loop.time() < deadline, "the condition never held"
-        await asyncio.sleep(0)
+        # Not sleep(0): spinning holds the GIL, and the store's thread (the walk's reads) then
+        # runs only at each forced switch; an idle machine was seen to stall the walk so.
+        await asyncio.sleep(0.001)
 
 
 async def small_reader(url: str, token: str, protocol: int = 1) -> Conn:
@@ -266,10 +268,18 @@ async def test_the_walk_folds_what_it_reads_in_pieces(
         return evolve(state, event)
 
     async def turns() -> None:  # one turn of the event loop to the next
+        n = 0
         while True:
             most[0] = max(most[0], applied[0])
             applied[0] = 0
-            await asyncio.sleep(0)
+            n += 1
+            if n % 50:
+                await asyncio.sleep(0)
+            else:  # a spinning task holds the GIL: the store's thread (sqlite releases it per
+                # row) would get it only at each forced switch. What is applied meanwhile (maybe
+                # over several turns) is not counted.
+                await asyncio.sleep(0.001)
+                applied[0] = 0
 
     monkeypatch.setattr(replay, "evolve", counted)
     ticker = asyncio.get_running_loop().create_task(turns())
