@@ -173,23 +173,8 @@ def add_server_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _int_at_least(minimum: int) -> Callable[[str], int]:
-    """An argparse type: a whole number of at least ``minimum``."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum}: {value}")
-        return value
-
-    return parse
-
-
-positive_int = _int_at_least(1)
-_whole_number = _int_at_least(0)
+positive_int = notify.int_at_least(1)
+_whole_number = notify.int_at_least(0)
 
 
 def _float_above(low: float, *, inclusive: bool) -> Callable[[str], float]:

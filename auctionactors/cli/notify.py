@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -51,7 +52,7 @@ def add_options(serve: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--delivery-attempts",
-        type=_at_least(1),
+        type=int_at_least(1),
         default=ReactorConfig().attempts,
         metavar="N",
         help="tries of one mail or webhook before it is parked (default 8)",
@@ -168,19 +169,6 @@ def print_status(reply: dict[str, Any]) -> None:
         )
 
 
-def _at_least(minimum: int) -> Any:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum}: {value}")
-        return value
-
-    return parse
-
-
 def add_parsers(sub: Any, add_db: Any, add_json: Any) -> None:
     deliveries = sub.add_parser("deliveries", help="parked mails and webhooks: list, redrive")
     dsub = deliveries.add_subparsers(dest="deliveries_command", required=True)
@@ -220,3 +208,18 @@ async def deliveries(args: argparse.Namespace, store: Any) -> int:
     count = await store.redrive(None if args.all else args.ids)
     print(f"{count} deliveries to send again")
     return 0 if count or args.all else 1
+
+
+def int_at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type: a whole number of at least ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}: {value}")
+        return value
+
+    return parse
