@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 import asyncpg
 import pytest
@@ -39,19 +40,32 @@ class Listener:
         self.lost_event.set()
 
 
-@pytest.fixture
-async def nodes(pg_url: str) -> AsyncIterator[Callable[[str], Ownership]]:
+@asynccontextmanager
+async def ownership_nodes(
+    pg_url: str, dress: Callable[[Ownership], None] | None = None
+) -> AsyncIterator[Callable[[str], Ownership]]:
+    """Makes nodes by id (each with a `Listener`, then ``dress``ed), all stopped on exit."""
     made: list[Ownership] = []
 
     def make(node_id: str) -> Ownership:
         node = Ownership(pg_url, node_id, f"ws://127.0.0.1/{node_id}", config=FAST)
         node.listener = Listener()
+        if dress is not None:
+            dress(node)
         made.append(node)
         return node
 
-    yield make
-    for node in made:
-        await node.stop()
+    try:
+        yield make
+    finally:
+        for node in made:
+            await node.stop()
+
+
+@pytest.fixture
+async def nodes(pg_url: str) -> AsyncIterator[Callable[[str], Ownership]]:
+    async with ownership_nodes(pg_url) as make:
+        yield make
 
 
 async def until(node: Ownership, predicate: Callable[[], bool]) -> None:

@@ -15,7 +15,7 @@ from auctionactors.cluster.fence import PartitionFence
 from auctionactors.cluster.ownership import Ownership
 from auctionactors.errors import Fenced
 from auctionactors.store.postgres import PostgresEventStore
-from tests.cluster.test_ownership import FAST, Listener, until
+from tests.cluster.test_ownership import ownership_nodes, until
 
 ROLE = "webhook http://hook.example/"
 
@@ -39,21 +39,15 @@ class Roles:
         self.lost_event.set()
 
 
+def _with_role(node: Ownership) -> None:
+    node.roles = [ROLE]
+    node.role_listener = Roles()
+
+
 @pytest.fixture
 async def nodes(pg_url: str) -> AsyncIterator[Callable[[str], Ownership]]:
-    made: list[Ownership] = []
-
-    def make(node_id: str) -> Ownership:
-        node = Ownership(pg_url, node_id, f"ws://127.0.0.1/{node_id}", config=FAST)
-        node.listener = Listener()
-        node.roles = [ROLE]
-        node.role_listener = Roles()
-        made.append(node)
-        return node
-
-    yield make
-    for node in made:
-        await node.stop()
+    async with ownership_nodes(pg_url, _with_role) as make:
+        yield make
 
 
 async def test_one_node_leads_and_another_takes_over_when_it_is_cut_off(
